@@ -1,0 +1,43 @@
+"""Stateful assistants on the OpenAI Responses API.
+
+    from assistant import Assistant
+    a = Assistant()
+    t = a.thread(title="support")
+    print(t.ask("hello").text)
+"""
+
+from assistant import events
+from assistant.client import Assistant
+from assistant.errors import (
+    AssistantError,
+    AuthenticationFailed,
+    IndexUnavailable,
+    ModelNotFound,
+    RateLimited,
+    ServerError,
+    ServerUnreachable,
+    ThreadNotFound,
+    TurnFailed,
+)
+from assistant.index.store import SearchHit, ThreadInfo
+from assistant.thread import Thread
+from assistant.turn import Item, Turn
+
+__all__ = [
+    "Assistant",
+    "AssistantError",
+    "AuthenticationFailed",
+    "IndexUnavailable",
+    "Item",
+    "ModelNotFound",
+    "RateLimited",
+    "SearchHit",
+    "ServerError",
+    "ServerUnreachable",
+    "Thread",
+    "ThreadInfo",
+    "ThreadNotFound",
+    "Turn",
+    "TurnFailed",
+    "events",
+]

@@ -1,0 +1,35 @@
+"""The one protocol every backend follows, and what a backend is given for a turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from assistant.events import Event
+from assistant.index.store import ThreadInfo
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    thread: ThreadInfo
+    input_text: str
+    model: str
+    instructions: str | None
+    options: dict[str, Any] = field(default_factory=dict)  # max_output_tokens, temperature, …
+
+    @property
+    def input_item(self) -> dict[str, Any]:
+        """The user's message as the item the server stores, and the index records."""
+        return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": self.input_text}]}
+
+
+class Backend(Protocol):
+    """Runs one turn. Yields normalized events and ends with one `ResponseEnded`; raises on transport and HTTP
+    errors (the thread records the turn either way). Holds no thread state: it is all in the request."""
+
+    name: str
+
+    def stream(self, request: TurnRequest) -> Iterator[Event]: ...
+
+    def astream(self, request: TurnRequest) -> AsyncIterator[Event]: ...

@@ -1,0 +1,253 @@
+"""The `assistant` command.
+
+With no arguments it opens the terminal app; the subcommands are the scriptable face of the library. Every
+error ends the command with one clear line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from assistant.client import Assistant
+from assistant.config import load_settings
+from assistant.errors import AssistantError, ModelNotFound
+from assistant.events import TurnEnded
+from assistant.index.store import ThreadInfo
+from assistant.thread import MODES, Thread
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return run_app()
+    try:
+        return args.handler(args)
+    except AssistantError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        print("\ncancelled", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Stateful assistants on the OpenAI Responses API. With no command, opens the terminal app. "
+        "Without OPENAI_API_KEY (and OPENAI_BASE_URL) it runs on an embedded offline server.",
+    )
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command=name, handler=handler)
+        return sub
+
+    ask = command("ask", cmd_ask, "Send a message and stream the answer (continues the latest thread by default).")
+    ask.add_argument("text", help="the message; - reads it from standard input")
+    which = ask.add_mutually_exclusive_group()
+    which.add_argument("--thread", metavar="ID", help="continue this thread")
+    which.add_argument("--new", action="store_true", help="start a new thread")
+    ask.add_argument("--model", help="model for this turn (default: the thread's, or ASSISTANT_MODEL)")
+    ask.add_argument("--title", help="title of a new thread (default: the start of the message)")
+    ask.add_argument("--mode", choices=MODES, default="conversation",
+                     help="state mode of a new thread (default: conversation)")
+    ask.add_argument("--instructions", help="instructions (system prompt) for a new thread")
+    ask.add_argument("--max-output-tokens", type=int, metavar="N", help="cap the answer's length")
+    ask.add_argument("--json", action="store_true", help="print the finished turn as JSON instead of streaming")
+
+    threads = command("threads", cmd_threads, "List threads, most recently active first.")
+    threads.add_argument("--limit", type=int, default=50, metavar="N", help="how many (default 50)")
+    threads.add_argument("--archived", action="store_true", help="list archived threads instead")
+    threads.add_argument("--json", action="store_true", help="print JSON")
+
+    show = command("show", cmd_show, "Show a thread's turns from the index.")
+    show.add_argument("id", metavar="ID", help="thread id (thr_…)")
+    show.add_argument("--json", action="store_true", help="print JSON, with every item")
+
+    search = command("search", cmd_search, "Full-text search over messages and answers.")
+    search.add_argument("text", help="words to find (all must match)")
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="how many hits (default 20)")
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    serve = command("serve", cmd_serve, "Run the offline OpenAI-compatible server in the foreground.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--db", metavar="PATH", help="server state file (default: local-server.db beside the index)")
+    serve.add_argument("--api-key", metavar="KEY",
+                       help="require this bearer key (needed to listen beyond loopback)")
+
+    command("config", cmd_config, "Print the effective settings (API key masked).")
+    return parser
+
+
+def run_app() -> int:
+    try:
+        from tui.app import run
+    except ImportError:
+        print("The terminal app is not available in this build. Try: assistant ask \"hello\"", file=sys.stderr)
+        return EXIT_USAGE
+    return run()
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def open_assistant() -> Assistant:
+    assistant = Assistant()
+    if assistant.settings.uses_local_server:
+        print(f"No OPENAI_API_KEY set: using the embedded local server at {assistant.base_url} "
+              "(set OPENAI_API_KEY to use OpenAI).", file=sys.stderr)
+    return assistant
+
+
+# commands
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        return fail("Nothing to send: the message is empty.")
+    with open_assistant() as assistant:
+        thread = pick_thread(assistant, args, text)
+        options: dict[str, Any] = {"model": args.model, "max_output_tokens": args.max_output_tokens}
+        try:
+            turn = stream_turn(thread, text, options, quiet=args.json)
+        except ModelNotFound as error:
+            return fail(f"{error}{available_models(assistant)}")
+        except KeyboardInterrupt:
+            print(f"\ncancelled; what had arrived is saved in thread {thread.id}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if args.json:
+            print(json.dumps(turn.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            note = f" ({turn.status}: {turn.incomplete_reason or turn.error})" if turn.status != "completed" else ""
+            print(f"[thread {thread.id}, turn {turn.seq}{note}]", file=sys.stderr)
+    return 0
+
+
+def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Thread:
+    if args.thread:
+        return assistant.thread(args.thread)
+    if not args.new:
+        latest = assistant.threads(limit=1)
+        if latest:
+            return assistant.thread(latest[0].id)
+    title = args.title or " ".join(text.split())[:60]
+    return assistant.thread(title=title, mode=args.mode, model=args.model, instructions=args.instructions)
+
+
+def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bool) -> Any:
+    turn = None
+    for event in thread.stream(text, **options):
+        if event.type == "text.delta" and not quiet:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, TurnEnded):
+            turn = event.turn
+    if not quiet:
+        sys.stdout.write("\n")
+    return turn
+
+
+def available_models(assistant: Assistant) -> str:
+    try:
+        return " Available: " + ", ".join(assistant.models())
+    except Exception:  # listing is a courtesy; the error line above already says what to do
+        return ""
+
+
+def cmd_threads(args: argparse.Namespace) -> int:
+    with Assistant() as assistant:
+        threads = assistant.threads(limit=args.limit, archived=args.archived)
+    if args.json:
+        print(json.dumps([thread_dict(thread) for thread in threads], indent=2, ensure_ascii=False))
+        return 0
+    if not threads:
+        print("No threads yet. Start one: assistant ask \"hello\"", file=sys.stderr)
+    for thread in threads:
+        when = thread.updated_at.strftime("%Y-%m-%d %H:%M")
+        print(f"{thread.id}  {when}  {thread.mode:<12} {thread.turn_count:>4} turns  {thread.title}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with Assistant() as assistant:
+        thread = assistant.thread(args.id)
+        turns = thread.history()
+        info = assistant.store.thread(thread.id)
+    if args.json:
+        print(json.dumps({**thread_dict(info), "turns": [turn.to_dict() for turn in turns]}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    print(f"{info.title or '(untitled)'}  [{info.id}, {info.mode}, {info.model}]")
+    if info.conversation_id:
+        print(f"conversation {info.conversation_id}")
+    for turn in turns:
+        status = "" if turn.status == "completed" else f" [{turn.status}]"
+        cost = f", ${turn.cost_usd:.6f}" if turn.cost_usd is not None else ""
+        print(f"\n#{turn.seq} you: {turn.input}")
+        print(f"#{turn.seq} assistant{status}: {turn.text}")
+        print(f"   ({turn.usage.input_tokens} in / {turn.usage.cached_tokens} cached / {turn.usage.output_tokens} out"
+              f"{cost}, {turn.latency_ms or 0:.0f} ms)")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with Assistant() as assistant:
+        hits = assistant.search(args.text, limit=args.limit)
+    if args.json:
+        print(json.dumps([{"thread_id": hit.thread_id, "thread_title": hit.thread_title, "turn_id": hit.turn_id,
+                           "seq": hit.seq, "input": hit.input, "snippet": hit.snippet,
+                           "created_at": hit.created_at.isoformat()} for hit in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print(f"No turns match {args.text!r}.", file=sys.stderr)
+    for hit in hits:
+        print(f"{hit.thread_id} #{hit.seq}  {hit.thread_title}\n    {hit.snippet}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.local.server import serve
+
+    settings = load_settings()
+    db_path = args.db or settings.local_server_db
+    print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}). "
+          "Ctrl-C stops it.", file=sys.stderr)
+    try:
+        serve(host=args.host, port=args.port, db_path=db_path, api_key=args.api_key)
+    except (ValueError, OSError) as error:
+        return fail(str(error))
+    return 0
+
+
+def cmd_config(_args: argparse.Namespace) -> int:
+    for name, value in load_settings().describe().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def thread_dict(thread: ThreadInfo) -> dict[str, Any]:
+    return {
+        "id": thread.id, "title": thread.title, "mode": thread.mode, "model": thread.model,
+        "instructions": thread.instructions, "conversation_id": thread.conversation_id,
+        "last_response_id": thread.last_response_id, "archived": thread.archived,
+        "created_at": thread.created_at.isoformat(), "updated_at": thread.updated_at.isoformat(),
+        "turn_count": thread.turn_count,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""`Assistant`: the library's entry point. It owns the settings, the index, the SDK clients and, when there is
+no API key and no base URL, the embedded local server that the SDK then talks to over loopback HTTP (the same
+code path as the real API)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from assistant.backends.responses import ResponsesBackend
+from assistant.config import Settings, load_settings
+from assistant.index.store import IndexStore, SearchHit, ThreadInfo
+from assistant.metering import count_request, count_request_async
+from assistant.thread import MODES, Thread
+
+if TYPE_CHECKING:
+    from assistant.local.server import LocalServer
+
+log = logging.getLogger("assistant")
+
+# The SDK insists on a key; the embedded server and most self-hosted servers accept any.
+PLACEHOLDER_KEY = "no-key"
+
+
+class Assistant:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        db_path: str | Path | None = None,
+        model: str | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        settings: Settings | None = None,
+        strict_validation: bool = False,
+    ) -> None:
+        """`strict_validation=True` makes the SDK validate every response body and stream event against its
+        types and raise on any mismatch: for tests, and for checking that a provider is faithful."""
+        self.settings = (settings or load_settings()).with_overrides(
+            api_key=api_key, base_url=base_url, db_path=Path(db_path).expanduser() if db_path else None,
+            model=model, max_retries=max_retries, timeout=timeout,
+        )
+        self.store = IndexStore(self.settings.db_path)
+        self.local_server: LocalServer | None = None
+        self._strict_validation = strict_validation
+        self._client: openai.OpenAI | None = None
+        self._async_client: openai.AsyncOpenAI | None = None
+        self._backend: ResponsesBackend | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go. Without a key or base URL this starts the embedded local server (on first use,
+        so that commands which only read the index never start it)."""
+        if self.settings.base_url:
+            return self.settings.base_url
+        if not self.settings.uses_local_server:
+            return "https://api.openai.com/v1"
+        if self.local_server is None:
+            from assistant.local.server import LocalServer  # the server's stack loads only when it is used
+
+            self.local_server = LocalServer(db_path=self.settings.local_server_db)
+            self.local_server.start()
+            log.info("No OPENAI_API_KEY set: using the embedded local server at %s", self.local_server.base_url)
+        return self.local_server.base_url
+
+    @property
+    def state_server(self) -> str:
+        """Which server holds a new thread's state, as recorded on the thread: the embedded server's port
+        changes every run, so it is named by its state file instead."""
+        if self.settings.uses_local_server:
+            return f"local:{self.settings.local_server_db}"
+        return self.base_url
+
+    # the SDK clients, built on first use (a sync script never builds the async one)
+
+    def _client_options(self) -> dict[str, Any]:
+        return dict(api_key=self.settings.api_key or PLACEHOLDER_KEY, base_url=self.base_url,
+                    max_retries=self.settings.max_retries, timeout=self.settings.timeout,
+                    _strict_response_validation=self._strict_validation)
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            self._client = openai.OpenAI(
+                **self._client_options(),
+                http_client=openai.DefaultHttpx2Client(event_hooks={"request": [count_request]}),
+            )
+        return self._client
+
+    @property
+    def async_client(self) -> openai.AsyncOpenAI:
+        if self._async_client is None:
+            self._async_client = openai.AsyncOpenAI(
+                **self._client_options(),
+                http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"request": [count_request_async]}),
+            )
+        return self._async_client
+
+    @property
+    def backend(self) -> ResponsesBackend:
+        if self._backend is None:
+            self._backend = ResponsesBackend(self)
+        return self._backend
+
+    @property
+    def provider(self) -> str:
+        """A short description of where requests go, for status lines."""
+        if self.settings.uses_local_server:
+            return f"local server ({self.base_url})"
+        return "OpenAI" if "api.openai.com" in self.base_url else self.base_url
+
+    # threads
+
+    def thread(
+        self,
+        id: str | None = None,
+        *,
+        title: str = "",
+        mode: str = "conversation",
+        model: str | None = None,
+        instructions: str | None = None,
+    ) -> Thread:
+        """A new thread, or with `id=` the thread of that id from the index (created by any process)."""
+        if id is not None:
+            return Thread(self, self.store.thread(id))
+        if mode not in MODES:
+            raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
+        info = self.store.create_thread(model=model or self.settings.model, title=title, mode=mode,
+                                        instructions=instructions, base_url=self.state_server)
+        return Thread(self, info)
+
+    def threads(self, *, limit: int = 50, offset: int = 0, archived: bool = False) -> list[ThreadInfo]:
+        """Threads from the index, most recently active first."""
+        return self.store.threads(limit=limit, offset=offset, archived=archived)
+
+    def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
+        """Turns whose message or answer holds every word of `text`, best match first."""
+        return self.store.search(text, limit=limit)
+
+    def models(self) -> list[str]:
+        return sorted(model.id for model in self.client.models.list())
+
+    # lifetime
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self.local_server is not None:
+            self.local_server.stop()
+        self.store.close()
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.close()
+        self.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Assistant:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+

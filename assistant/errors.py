@@ -1,0 +1,128 @@
+"""Errors the library raises: each says what happened and what to do, in one line, and never holds a key.
+
+`explain()` turns the openai SDK's exceptions into these, so the CLI and the TUI show the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import openai
+
+if TYPE_CHECKING:
+    from assistant.turn import Turn
+
+# Anything shaped like an OpenAI key: a misbehaving server may echo it, and it must not reach the screen,
+# the index or a log through us.
+_KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-*]{8,}")
+
+
+def redact(text: str) -> str:
+    return _KEY_PATTERN.sub("sk-***", text)
+
+
+class AssistantError(Exception):
+    """Base class. `str(error)` is the one line to show the user."""
+
+    def __init__(self, message: str, *, turn: Turn | None = None) -> None:
+        super().__init__(redact(message))
+        self.turn = turn  # the recorded turn, when the error ended one
+
+
+class ThreadNotFound(AssistantError):
+    pass
+
+
+class IndexUnavailable(AssistantError):
+    """The index file cannot be opened or written (corrupt, unwritable, or from a newer version)."""
+
+
+class ServerUnreachable(AssistantError):
+    pass
+
+
+class AuthenticationFailed(AssistantError):
+    pass
+
+
+class ModelNotFound(AssistantError):
+    def __init__(self, message: str, *, model: str, available: list[str] | None = None, turn: Turn | None = None):
+        super().__init__(message, turn=turn)
+        self.model = model
+        self.available = available or []
+
+
+class RateLimited(AssistantError):
+    def __init__(self, message: str, *, retry_after: float | None = None, turn: Turn | None = None):
+        super().__init__(message, turn=turn)
+        self.retry_after = retry_after
+
+
+class ServerError(AssistantError):
+    """The server answered with an error we cannot fix on our side (5xx, or a 4xx we do not special-case)."""
+
+
+class TurnFailed(AssistantError):
+    """The response itself failed, or its stream broke off (the turn is recorded with what arrived)."""
+
+
+def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None = None) -> AssistantError:
+    """One clear AssistantError for an exception raised while talking to the server."""
+    if isinstance(exc, AssistantError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return ServerUnreachable(
+            f"The server at {base_url} did not answer in time. Check that it is up, or raise the timeout.",
+            turn=turn,
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return ServerUnreachable(
+            f"Cannot reach the server at {base_url}. Check OPENAI_BASE_URL and your network, "
+            "or unset both OPENAI_API_KEY and OPENAI_BASE_URL to use the embedded local server.",
+            turn=turn,
+        )
+    if isinstance(exc, openai.AuthenticationError):
+        return AuthenticationFailed(
+            f"The API key was rejected by {base_url} (401). Set a valid OPENAI_API_KEY in the environment "
+            "or in a .env file (keys: https://platform.openai.com/api-keys).",
+            turn=turn,
+        )
+    if isinstance(exc, openai.APIStatusError) and _code(exc) == "model_not_found":
+        return ModelNotFound(
+            f"The model {model!r} does not exist on {base_url}. Pick another with --model or ASSISTANT_MODEL.",
+            model=model,
+            turn=turn,
+        )
+    if isinstance(exc, openai.RateLimitError):
+        retry_after = _retry_after(exc)
+        when = f"in {retry_after:g} s" if retry_after else "in a minute"
+        return RateLimited(
+            f"Rate limited by {base_url} (429) after retries: {_message(exc)} Try again {when}.",
+            retry_after=retry_after,
+            turn=turn,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return ServerError(f"The server at {base_url} answered {exc.status_code}: {_message(exc)}", turn=turn)
+    if isinstance(exc, openai.APIError):
+        return TurnFailed(f"The server reported an error mid-answer: {_message(exc)}", turn=turn)
+    return TurnFailed(f"The answer stream broke off: {type(exc).__name__}: {exc}", turn=turn)
+
+
+def _code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    return getattr(exc, "code", None) or body.get("code")
+
+
+def _message(exc: openai.APIError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or exc.message
+    return message.removeprefix(f"Error code: {getattr(exc, 'status_code', '')} - ").strip()
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,151 @@
+"""The normalized event vocabulary every backend emits.
+
+A turn is a stream of these events. The Responses backend translates the API's SSE events into them; the Chat
+Completions fallback produces the same ones, so the UI, the index and `compare` never branch on the backend.
+Every event has a `type` string: consumers dispatch on it (`match event.type`), never on the class.
+
+A turn always ends with exactly one terminal event: `turn.completed`, `turn.incomplete`, `turn.failed` or
+`turn.cancelled`, carrying the finished `Turn`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from assistant.turn import Turn
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """The turn row is in the index and the request is about to go out."""
+
+    type: ClassVar[str] = "turn.started"
+    thread_id: str
+    turn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationCreated:
+    """The backend created a server-side conversation for the thread (its first turn in conversation mode)."""
+
+    type: ClassVar[str] = "conversation.created"
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    """The server accepted the request and named the response."""
+
+    type: ClassVar[str] = "response.started"
+    response_id: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    type: ClassVar[str] = "text.delta"
+    text: str
+    item_id: str
+    output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAdded:
+    """An output item began (message, reasoning, tool call...). `item` is its wire JSON so far."""
+
+    type: ClassVar[str] = "item.added"
+    item: dict[str, Any]
+    output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDone:
+    """An output item is finished. `item` is its full wire JSON, as the server will list it back."""
+
+    type: ClassVar[str] = "item.done"
+    item: dict[str, Any]
+    output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallProgress:
+    """A hosted tool call moved on: `status` is in_progress, searching, interpreting, completed or failed;
+    `delta` carries streamed code or arguments where the tool streams them."""
+
+    type: ClassVar[str] = "tool_call.progress"
+    item_id: str
+    output_index: int
+    tool: str
+    status: str
+    delta: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """An annotation on answer text: url_citation, file_citation, container_file_citation or file_path."""
+
+    type: ClassVar[str] = "citation"
+    item_id: str
+    output_index: int
+    annotation: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    type: ClassVar[str] = "usage"
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnded:
+    """A backend's last event for a turn: how the response ended and its final output items. The thread
+    records it and emits the public `TurnEnded` in its place."""
+
+    type: ClassVar[str] = "response.ended"
+    status: str  # completed | incomplete | failed
+    items: list[dict[str, Any]]
+    error: str | None = None
+    incomplete_reason: str | None = None
+
+
+TerminalType = Literal["turn.completed", "turn.incomplete", "turn.failed", "turn.cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """The one terminal event of a turn. `type` is turn.completed, turn.incomplete, turn.failed or
+    turn.cancelled, matching `turn.status`."""
+
+    turn: Turn
+    type: TerminalType = field(default="turn.completed")
+
+
+Event = (
+    TurnStarted
+    | ConversationCreated
+    | ResponseStarted
+    | TextDelta
+    | ItemAdded
+    | ItemDone
+    | ToolCallProgress
+    | Citation
+    | Usage
+    | ResponseEnded
+    | TurnEnded
+)
+
+TERMINAL_TYPE_OF_STATUS: dict[str, TerminalType] = {
+    "completed": "turn.completed",
+    "incomplete": "turn.incomplete",
+    "failed": "turn.failed",
+    "cancelled": "turn.cancelled",
+}

@@ -1,0 +1,154 @@
+"""Named schema migrations, applied in order when the index is opened.
+
+Why not Alembic: the index is an embedded file that upgrades itself on open, forward only; a list of small
+named SQL steps recorded in a `_migrations` table (as simonw/llm does) is all that needs, adds no dependency,
+and, unlike PRAGMA user_version, the same table works on a server database later. A migration is never
+edited once released: change the schema by appending a new one.
+
+An index that has migrations this version does not know was written by a newer version: it is refused with a
+clear message rather than used and damaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine
+
+from assistant.errors import IndexUnavailable
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(function: Migration) -> Migration:
+    MIGRATIONS.append((function.__name__, function))
+    return function
+
+
+def _run(connection: Connection, *statements: str) -> None:
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+@migration
+def m001_threads_turns_items(connection: Connection) -> None:
+    _run(
+        connection,
+        """CREATE TABLE threads (
+            id VARCHAR NOT NULL PRIMARY KEY,
+            title VARCHAR NOT NULL DEFAULT '',
+            mode VARCHAR NOT NULL DEFAULT 'conversation',
+            model VARCHAR NOT NULL,
+            instructions VARCHAR,
+            conversation_id VARCHAR,
+            last_response_id VARCHAR,
+            base_url VARCHAR,
+            parent_id VARCHAR REFERENCES threads (id),
+            forked_at_seq INTEGER,
+            archived BOOLEAN NOT NULL DEFAULT 0,
+            created_at DATETIME NOT NULL,
+            updated_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_threads_conversation_id ON threads (conversation_id)",
+        "CREATE INDEX ix_threads_updated_at ON threads (updated_at)",
+        """CREATE TABLE turns (
+            id INTEGER NOT NULL PRIMARY KEY,
+            thread_id VARCHAR NOT NULL REFERENCES threads (id),
+            seq INTEGER NOT NULL,
+            backend VARCHAR NOT NULL DEFAULT 'responses',
+            mode VARCHAR NOT NULL DEFAULT 'conversation',
+            status VARCHAR NOT NULL DEFAULT 'in_progress',
+            model VARCHAR NOT NULL,
+            input_text VARCHAR NOT NULL DEFAULT '',
+            output_text VARCHAR NOT NULL DEFAULT '',
+            error VARCHAR,
+            incomplete_reason VARCHAR,
+            response_id VARCHAR,
+            previous_response_id VARCHAR,
+            conversation_id VARCHAR,
+            request_bytes INTEGER NOT NULL DEFAULT 0,
+            ttft_ms FLOAT,
+            latency_ms FLOAT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd FLOAT,
+            created_at DATETIME NOT NULL,
+            completed_at DATETIME,
+            UNIQUE (thread_id, seq)
+        )""",
+        "CREATE INDEX ix_turns_thread_id ON turns (thread_id)",
+        "CREATE INDEX ix_turns_response_id ON turns (response_id)",
+        """CREATE TABLE items (
+            id INTEGER NOT NULL PRIMARY KEY,
+            turn_id INTEGER NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            direction VARCHAR NOT NULL,
+            type VARCHAR NOT NULL,
+            item_id VARCHAR,
+            status VARCHAR,
+            payload VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX ix_items_turn_id ON items (turn_id)",
+        "CREATE INDEX ix_items_item_id ON items (item_id)",
+    )
+
+
+@migration
+def m002_turns_fts(connection: Connection) -> None:
+    # External-content FTS5 over the user's words and the answers; rowid = turns.id, a stable key.
+    # Triggers keep it in step, including the partial answer written when a stream breaks off.
+    _run(
+        connection,
+        """CREATE VIRTUAL TABLE turns_fts USING fts5(
+            input_text, output_text, content='turns', content_rowid='id', tokenize='porter unicode61'
+        )""",
+        """CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts (rowid, input_text, output_text)
+            VALUES (new.id, new.input_text, new.output_text);
+        END""",
+        """CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts (turns_fts, rowid, input_text, output_text)
+            VALUES ('delete', old.id, old.input_text, old.output_text);
+        END""",
+        """CREATE TRIGGER turns_fts_update AFTER UPDATE OF input_text, output_text ON turns BEGIN
+            INSERT INTO turns_fts (turns_fts, rowid, input_text, output_text)
+            VALUES ('delete', old.id, old.input_text, old.output_text);
+            INSERT INTO turns_fts (rowid, input_text, output_text)
+            VALUES (new.id, new.input_text, new.output_text);
+        END""",
+        "INSERT INTO turns_fts (turns_fts) VALUES ('rebuild')",
+    )
+
+
+def applied(connection: Connection) -> list[str]:
+    connection.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"
+    )
+    return [row[0] for row in connection.exec_driver_sql("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(writer: Engine, where: str) -> list[str]:
+    """Apply the migrations the index lacks, each in its own transaction. Returns the names applied."""
+    with writer.begin() as connection:
+        done = applied(connection)
+    known = [name for name, _ in MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise IndexUnavailable(
+            f"The index {where} was written by a newer version of assistant (it has migration "
+            f"{unknown[-1]!r}). Upgrade assistant, or set ASSISTANT_DB to another file; it was not changed."
+        )
+    ran = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        with writer.begin() as connection:
+            step(connection)
+            connection.exec_driver_sql(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)
+            )
+        ran.append(name)
+    return ran

@@ -1,0 +1,107 @@
+"""Records one turn in the index as its events arrive.
+
+The turn row and the user's message are written before the request goes out; each output item as it
+finishes; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
+whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
+the turn cannot orphan the conversation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from assistant.backends.base import TurnRequest
+from assistant.backends.response_stream import output_text
+from assistant.events import Event, ResponseEnded, Usage
+from assistant.index.store import IndexStore
+from assistant.pricing import turn_cost
+from assistant.turn import Turn
+
+
+class TurnRecorder:
+    def __init__(self, store: IndexStore, request: TurnRequest, *, backend: str) -> None:
+        self.store = store
+        self.request = request
+        self.thread_id = request.thread.id
+        self.model = request.model
+        self.conversation_id = request.thread.conversation_id if request.thread.mode == "conversation" else None
+        previous = request.thread.last_response_id if request.thread.mode == "chain" else None
+        input_items = [request.input_item]
+        self.turn_id, self.seq = store.begin_turn(
+            thread_id=self.thread_id, input_text=request.input_text, input_items=input_items, model=request.model,
+            backend=backend, mode=request.thread.mode, conversation_id=self.conversation_id,
+            previous_response_id=previous,
+        )
+        self._output_base = len(input_items)  # item positions: inputs first, then outputs
+        self._deltas: list[str] = []
+        self.response_id: str | None = None
+        self.usage = Usage()
+        self.ended: ResponseEnded | None = None
+        self.request_bytes = 0  # added to by the request meter while the turn runs
+        self.sent_at = time.perf_counter()
+        self.ttft_ms: float | None = None
+
+    def record(self, event: Event) -> None:
+        match event.type:
+            case "text.delta":
+                if self.ttft_ms is None:
+                    self.ttft_ms = (time.perf_counter() - self.sent_at) * 1000
+                self._deltas.append(event.text)  # type: ignore[union-attr]
+            case "item.done":
+                self._record_item(event.output_index, event.item)  # type: ignore[union-attr]
+            case "response.started":
+                self.response_id = event.response_id  # type: ignore[union-attr]
+                self.model = event.model or self.model  # type: ignore[union-attr]
+                self.store.update_turn(self.turn_id, response_id=self.response_id)
+            case "conversation.created":
+                self.conversation_id = event.conversation_id  # type: ignore[union-attr]
+                self.store.update_thread(self.thread_id, conversation_id=self.conversation_id)
+                self.store.update_turn(self.turn_id, conversation_id=self.conversation_id)
+            case "usage":
+                self.usage = event  # type: ignore[assignment]
+            case "response.ended":
+                self.ended = event  # type: ignore[assignment]
+
+    def _record_item(self, output_index: int, item: dict[str, Any]) -> None:
+        self.store.add_output_item(self.turn_id, self._output_base + output_index, item)
+
+    def close(self, status: str | None = None, error: str | None = None) -> Turn:
+        """Close the turn. `status` overrides the backend's (cancelled, failed on an exception)."""
+        ended = self.ended
+        status = status or (ended.status if ended else "incomplete")
+        error = error or (ended.error if ended else None)
+        items = ended.items if ended else []
+        # The final item list is authoritative when the response finished; otherwise keep the deltas.
+        text = output_text(items) if ended and ended.status in ("completed", "incomplete") and items else ""
+        text = text or "".join(self._deltas)
+        finished = ended is not None and ended.status in ("completed", "incomplete", "failed") and bool(items)
+        final_items = [(self._output_base + index, item) for index, item in enumerate(items)] if finished else None
+        tool_calls: dict[str, int] = {}
+        for item in items:
+            if item.get("type", "").endswith("_call"):
+                tool_calls[item["type"]] = tool_calls.get(item["type"], 0) + 1
+        thread_values: dict[str, Any] = {}
+        if self.response_id and status in ("completed", "incomplete") and ended is not None:
+            thread_values["last_response_id"] = self.response_id
+        self.store.close_turn(
+            self.turn_id,
+            thread_id=self.thread_id,
+            thread_values=thread_values,
+            final_items=final_items,
+            status=status,
+            output_text=text,
+            error=error,
+            incomplete_reason=ended.incomplete_reason if ended and status == "incomplete" else None,
+            model=self.model,
+            request_bytes=self.request_bytes,
+            ttft_ms=self.ttft_ms,
+            latency_ms=(time.perf_counter() - self.sent_at) * 1000,
+            input_tokens=self.usage.input_tokens,
+            cached_tokens=self.usage.cached_tokens,
+            output_tokens=self.usage.output_tokens,
+            reasoning_tokens=self.usage.reasoning_tokens,
+            cost_usd=turn_cost(self.model, self.usage.input_tokens, self.usage.cached_tokens,
+                               self.usage.output_tokens, tool_calls),
+        )
+        return self.store.turn(self.turn_id)

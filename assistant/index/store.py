@@ -1,0 +1,281 @@
+"""Reads and writes of the index: threads, turns, items and full-text search.
+
+Writes go through the writer engine in short BEGIN IMMEDIATE transactions (see database.py) with SQLAlchemy
+Core statements: a turn costs a handful of small transactions, and the ORM's unit of work would cost more
+than the SQL. Reads return plain frozen dataclasses, never live ORM objects, so callers cannot write by
+accident and nothing holds a session open.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+
+from assistant.errors import ThreadNotFound
+from assistant.events import Usage
+from assistant.index.database import open_engines, retry_on_locked
+from assistant.index.migrations import migrate
+from assistant.index.tables import ItemRow, ThreadRow, TurnRow, utcnow
+from assistant.turn import Item, Turn
+
+THREADS = ThreadRow.__table__
+TURNS = TurnRow.__table__
+ITEMS = ItemRow.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    id: str
+    title: str
+    mode: str
+    model: str
+    instructions: str | None
+    conversation_id: str | None
+    last_response_id: str | None
+    base_url: str | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    turn_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    thread_id: str
+    thread_title: str
+    turn_id: int
+    seq: int
+    snippet: str  # matched words wrapped in [ ]
+    input: str
+    created_at: datetime
+
+
+def new_thread_id() -> str:
+    return "thr_" + secrets.token_hex(8)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query matching turns that hold every word of `text`, whatever punctuation it has: each word
+    is quoted, so operators and stray quotes in user input cannot make a syntax error."""
+    words = re.findall(r"\w+", text)
+    return " ".join(f'"{word}"' for word in words) or None
+
+
+class IndexStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.reader, self.writer = open_engines(path)
+        migrate(self.writer, str(path))
+
+    def close(self) -> None:
+        self.reader.dispose()
+        self.writer.dispose()
+
+    def _write(self, statements: Sequence[Any]) -> list[Any]:
+        def transaction() -> list[Any]:
+            with self.writer.begin() as connection:
+                return [connection.execute(statement) for statement in statements]
+
+        return retry_on_locked(transaction)
+
+    # threads
+
+    def create_thread(
+        self,
+        *,
+        model: str,
+        title: str = "",
+        mode: str = "conversation",
+        instructions: str | None = None,
+        base_url: str | None = None,
+    ) -> ThreadInfo:
+        now = utcnow()
+        values = dict(id=new_thread_id(), title=title, mode=mode, model=model, instructions=instructions,
+                      base_url=base_url, archived=False, created_at=now, updated_at=now)
+        self._write([insert(THREADS).values(**values)])
+        return ThreadInfo(conversation_id=None, last_response_id=None, **values)
+
+    def thread(self, thread_id: str) -> ThreadInfo:
+        threads = self._threads(THREADS.c.id == thread_id, limit=1)
+        if not threads:
+            raise ThreadNotFound(f"No thread {thread_id!r} in the index {self.path}. "
+                                 "List threads with `assistant threads`.")
+        return threads[0]
+
+    def threads(self, *, limit: int = 50, offset: int = 0, archived: bool = False) -> list[ThreadInfo]:
+        return self._threads(THREADS.c.archived == archived, limit=limit, offset=offset)
+
+    def _threads(self, where: Any, *, limit: int, offset: int = 0) -> list[ThreadInfo]:
+        turn_count = (
+            select(func.count()).select_from(TURNS).where(TURNS.c.thread_id == THREADS.c.id).scalar_subquery()
+        )
+        query = (
+            select(THREADS, turn_count.label("turn_count"))
+            .where(where)
+            .order_by(THREADS.c.updated_at.desc(), THREADS.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.reader.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            ThreadInfo(**{key: row[key] for key in ThreadInfo.__slots__ if key in row})  # type: ignore[attr-defined]
+            for row in rows
+        ]
+
+    def update_thread(self, thread_id: str, **values: Any) -> None:
+        values.setdefault("updated_at", utcnow())
+        self._write([update(THREADS).where(THREADS.c.id == thread_id).values(**values)])
+
+    # turns
+
+    def begin_turn(
+        self,
+        *,
+        thread_id: str,
+        input_text: str,
+        input_items: list[dict[str, Any]],
+        model: str,
+        backend: str,
+        mode: str,
+        conversation_id: str | None,
+        previous_response_id: str | None,
+    ) -> tuple[int, int]:
+        """Record the user's message before the request goes out. Returns (turn id, seq)."""
+        now = utcnow()
+        # seq is computed inside the INSERT so two writers on one thread cannot take the same number.
+        next_seq = (
+            select(func.coalesce(func.max(TURNS.c.seq), 0) + 1)
+            .where(TURNS.c.thread_id == thread_id)
+            .scalar_subquery()
+        )
+
+        def transaction() -> tuple[int, int]:
+            with self.writer.begin() as connection:
+                result = connection.execute(
+                    insert(TURNS)
+                    .values(thread_id=thread_id, seq=next_seq, backend=backend, mode=mode, status="in_progress",
+                            model=model, input_text=input_text, output_text="", request_bytes=0,
+                            input_tokens=0, cached_tokens=0, output_tokens=0, reasoning_tokens=0,
+                            conversation_id=conversation_id, previous_response_id=previous_response_id,
+                            created_at=now)
+                    .returning(TURNS.c.id, TURNS.c.seq)
+                )
+                turn_id, seq = result.one()
+                if input_items:
+                    connection.execute(insert(ITEMS), [
+                        _item_values(turn_id, position, "input", item) for position, item in enumerate(input_items)
+                    ])
+                connection.execute(update(THREADS).where(THREADS.c.id == thread_id).values(updated_at=now))
+                return turn_id, seq
+
+        return retry_on_locked(transaction)
+
+    def update_turn(self, turn_id: int, **values: Any) -> None:
+        self._write([update(TURNS).where(TURNS.c.id == turn_id).values(**values)])
+
+    def add_output_item(self, turn_id: int, position: int, item: dict[str, Any]) -> None:
+        self._write([insert(ITEMS).values(**_item_values(turn_id, position, "output", item))])
+
+    def close_turn(
+        self,
+        turn_id: int,
+        *,
+        thread_id: str,
+        thread_values: dict[str, Any],
+        final_items: list[tuple[int, dict[str, Any]]] | None,
+        **values: Any,
+    ) -> None:
+        """Close a turn with its final status and numbers and move the thread's state (conversation id, chain
+        head) forward, in one transaction. `final_items`, when the response finished, replace the output items
+        recorded while it streamed: the final list is authoritative (the API re-encrypts reasoning items at
+        completion, and may list items whose `output_item.done` never came)."""
+        now = utcnow()
+        statements: list[Any] = [
+            update(TURNS).where(TURNS.c.id == turn_id).values(completed_at=now, **values),
+            update(THREADS).where(THREADS.c.id == thread_id).values(updated_at=now, **thread_values),
+        ]
+        if final_items is not None:
+            statements.append(delete(ITEMS).where(ITEMS.c.turn_id == turn_id, ITEMS.c.direction == "output"))
+            if final_items:
+                statements.append(insert(ITEMS).values([_item_values(turn_id, position, "output", item)
+                                                        for position, item in final_items]))
+        self._write(statements)
+
+    def turn(self, turn_id: int) -> Turn:
+        return self._turns(TURNS.c.id == turn_id)[0]
+
+    def turns(self, thread_id: str) -> list[Turn]:
+        return self._turns(TURNS.c.thread_id == thread_id)
+
+    def _turns(self, where: Any) -> list[Turn]:
+        with self.reader.connect() as connection:
+            rows = connection.execute(select(TURNS).where(where).order_by(TURNS.c.seq)).mappings().all()
+            ids = [row["id"] for row in rows]
+            items: dict[int, list[Item]] = {turn_id: [] for turn_id in ids}
+            if ids:
+                item_rows = connection.execute(
+                    select(ITEMS).where(ITEMS.c.turn_id.in_(ids)).order_by(ITEMS.c.turn_id, ITEMS.c.position)
+                ).mappings()
+                for row in item_rows:
+                    items[row["turn_id"]].append(
+                        Item(direction=row["direction"], type=row["type"], item_id=row["item_id"],
+                             status=row["status"], data=json.loads(row["payload"]))
+                    )
+        return [_turn_of(row, items[row["id"]]) for row in rows]
+
+    # search
+
+    def search(self, text_query: str, *, limit: int = 20) -> list[SearchHit]:
+        match = fts_query(text_query)
+        if match is None:
+            return []
+        query = text(
+            """
+            SELECT turns.thread_id, threads.title, turns.id, turns.seq, turns.input_text, turns.created_at,
+                   snippet(turns_fts, -1, '[', ']', '…', 12) AS snippet
+            FROM turns_fts
+            JOIN turns ON turns.id = turns_fts.rowid
+            JOIN threads ON threads.id = turns.thread_id
+            WHERE turns_fts MATCH :match
+            ORDER BY rank
+            LIMIT :limit
+            """
+        )
+        with self.reader.connect() as connection:
+            rows = connection.execute(query, {"match": match, "limit": limit}).all()
+        return [
+            SearchHit(thread_id=row[0], thread_title=row[1], turn_id=row[2], seq=row[3], input=row[4],
+                      created_at=_datetime(row[5]), snippet=row[6])
+            for row in rows
+        ]
+
+
+def _item_values(turn_id: int, position: int, direction: str, item: dict[str, Any]) -> dict[str, Any]:
+    return dict(turn_id=turn_id, position=position, direction=direction, type=item.get("type") or "message",
+                item_id=item.get("id"), status=item.get("status"), payload=json.dumps(item, ensure_ascii=False))
+
+
+def _datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _turn_of(row: Any, items: list[Item]) -> Turn:
+    return Turn(
+        id=row["id"], thread_id=row["thread_id"], seq=row["seq"], status=row["status"], input=row["input_text"],
+        text=row["output_text"], model=row["model"], backend=row["backend"], response_id=row["response_id"],
+        previous_response_id=row["previous_response_id"], conversation_id=row["conversation_id"],
+        usage=Usage(input_tokens=row["input_tokens"], cached_tokens=row["cached_tokens"],
+                    output_tokens=row["output_tokens"], reasoning_tokens=row["reasoning_tokens"]),
+        items=items, error=row["error"], incomplete_reason=row["incomplete_reason"],
+        request_bytes=row["request_bytes"], ttft_ms=row["ttft_ms"], latency_ms=row["latency_ms"],
+        cost_usd=row["cost_usd"], created_at=row["created_at"], completed_at=row["completed_at"],
+    )

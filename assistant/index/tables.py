@@ -1,0 +1,82 @@
+"""The index's tables, as SQLModel classes.
+
+The schema itself is created and upgraded by the named migrations in `migrations.py`, not by
+`SQLModel.metadata.create_all`: a test checks that the two agree. Times are UTC.
+
+- threads: one row per conversation thread, whatever its state mode.
+- turns: one row per user message and the response to it (one `responses.create`, or one Chat Completions
+  tool loop). Written before the request goes out (status in_progress) and closed when the stream ends.
+- items: every input and output item of a turn, in order, with its full wire JSON. Tool calls, citations,
+  files and containers are read out of these payloads into their own tables by later migrations, so the
+  turn and item rows never change shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ThreadRow(SQLModel, table=True):
+    __tablename__ = "threads"
+
+    id: str = Field(primary_key=True)  # "thr_" + 16 hex digits: ours, not the server's
+    title: str = ""
+    mode: str = "conversation"  # conversation | chain | local | chat
+    model: str
+    instructions: str | None = None  # re-sent every turn: the server does not carry them over
+    conversation_id: str | None = Field(default=None, index=True)  # conv_… in conversation mode
+    last_response_id: str | None = None  # head of the previous_response_id chain
+    base_url: str | None = None  # the server that holds the thread's state (never credentials)
+    parent_id: str | None = Field(default=None, foreign_key="threads.id")  # forks
+    forked_at_seq: int | None = None
+    archived: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class TurnRow(SQLModel, table=True):
+    __tablename__ = "turns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: str = Field(foreign_key="threads.id", index=True)
+    seq: int  # 1-based position in the thread
+    backend: str = "responses"  # responses | chat
+    mode: str = "conversation"  # the thread's mode when this turn ran
+    status: str = "in_progress"  # in_progress | completed | incomplete | failed | cancelled
+    model: str
+    input_text: str = ""
+    output_text: str = ""  # the answer, or as much of it as arrived
+    error: str | None = None
+    incomplete_reason: str | None = None
+    response_id: str | None = Field(default=None, index=True)
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
+    request_bytes: int = 0  # bytes of request bodies sent for this turn (retries included)
+    ttft_ms: float | None = None  # request sent -> first text delta
+    latency_ms: float | None = None  # request sent -> stream ended
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None  # None when the model's price is unknown
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    turn_id: int = Field(foreign_key="turns.id", index=True)
+    position: int  # order within the turn: inputs first, then outputs in output_index order
+    direction: str  # input | output
+    type: str  # message, reasoning, function_call, web_search_call, …
+    item_id: str | None = Field(default=None, index=True)  # the server's id (msg_…, fc_…); None if unknown
+    status: str | None = None
+    payload: str  # the item's JSON as on the wire

@@ -1,0 +1,67 @@
+"""Prices of OpenAI models and hosted tools, and the dollar cost of one turn.
+
+Figures are USD, Standard tier, per 1M text tokens (see shared/reference/openai-api.md section 6).
+Dated snapshots ("gpt-4.1-mini-2025-04-14") are priced as their base model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    input: float  # $ per 1M uncached input tokens
+    cached_input: float  # $ per 1M cached input tokens
+    output: float  # $ per 1M output tokens (reasoning tokens included)
+
+
+MODEL_PRICES: dict[str, ModelPrice] = {
+    "gpt-4o": ModelPrice(2.50, 1.25, 10.00),
+    "gpt-4o-mini": ModelPrice(0.15, 0.075, 0.60),
+    "gpt-4.1": ModelPrice(2.00, 0.50, 8.00),
+    "gpt-4.1-mini": ModelPrice(0.40, 0.10, 1.60),
+    "gpt-4.1-nano": ModelPrice(0.10, 0.025, 0.40),
+    "gpt-5": ModelPrice(1.25, 0.125, 10.00),
+    "gpt-5-mini": ModelPrice(0.25, 0.025, 2.00),
+    "gpt-5-nano": ModelPrice(0.05, 0.005, 0.40),
+    "gpt-5.4-mini": ModelPrice(0.75, 0.075, 4.50),
+    "gpt-5.4-nano": ModelPrice(0.20, 0.02, 1.25),
+}
+
+# $ per call of a hosted tool.
+TOOL_CALL_PRICES: dict[str, float] = {
+    "web_search_call": 10.00 / 1000,
+    "file_search_call": 2.50 / 1000,
+}
+
+_SNAPSHOT_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+
+
+def base_model(model: str) -> str:
+    """The price-table name of a model id: the dated snapshot suffix removed."""
+    return _SNAPSHOT_SUFFIX.sub("", model)
+
+
+def price_of(model: str) -> ModelPrice | None:
+    return MODEL_PRICES.get(base_model(model))
+
+
+def turn_cost(
+    model: str,
+    input_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
+    tool_calls: dict[str, int] | None = None,
+) -> float | None:
+    """Dollar cost of one turn, or None when the model is not in the price table (a local model is free,
+    but an unknown OpenAI model is not: None says "unknown" rather than a wrong $0)."""
+    price = price_of(model)
+    if price is None:
+        return None
+    uncached = max(input_tokens - cached_tokens, 0)
+    cost = (uncached * price.input + cached_tokens * price.cached_input + output_tokens * price.output) / 1e6
+    for item_type, count in (tool_calls or {}).items():
+        cost += TOOL_CALL_PRICES.get(item_type, 0.0) * count
+    return cost

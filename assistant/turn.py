@@ -1,0 +1,63 @@
+"""What a finished (or interrupted) turn looks like to library users: read back from the index."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from assistant.events import Usage
+
+TurnStatus = Literal["in_progress", "completed", "incomplete", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One input or output item of a turn, as JSON on the wire (`data`)."""
+
+    direction: Literal["input", "output"]
+    type: str
+    item_id: str | None
+    status: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    id: int
+    thread_id: str
+    seq: int  # 1-based position in the thread
+    status: TurnStatus
+    input: str
+    text: str
+    model: str
+    backend: str
+    response_id: str | None = None
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    items: list[Item] = field(default_factory=list)
+    error: str | None = None
+    incomplete_reason: str | None = None
+    request_bytes: int = 0
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def output_items(self) -> list[Item]:
+        return [item for item in self.items if item.direction == "output"]
+
+    @property
+    def input_items(self) -> list[Item]:
+        return [item for item in self.items if item.direction == "input"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for `--json` output and exports)."""
+        data = asdict(self)
+        data["usage"]["total_tokens"] = self.usage.total_tokens
+        for key in ("created_at", "completed_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data

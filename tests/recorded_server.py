@@ -1,0 +1,87 @@
+"""A loopback HTTP server that answers with recorded OpenAI traffic from shared/recordings/.
+
+Tests point the real SDK (through the library) at it, so the client's stream consumer is checked against what
+the real API sent, byte for byte, rather than against what our own local server thinks the API sends.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
+
+
+def load_recording(name: str) -> dict[str, Any]:
+    return json.loads((RECORDINGS / f"{name}.json").read_text())
+
+
+def recording_names(*, path: str, sse: bool, status: int = 200) -> list[str]:
+    index = json.loads((RECORDINGS / "index.json").read_text())["interactions"]
+    return sorted(
+        entry["name"]
+        for entry in index
+        if entry["path_template"] == path and entry["sse"] == sse and entry["status"] == status
+    )
+
+
+def sse_body(events: list[dict[str, Any]]) -> bytes:
+    chunks = []
+    for event in events:
+        data = event["data"] if isinstance(event["data"], str) else json.dumps(event["data"])
+        if event.get("event"):
+            chunks.append(f"event: {event['event']}\n")
+        chunks.append(f"data: {data}\n\n")
+    return "".join(chunks).encode()
+
+
+class RecordedServer:
+    """Serves `recording` (set it before each request) for any request; remembers the request bodies."""
+
+    def __init__(self) -> None:
+        self.recording: dict[str, Any] | None = None
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append({"method": self.command, "path": self.path,
+                                        "json": json.loads(body) if body else None})
+                response = (server.recording or {}).get("response", {})
+                if "sse_events" in response:
+                    payload, content_type = sse_body(response["sse_events"]), "text/event-stream; charset=utf-8"
+                else:
+                    payload, content_type = json.dumps(response.get("json")).encode(), "application/json"
+                self.send_response(response.get("status") or 200)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                self.send_header("x-request-id", "req_recorded")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> RecordedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
