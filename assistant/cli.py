@@ -220,10 +220,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from assistant.local.server import serve
+    from assistant.local.server import check_exposure, serve
 
     settings = load_settings()
     db_path = args.db or settings.local_server_db
+    try:
+        check_exposure(args.host, args.api_key)
+    except ValueError as error:
+        return fail(str(error))
     print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}). "
           "Ctrl-C stops it.", file=sys.stderr)
     try:

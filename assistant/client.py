@@ -62,7 +62,7 @@ class Assistant:
         if self.local_server is None:
             from assistant.local.server import LocalServer  # the server's stack loads only when it is used
 
-            self.local_server = LocalServer(db_path=self.settings.local_server_db)
+            self.local_server = LocalServer(db_path=self.settings.local_server_db, enable_faults=False)
             self.local_server.start()
             log.info("No OPENAI_API_KEY set: using the embedded local server at %s", self.local_server.base_url)
         return self.local_server.base_url

@@ -164,4 +164,10 @@ class Thread:
         return "failed", message
 
     def _explain(self, exc: Exception, turn: Turn) -> AssistantError:
+        if turn.status == "incomplete":  # the server was reached; the answer stopped half-way
+            return TurnFailed(
+                f"The answer from {self._assistant.base_url} broke off after {len(turn.text)} characters "
+                f"({turn.error}). What arrived is saved in thread {turn.thread_id}; ask again to continue.",
+                turn=turn,
+            )
         return explain(exc, base_url=self._assistant.base_url, model=turn.model, turn=turn)

@@ -36,6 +36,7 @@ class TurnRecorder:
         self._output_base = len(input_items)  # item positions: inputs first, then outputs
         self._deltas: list[str] = []
         self.response_id: str | None = None
+        self._response_id_pending = False
         self.usage = Usage()
         self.ended: ResponseEnded | None = None
         self.request_bytes = 0  # added to by the request meter while the turn runs
@@ -53,7 +54,8 @@ class TurnRecorder:
             case "response.started":
                 self.response_id = event.response_id  # type: ignore[union-attr]
                 self.model = event.model or self.model  # type: ignore[union-attr]
-                self.store.update_turn(self.turn_id, response_id=self.response_id)
+                # Written with the first finished item (or at close): one transaction fewer per turn.
+                self._response_id_pending = True
             case "conversation.created":
                 self.conversation_id = event.conversation_id  # type: ignore[union-attr]
                 self.store.update_thread(self.thread_id, conversation_id=self.conversation_id)
@@ -64,7 +66,9 @@ class TurnRecorder:
                 self.ended = event  # type: ignore[assignment]
 
     def _record_item(self, output_index: int, item: dict[str, Any]) -> None:
-        self.store.add_output_item(self.turn_id, self._output_base + output_index, item)
+        turn_values = {"response_id": self.response_id} if self._response_id_pending else {}
+        self.store.add_output_item(self.turn_id, self._output_base + output_index, item, **turn_values)
+        self._response_id_pending = False
 
     def close(self, status: str | None = None, error: str | None = None) -> Turn:
         """Close the turn. `status` overrides the backend's (cancelled, failed on an exception)."""
@@ -90,6 +94,7 @@ class TurnRecorder:
             thread_values=thread_values,
             final_items=final_items,
             status=status,
+            response_id=self.response_id,
             output_text=text,
             error=error,
             incomplete_reason=ended.incomplete_reason if ended and status == "incomplete" else None,

@@ -17,7 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from functools import lru_cache
+
+from sqlalchemy import Integer, TextClause, bindparam, column, func, select, text
 
 from assistant.errors import ThreadNotFound
 from assistant.events import Usage
@@ -29,6 +31,61 @@ from assistant.turn import Item, Turn
 THREADS = ThreadRow.__table__
 TURNS = TurnRow.__table__
 ITEMS = ItemRow.__table__
+TABLES = {"threads": THREADS, "turns": TURNS, "items": ITEMS}
+
+# The hot path (a handful of writes per turn) uses textual SQL built once per column set: compiling a Core
+# statement costs more than SQLite takes to run it. Bind parameters keep the columns' types, so datetimes and
+# booleans are stored exactly as the ORM would store them.
+
+
+@lru_cache(maxsize=None)
+def insert_sql(table: str, columns: tuple[str, ...]) -> TextClause:
+    names = ", ".join(columns)
+    params = ", ".join(f":{column}" for column in columns)
+    return _typed(text(f"INSERT INTO {table} ({names}) VALUES ({params})"), table, columns)
+
+
+@lru_cache(maxsize=None)
+def update_sql(table: str, columns: tuple[str, ...]) -> TextClause:
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    return _typed(text(f"UPDATE {table} SET {assignments} WHERE id = :id"), table, columns)
+
+
+def _typed(statement: TextClause, table: str, columns: tuple[str, ...]) -> TextClause:
+    return statement.bindparams(*(bindparam(column, type_=TABLES[table].c[column].type) for column in columns))
+
+
+# seq is computed inside the INSERT, so two writers on one thread cannot take the same number.
+BEGIN_TURN = _typed(
+    text(
+        """INSERT INTO turns (thread_id, seq, backend, mode, status, model, input_text, conversation_id,
+                              previous_response_id, created_at)
+           VALUES (:thread_id, (SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE thread_id = :thread_id),
+                   :backend, :mode, 'in_progress', :model, :input_text, :conversation_id, :previous_response_id,
+                   :created_at)
+           RETURNING id, seq"""
+    ),
+    "turns",
+    ("created_at",),
+)
+
+
+def _select(table: str, where: str, *extra: Any) -> TextClause:
+    names = ", ".join(f"{table}.{name}" for name in TABLES[table].c.keys())
+    extra_sql = "".join(f", {sql} AS {label}" for label, sql, _ in extra)
+    statement = text(f"SELECT {names}{extra_sql} FROM {table} {where}")
+    return statement.columns(*TABLES[table].c, *(column(label, type_) for label, _, type_ in extra))
+
+
+TURN_COUNT = ("turn_count", "(SELECT count(*) FROM turns WHERE turns.thread_id = threads.id)", Integer())
+THREAD_BY_ID = _select("threads", "WHERE id = :key", TURN_COUNT)
+TURN_BY_ID = _select("turns", "WHERE id = :key")
+TURNS_OF_THREAD = _select("turns", "WHERE thread_id = :key ORDER BY seq")
+ITEMS_OF_TURN = _select("items", "WHERE turn_id = :key ORDER BY position")
+ITEMS_OF_THREAD = _select(
+    "items", "JOIN turns ON turns.id = items.turn_id WHERE turns.thread_id = :key ORDER BY items.turn_id, items.position"
+)
+DELETE_OUTPUT_ITEMS = text("DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +136,15 @@ class IndexStore:
         self.reader.dispose()
         self.writer.dispose()
 
-    def _write(self, statements: Sequence[Any]) -> list[Any]:
-        def transaction() -> list[Any]:
-            with self.writer.begin() as connection:
-                return [connection.execute(statement) for statement in statements]
+    def _write(self, statements: Sequence[tuple[Any, Any]]) -> None:
+        """Run (statement, parameters) pairs in one write transaction."""
 
-        return retry_on_locked(transaction)
+        def transaction() -> None:
+            with self.writer.begin() as connection:
+                for statement, parameters in statements:
+                    connection.execute(statement, parameters)
+
+        retry_on_locked(transaction)
 
     # threads
 
@@ -100,11 +160,12 @@ class IndexStore:
         now = utcnow()
         values = dict(id=new_thread_id(), title=title, mode=mode, model=model, instructions=instructions,
                       base_url=base_url, archived=False, created_at=now, updated_at=now)
-        self._write([insert(THREADS).values(**values)])
+        self._write([(insert_sql("threads", tuple(values)), values)])
         return ThreadInfo(conversation_id=None, last_response_id=None, **values)
 
     def thread(self, thread_id: str) -> ThreadInfo:
-        threads = self._threads(THREADS.c.id == thread_id, limit=1)
+        with self.reader.connect() as connection:
+            threads = [_thread_of(row) for row in connection.execute(THREAD_BY_ID, {"key": thread_id}).mappings()]
         if not threads:
             raise ThreadNotFound(f"No thread {thread_id!r} in the index {self.path}. "
                                  "List threads with `assistant threads`.")
@@ -126,14 +187,11 @@ class IndexStore:
         )
         with self.reader.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        return [
-            ThreadInfo(**{key: row[key] for key in ThreadInfo.__slots__ if key in row})  # type: ignore[attr-defined]
-            for row in rows
-        ]
+        return [_thread_of(row) for row in rows]
 
     def update_thread(self, thread_id: str, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())
-        self._write([update(THREADS).where(THREADS.c.id == thread_id).values(**values)])
+        self._write([(update_sql("threads", tuple(values)), {**values, "id": thread_id})])
 
     # turns
 
@@ -151,39 +209,30 @@ class IndexStore:
     ) -> tuple[int, int]:
         """Record the user's message before the request goes out. Returns (turn id, seq)."""
         now = utcnow()
-        # seq is computed inside the INSERT so two writers on one thread cannot take the same number.
-        next_seq = (
-            select(func.coalesce(func.max(TURNS.c.seq), 0) + 1)
-            .where(TURNS.c.thread_id == thread_id)
-            .scalar_subquery()
-        )
+        values = dict(thread_id=thread_id, backend=backend, mode=mode, model=model, input_text=input_text,
+                      conversation_id=conversation_id, previous_response_id=previous_response_id, created_at=now)
 
         def transaction() -> tuple[int, int]:
             with self.writer.begin() as connection:
-                result = connection.execute(
-                    insert(TURNS)
-                    .values(thread_id=thread_id, seq=next_seq, backend=backend, mode=mode, status="in_progress",
-                            model=model, input_text=input_text, output_text="", request_bytes=0,
-                            input_tokens=0, cached_tokens=0, output_tokens=0, reasoning_tokens=0,
-                            conversation_id=conversation_id, previous_response_id=previous_response_id,
-                            created_at=now)
-                    .returning(TURNS.c.id, TURNS.c.seq)
-                )
-                turn_id, seq = result.one()
+                turn_id, seq = connection.execute(BEGIN_TURN, values).one()
                 if input_items:
-                    connection.execute(insert(ITEMS), [
-                        _item_values(turn_id, position, "input", item) for position, item in enumerate(input_items)
-                    ])
-                connection.execute(update(THREADS).where(THREADS.c.id == thread_id).values(updated_at=now))
+                    rows = [_item_values(turn_id, position, "input", item) for position, item in enumerate(input_items)]
+                    connection.execute(insert_sql("items", tuple(rows[0])), rows)
+                connection.execute(update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id})
                 return turn_id, seq
 
         return retry_on_locked(transaction)
 
     def update_turn(self, turn_id: int, **values: Any) -> None:
-        self._write([update(TURNS).where(TURNS.c.id == turn_id).values(**values)])
+        self._write([(update_sql("turns", tuple(values)), {**values, "id": turn_id})])
 
-    def add_output_item(self, turn_id: int, position: int, item: dict[str, Any]) -> None:
-        self._write([insert(ITEMS).values(**_item_values(turn_id, position, "output", item))])
+    def add_output_item(self, turn_id: int, position: int, item: dict[str, Any], **turn_values: Any) -> None:
+        """Record a finished output item; `turn_values` update the turn in the same transaction."""
+        row = _item_values(turn_id, position, "output", item)
+        statements: list[tuple[Any, Any]] = [(insert_sql("items", tuple(row)), row)]
+        if turn_values:
+            statements.append((update_sql("turns", tuple(turn_values)), {**turn_values, "id": turn_id}))
+        self._write(statements)
 
     def close_turn(
         self,
@@ -199,37 +248,34 @@ class IndexStore:
         recorded while it streamed: the final list is authoritative (the API re-encrypts reasoning items at
         completion, and may list items whose `output_item.done` never came)."""
         now = utcnow()
-        statements: list[Any] = [
-            update(TURNS).where(TURNS.c.id == turn_id).values(completed_at=now, **values),
-            update(THREADS).where(THREADS.c.id == thread_id).values(updated_at=now, **thread_values),
+        values = {**values, "completed_at": now}
+        thread_values = {**thread_values, "updated_at": now}
+        statements: list[tuple[Any, Any]] = [
+            (update_sql("turns", tuple(values)), {**values, "id": turn_id}),
+            (update_sql("threads", tuple(thread_values)), {**thread_values, "id": thread_id}),
         ]
         if final_items is not None:
-            statements.append(delete(ITEMS).where(ITEMS.c.turn_id == turn_id, ITEMS.c.direction == "output"))
-            if final_items:
-                statements.append(insert(ITEMS).values([_item_values(turn_id, position, "output", item)
-                                                        for position, item in final_items]))
+            statements.append((DELETE_OUTPUT_ITEMS, {"turn_id": turn_id}))
+            rows = [_item_values(turn_id, position, "output", item) for position, item in final_items]
+            if rows:
+                statements.append((insert_sql("items", tuple(rows[0])), rows))
         self._write(statements)
 
     def turn(self, turn_id: int) -> Turn:
-        return self._turns(TURNS.c.id == turn_id)[0]
+        return self._turns(TURN_BY_ID, ITEMS_OF_TURN, turn_id)[0]
 
     def turns(self, thread_id: str) -> list[Turn]:
-        return self._turns(TURNS.c.thread_id == thread_id)
+        return self._turns(TURNS_OF_THREAD, ITEMS_OF_THREAD, thread_id)
 
-    def _turns(self, where: Any) -> list[Turn]:
+    def _turns(self, turns_query: TextClause, items_query: TextClause, key: Any) -> list[Turn]:
         with self.reader.connect() as connection:
-            rows = connection.execute(select(TURNS).where(where).order_by(TURNS.c.seq)).mappings().all()
-            ids = [row["id"] for row in rows]
-            items: dict[int, list[Item]] = {turn_id: [] for turn_id in ids}
-            if ids:
-                item_rows = connection.execute(
-                    select(ITEMS).where(ITEMS.c.turn_id.in_(ids)).order_by(ITEMS.c.turn_id, ITEMS.c.position)
-                ).mappings()
-                for row in item_rows:
-                    items[row["turn_id"]].append(
-                        Item(direction=row["direction"], type=row["type"], item_id=row["item_id"],
-                             status=row["status"], data=json.loads(row["payload"]))
-                    )
+            rows = connection.execute(turns_query, {"key": key}).mappings().all()
+            items: dict[int, list[Item]] = {row["id"]: [] for row in rows}
+            for row in connection.execute(items_query, {"key": key}).mappings():
+                items[row["turn_id"]].append(
+                    Item(direction=row["direction"], type=row["type"], item_id=row["item_id"],
+                         status=row["status"], data=json.loads(row["payload"]))
+                )
         return [_turn_of(row, items[row["id"]]) for row in rows]
 
     # search
@@ -257,6 +303,10 @@ class IndexStore:
                       created_at=_datetime(row[5]), snippet=row[6])
             for row in rows
         ]
+
+
+def _thread_of(row: Any) -> ThreadInfo:
+    return ThreadInfo(**{key: row[key] for key in ThreadInfo.__slots__})  # type: ignore[attr-defined]
 
 
 def _item_values(turn_id: int, position: int, direction: str, item: dict[str, Any]) -> dict[str, Any]:

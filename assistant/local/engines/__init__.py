@@ -1,0 +1,21 @@
+"""Engines decide what the local server's "model" says (see base.py for the interface)."""
+
+from .base import Engine, EngineStep, Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
+from .reference import REFERENCE_MODEL, ReferenceEngine
+from .registry import EngineRegistry, ServedModel, default_registry
+
+__all__ = [
+    "Engine",
+    "EngineRegistry",
+    "EngineStep",
+    "Finish",
+    "GenerationOptions",
+    "GenerationRequest",
+    "REFERENCE_MODEL",
+    "ReferenceEngine",
+    "ServedModel",
+    "TextDelta",
+    "ToolCall",
+    "Usage",
+    "default_registry",
+]

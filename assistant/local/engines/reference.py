@@ -1,0 +1,83 @@
+"""The deterministic reference engine: answers that expose the server's state, for tests and offline demos.
+
+Its answers depend only on the prompt the server assembled, so a test can prove what the server sent it:
+
+- "what did I say first?"  -> `You first said: "<first user message text>"` (proves history was prepended)
+- "how many messages?"      -> the number of user + assistant messages in the prompt
+- "what are your instructions?" -> the instructions of this request, or "I have no instructions." (proves
+  instructions are per request and never carried over)
+- "repeat N words" / "count to N" -> N words ("word1 word2 ..." / "1 2 3 ...") to exceed max_output_tokens
+- anything else             -> `Reference reply to: <text>`
+
+Text is streamed one word (with its trailing space) per delta. Tokens come from `tokenizer.tokenize`; the prompt
+is the instructions followed by every item's text; cached tokens come from a `PromptCache` shared by all
+requests to this engine, with the real API's 1024/128 rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ..items import item_text
+from .base import Finish, GenerationRequest, TextDelta, Usage
+from .prompt_cache import PromptCache
+from .tokenizer import count_tokens, tokenize
+
+REFERENCE_MODEL = "reference"
+
+_FIRST = re.compile(r"what did i say first")
+_HOW_MANY = re.compile(r"how many messages")
+_INSTRUCTIONS = re.compile(r"what are your instructions")
+_REPEAT = re.compile(r"repeat (\d+) words?")
+_COUNT = re.compile(r"count to (\d+)")
+_WORDS = re.compile(r"\S+\s*")
+_MAX_WORDS = 100_000
+
+
+class ReferenceEngine:
+    def __init__(self) -> None:
+        self.prompt_cache = PromptCache()
+
+    def generate(self, request: GenerationRequest) -> Iterator[TextDelta | Finish]:
+        prompt_tokens = tokenize(request.instructions or "")
+        for item in request.input_items:
+            prompt_tokens.extend(tokenize(item_text(item)))
+        cached = self.prompt_cache.lookup_and_store(prompt_tokens)
+
+        answer = self.answer(request)
+        limit = request.options.max_output_tokens
+        produced = 0
+        reason: str = "stop"
+        for chunk in _WORDS.findall(answer):
+            cost = count_tokens(chunk)
+            if limit is not None and produced + cost > limit:
+                reason = "max_output_tokens"
+                break
+            produced += cost
+            yield TextDelta(chunk)
+        yield Finish(
+            Usage(input_tokens=len(prompt_tokens), output_tokens=produced, cached_tokens=cached),
+            reason="max_output_tokens" if reason == "max_output_tokens" else "stop",
+        )
+
+    def answer(self, request: GenerationRequest) -> str:
+        messages = [item for item in request.input_items if item.get("type") == "message"]
+        user_texts = [item_text(item) for item in messages if item.get("role") == "user"]
+        latest = user_texts[-1] if user_texts else ""
+        question = " ".join(re.sub(r"[^\w\s]", " ", latest.lower()).split())
+
+        if _FIRST.search(question):
+            return f'You first said: "{user_texts[0]}"'
+        if _HOW_MANY.search(question):
+            count = sum(1 for item in messages if item.get("role") in ("user", "assistant"))
+            return f"You have sent me {count} messages."
+        if _INSTRUCTIONS.search(question):
+            if request.instructions:
+                return f'My instructions are: "{request.instructions}"'
+            return "I have no instructions."
+        if match := _REPEAT.search(question):
+            return " ".join(f"word{i}" for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
+        if match := _COUNT.search(question):
+            return " ".join(str(i) for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
+        return f"Reference reply to: {latest}"

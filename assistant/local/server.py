@@ -1,0 +1,180 @@
+"""Running the local server: `LocalServer` (a background thread, for the embedded default and for tests) and
+`serve()` (blocking, for `assistant serve`).
+
+It listens on loopback only unless an API key protects it: the server holds conversations and runs tools, so it
+must never be an open service on a network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import StreamCut, create_app
+from .engines.registry import EngineRegistry
+from .faults import Fault, FaultSwitch
+from .store import ServerStore
+
+logger = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 10.0
+
+
+class LocalServer:
+    """The OpenAI-compatible server on a daemon thread.
+
+    >>> with LocalServer(db_path="server.db") as server:
+    ...     client = OpenAI(base_url=server.base_url, api_key="sk-local")
+    """
+
+    def __init__(
+        self,
+        db_path: str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        engines: EngineRegistry | None = None,
+        enable_faults: bool = True,
+    ) -> None:
+        check_exposure(host, api_key)
+        self.host = host
+        self.port = port  # 0 until started: the OS picks a free port
+        self.db_path = db_path
+        self._requested_port = port
+        self._api_key = api_key
+        self._engines = engines
+        self.faults: FaultSwitch | None = FaultSwitch() if enable_faults else None
+        self.store: ServerStore | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalServer is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    def start(self) -> "LocalServer":
+        """Start serving; returns once the server accepts connections."""
+        if self._server is not None:
+            return self
+        self.store = ServerStore(self.db_path)
+        app = create_app(self.store, self._engines, api_key=self._api_key, faults=self.faults)
+        config = uvicorn.Config(
+            app,
+            host=self.host,
+            port=self._requested_port,  # 0: the OS picks a free port, read back below
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            access_log=False,
+        )
+        # uvicorn binds the socket itself: handing it a pre-bound socket loses TCP_NODELAY on accepted
+        # connections, which costs ~40 ms per keep-alive request (Nagle + delayed ACK).
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="assistant-local-server", daemon=True)
+        self._server, self._thread = server, thread
+        _quiet_deliberate_cuts()
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"local server failed to start on {self.host}:{self._requested_port}")
+            time.sleep(0.005)
+        self.port = server.servers[0].sockets[0].getsockname()[1]
+        logger.info("local OpenAI-compatible server listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=10)
+            if thread.is_alive():
+                logger.warning("local server thread did not stop within 10 s")
+        if self.store is not None:
+            self.store.close()
+        self._server = self._thread = None
+        self.store = None
+
+    # Convenience twins of the HTTP fault switch (see faults.py).
+    def inject_fault(self, **fault: Any) -> None:
+        if self.faults is None:
+            raise RuntimeError("this LocalServer was created with enable_faults=False")
+        self.faults.add(Fault.from_json(fault))
+
+    def clear_faults(self) -> None:
+        if self.faults is not None:
+            self.faults.clear()
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(host: str, port: int, db_path: str | Path | None, api_key: str | None = None) -> None:
+    """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off."""
+    check_exposure(host, api_key)
+    store = ServerStore(db_path)
+    try:
+        app = create_app(store, api_key=api_key, faults=None)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        store.close()
+
+
+def check_exposure(host: str, api_key: str | None) -> None:
+    """Raise ValueError unless `host` is loopback or a key protects the server."""
+    if api_key:
+        return
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"Refusing to serve on non-loopback host {host!r} without an API key (--api-key): "
+            "anyone on the network could use this server. Bind 127.0.0.1 or set a key."
+        )
+
+
+class _DeliberateCutFilter(logging.Filter):
+    """uvicorn logs an ASGI exception as an error; a cut-stream fault is a requested one, not a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not _is_stream_cut(error)
+
+
+def _is_stream_cut(error: BaseException | None) -> bool:
+    if isinstance(error, StreamCut):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return all(_is_stream_cut(inner) for inner in error.exceptions)
+    return False
+
+
+_cut_filter = _DeliberateCutFilter()
+
+
+def _quiet_deliberate_cuts() -> None:
+    uvicorn_logger = logging.getLogger("uvicorn.error")
+    if _cut_filter not in uvicorn_logger.filters:
+        uvicorn_logger.addFilter(_cut_filter)

@@ -1,0 +1,120 @@
+"""Responses API server-sent events: building them in the recorded order, and putting them on the wire.
+
+Recorded grammar for a text answer (llm test_responses_basic_streaming, and every other recorded text stream):
+
+    response.created > response.in_progress > response.output_item.added(message) >
+    response.content_part.added(output_text) > response.output_text.delta+ > response.output_text.done >
+    response.content_part.done(output_text) > response.output_item.done(message) >
+    response.completed | response.incomplete
+
+Background streams open with response.created(queued) > response.queued > response.in_progress. Every event
+carries a `sequence_number` counting from 0 with no gaps; exactly one terminal event ends the stream; there is
+no `[DONE]` (that is Chat Completions).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import string
+from typing import Any
+
+Event = dict[str, Any]
+
+TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+_OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
+
+
+class EventSequencer:
+    """Numbers events in order. Response and item payloads are copied so later mutation can't rewrite history."""
+
+    def __init__(self) -> None:
+        self.next_sequence = 0
+
+    def event(self, event_type: str, **fields: Any) -> Event:
+        event: Event = {"type": event_type, **copy.deepcopy(fields), "sequence_number": self.next_sequence}
+        self.next_sequence += 1
+        return event
+
+
+class MessageEvents:
+    """The events of one assistant `message` item with one `output_text` part, in recorded order and shape."""
+
+    def __init__(self, sequencer: EventSequencer, item_id: str, output_index: int, obfuscate: bool) -> None:
+        self._seq = sequencer
+        self.item_id = item_id
+        self.output_index = output_index
+        self._obfuscate = obfuscate
+        self.text = ""
+
+    def item(self, status: str) -> dict[str, Any]:
+        content = [] if status == "in_progress" else [self.part()]
+        return {
+            "id": self.item_id,
+            "type": "message",
+            "status": status,
+            "content": content,
+            "phase": "final_answer",
+            "role": "assistant",
+        }
+
+    def part(self) -> dict[str, Any]:
+        return {"type": "output_text", "annotations": [], "logprobs": [], "text": self.text}
+
+    def opening(self) -> list[Event]:
+        return [
+            self._seq.event("response.output_item.added", item=self.item("in_progress"), output_index=self.output_index),
+            self._seq.event(
+                "response.content_part.added",
+                content_index=0,
+                item_id=self.item_id,
+                output_index=self.output_index,
+                part={"type": "output_text", "annotations": [], "logprobs": [], "text": ""},
+            ),
+        ]
+
+    def delta(self, text: str) -> Event:
+        self.text += text
+        fields: dict[str, Any] = {
+            "content_index": 0,
+            "delta": text,
+            "item_id": self.item_id,
+            "logprobs": [],
+        }
+        if self._obfuscate:
+            # The real API pads deltas with random characters so packet sizes don't reveal token lengths.
+            fields["obfuscation"] = "".join(secrets.choice(_OBFUSCATION_ALPHABET) for _ in range(max(2, 16 - len(text))))
+        return self._seq.event("response.output_text.delta", **fields, output_index=self.output_index)
+
+    def closing(self, status: str) -> list[Event]:
+        return [
+            self._seq.event(
+                "response.output_text.done",
+                content_index=0,
+                item_id=self.item_id,
+                logprobs=[],
+                output_index=self.output_index,
+                text=self.text,
+            ),
+            self._seq.event(
+                "response.content_part.done",
+                content_index=0,
+                item_id=self.item_id,
+                output_index=self.output_index,
+                part=self.part(),
+            ),
+            self._seq.event("response.output_item.done", item=self.item(status), output_index=self.output_index),
+        ]
+
+
+def encode_event(event: Event) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+def without_obfuscation(event: Event) -> Event:
+    if "obfuscation" not in event:
+        return event
+    return {key: value for key, value in event.items() if key != "obfuscation"}

@@ -1,0 +1,155 @@
+"""The `assistant` command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from openai import OpenAI
+
+from tests.conftest import TEST_KEY, environment
+
+
+def run(*args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
+                          input=stdin, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def env(server, tmp_path):
+    return environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY,
+                       ASSISTANT_DB=str(tmp_path / "index.db"))
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ask_streams_and_continues_the_latest_thread(env):
+    first = run("ask", "hello from the shell", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "Reference reply to: hello from the shell\n"
+    assert "turn 1" in first.stderr
+    second = run("ask", "What did I say first?", env=env)
+    assert second.stdout == 'You first said: "hello from the shell"\n'
+    assert "turn 2" in second.stderr
+    new = run("ask", "--new", "--mode", "chain", "another topic", env=env)
+    assert "turn 1" in new.stderr
+
+    threads = json.loads(run("threads", "--json", env=env).stdout)
+    assert [(t["title"], t["mode"], t["turn_count"]) for t in threads] == [
+        ("another topic", "chain", 1), ("hello from the shell", "conversation", 2)]
+    shown = json.loads(run("show", threads[1]["id"], "--json", env=env).stdout)
+    assert [turn["text"] for turn in shown["turns"]] == [
+        "Reference reply to: hello from the shell", 'You first said: "hello from the shell"']
+    assert shown["conversation_id"].startswith("conv_")
+    hits = json.loads(run("search", "shell", "--json", env=env).stdout)
+    assert {hit["thread_id"] for hit in hits} == {threads[1]["id"]}
+    listing = run("threads", env=env).stdout
+    assert "another topic" in listing and "2 turns" in listing
+
+
+def test_ask_json_and_stdin(env):
+    result = run("ask", "--json", "-", env=env, stdin="a message from stdin\n")
+    assert result.returncode == 0, result.stderr
+    turn = json.loads(result.stdout)
+    assert turn["status"] == "completed"
+    assert turn["input"] == "a message from stdin\n"
+    assert turn["usage"]["input_tokens"] > 0 and turn["request_bytes"] > 0
+    assert [item["direction"] for item in turn["items"]] == ["input", "output"]
+
+
+def test_errors_are_one_clear_line(env, tmp_path):
+    assert "No thread 'thr_nope'" in one_error_line(run("ask", "--thread", "thr_nope", "hi", env=env))
+    assert "No thread" in one_error_line(run("show", "thr_nope", env=env))
+    line = one_error_line(run("ask", "--model", "gpt-nonexistent", "hi", env=env))
+    assert "gpt-nonexistent" in line and "Available:" in line and "gpt-4.1-mini" in line
+    assert "empty" in one_error_line(run("ask", "   ", env=env))
+
+    unreachable = {**env, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    line = one_error_line(run("ask", "--new", "hi", env=unreachable))
+    assert unreachable["OPENAI_BASE_URL"] in line
+
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"garbage" * 100)
+    line = one_error_line(run("threads", env={**env, "ASSISTANT_DB": str(corrupt)}))
+    assert "not a SQLite database" in line
+    assert corrupt.read_bytes() == b"garbage" * 100
+
+
+def test_rejected_key_says_where_to_fix_it(tmp_path):
+    from assistant.local import LocalServer
+
+    with LocalServer(db_path=tmp_path / "server.db", api_key="sk-server-key-000000000000") as server:
+        env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bad-key-1234567890abcdefghij",
+                          ASSISTANT_DB=str(tmp_path / "index.db"))
+        line = one_error_line(run("ask", "hi", env=env))
+    assert "rejected" in line and "OPENAI_API_KEY" in line
+    assert "sk-bad-key-1234567890abcdefghij" not in line
+
+
+def test_config_masks_the_key(env, tmp_path):
+    (tmp_path / ".env").write_text("ASSISTANT_MODEL=gpt-4o-mini\n")
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=30)
+    assert result.returncode == 0
+    assert TEST_KEY not in result.stdout
+    assert "OPENAI_API_KEY=sk-...cdef" in result.stdout
+    assert "ASSISTANT_MODEL=gpt-4o-mini" in result.stdout  # read from .env
+
+
+def test_without_a_key_the_embedded_local_server_answers(tmp_path):
+    env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
+    result = run("ask", "hello offline", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Reference reply to: hello offline\n"
+    assert "embedded local server" in result.stderr
+    # Its state survives the process: the next run continues the conversation.
+    assert run("ask", "what did I say first?", env=env).stdout == 'You first said: "hello offline"\n'
+    assert (tmp_path / "local-server.db").exists()
+
+
+def test_serve_runs_an_openai_compatible_server(tmp_path):
+    port = free_port()
+    env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
+    with subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        try:
+            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="anything", max_retries=0,
+                            _strict_response_validation=True)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    models = [model.id for model in client.models.list()]
+                    break
+                except Exception:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            assert "reference" in models
+            response = client.responses.create(model="reference", input="hi over the wire")
+            assert response.output_text == "Reference reply to: hi over the wire"
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    assert (tmp_path / "local-server.db").exists()
+
+
+def test_serve_refuses_a_public_address_without_a_key(tmp_path):
+    result = run("serve", "--host", "0.0.0.0", "--port", str(free_port()),
+                 env=environment(ASSISTANT_DB=str(tmp_path / "index.db")), timeout=30)
+    assert "api-key" in one_error_line(result).lower() or "key" in one_error_line(result).lower()

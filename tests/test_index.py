@@ -1,0 +1,144 @@
+"""The SQLite index: schema and migrations, settings, refusal of files it must not touch, concurrency."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from sqlmodel import SQLModel
+
+from assistant import IndexUnavailable
+from assistant.index import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from assistant.index.migrations import MIGRATIONS, migrate
+from assistant.index.store import IndexStore, fts_query
+
+
+def columns(connection: sqlite3.Connection, table: str) -> dict[str, bool]:
+    """column name -> NOT NULL"""
+    return {row[1]: bool(row[3]) or bool(row[5]) for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+def test_migrations_build_the_schema_the_tables_describe(tmp_path):
+    store = IndexStore(tmp_path / "index.db")
+    store.close()
+    with sqlite3.connect(tmp_path / "index.db") as connection:
+        for name, table in SQLModel.metadata.tables.items():
+            expected = {column.name: not column.nullable for column in table.columns}
+            assert columns(connection, name) == expected, name
+        applied = [row[0] for row in connection.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert applied == [name for name, _ in MIGRATIONS]
+
+
+def test_sqlite_settings(tmp_path):
+    store = IndexStore(tmp_path / "index.db")
+    with store.writer.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.close()
+
+
+def test_an_older_index_is_upgraded_on_open_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "index.db"
+    store = IndexStore(path)
+    thread = store.create_thread(model="gpt-4.1-mini", title="old")
+    store.begin_turn(thread_id=thread.id, input_text="findable words", input_items=[], model="gpt-4.1-mini",
+                     backend="responses", mode="conversation", conversation_id=None, previous_response_id=None)
+    store.close()
+    # Turn the file back into what the first release wrote: no full-text index yet.
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "DROP TRIGGER turns_fts_insert; DROP TRIGGER turns_fts_delete; DROP TRIGGER turns_fts_update;"
+            "DROP TABLE turns_fts; DELETE FROM _migrations WHERE name = 'm002_turns_fts';"
+        )
+    upgraded = IndexStore(path)
+    assert [hit.input for hit in upgraded.search("findable")] == ["findable words"]
+    assert upgraded.thread(thread.id).title == "old"
+    assert migrate(upgraded.writer, str(path)) == []  # nothing left to do
+    upgraded.close()
+
+
+def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "index.db"
+    garbage = b"this is not a database, it is a shopping list\n" * 100
+    path.write_bytes(garbage)
+    with pytest.raises(IndexUnavailable, match="not a SQLite database"):
+        IndexStore(path)
+    assert path.read_bytes() == garbage
+
+
+def test_a_damaged_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "index.db"
+    IndexStore(path).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # header intact, schema page destroyed
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexUnavailable, match="cannot be used"):
+        IndexStore(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_an_index_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "index.db"
+    IndexStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_from_the_future', 'now')")
+    before = path.read_bytes()
+    with pytest.raises(IndexUnavailable, match="newer version"):
+        IndexStore(path)
+    assert path.read_bytes() == before
+
+
+def test_an_unwritable_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(IndexUnavailable, match="ASSISTANT_DB"):
+        IndexStore(blocker / "index.db")
+
+
+def test_fts_query_quotes_every_word():
+    assert fts_query('say "hi" OR (bye)*') == '"say" "hi" "OR" "bye"'
+    assert fts_query("!!!") is None
+
+
+def test_two_writers_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "index.db"
+    stores = [IndexStore(path), IndexStore(path)]
+    thread = stores[0].create_thread(model="gpt-4.1-mini")
+    errors: list[BaseException] = []
+
+    def write(store: IndexStore, label: str) -> None:
+        try:
+            for number in range(150):
+                turn_id, _ = store.begin_turn(
+                    thread_id=thread.id, input_text=f"{label} {number}", input_items=[{"type": "message"}],
+                    model="gpt-4.1-mini", backend="responses", mode="conversation", conversation_id=None,
+                    previous_response_id=None)
+                store.add_output_item(turn_id, 1, {"type": "message", "id": f"msg_{label}_{number}"})
+                store.update_turn(turn_id, status="completed", output_text="done")
+        except BaseException as exc:  # surfaced below: the test is that there are none
+            errors.append(exc)
+
+    workers = [threading.Thread(target=write, args=(store, label)) for store, label in zip(stores, "ab")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    turns = stores[0].turns(thread.id)
+    assert len(turns) == 300
+    assert [turn.seq for turn in turns] == list(range(1, 301))  # no seq taken twice
+    assert all(len(turn.items) == 2 for turn in turns)
+    for store in stores:
+        store.close()
+
+
+def test_the_turn_is_recorded_before_the_request_goes_out(assistant):
+    thread = assistant.thread()
+    for event in thread.stream("hello"):
+        if event.type == "turn.started":
+            turn = assistant.store.turn(event.turn_id)
+            assert turn.status == "in_progress" and turn.input == "hello"
+            assert [item.type for item in turn.items] == ["message"]
+    assert assistant.store.turn(turn.id).status == "completed"
