@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from assistant.backends.base import Backend
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
@@ -100,8 +101,8 @@ class Assistant:
             )
         return self._async_client
 
-    @property
-    def backend(self) -> ResponsesBackend:
+    def backend_for(self, mode: str) -> Backend:
+        """The backend that runs turns of a thread in `mode`."""
         if self._backend is None:
             self._backend = ResponsesBackend(self)
         return self._backend

@@ -23,7 +23,9 @@ from assistant.turn import Turn
 if TYPE_CHECKING:
     from assistant.client import Assistant
 
-MODES = ("conversation", "chain")
+MODES = ("conversation", "chain", "local")
+# Modes that send the whole history every turn, rebuilt from the index.
+HISTORY_MODES = ("local", "chat")
 
 
 class Thread:
@@ -143,9 +145,10 @@ class Thread:
         self.refresh()  # the conversation id or chain head may have moved on in another process
         model = options.pop("model", None) or self.model
         instructions = options.pop("instructions", None) or self.instructions
+        history = self._assistant.store.replay_items(self.id) if self.mode in HISTORY_MODES else []
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
-                              options=options)
-        return self._assistant.backend, request
+                              options=options, history=history)
+        return self._assistant.backend_for(self.mode), request
 
     def _close(self, recorder: TurnRecorder, status: str | None = None, error: str | None = None) -> Turn:
         turn = recorder.close(status, error)

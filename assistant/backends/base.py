@@ -17,6 +17,9 @@ class TurnRequest:
     model: str
     instructions: str | None
     options: dict[str, Any] = field(default_factory=dict)  # max_output_tokens, temperature, …
+    # Every item of the thread's earlier turns, oldest first, as recorded in the index: filled for the modes
+    # that send the whole history each turn (local, chat), empty for those whose state is on the server.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def input_item(self) -> dict[str, Any]:

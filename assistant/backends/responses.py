@@ -3,6 +3,8 @@
 - conversation mode: the first turn creates a conversation (metadata names the thread); every turn sends only
   the new input with `conversation=conv_…`.
 - chain mode: only the new input with `previous_response_id` = the thread's last response.
+- local mode: the whole history from the index plus the new input, with `store=false`, so the server keeps
+  nothing (zero data retention); reasoning items travel encrypted (`reasoning.encrypted_content`).
 Instructions are sent every turn: the server never carries them over.
 """
 
@@ -70,10 +72,17 @@ def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str
     params: dict[str, Any] = {"model": request.model, "input": request.input_text, "stream": True}
     if request.instructions:
         params["instructions"] = request.instructions
-    if request.thread.mode == "conversation":
+    mode = request.thread.mode
+    if mode == "conversation":
         params["conversation"] = conversation_id
-    elif request.thread.mode == "chain" and request.thread.last_response_id:
+    elif mode == "chain" and request.thread.last_response_id:
         params["previous_response_id"] = request.thread.last_response_id
+    elif mode == "local":
+        # Output items go back as they came (id, status, encrypted reasoning): the API takes them as input,
+        # and replaying them whole, not flattened to text, lets the model see what it saw before.
+        params["input"] = [*request.history, request.input_item]
+        params["store"] = False
+        params["include"] = ["reasoning.encrypted_content"]
     params.update({key: value for key, value in request.options.items() if value is not None})
     return params
 
@@ -89,3 +98,4 @@ def ended(reader: ResponseStreamReader) -> ResponseEnded:
         )
     return ResponseEnded(status=reader.status, items=reader.items, error=reader.error,
                          incomplete_reason=reader.incomplete_reason)
+

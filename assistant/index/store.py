@@ -85,6 +85,11 @@ ITEMS_OF_TURN = _select("items", "WHERE turn_id = :key ORDER BY position")
 ITEMS_OF_THREAD = _select(
     "items", "JOIN turns ON turns.id = items.turn_id WHERE turns.thread_id = :key ORDER BY items.turn_id, items.position"
 )
+REPLAY_ITEMS = text(
+    """SELECT items.payload FROM items JOIN turns ON turns.id = items.turn_id
+       WHERE turns.thread_id = :key AND turns.status IN ('completed', 'incomplete')
+       ORDER BY turns.seq, items.position"""
+)
 DELETE_OUTPUT_ITEMS = text("DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'")
 
 
@@ -277,6 +282,13 @@ class IndexStore:
                          status=row["status"], data=json.loads(row["payload"]))
                 )
         return [_turn_of(row, items[row["id"]]) for row in rows]
+
+    def replay_items(self, thread_id: str) -> list[dict[str, Any]]:
+        """The items a model saw in this thread so far, oldest first: every input and output item of the turns
+        that produced an answer (completed or incomplete). Failed and cancelled turns never reached the model's
+        context on the server either, so they are left out here too."""
+        with self.reader.connect() as connection:
+            return [json.loads(row[0]) for row in connection.execute(REPLAY_ITEMS, {"key": thread_id})]
 
     # search
 
