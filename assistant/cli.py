@@ -86,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", metavar="KEY",
                        help="require this bearer key (needed to listen beyond loopback)")
 
+    mode = command("mode", cmd_mode, "Move a thread to another state mode (nothing is lost: the index has it all).")
+    mode.add_argument("id", metavar="ID", help="thread id")
+    mode.add_argument("mode", choices=MODES, help="conversation (server conversation), chain "
+                      "(previous_response_id), local (whole history each turn, nothing stored on the server)")
+
+    fork = command("fork", cmd_fork, "Start a new thread from a thread's history up to a turn.")
+    fork.add_argument("id", metavar="ID", help="thread id")
+    fork.add_argument("--at", type=int, required=True, metavar="N", help="the last turn the fork keeps")
+    fork.add_argument("--title", help="title of the new thread")
+
+    doctor = command("doctor", cmd_doctor, "Check that the server still holds each thread's state as the index "
+                     "records it.")
+    doctor.add_argument("id", metavar="ID", nargs="?", help="one thread (default: every thread)")
+    doctor.add_argument("--fix", action="store_true", help="rebuild the server state of threads that differ")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+
     command("config", cmd_config, "Print the effective settings (API key masked).")
     return parser
 
@@ -154,6 +170,8 @@ def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bo
         if event.type == "text.delta" and not quiet:
             sys.stdout.write(event.text)
             sys.stdout.flush()
+        elif event.type == "thread.state_rebuilt":
+            print(f"note: {event.reason}", file=sys.stderr)
         elif isinstance(event, TurnEnded):
             turn = event.turn
     if not quiet:
@@ -235,6 +253,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         return fail(str(error))
     return 0
+
+
+def cmd_mode(args: argparse.Namespace) -> int:
+    with Assistant() as assistant:
+        thread = assistant.thread(args.id)
+        before = thread.mode
+        thread.set_mode(args.mode)
+    print(f"thread {thread.id}: {before} -> {thread.mode}" + (
+        "; the next turn rebuilds the server state from the index" if before != thread.mode else " (unchanged)"))
+    return 0
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    with Assistant() as assistant:
+        fork = assistant.thread(args.id).fork(args.at, title=args.title)
+    print(fork.id)
+    print(f"forked {args.id} at turn {args.at}: continue with  assistant ask --thread {fork.id} \"...\"",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from assistant.doctor import check
+
+    with open_assistant() as assistant:
+        ids = [args.id] if args.id else [thread.id for thread in assistant.threads(limit=10_000)]
+        reports = [check(assistant, thread_id, fix=args.fix) for thread_id in ids]
+    if args.json:
+        print(json.dumps([{"thread_id": r.thread_id, "mode": r.mode, "ok": r.ok, "repaired": r.repaired,
+                           "findings": [{"kind": f.kind, "detail": f.detail} for f in r.findings]}
+                          for r in reports], indent=2))
+    else:
+        for report in reports:
+            print(f"{report.thread_id} ({report.mode}): " + ("ok" if report.ok else f"{len(report.findings)} "
+                                                              "difference(s)"))
+            for finding in report.findings:
+                print(f"  {finding.kind}: {finding.detail}")
+            if report.repaired:
+                print(f"  repaired: {report.repaired}")
+    unrepaired = [report for report in reports if not report.ok and not report.repaired]
+    if unrepaired and not args.fix:
+        print("Run with --fix to rebuild the server state from the index.", file=sys.stderr)
+    return 1 if unrepaired else 0
 
 
 def cmd_config(_args: argparse.Namespace) -> int:

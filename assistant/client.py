@@ -15,7 +15,7 @@ from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
-from assistant.thread import MODES, Thread
+from assistant.thread import Thread, check_mode
 
 if TYPE_CHECKING:
     from assistant.local.server import LocalServer
@@ -128,8 +128,7 @@ class Assistant:
         """A new thread, or with `id=` the thread of that id from the index (created by any process)."""
         if id is not None:
             return Thread(self, self.store.thread(id))
-        if mode not in MODES:
-            raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
+        check_mode(mode)
         info = self.store.create_thread(model=model or self.settings.model, title=title, mode=mode,
                                         instructions=instructions, base_url=self.state_server)
         return Thread(self, info)

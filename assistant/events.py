@@ -28,10 +28,21 @@ class TurnStarted:
 
 @dataclass(frozen=True, slots=True)
 class ConversationCreated:
-    """The backend created a server-side conversation for the thread (its first turn in conversation mode)."""
+    """The backend created a server-side conversation for the thread: on its first turn in conversation mode,
+    or to rebuild lost server state, seeded with `seeded_items` items of the thread's history."""
 
     type: ClassVar[str] = "conversation.created"
     conversation_id: str
+    seeded_items: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StateRebuilt:
+    """The server no longer knew the thread's conversation or previous response (expired, deleted, another
+    server); the turn is being sent again with the state rebuilt from the index. Said once, kept on record."""
+
+    type: ClassVar[str] = "thread.state_rebuilt"
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,7 @@ class TurnEnded:
 Event = (
     TurnStarted
     | ConversationCreated
+    | StateRebuilt
     | ResponseStarted
     | TextDelta
     | ItemAdded

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import openai
 
 from assistant.backends.base import Backend, TurnRequest
 from assistant.errors import AssistantError, TurnFailed, explain, redact
-from assistant.events import TERMINAL_TYPE_OF_STATUS, Event, TurnEnded, TurnStarted
+from assistant.events import TERMINAL_TYPE_OF_STATUS, Event, StateRebuilt, TurnEnded, TurnStarted
 from assistant.index.recorder import TurnRecorder
-from assistant.index.store import ThreadInfo
+from assistant.index.store import ThreadChange, ThreadInfo
 from assistant.metering import metering
 from assistant.turn import Turn
 
@@ -24,8 +25,29 @@ if TYPE_CHECKING:
     from assistant.client import Assistant
 
 MODES = ("conversation", "chain", "local")
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
 # Modes that send the whole history every turn, rebuilt from the index.
 HISTORY_MODES = ("local", "chat")
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    notice: StateRebuilt
+    request: TurnRequest
+
+
+def lost_server_state(exc: openai.APIStatusError, mode: str) -> str | None:
+    """What server state an error says is gone ("conversation" or "previous response"), or None."""
+    if mode == "conversation" and isinstance(exc, openai.NotFoundError):
+        return "conversation"
+    code = exc.code if isinstance(exc.code, str) else None
+    if mode == "chain" and (isinstance(exc, openai.NotFoundError) or code == "previous_response_not_found"):
+        return "previous response"
+    return None
 
 
 class Thread:
@@ -72,6 +94,33 @@ class Thread:
         """Every turn of the thread from the index, oldest first, with its items."""
         return self._assistant.store.turns(self.id)
 
+    def changes(self) -> list[ThreadChange]:
+        """What happened to the thread's state outside its turns: mode switches, rebuilds, forks, repairs."""
+        return self._assistant.store.changes(self.id)
+
+    def set_mode(self, mode: str) -> None:
+        """Move the thread to another state mode, losing nothing: the index holds every item, and the next
+        turn rebuilds whatever server state the new mode needs (a seeded conversation, a chain head)."""
+        check_mode(mode)
+        if mode == self.mode:
+            return
+        self._assistant.store.record_change(self.id, "mode_changed", f"{self.mode} -> {mode}", mode=mode,
+                                            conversation_id=None, last_response_id=None)
+        self.refresh()
+
+    def fork(self, at_turn: int, *, title: str | None = None) -> Thread:
+        """A new thread sharing this one's history up to turn `at_turn` (1-based), for trying another way
+        from there. Its server state is new: a conversation seeded from those turns on its first turn, or in
+        chain mode the response of turn `at_turn` as its chain head."""
+        turns = self.history()
+        if not 1 <= at_turn <= len(turns):
+            raise AssistantError(f"Cannot fork at turn {at_turn}: thread {self.id} has turns 1 to {len(turns)}.")
+        head = turns[at_turn - 1]
+        chain_head = head.response_id if self.mode == "chain" and head.status in ("completed", "incomplete") else None
+        info = self._assistant.store.fork_thread(self._info, at_turn, title=title or f"{self.title} (fork)".strip(),
+                                                 last_response_id=chain_head)
+        return Thread(self._assistant, info)
+
     # one turn
 
     def ask(self, text: str, **options: Any) -> Turn:
@@ -91,10 +140,14 @@ class Thread:
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
-                for event in backend.stream(request):
-                    recorder.record(event)
-                    if event.type != "response.ended":
-                        yield event
+                try:
+                    yield from self._recorded(backend.stream(request), recorder)
+                except openai.APIStatusError as exc:
+                    rebuilt = self._rebuild_lost_state(exc, request, recorder)
+                    if rebuilt is None:
+                        raise
+                    yield rebuilt.notice
+                    yield from self._recorded(backend.stream(rebuilt.request), recorder)
         except (GeneratorExit, KeyboardInterrupt):
             self._close(recorder, "cancelled", "cancelled before the answer finished")
             raise
@@ -121,9 +174,15 @@ class Thread:
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
-                async for event in backend.astream(request):
-                    recorder.record(event)
-                    if event.type != "response.ended":
+                try:
+                    async for event in self._arecorded(backend.astream(request), recorder):
+                        yield event
+                except openai.APIStatusError as exc:
+                    rebuilt = self._rebuild_lost_state(exc, request, recorder)
+                    if rebuilt is None:
+                        raise
+                    yield rebuilt.notice
+                    async for event in self._arecorded(backend.astream(rebuilt.request), recorder):
                         yield event
         except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
             self._close(recorder, "cancelled", "cancelled before the answer finished")
@@ -139,16 +198,58 @@ class Thread:
 
     # the parts both twins share
 
+    @staticmethod
+    def _recorded(events: Iterator[Event], recorder: TurnRecorder) -> Iterator[Event]:
+        for event in events:
+            recorder.record(event)
+            if event.type != "response.ended":  # the thread says how the turn ended, with TurnEnded
+                yield event
+
+    @staticmethod
+    async def _arecorded(events: AsyncIterator[Event], recorder: TurnRecorder) -> AsyncIterator[Event]:
+        async for event in events:
+            recorder.record(event)
+            if event.type != "response.ended":
+                yield event
+
+    def _rebuild_lost_state(
+        self, exc: openai.APIStatusError, request: TurnRequest, recorder: TurnRecorder
+    ) -> Rebuild | None:
+        """When the server no longer knows the thread's conversation or previous response, forget it (on
+        record) and return the same turn to send again with the state rebuilt from the index. None when the
+        error is something else, or the response had already started."""
+        mode = request.thread.mode
+        lost = lost_server_state(exc, mode)
+        if lost is None or recorder.response_id or request.history:
+            return None
+        reason = f"the server no longer has this thread's {lost} ({redact(str(exc))}); rebuilt it from the index"
+        self._assistant.store.record_change(self.id, "state_rebuilt", reason, conversation_id=None,
+                                            last_response_id=None)
+        self.refresh()
+        rebuilt = replace(request, thread=self._info, history=self._assistant.store.replay_items(self.id))
+        recorder.resend(rebuilt)
+        return Rebuild(notice=StateRebuilt(reason=reason), request=rebuilt)
+
     def _prepare(self, text: str, options: dict[str, Any]) -> tuple[Backend, TurnRequest]:
         if not isinstance(text, str) or not text.strip():
             raise AssistantError("Nothing to send: the message is empty.")
         self.refresh()  # the conversation id or chain head may have moved on in another process
         model = options.pop("model", None) or self.model
         instructions = options.pop("instructions", None) or self.instructions
-        history = self._assistant.store.replay_items(self.id) if self.mode in HISTORY_MODES else []
+        history = self._assistant.store.replay_items(self.id) if self._needs_history() else []
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
                               options=options, history=history)
         return self._assistant.backend_for(self.mode), request
+
+    def _needs_history(self) -> bool:
+        """Whether this turn must carry the whole history: always in the client-side modes, and when the
+        server holds no state for the thread yet (new mode, fork, lost state) but the index has turns."""
+        info = self._info
+        return (
+            info.mode in HISTORY_MODES
+            or (info.mode == "conversation" and info.conversation_id is None)
+            or (info.mode == "chain" and info.last_response_id is None)
+        )
 
     def _close(self, recorder: TurnRecorder, status: str | None = None, error: str | None = None) -> Turn:
         turn = recorder.close(status, error)

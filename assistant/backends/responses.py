@@ -6,6 +6,10 @@
 - local mode: the whole history from the index plus the new input, with `store=false`, so the server keeps
   nothing (zero data retention); reasoning items travel encrypted (`reasoning.encrypted_content`).
 Instructions are sent every turn: the server never carries them over.
+
+Server state is a cache of the index. When a thread has history but no server state (it switched modes, was
+forked, or the server lost its conversation or response), the request carries `request.history` and the state
+is rebuilt from it: a new conversation seeded with the history, or a chain head sent with the whole history.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from openai import AsyncOpenAI, OpenAI
+from openai import AsyncOpenAI, OpenAI, omit
 
 from assistant.backends.base import TurnRequest
 from assistant.backends.response_stream import ResponseStreamReader
 from assistant.events import ConversationCreated, Event, ResponseEnded
+from assistant.index.store import ThreadInfo
 
 
 class Clients(Protocol):
@@ -40,8 +45,8 @@ class ResponsesBackend:
         client = self.clients.client
         conversation_id = request.thread.conversation_id
         if request.thread.mode == "conversation" and conversation_id is None:
-            conversation_id = client.conversations.create(metadata=conversation_metadata(request)).id
-            yield ConversationCreated(conversation_id=conversation_id)
+            conversation_id = seed_conversation(client, request.thread, request.history)
+            yield ConversationCreated(conversation_id=conversation_id, seeded_items=len(request.history))
         reader = ResponseStreamReader()
         with client.responses.create(**create_params(request, conversation_id)) as events:
             for event in events:
@@ -52,9 +57,13 @@ class ResponsesBackend:
         client = self.clients.async_client
         conversation_id = request.thread.conversation_id
         if request.thread.mode == "conversation" and conversation_id is None:
-            conversation = await client.conversations.create(metadata=conversation_metadata(request))
+            first, rest = seed_batches(request.history)
+            conversation = await client.conversations.create(metadata=conversation_metadata(request.thread),
+                                                             items=first)
             conversation_id = conversation.id
-            yield ConversationCreated(conversation_id=conversation_id)
+            for batch in rest:
+                await client.conversations.items.create(conversation_id, items=batch)
+            yield ConversationCreated(conversation_id=conversation_id, seeded_items=len(request.history))
         reader = ResponseStreamReader()
         async with await client.responses.create(**create_params(request, conversation_id)) as events:
             async for event in events:
@@ -63,9 +72,29 @@ class ResponsesBackend:
         yield ended(reader)
 
 
-def conversation_metadata(request: TurnRequest) -> dict[str, str]:
+# The API takes at most 20 items per conversations.create / items.create call.
+SEED_BATCH = 20
+
+
+def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[dict[str, Any]]]]:
+    """History split for seeding a conversation: the first batch (omitted when empty, as the SDK expects) and
+    the rest in batches of at most 20."""
+    batches = [history[start:start + SEED_BATCH] for start in range(0, len(history), SEED_BATCH)]
+    return (batches[0] if batches else omit), batches[1:]
+
+
+def seed_conversation(client: OpenAI, thread: ThreadInfo, history: list[dict[str, Any]]) -> str:
+    """Create a conversation for `thread` holding `history`; returns its id."""
+    first, rest = seed_batches(history)
+    conversation_id = client.conversations.create(metadata=conversation_metadata(thread), items=first).id
+    for batch in rest:
+        client.conversations.items.create(conversation_id, items=batch)
+    return conversation_id
+
+
+def conversation_metadata(thread: ThreadInfo) -> dict[str, str]:
     # Metadata values are limited to 512 characters; the title is only a label.
-    return {"thread_id": request.thread.id, "title": request.thread.title[:512]}
+    return {"thread_id": thread.id, "title": thread.title[:512]}
 
 
 def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str, Any]:
@@ -77,10 +106,11 @@ def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str
         params["conversation"] = conversation_id
     elif mode == "chain" and request.thread.last_response_id:
         params["previous_response_id"] = request.thread.last_response_id
-    elif mode == "local":
+    elif request.history:  # local mode, or a chain whose head must be rebuilt (this response becomes it)
         # Output items go back as they came (id, status, encrypted reasoning): the API takes them as input,
         # and replaying them whole, not flattened to text, lets the model see what it saw before.
         params["input"] = [*request.history, request.input_item]
+    if mode == "local":
         params["store"] = False
         params["include"] = ["reasoning.encrypted_content"]
     params.update({key: value for key, value in request.options.items() if value is not None})

@@ -123,6 +123,23 @@ def m002_turns_fts(connection: Connection) -> None:
     )
 
 
+@migration
+def m003_thread_changes(connection: Connection) -> None:
+    # A log of what happened to a thread's state outside its turns: mode switches, server state rebuilt after
+    # it was lost, forks, repairs. The user is told once; this is where it stays on record.
+    _run(
+        connection,
+        """CREATE TABLE thread_changes (
+            id INTEGER NOT NULL PRIMARY KEY,
+            thread_id VARCHAR NOT NULL REFERENCES threads (id),
+            kind VARCHAR NOT NULL,
+            detail VARCHAR NOT NULL DEFAULT '',
+            created_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_thread_changes_thread_id ON thread_changes (thread_id)",
+    )
+
+
 def applied(connection: Connection) -> list[str]:
     connection.exec_driver_sql(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"

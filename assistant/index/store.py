@@ -25,13 +25,14 @@ from assistant.errors import ThreadNotFound
 from assistant.events import Usage
 from assistant.index.database import open_engines, retry_on_locked
 from assistant.index.migrations import migrate
-from assistant.index.tables import ItemRow, ThreadRow, TurnRow, utcnow
+from assistant.index.tables import ItemRow, ThreadChangeRow, ThreadRow, TurnRow, utcnow
 from assistant.turn import Item, Turn
 
 THREADS = ThreadRow.__table__
 TURNS = TurnRow.__table__
 ITEMS = ItemRow.__table__
-TABLES = {"threads": THREADS, "turns": TURNS, "items": ITEMS}
+CHANGES = ThreadChangeRow.__table__
+TABLES = {"threads": THREADS, "turns": TURNS, "items": ITEMS, "thread_changes": CHANGES}
 
 # The hot path (a handful of writes per turn) uses textual SQL built once per column set: compiling a Core
 # statement costs more than SQLite takes to run it. Bind parameters keep the columns' types, so datetimes and
@@ -90,6 +91,22 @@ REPLAY_ITEMS = text(
        WHERE turns.thread_id = :key AND turns.status IN ('completed', 'incomplete')
        ORDER BY turns.seq, items.position"""
 )
+CHANGES_OF_THREAD = _select("thread_changes", "WHERE thread_id = :key ORDER BY id")
+_TURN_COLUMNS = [name for name in TURNS.c.keys() if name not in ("id", "thread_id")]
+COPY_TURNS = text(
+    f"""INSERT INTO turns (thread_id, {", ".join(_TURN_COLUMNS)})
+        SELECT :child, {", ".join(_TURN_COLUMNS)} FROM turns WHERE thread_id = :parent AND seq <= :at_seq
+        ORDER BY seq"""
+)
+# Items follow their turn by (thread, seq): the copied turn of the child has the parent turn's seq.
+COPY_ITEMS = text(
+    """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
+       SELECT child.id, items.position, items.direction, items.type, items.item_id, items.status, items.payload
+       FROM items
+       JOIN turns AS parent ON parent.id = items.turn_id AND parent.thread_id = :parent AND parent.seq <= :at_seq
+       JOIN turns AS child ON child.thread_id = :child AND child.seq = parent.seq
+       ORDER BY child.id, items.position"""
+)
 DELETE_OUTPUT_ITEMS = text("DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'")
 
 
@@ -106,7 +123,16 @@ class ThreadInfo:
     archived: bool
     created_at: datetime
     updated_at: datetime
+    parent_id: str | None = None  # the thread this one was forked from
+    forked_at_seq: int | None = None
     turn_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadChange:
+    kind: str
+    detail: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +223,40 @@ class IndexStore:
     def update_thread(self, thread_id: str, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())
         self._write([(update_sql("threads", tuple(values)), {**values, "id": thread_id})])
+
+    def record_change(self, thread_id: str, kind: str, detail: str, **thread_values: Any) -> None:
+        """Log a change of the thread's state and apply `thread_values` to the thread, in one transaction."""
+        now = utcnow()
+        change = {"thread_id": thread_id, "kind": kind, "detail": detail, "created_at": now}
+        thread_values = {**thread_values, "updated_at": now}
+        self._write([
+            (insert_sql("thread_changes", tuple(change)), change),
+            (update_sql("threads", tuple(thread_values)), {**thread_values, "id": thread_id}),
+        ])
+
+    def changes(self, thread_id: str) -> list[ThreadChange]:
+        with self.reader.connect() as connection:
+            rows = connection.execute(CHANGES_OF_THREAD, {"key": thread_id}).mappings()
+            return [ThreadChange(kind=row["kind"], detail=row["detail"], created_at=row["created_at"]) for row in rows]
+
+    def fork_thread(self, parent: ThreadInfo, at_seq: int, *, title: str, last_response_id: str | None) -> ThreadInfo:
+        """A new thread whose index history is a copy of the parent's turns 1..at_seq (items included). It has
+        no server state yet: the next turn rebuilds it from these turns."""
+        now = utcnow()
+        values = dict(id=new_thread_id(), title=title, mode=parent.mode, model=parent.model,
+                      instructions=parent.instructions, base_url=parent.base_url, parent_id=parent.id,
+                      forked_at_seq=at_seq, last_response_id=last_response_id, archived=False,
+                      created_at=now, updated_at=now)
+        change = {"thread_id": values["id"], "kind": "forked", "created_at": now,
+                  "detail": f"forked from {parent.id} at turn {at_seq}"}
+        params = {"child": values["id"], "parent": parent.id, "at_seq": at_seq}
+        self._write([
+            (insert_sql("threads", tuple(values)), values),
+            (COPY_TURNS, params),
+            (COPY_ITEMS, params),
+            (insert_sql("thread_changes", tuple(change)), change),
+        ])
+        return self.thread(values["id"])
 
     # turns
 

@@ -6,6 +6,8 @@ The schema itself is created and upgraded by the named migrations in `migrations
 - threads: one row per conversation thread, whatever its state mode.
 - turns: one row per user message and the response to it (one `responses.create`, or one Chat Completions
   tool loop). Written before the request goes out (status in_progress) and closed when the stream ends.
+- thread_changes: what happened to a thread's state outside its turns (mode switched, server state rebuilt,
+  forked, repaired).
 - items: every input and output item of a turn, in order, with its full wire JSON. Tool calls, citations,
   files and containers are read out of these payloads into their own tables by later migrations, so the
   turn and item rows never change shape.
@@ -80,3 +82,13 @@ class ItemRow(SQLModel, table=True):
     item_id: str | None = Field(default=None, index=True)  # the server's id (msg_…, fc_…); None if unknown
     status: str | None = None
     payload: str  # the item's JSON as on the wire
+
+
+class ThreadChangeRow(SQLModel, table=True):
+    __tablename__ = "thread_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: str = Field(foreign_key="threads.id", index=True)
+    kind: str  # mode_changed | state_rebuilt | forked | repaired
+    detail: str = ""  # one line for people: what changed and why
+    created_at: datetime = Field(default_factory=utcnow)
