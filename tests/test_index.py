@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 
 from assistant import IndexUnavailable
 from assistant.index import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from assistant.index.migrations import MIGRATIONS, migrate
+from assistant.index.migrations import MIGRATIONS
 from assistant.index.store import IndexStore, fts_query
 
 
@@ -32,10 +32,11 @@ def test_migrations_build_the_schema_the_tables_describe(tmp_path):
 
 def test_sqlite_settings(tmp_path):
     store = IndexStore(tmp_path / "index.db")
-    with store.writer.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
-        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    sqlite = store.connection.sqlite
+    assert sqlite.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sqlite.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    assert sqlite.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert sqlite.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
 
 
@@ -55,8 +56,10 @@ def test_an_older_index_is_upgraded_on_open_and_keeps_its_rows(tmp_path):
     upgraded = IndexStore(path)
     assert [hit.input for hit in upgraded.search("findable")] == ["findable words"]
     assert upgraded.thread(thread.id).title == "old"
-    assert migrate(upgraded.writer, str(path)) == []  # nothing left to do
     upgraded.close()
+    with sqlite3.connect(path) as connection:
+        names = [row[0] for row in connection.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert sorted(names) == sorted(name for name, _ in MIGRATIONS)  # each applied once
 
 
 def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path):

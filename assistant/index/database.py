@@ -1,62 +1,123 @@
-"""Opening the index file: SQLite settings, the reader and writer engines, and the retry on "database is locked".
+"""Opening the index file: checks, SQLite settings, migrations, and the one connection a process uses.
 
-Two engines share one file. Readers use plain deferred transactions, so in WAL mode they never wait for a
-writer. Writers open with BEGIN IMMEDIATE: the write lock is taken up front and waited for through
-busy_timeout, instead of a read transaction failing with SQLITE_BUSY when it upgrades to a write halfway
-(the case busy_timeout cannot help). A bounded retry covers what is left, e.g. a lock held past the timeout.
+- WAL mode, so readers (another process's, or the app's while a script writes) never wait for a writer.
+- Writes open with BEGIN IMMEDIATE: the write lock is taken up front and waited for through busy_timeout,
+  instead of a read transaction failing with SQLITE_BUSY when it upgrades to a write halfway (the one case
+  busy_timeout cannot help). A bounded retry on "database is locked" covers what is left.
+- The schema is made by SQLAlchemy-run named migrations (migrations.py). Day-to-day reads and writes go straight
+  through sqlite3: a turn's handful of statements is on the hot path of every answer, and through SQLAlchemy each
+  cost about three times what SQLite takes to do it (bench/overhead.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, event
 
 from assistant.errors import IndexUnavailable
+from assistant.index.migrations import migrate
 
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRIES = 5
 
+# Columns stored as text or integers that read back as datetimes and booleans.
+DATETIME_COLUMNS = frozenset({"created_at", "updated_at", "completed_at"})
+BOOLEAN_COLUMNS = frozenset({"archived"})
+
 T = TypeVar("T")
+Statement = tuple[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 
 
-def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    # The driver's own implicit transactions are switched off so that SQLAlchemy's "begin" hook below
-    # decides how each transaction starts.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys = ON")
+def _configure(connection: sqlite3.Connection, _record: object = None) -> None:
+    # The driver's own implicit transactions are off: every transaction here says how it starts.
+    connection.isolation_level = None
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA foreign_keys = ON")
     # NORMAL is durable in WAL mode except for the last transactions on power loss; FULL costs an fsync
-    # per commit, which would dominate the per-turn overhead.
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
+    # per commit, which would dominate the per-turn cost.
+    connection.execute("PRAGMA synchronous = NORMAL")
 
 
-def _engine(path: Path, begin: str) -> Engine:
-    engine = create_engine(
-        f"sqlite:///{path}",
-        connect_args={"check_same_thread": False},
-    )
-    event.listen(engine, "connect", _configure)
+class IndexConnection:
+    """The index file's connection for one process, shared by its threads under a lock (each statement takes
+    microseconds; the lock only keeps transactions from interleaving)."""
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql(begin)
+    def __init__(self, path: Path) -> None:
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        _configure(self._connection)
+        self._lock = threading.Lock()
 
-    return engine
+    def run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+        """Run (sql, parameters) pairs in one BEGIN IMMEDIATE transaction; a list of parameter sets runs the
+        statement once per set. Returns each statement's rows (for RETURNING)."""
+
+        def transaction() -> list[list[tuple[Any, ...]]]:
+            with self._lock:
+                connection = self._connection
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    results = []
+                    for sql, parameters in statements:
+                        if isinstance(parameters, Mapping):
+                            results.append(connection.execute(sql, _stored(parameters)).fetchall())
+                        else:
+                            connection.executemany(sql, [_stored(each) for each in parameters])
+                            results.append([])
+                    connection.execute("COMMIT")
+                    return results
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+
+        return retry_on_locked(transaction)
+
+    def rows(self, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Rows of one query as dicts, datetimes and booleans read back as such."""
+        with self._lock:
+            cursor = self._connection.execute(sql, parameters)
+            names = [description[0] for description in cursor.description]
+            return [_loaded(dict(zip(names, row))) for row in cursor.fetchall()]
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The raw connection, for checks of its settings."""
+        return self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
 
 
-def open_engines(path: Path) -> tuple[Engine, Engine]:
-    """(reader, writer) engines on the index file at `path`, created with its folder if missing.
+def _stored(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Values in the form SQLAlchemy stores them in SQLite (migrations and any SQLAlchemy reader agree):
+    UTC datetimes as naive ISO text with microseconds."""
+    return {
+        key: value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+        for key, value in parameters.items()
+    }
 
-    Raises IndexUnavailable with a clear message when the folder or file cannot be written or the file is
-    not a SQLite database; the file is never overwritten.
+
+def _loaded(row: dict[str, Any]) -> dict[str, Any]:
+    for key, value in row.items():
+        if key in DATETIME_COLUMNS and isinstance(value, str):
+            row[key] = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        elif key in BOOLEAN_COLUMNS and value is not None:
+            row[key] = bool(value)
+    return row
+
+
+def open_index(path: Path) -> IndexConnection:
+    """Open the index file at `path`, created with its folder if missing, migrated to this version's schema.
+
+    Raises IndexUnavailable with a clear message when the folder or file cannot be written, the file is not a
+    SQLite database, or it was written by a newer version; the file is never overwritten.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,9 +140,15 @@ def open_engines(path: Path) -> tuple[Engine, Engine]:
         # A read-only folder cannot hold the -wal file; say so rather than fail later on the first write.
         raise IndexUnavailable(f"The index file {path} cannot be opened for writing (journal mode {mode}). "
                                "Check its permissions, or set ASSISTANT_DB to a writable path.")
-    reader = _engine(path, "BEGIN")
-    writer = _engine(path, "BEGIN IMMEDIATE")
-    return reader, writer
+    migrator = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    event.listen(migrator, "connect", _configure)
+    # Every migration takes the write lock up front, like any other write.
+    event.listen(migrator, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+    try:
+        migrate(migrator, str(path))
+    finally:
+        migrator.dispose()
+    return IndexConnection(path)
 
 
 def _is_sqlite_file(path: Path) -> bool:
@@ -104,7 +171,7 @@ def _unavailable(path: Path, exc: Exception) -> IndexUnavailable:
 
 def is_locked(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
-    return isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text)
+    return "database is locked" in text or "database is busy" in text
 
 
 def retry_on_locked(write: Callable[[], T], *, attempts: int = LOCK_RETRIES) -> T:
@@ -112,9 +179,8 @@ def retry_on_locked(write: Callable[[], T], *, attempts: int = LOCK_RETRIES) -> 
     for attempt in range(attempts):
         try:
             return write()
-        except OperationalError as exc:
+        except sqlite3.OperationalError as exc:
             if not is_locked(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
-

@@ -1,9 +1,9 @@
-"""Reads and writes of the index: threads, turns, items and full-text search.
+"""Reads and writes of the index: threads, turns, items, thread changes and full-text search.
 
-Writes go through the writer engine in short BEGIN IMMEDIATE transactions (see database.py) with SQLAlchemy
-Core statements: a turn costs a handful of small transactions, and the ORM's unit of work would cost more
-than the SQL. Reads return plain frozen dataclasses, never live ORM objects, so callers cannot write by
-accident and nothing holds a session open.
+Every write is one short BEGIN IMMEDIATE transaction of plain SQL (database.py); a turn costs a handful of
+them, on the hot path of every answer. Reads return plain frozen dataclasses, never live rows or ORM objects,
+so callers cannot write by accident. The SQL names columns from the SQLModel tables (tables.py), which a test
+holds equal to what the migrations build.
 """
 
 from __future__ import annotations
@@ -14,100 +14,22 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from functools import lru_cache
-
-from sqlalchemy import Integer, TextClause, bindparam, column, func, select, text
-
 from assistant.errors import ThreadNotFound
 from assistant.events import Usage
-from assistant.index.database import open_engines, retry_on_locked
-from assistant.index.migrations import migrate
+from assistant.index.database import Statement, open_index
 from assistant.index.tables import ItemRow, ThreadChangeRow, ThreadRow, TurnRow, utcnow
 from assistant.turn import Item, Turn
 
-THREADS = ThreadRow.__table__
-TURNS = TurnRow.__table__
-ITEMS = ItemRow.__table__
-CHANGES = ThreadChangeRow.__table__
-TABLES = {"threads": THREADS, "turns": TURNS, "items": ITEMS, "thread_changes": CHANGES}
-
-# The hot path (a handful of writes per turn) uses textual SQL built once per column set: compiling a Core
-# statement costs more than SQLite takes to run it. Bind parameters keep the columns' types, so datetimes and
-# booleans are stored exactly as the ORM would store them.
-
-
-@lru_cache(maxsize=None)
-def insert_sql(table: str, columns: tuple[str, ...]) -> TextClause:
-    names = ", ".join(columns)
-    params = ", ".join(f":{column}" for column in columns)
-    return _typed(text(f"INSERT INTO {table} ({names}) VALUES ({params})"), table, columns)
-
-
-@lru_cache(maxsize=None)
-def update_sql(table: str, columns: tuple[str, ...]) -> TextClause:
-    assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    return _typed(text(f"UPDATE {table} SET {assignments} WHERE id = :id"), table, columns)
-
-
-def _typed(statement: TextClause, table: str, columns: tuple[str, ...]) -> TextClause:
-    return statement.bindparams(*(bindparam(column, type_=TABLES[table].c[column].type) for column in columns))
-
-
-# seq is computed inside the INSERT, so two writers on one thread cannot take the same number.
-BEGIN_TURN = _typed(
-    text(
-        """INSERT INTO turns (thread_id, seq, backend, mode, status, model, input_text, conversation_id,
-                              previous_response_id, created_at)
-           VALUES (:thread_id, (SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE thread_id = :thread_id),
-                   :backend, :mode, 'in_progress', :model, :input_text, :conversation_id, :previous_response_id,
-                   :created_at)
-           RETURNING id, seq"""
-    ),
-    "turns",
-    ("created_at",),
-)
-
-
-def _select(table: str, where: str, *extra: Any) -> TextClause:
-    names = ", ".join(f"{table}.{name}" for name in TABLES[table].c.keys())
-    extra_sql = "".join(f", {sql} AS {label}" for label, sql, _ in extra)
-    statement = text(f"SELECT {names}{extra_sql} FROM {table} {where}")
-    return statement.columns(*TABLES[table].c, *(column(label, type_) for label, _, type_ in extra))
-
-
-TURN_COUNT = ("turn_count", "(SELECT count(*) FROM turns WHERE turns.thread_id = threads.id)", Integer())
-THREAD_BY_ID = _select("threads", "WHERE id = :key", TURN_COUNT)
-TURN_BY_ID = _select("turns", "WHERE id = :key")
-TURNS_OF_THREAD = _select("turns", "WHERE thread_id = :key ORDER BY seq")
-ITEMS_OF_TURN = _select("items", "WHERE turn_id = :key ORDER BY position")
-ITEMS_OF_THREAD = _select(
-    "items", "JOIN turns ON turns.id = items.turn_id WHERE turns.thread_id = :key ORDER BY items.turn_id, items.position"
-)
-REPLAY_ITEMS = text(
-    """SELECT items.payload FROM items JOIN turns ON turns.id = items.turn_id
-       WHERE turns.thread_id = :key AND turns.status IN ('completed', 'incomplete')
-       ORDER BY turns.seq, items.position"""
-)
-CHANGES_OF_THREAD = _select("thread_changes", "WHERE thread_id = :key ORDER BY id")
-_TURN_COLUMNS = [name for name in TURNS.c.keys() if name not in ("id", "thread_id")]
-COPY_TURNS = text(
-    f"""INSERT INTO turns (thread_id, {", ".join(_TURN_COLUMNS)})
-        SELECT :child, {", ".join(_TURN_COLUMNS)} FROM turns WHERE thread_id = :parent AND seq <= :at_seq
-        ORDER BY seq"""
-)
-# Items follow their turn by (thread, seq): the copied turn of the child has the parent turn's seq.
-COPY_ITEMS = text(
-    """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
-       SELECT child.id, items.position, items.direction, items.type, items.item_id, items.status, items.payload
-       FROM items
-       JOIN turns AS parent ON parent.id = items.turn_id AND parent.thread_id = :parent AND parent.seq <= :at_seq
-       JOIN turns AS child ON child.thread_id = :child AND child.seq = parent.seq
-       ORDER BY child.id, items.position"""
-)
-DELETE_OUTPUT_ITEMS = text("DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'")
+COLUMNS = {
+    "threads": tuple(ThreadRow.__table__.c.keys()),
+    "turns": tuple(TurnRow.__table__.c.keys()),
+    "items": tuple(ItemRow.__table__.c.keys()),
+    "thread_changes": tuple(ThreadChangeRow.__table__.c.keys()),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +52,7 @@ class ThreadInfo:
 
 @dataclass(frozen=True, slots=True)
 class ThreadChange:
-    kind: str
+    kind: str  # mode_changed | state_rebuilt | forked | repaired
     detail: str
     created_at: datetime
 
@@ -157,25 +79,85 @@ def fts_query(text: str) -> str | None:
     return " ".join(f'"{word}"' for word in words) or None
 
 
+# SQL, with named parameters. Column names come from the tables, never from input.
+
+
+@lru_cache(maxsize=None)
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f':{column}' for column in columns)})"
+
+
+@lru_cache(maxsize=None)
+def update_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{column} = :{column}' for column in columns)} WHERE id = :id"
+
+
+def _select(table: str, rest: str) -> str:
+    return f"SELECT {', '.join(f'{table}.{column}' for column in COLUMNS[table])} FROM {table} {rest}"
+
+
+_TURN_COUNT = "(SELECT count(*) FROM turns WHERE turns.thread_id = threads.id) AS turn_count"
+THREAD_BY_ID = _select("threads", "WHERE id = :key").replace(" FROM threads", f", {_TURN_COUNT} FROM threads", 1)
+THREADS_PAGE = _select(
+    "threads", "WHERE archived = :archived ORDER BY updated_at DESC, id LIMIT :limit OFFSET :offset"
+).replace(" FROM threads", f", {_TURN_COUNT} FROM threads", 1)
+TURN_BY_ID = _select("turns", "WHERE id = :key")
+TURNS_OF_THREAD = _select("turns", "WHERE thread_id = :key ORDER BY seq")
+ITEMS_OF_TURN = _select("items", "WHERE turn_id = :key ORDER BY position")
+ITEMS_OF_THREAD = _select(
+    "items", "JOIN turns ON turns.id = items.turn_id WHERE turns.thread_id = :key ORDER BY turns.seq, items.position"
+)
+CHANGES_OF_THREAD = _select("thread_changes", "WHERE thread_id = :key ORDER BY id")
+# Failed and cancelled turns never reached the model's context on the server either.
+REPLAY_ITEMS = """SELECT items.payload FROM items JOIN turns ON turns.id = items.turn_id
+                  WHERE turns.thread_id = :key AND turns.status IN ('completed', 'incomplete')
+                  ORDER BY turns.seq, items.position"""
+SEARCH = """SELECT turns.thread_id, threads.title AS thread_title, turns.id AS turn_id, turns.seq,
+                   turns.input_text AS input, turns.created_at,
+                   snippet(turns_fts, -1, '[', ']', '…', 12) AS snippet
+            FROM turns_fts
+            JOIN turns ON turns.id = turns_fts.rowid
+            JOIN threads ON threads.id = turns.thread_id
+            WHERE turns_fts MATCH :match
+            ORDER BY rank
+            LIMIT :limit"""
+# seq is computed inside the INSERT, so two writers on one thread cannot take the same number.
+BEGIN_TURN = """INSERT INTO turns (thread_id, seq, backend, mode, status, model, input_text, conversation_id,
+                                   previous_response_id, created_at)
+                VALUES (:thread_id, (SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE thread_id = :thread_id),
+                        :backend, :mode, 'in_progress', :model, :input_text, :conversation_id,
+                        :previous_response_id, :created_at)
+                RETURNING id, seq"""
+# The new turn's items: the thread's newest turn is the one just inserted (the write lock is held).
+INSERT_ITEMS_OF_NEW_TURN = """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
+                              VALUES ((SELECT max(id) FROM turns WHERE thread_id = :thread_id), :position,
+                                      :direction, :type, :item_id, :status, :payload)"""
+DELETE_OUTPUT_ITEMS = "DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'"
+_COPIED_TURN_COLUMNS = ", ".join(column for column in COLUMNS["turns"] if column not in ("id", "thread_id"))
+COPY_TURNS = f"""INSERT INTO turns (thread_id, {_COPIED_TURN_COLUMNS})
+                 SELECT :child, {_COPIED_TURN_COLUMNS} FROM turns
+                 WHERE thread_id = :parent AND seq <= :at_seq ORDER BY seq"""
+# Items follow their turn by seq: the child's copy of a turn has the parent turn's seq.
+COPY_ITEMS = """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
+                SELECT child.id, items.position, items.direction, items.type, items.item_id, items.status,
+                       items.payload
+                FROM items
+                JOIN turns AS parent ON parent.id = items.turn_id AND parent.thread_id = :parent
+                                        AND parent.seq <= :at_seq
+                JOIN turns AS child ON child.thread_id = :child AND child.seq = parent.seq
+                ORDER BY child.id, items.position"""
+
+
 class IndexStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.reader, self.writer = open_engines(path)
-        migrate(self.writer, str(path))
+        self.connection = open_index(path)
 
     def close(self) -> None:
-        self.reader.dispose()
-        self.writer.dispose()
+        self.connection.close()
 
-    def _write(self, statements: Sequence[tuple[Any, Any]]) -> None:
-        """Run (statement, parameters) pairs in one write transaction."""
-
-        def transaction() -> None:
-            with self.writer.begin() as connection:
-                for statement, parameters in statements:
-                    connection.execute(statement, parameters)
-
-        retry_on_locked(transaction)
+    def _write(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+        return self.connection.run(statements)
 
     # threads
 
@@ -195,29 +177,14 @@ class IndexStore:
         return ThreadInfo(conversation_id=None, last_response_id=None, **values)
 
     def thread(self, thread_id: str) -> ThreadInfo:
-        with self.reader.connect() as connection:
-            threads = [_thread_of(row) for row in connection.execute(THREAD_BY_ID, {"key": thread_id}).mappings()]
-        if not threads:
+        rows = self.connection.rows(THREAD_BY_ID, {"key": thread_id})
+        if not rows:
             raise ThreadNotFound(f"No thread {thread_id!r} in the index {self.path}. "
                                  "List threads with `assistant threads`.")
-        return threads[0]
+        return _thread_of(rows[0])
 
     def threads(self, *, limit: int = 50, offset: int = 0, archived: bool = False) -> list[ThreadInfo]:
-        return self._threads(THREADS.c.archived == archived, limit=limit, offset=offset)
-
-    def _threads(self, where: Any, *, limit: int, offset: int = 0) -> list[ThreadInfo]:
-        turn_count = (
-            select(func.count()).select_from(TURNS).where(TURNS.c.thread_id == THREADS.c.id).scalar_subquery()
-        )
-        query = (
-            select(THREADS, turn_count.label("turn_count"))
-            .where(where)
-            .order_by(THREADS.c.updated_at.desc(), THREADS.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.reader.connect() as connection:
-            rows = connection.execute(query).mappings().all()
+        rows = self.connection.rows(THREADS_PAGE, {"archived": archived, "limit": limit, "offset": offset})
         return [_thread_of(row) for row in rows]
 
     def update_thread(self, thread_id: str, **values: Any) -> None:
@@ -235,9 +202,8 @@ class IndexStore:
         ])
 
     def changes(self, thread_id: str) -> list[ThreadChange]:
-        with self.reader.connect() as connection:
-            rows = connection.execute(CHANGES_OF_THREAD, {"key": thread_id}).mappings()
-            return [ThreadChange(kind=row["kind"], detail=row["detail"], created_at=row["created_at"]) for row in rows]
+        rows = self.connection.rows(CHANGES_OF_THREAD, {"key": thread_id})
+        return [ThreadChange(kind=row["kind"], detail=row["detail"], created_at=row["created_at"]) for row in rows]
 
     def fork_thread(self, parent: ThreadInfo, at_seq: int, *, title: str, last_response_id: str | None) -> ThreadInfo:
         """A new thread whose index history is a copy of the parent's turns 1..at_seq (items included). It has
@@ -276,17 +242,14 @@ class IndexStore:
         now = utcnow()
         values = dict(thread_id=thread_id, backend=backend, mode=mode, model=model, input_text=input_text,
                       conversation_id=conversation_id, previous_response_id=previous_response_id, created_at=now)
-
-        def transaction() -> tuple[int, int]:
-            with self.writer.begin() as connection:
-                turn_id, seq = connection.execute(BEGIN_TURN, values).one()
-                if input_items:
-                    rows = [_item_values(turn_id, position, "input", item) for position, item in enumerate(input_items)]
-                    connection.execute(insert_sql("items", tuple(rows[0])), rows)
-                connection.execute(update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id})
-                return turn_id, seq
-
-        return retry_on_locked(transaction)
+        statements: list[Statement] = [(BEGIN_TURN, values)]
+        rows = [{**_item_values(None, position, "input", item), "thread_id": thread_id}
+                for position, item in enumerate(input_items)]
+        if rows:
+            statements.append((INSERT_ITEMS_OF_NEW_TURN, rows))
+        statements.append((update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id}))
+        [(turn_id, seq)] = self._write(statements)[0]
+        return turn_id, seq
 
     def update_turn(self, turn_id: int, **values: Any) -> None:
         self._write([(update_sql("turns", tuple(values)), {**values, "id": turn_id})])
@@ -294,7 +257,7 @@ class IndexStore:
     def add_output_item(self, turn_id: int, position: int, item: dict[str, Any], **turn_values: Any) -> None:
         """Record a finished output item; `turn_values` update the turn in the same transaction."""
         row = _item_values(turn_id, position, "output", item)
-        statements: list[tuple[Any, Any]] = [(insert_sql("items", tuple(row)), row)]
+        statements: list[Statement] = [(insert_sql("items", tuple(row)), row)]
         if turn_values:
             statements.append((update_sql("turns", tuple(turn_values)), {**turn_values, "id": turn_id}))
         self._write(statements)
@@ -315,7 +278,7 @@ class IndexStore:
         now = utcnow()
         values = {**values, "completed_at": now}
         thread_values = {**thread_values, "updated_at": now}
-        statements: list[tuple[Any, Any]] = [
+        statements: list[Statement] = [
             (update_sql("turns", tuple(values)), {**values, "id": turn_id}),
             (update_sql("threads", tuple(thread_values)), {**thread_values, "id": thread_id}),
         ]
@@ -332,23 +295,20 @@ class IndexStore:
     def turns(self, thread_id: str) -> list[Turn]:
         return self._turns(TURNS_OF_THREAD, ITEMS_OF_THREAD, thread_id)
 
-    def _turns(self, turns_query: TextClause, items_query: TextClause, key: Any) -> list[Turn]:
-        with self.reader.connect() as connection:
-            rows = connection.execute(turns_query, {"key": key}).mappings().all()
-            items: dict[int, list[Item]] = {row["id"]: [] for row in rows}
-            for row in connection.execute(items_query, {"key": key}).mappings():
-                items[row["turn_id"]].append(
-                    Item(direction=row["direction"], type=row["type"], item_id=row["item_id"],
-                         status=row["status"], data=json.loads(row["payload"]))
-                )
+    def _turns(self, turns_query: str, items_query: str, key: Any) -> list[Turn]:
+        rows = self.connection.rows(turns_query, {"key": key})
+        items: dict[int, list[Item]] = {row["id"]: [] for row in rows}
+        for row in self.connection.rows(items_query, {"key": key}):
+            items[row["turn_id"]].append(
+                Item(direction=row["direction"], type=row["type"], item_id=row["item_id"], status=row["status"],
+                     data=json.loads(row["payload"]))
+            )
         return [_turn_of(row, items[row["id"]]) for row in rows]
 
     def replay_items(self, thread_id: str) -> list[dict[str, Any]]:
         """The items a model saw in this thread so far, oldest first: every input and output item of the turns
-        that produced an answer (completed or incomplete). Failed and cancelled turns never reached the model's
-        context on the server either, so they are left out here too."""
-        with self.reader.connect() as connection:
-            return [json.loads(row[0]) for row in connection.execute(REPLAY_ITEMS, {"key": thread_id})]
+        that produced an answer (completed or incomplete)."""
+        return [json.loads(row["payload"]) for row in self.connection.rows(REPLAY_ITEMS, {"key": thread_id})]
 
     # search
 
@@ -356,41 +316,19 @@ class IndexStore:
         match = fts_query(text_query)
         if match is None:
             return []
-        query = text(
-            """
-            SELECT turns.thread_id, threads.title, turns.id, turns.seq, turns.input_text, turns.created_at,
-                   snippet(turns_fts, -1, '[', ']', '…', 12) AS snippet
-            FROM turns_fts
-            JOIN turns ON turns.id = turns_fts.rowid
-            JOIN threads ON threads.id = turns.thread_id
-            WHERE turns_fts MATCH :match
-            ORDER BY rank
-            LIMIT :limit
-            """
-        )
-        with self.reader.connect() as connection:
-            rows = connection.execute(query, {"match": match, "limit": limit}).all()
-        return [
-            SearchHit(thread_id=row[0], thread_title=row[1], turn_id=row[2], seq=row[3], input=row[4],
-                      created_at=_datetime(row[5]), snippet=row[6])
-            for row in rows
-        ]
+        return [SearchHit(**row) for row in self.connection.rows(SEARCH, {"match": match, "limit": limit})]
 
 
-def _thread_of(row: Any) -> ThreadInfo:
+def _thread_of(row: dict[str, Any]) -> ThreadInfo:
     return ThreadInfo(**{key: row[key] for key in ThreadInfo.__slots__})  # type: ignore[attr-defined]
 
 
-def _item_values(turn_id: int, position: int, direction: str, item: dict[str, Any]) -> dict[str, Any]:
+def _item_values(turn_id: int | None, position: int, direction: str, item: dict[str, Any]) -> dict[str, Any]:
     return dict(turn_id=turn_id, position=position, direction=direction, type=item.get("type") or "message",
                 item_id=item.get("id"), status=item.get("status"), payload=json.dumps(item, ensure_ascii=False))
 
 
-def _datetime(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-def _turn_of(row: Any, items: list[Item]) -> Turn:
+def _turn_of(row: dict[str, Any], items: list[Item]) -> Turn:
     return Turn(
         id=row["id"], thread_id=row["thread_id"], seq=row["seq"], status=row["status"], input=row["input_text"],
         text=row["output_text"], model=row["model"], backend=row["backend"], response_id=row["response_id"],
