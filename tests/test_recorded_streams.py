@@ -52,6 +52,8 @@ def test_library_rebuilds_recorded_stream(name, server, tmp_path):
         except TurnFailed:
             assert expected["status"] == "failed"
         turn = thread.history()[-1]
+        tool_calls = assistant.store.tool_calls(thread.id)
+        citations = assistant.store.citations(thread.id)
 
     assert turn.status == expected["status"]
     assert turn.response_id == expected["id"]
@@ -69,3 +71,26 @@ def test_library_rebuilds_recorded_stream(name, server, tmp_path):
     sent = server.requests[-1]
     assert sent["path"] == "/v1/responses" and sent["json"]["stream"] is True
     assert "previous_response_id" not in sent["json"] and "conversation" not in sent["json"]
+
+    # Tool calls and citations are read out into their own tables, one row per call and per annotation.
+    output = expected["output"]
+    assert [(call.item_id, call.type) for call in tool_calls] == [
+        (item["id"], item["type"]) for item in output if item["type"].endswith("_call")
+    ]
+    for call, item in zip(tool_calls, [item for item in output if item["type"].endswith("_call")]):
+        if item["type"] == "code_interpreter_call":
+            assert (call.code, call.container_id) == (item["code"], item["container_id"])
+        if item["type"] == "file_search_call":
+            assert call.queries == item["queries"]
+            assert [result["score"] for result in call.results or []] == [r["score"] for r in item["results"] or []]
+        if item["type"] == "web_search_call" and item["action"].get("query"):
+            assert item["action"]["query"] in call.queries
+    annotations = [
+        annotation
+        for item in output if item["type"] == "message"
+        for part in item["content"] if part["type"] == "output_text"
+        for annotation in part["annotations"]
+    ]
+    assert [(c.type, c.url, c.file_id, c.start_index, c.text_index) for c in citations] == [
+        (a["type"], a.get("url"), a.get("file_id"), a.get("start_index"), a.get("index")) for a in annotations
+    ]

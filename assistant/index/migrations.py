@@ -140,6 +140,88 @@ def m003_thread_changes(connection: Connection) -> None:
     )
 
 
+@migration
+def m004_hosted_tools(connection: Connection) -> None:
+    # What the server will not list back about hosted tools: each call with what it searched, found and ran;
+    # each citation with its span; the files uploaded (sha256 finds a re-upload of the same content), the
+    # vector stores holding them, and the containers code ran in with the files it made.
+    _run(
+        connection,
+        "ALTER TABLE threads ADD COLUMN tools VARCHAR",  # the thread's tool settings as JSON; null: no tools
+        """CREATE TABLE tool_calls (
+            id INTEGER NOT NULL PRIMARY KEY,
+            turn_id INTEGER NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
+            item_id VARCHAR,
+            type VARCHAR NOT NULL,
+            status VARCHAR,
+            queries VARCHAR,
+            code VARCHAR,
+            logs VARCHAR,
+            container_id VARCHAR,
+            results VARCHAR
+        )""",
+        "CREATE INDEX ix_tool_calls_turn_id ON tool_calls (turn_id)",
+        """CREATE TABLE citations (
+            id INTEGER NOT NULL PRIMARY KEY,
+            turn_id INTEGER NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
+            item_id VARCHAR,
+            type VARCHAR NOT NULL,
+            url VARCHAR,
+            title VARCHAR,
+            file_id VARCHAR,
+            filename VARCHAR,
+            container_id VARCHAR,
+            start_index INTEGER,
+            end_index INTEGER,
+            text_index INTEGER
+        )""",
+        "CREATE INDEX ix_citations_turn_id ON citations (turn_id)",
+        """CREATE TABLE files (
+            id VARCHAR NOT NULL PRIMARY KEY,
+            server VARCHAR NOT NULL,
+            filename VARCHAR NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            purpose VARCHAR NOT NULL,
+            created_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_files_sha256 ON files (sha256)",
+        """CREATE TABLE vector_stores (
+            id VARCHAR NOT NULL PRIMARY KEY,
+            server VARCHAR NOT NULL,
+            thread_id VARCHAR REFERENCES threads (id),
+            name VARCHAR NOT NULL DEFAULT '',
+            created_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_vector_stores_thread_id ON vector_stores (thread_id)",
+        """CREATE TABLE vector_store_files (
+            vector_store_id VARCHAR NOT NULL REFERENCES vector_stores (id),
+            file_id VARCHAR NOT NULL REFERENCES files (id),
+            status VARCHAR NOT NULL,
+            last_error VARCHAR,
+            PRIMARY KEY (vector_store_id, file_id)
+        )""",
+        """CREATE TABLE containers (
+            id VARCHAR NOT NULL PRIMARY KEY,
+            thread_id VARCHAR REFERENCES threads (id),
+            status VARCHAR NOT NULL DEFAULT 'active',
+            replaced_by VARCHAR,
+            created_at DATETIME NOT NULL
+        )""",
+        """CREATE TABLE container_files (
+            id INTEGER NOT NULL PRIMARY KEY,
+            container_id VARCHAR NOT NULL,
+            file_id VARCHAR NOT NULL,
+            turn_id INTEGER REFERENCES turns (id) ON DELETE CASCADE,
+            filename VARCHAR NOT NULL,
+            path VARCHAR,
+            bytes INTEGER,
+            created_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_container_files_turn_id ON container_files (turn_id)",
+    )
+
+
 def applied(connection: Connection) -> list[str]:
     connection.exec_driver_sql(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"

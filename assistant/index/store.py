@@ -21,7 +21,8 @@ from typing import Any
 from assistant.errors import ThreadNotFound
 from assistant.events import Usage
 from assistant.index.database import Statement, open_index
-from assistant.index.tables import ItemRow, ThreadChangeRow, ThreadRow, TurnRow, utcnow
+from assistant.index.item_records import citation_rows, tool_call_rows
+from assistant.index.tables import CitationRow, ItemRow, ThreadChangeRow, ThreadRow, ToolCallRow, TurnRow, utcnow
 from assistant.turn import Item, Turn
 
 COLUMNS = {
@@ -29,6 +30,8 @@ COLUMNS = {
     "turns": tuple(TurnRow.__table__.c.keys()),
     "items": tuple(ItemRow.__table__.c.keys()),
     "thread_changes": tuple(ThreadChangeRow.__table__.c.keys()),
+    "tool_calls": tuple(ToolCallRow.__table__.c.keys()),
+    "citations": tuple(CitationRow.__table__.c.keys()),
 }
 
 
@@ -47,6 +50,7 @@ class ThreadInfo:
     updated_at: datetime
     parent_id: str | None = None  # the thread this one was forked from
     forked_at_seq: int | None = None
+    tools: str | None = None  # tool settings as JSON (assistant/tool_settings.py)
     turn_count: int = 0
 
 
@@ -55,6 +59,36 @@ class ThreadChange:
     kind: str  # mode_changed | state_rebuilt | forked | repaired
     detail: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call of a turn as the index lists it (the full item is in the turn's items)."""
+
+    turn_id: int
+    item_id: str | None
+    type: str
+    status: str | None
+    queries: list[str]
+    code: str | None
+    logs: str | None
+    container_id: str | None
+    results: Any  # web sources, file search results with scores, interpreter outputs, function name/arguments
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    turn_id: int
+    item_id: str | None
+    type: str
+    url: str | None
+    title: str | None
+    file_id: str | None
+    filename: str | None
+    container_id: str | None
+    start_index: int | None
+    end_index: int | None
+    text_index: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +167,14 @@ INSERT_ITEMS_OF_NEW_TURN = """INSERT INTO items (turn_id, position, direction, t
                               VALUES ((SELECT max(id) FROM turns WHERE thread_id = :thread_id), :position,
                                       :direction, :type, :item_id, :status, :payload)"""
 DELETE_OUTPUT_ITEMS = "DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'"
+DELETE_TOOL_CALLS = "DELETE FROM tool_calls WHERE turn_id = :turn_id"
+DELETE_CITATIONS = "DELETE FROM citations WHERE turn_id = :turn_id"
+TOOL_CALLS_OF_THREAD = _select(
+    "tool_calls", "JOIN turns ON turns.id = tool_calls.turn_id WHERE turns.thread_id = :key ORDER BY tool_calls.id"
+)
+CITATIONS_OF_THREAD = _select(
+    "citations", "JOIN turns ON turns.id = citations.turn_id WHERE turns.thread_id = :key ORDER BY citations.id"
+)
 _COPIED_TURN_COLUMNS = ", ".join(column for column in COLUMNS["turns"] if column not in ("id", "thread_id"))
 COPY_TURNS = f"""INSERT INTO turns (thread_id, {_COPIED_TURN_COLUMNS})
                  SELECT :child, {_COPIED_TURN_COLUMNS} FROM turns
@@ -287,6 +329,14 @@ class IndexStore:
             rows = [_item_values(turn_id, position, "output", item) for position, item in final_items]
             if rows:
                 statements.append((insert_sql("items", tuple(rows[0])), rows))
+            items = [item for _, item in final_items]
+            for table, delete_sql, records in (
+                ("tool_calls", DELETE_TOOL_CALLS, tool_call_rows(turn_id, items)),
+                ("citations", DELETE_CITATIONS, citation_rows(turn_id, items)),
+            ):
+                statements.append((delete_sql, {"turn_id": turn_id}))
+                if records:
+                    statements.append((insert_sql(table, tuple(records[0])), records))
         self._write(statements)
 
     def turn(self, turn_id: int) -> Turn:
@@ -309,6 +359,20 @@ class IndexStore:
         """The items a model saw in this thread so far, oldest first: every input and output item of the turns
         that produced an answer (completed or incomplete)."""
         return [json.loads(row["payload"]) for row in self.connection.rows(REPLAY_ITEMS, {"key": thread_id})]
+
+    def tool_calls(self, thread_id: str) -> list[ToolCall]:
+        rows = self.connection.rows(TOOL_CALLS_OF_THREAD, {"key": thread_id})
+        return [
+            ToolCall(turn_id=row["turn_id"], item_id=row["item_id"], type=row["type"], status=row["status"],
+                     queries=json.loads(row["queries"]) if row["queries"] else [], code=row["code"],
+                     logs=row["logs"], container_id=row["container_id"],
+                     results=json.loads(row["results"]) if row["results"] else None)
+            for row in rows
+        ]
+
+    def citations(self, thread_id: str) -> list[Citation]:
+        rows = self.connection.rows(CITATIONS_OF_THREAD, {"key": thread_id})
+        return [Citation(**{key: row[key] for key in Citation.__slots__}) for row in rows]  # type: ignore[attr-defined]
 
     # search
 

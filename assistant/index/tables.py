@@ -40,6 +40,7 @@ class ThreadRow(SQLModel, table=True):
     archived: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
+    tools: str | None = None  # tool settings as JSON (see assistant/tool_settings.py); null: no tools
 
 
 class TurnRow(SQLModel, table=True):
@@ -91,4 +92,94 @@ class ThreadChangeRow(SQLModel, table=True):
     thread_id: str = Field(foreign_key="threads.id", index=True)
     kind: str  # mode_changed | state_rebuilt | forked | repaired
     detail: str = ""  # one line for people: what changed and why
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ToolCallRow(SQLModel, table=True):
+    """A hosted tool call, read out of its output item when the turn closes."""
+
+    __tablename__ = "tool_calls"
+
+    id: int | None = Field(default=None, primary_key=True)
+    turn_id: int = Field(foreign_key="turns.id", index=True)
+    item_id: str | None = None
+    type: str  # web_search_call | file_search_call | code_interpreter_call | function_call | …
+    status: str | None = None
+    queries: str | None = None  # JSON list of what was searched for
+    code: str | None = None  # code interpreter: the code run
+    logs: str | None = None  # code interpreter: its logs output
+    container_id: str | None = None
+    results: str | None = None  # JSON: web sources, file search results with scores, interpreter outputs
+
+
+class CitationRow(SQLModel, table=True):
+    __tablename__ = "citations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    turn_id: int = Field(foreign_key="turns.id", index=True)
+    item_id: str | None = None  # the message item whose text it annotates
+    type: str  # url_citation | file_citation | container_file_citation | file_path
+    url: str | None = None
+    title: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+    container_id: str | None = None
+    start_index: int | None = None  # span in the answer text (url and container file citations)
+    end_index: int | None = None
+    text_index: int | None = None  # position in the text (file citations carry only this)
+
+
+class FileRow(SQLModel, table=True):
+    __tablename__ = "files"
+
+    id: str = Field(primary_key=True)  # file-…
+    server: str  # which server holds it (as threads.base_url)
+    filename: str
+    bytes: int
+    sha256: str = Field(index=True)  # the same content is uploaded once per server
+    purpose: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VectorStoreRow(SQLModel, table=True):
+    __tablename__ = "vector_stores"
+
+    id: str = Field(primary_key=True)  # vs_…
+    server: str
+    thread_id: str | None = Field(default=None, foreign_key="threads.id", index=True)
+    name: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VectorStoreFileRow(SQLModel, table=True):
+    __tablename__ = "vector_store_files"
+
+    vector_store_id: str = Field(foreign_key="vector_stores.id", primary_key=True)
+    file_id: str = Field(foreign_key="files.id", primary_key=True)
+    status: str  # in_progress | completed | failed | cancelled
+    last_error: str | None = None
+
+
+class ContainerRow(SQLModel, table=True):
+    __tablename__ = "containers"
+
+    id: str = Field(primary_key=True)  # cntr_…
+    thread_id: str | None = Field(default=None, foreign_key="threads.id")
+    status: str = "active"  # active | expired
+    replaced_by: str | None = None  # the container that took over when this one expired
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ContainerFileRow(SQLModel, table=True):
+    """A file code interpreter made, downloaded to the thread's folder."""
+
+    __tablename__ = "container_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    container_id: str
+    file_id: str  # cfile_…
+    turn_id: int | None = Field(default=None, foreign_key="turns.id", index=True)
+    filename: str
+    path: str | None = None  # where it was saved; None if the download failed
+    bytes: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
