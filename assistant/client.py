@@ -16,6 +16,7 @@ from assistant.config import Settings, load_settings
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
 from assistant.thread import Thread, check_mode
+from assistant.tool_settings import parse_tools
 
 if TYPE_CHECKING:
     from assistant.local.server import LocalServer
@@ -124,13 +125,18 @@ class Assistant:
         mode: str = "conversation",
         model: str | None = None,
         instructions: str | None = None,
+        tools: Any = None,
     ) -> Thread:
-        """A new thread, or with `id=` the thread of that id from the index (created by any process)."""
+        """A new thread, or with `id=` the thread of that id from the index (created by any process).
+
+        `tools` enables hosted tools for every turn: names (`["web_search", "file_search", "code_interpreter"]`,
+        or `"web,files,code"`) or dicts with options (see assistant/tool_settings.py)."""
         if id is not None:
             return Thread(self, self.store.thread(id))
         check_mode(mode)
         info = self.store.create_thread(model=model or self.settings.model, title=title, mode=mode,
-                                        instructions=instructions, base_url=self.state_server)
+                                        instructions=instructions, base_url=self.state_server,
+                                        tools=parse_tools(tools).to_json())
         return Thread(self, info)
 
     def threads(self, *, limit: int = 50, offset: int = 0, archived: bool = False) -> list[ThreadInfo]:

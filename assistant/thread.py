@@ -19,19 +19,20 @@ from assistant.events import TERMINAL_TYPE_OF_STATUS, Event, StateRebuilt, TurnE
 from assistant.index.recorder import TurnRecorder
 from assistant.index.store import ThreadChange, ThreadInfo
 from assistant.metering import metering
+from assistant.tool_settings import ToolSettings, parse_tools
 from assistant.turn import Turn
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
 
 MODES = ("conversation", "chain", "local")
+# Modes that send the whole history every turn, rebuilt from the index.
+HISTORY_MODES = ("local", "chat")
 
 
 def check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
-# Modes that send the whole history every turn, rebuilt from the index.
-HISTORY_MODES = ("local", "chat")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,15 @@ class Thread:
     @property
     def instructions(self) -> str | None:
         return self._info.instructions
+
+    @property
+    def tools(self) -> ToolSettings:
+        """The hosted tools every turn may use (a turn can override them with `tools=`)."""
+        return ToolSettings.from_json(self._info.tools)
+
+    def set_tools(self, tools: Any) -> None:
+        self._assistant.store.update_thread(self.id, tools=parse_tools(tools).to_json())
+        self.refresh()
 
     @property
     def conversation_id(self) -> str | None:
@@ -237,8 +247,12 @@ class Thread:
         model = options.pop("model", None) or self.model
         instructions = options.pop("instructions", None) or self.instructions
         history = self._assistant.store.replay_items(self.id) if self._needs_history() else []
+        settings = parse_tools(options.pop("tools")) if "tools" in options else self.tools
+        own_store = self._assistant.store.thread_vector_store(self.id) if settings.file_search else None
+        tools = settings.api_tools([own_store] if own_store else [])
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
-                              options=options, history=history)
+                              options=options, history=history, tools=tools,
+                              include=settings.includes() if tools else [])
         return self._assistant.backend_for(self.mode), request
 
     def _needs_history(self) -> bool:

@@ -20,6 +20,10 @@ class TurnRequest:
     # Every item of the thread's earlier turns, oldest first, as recorded in the index: filled for the modes
     # that send the whole history each turn (local, chat), empty for those whose state is on the server.
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Hosted tools for this turn, as API tool params, and the `include` values that make the API return
+    # what those tools found (see assistant/tool_settings.py).
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    include: list[str] = field(default_factory=list)
 
     @property
     def input_item(self) -> dict[str, Any]:

@@ -110,9 +110,14 @@ def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str
         # Output items go back as they came (id, status, encrypted reasoning): the API takes them as input,
         # and replaying them whole, not flattened to text, lets the model see what it saw before.
         params["input"] = [*request.history, request.input_item]
+    include = list(request.include)
     if mode == "local":
         params["store"] = False
-        params["include"] = ["reasoning.encrypted_content"]
+        include.append("reasoning.encrypted_content")
+    if request.tools:
+        params["tools"] = request.tools
+    if include:
+        params["include"] = include
     params.update({key: value for key, value in request.options.items() if value is not None})
     return params
 

@@ -22,7 +22,20 @@ from assistant.errors import ThreadNotFound
 from assistant.events import Usage
 from assistant.index.database import Statement, open_index
 from assistant.index.item_records import citation_rows, tool_call_rows
-from assistant.index.tables import CitationRow, ItemRow, ThreadChangeRow, ThreadRow, ToolCallRow, TurnRow, utcnow
+from assistant.index.tables import (
+    CitationRow,
+    ContainerFileRow,
+    ContainerRow,
+    FileRow,
+    ItemRow,
+    ThreadChangeRow,
+    ThreadRow,
+    ToolCallRow,
+    TurnRow,
+    VectorStoreFileRow,
+    VectorStoreRow,
+    utcnow,
+)
 from assistant.turn import Item, Turn
 
 COLUMNS = {
@@ -32,6 +45,11 @@ COLUMNS = {
     "thread_changes": tuple(ThreadChangeRow.__table__.c.keys()),
     "tool_calls": tuple(ToolCallRow.__table__.c.keys()),
     "citations": tuple(CitationRow.__table__.c.keys()),
+    "files": tuple(FileRow.__table__.c.keys()),
+    "vector_stores": tuple(VectorStoreRow.__table__.c.keys()),
+    "vector_store_files": tuple(VectorStoreFileRow.__table__.c.keys()),
+    "containers": tuple(ContainerRow.__table__.c.keys()),
+    "container_files": tuple(ContainerFileRow.__table__.c.keys()),
 }
 
 
@@ -89,6 +107,33 @@ class Citation:
     start_index: int | None
     end_index: int | None
     text_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """A file uploaded to a server, and where the index knows it is attached."""
+
+    id: str
+    server: str
+    filename: str
+    bytes: int
+    sha256: str
+    purpose: str
+    created_at: datetime
+    vector_store_id: str | None = None
+    status: str | None = None  # in the vector store: in_progress | completed | failed | cancelled
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerFile:
+    container_id: str
+    file_id: str
+    turn_id: int | None
+    filename: str
+    path: str | None
+    bytes: int | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,10 +256,11 @@ class IndexStore:
         mode: str = "conversation",
         instructions: str | None = None,
         base_url: str | None = None,
+        tools: str | None = None,
     ) -> ThreadInfo:
         now = utcnow()
         values = dict(id=new_thread_id(), title=title, mode=mode, model=model, instructions=instructions,
-                      base_url=base_url, archived=False, created_at=now, updated_at=now)
+                      base_url=base_url, tools=tools, archived=False, created_at=now, updated_at=now)
         self._write([(insert_sql("threads", tuple(values)), values)])
         return ThreadInfo(conversation_id=None, last_response_id=None, **values)
 
@@ -252,7 +298,8 @@ class IndexStore:
         no server state yet: the next turn rebuilds it from these turns."""
         now = utcnow()
         values = dict(id=new_thread_id(), title=title, mode=parent.mode, model=parent.model,
-                      instructions=parent.instructions, base_url=parent.base_url, parent_id=parent.id,
+                      instructions=parent.instructions, base_url=parent.base_url, tools=parent.tools,
+                      parent_id=parent.id,
                       forked_at_seq=at_seq, last_response_id=last_response_id, archived=False,
                       created_at=now, updated_at=now)
         change = {"thread_id": values["id"], "kind": "forked", "created_at": now,
@@ -373,6 +420,81 @@ class IndexStore:
     def citations(self, thread_id: str) -> list[Citation]:
         rows = self.connection.rows(CITATIONS_OF_THREAD, {"key": thread_id})
         return [Citation(**{key: row[key] for key in Citation.__slots__}) for row in rows]  # type: ignore[attr-defined]
+
+    # files, vector stores, containers
+
+    def file_by_content(self, server: str, sha256: str) -> FileRecord | None:
+        rows = self.connection.rows(_select("files", "WHERE server = :server AND sha256 = :sha256 "
+                                                     "ORDER BY created_at DESC LIMIT 1"),
+                                    {"server": server, "sha256": sha256})
+        return FileRecord(**rows[0]) if rows else None
+
+    def add_file(self, *, id: str, server: str, filename: str, bytes: int, sha256: str, purpose: str) -> None:
+        values = dict(id=id, server=server, filename=filename, bytes=bytes, sha256=sha256, purpose=purpose,
+                      created_at=utcnow())
+        self._write([(insert_sql("files", tuple(values)), values)])
+
+    def forget_file(self, file_id: str) -> None:
+        self._write([("DELETE FROM vector_store_files WHERE file_id = :id", {"id": file_id}),
+                     ("DELETE FROM files WHERE id = :id", {"id": file_id})])
+
+    def thread_vector_store(self, thread_id: str) -> str | None:
+        rows = self.connection.rows("SELECT id FROM vector_stores WHERE thread_id = :key ORDER BY created_at LIMIT 1",
+                                    {"key": thread_id})
+        return rows[0]["id"] if rows else None
+
+    def add_vector_store(self, *, id: str, server: str, thread_id: str | None, name: str) -> None:
+        values = dict(id=id, server=server, thread_id=thread_id, name=name, created_at=utcnow())
+        self._write([(insert_sql("vector_stores", tuple(values)), values)])
+
+    def set_vector_store_file(self, vector_store_id: str, file_id: str, status: str,
+                              last_error: str | None = None) -> None:
+        values = dict(vector_store_id=vector_store_id, file_id=file_id, status=status, last_error=last_error)
+        self._write([(insert_sql("vector_store_files", tuple(values)).replace("INSERT", "INSERT OR REPLACE", 1),
+                      values)])
+
+    def remove_vector_store_file(self, vector_store_id: str, file_id: str) -> None:
+        self._write([("DELETE FROM vector_store_files WHERE vector_store_id = :store AND file_id = :file",
+                      {"store": vector_store_id, "file": file_id})])
+
+    def thread_files(self, thread_id: str) -> list[FileRecord]:
+        rows = self.connection.rows(
+            _select("files", """JOIN vector_store_files ON vector_store_files.file_id = files.id
+                                JOIN vector_stores ON vector_stores.id = vector_store_files.vector_store_id
+                                WHERE vector_stores.thread_id = :key ORDER BY files.created_at""").replace(
+                " FROM files", ", vector_store_files.vector_store_id, vector_store_files.status, "
+                               "vector_store_files.last_error FROM files", 1),
+            {"key": thread_id},
+        )
+        return [FileRecord(**row) for row in rows]
+
+    def record_container(self, container_id: str, thread_id: str | None) -> None:
+        values = dict(id=container_id, thread_id=thread_id, status="active", created_at=utcnow())
+        self._write([(insert_sql("containers", tuple(values)).replace("INSERT", "INSERT OR IGNORE", 1), values)])
+
+    def replace_container(self, old_id: str, new_id: str) -> None:
+        self._write([("UPDATE containers SET status = 'expired', replaced_by = :new WHERE id = :old",
+                      {"old": old_id, "new": new_id})])
+
+    def thread_container(self, thread_id: str) -> str | None:
+        """The container the thread's code last ran in, if it has not been replaced."""
+        rows = self.connection.rows("SELECT id FROM containers WHERE thread_id = :key AND status = 'active' "
+                                    "ORDER BY created_at DESC LIMIT 1", {"key": thread_id})
+        return rows[0]["id"] if rows else None
+
+    def add_container_file(self, *, container_id: str, file_id: str, turn_id: int | None, filename: str,
+                           path: str | None, bytes: int | None) -> None:
+        values = dict(container_id=container_id, file_id=file_id, turn_id=turn_id, filename=filename, path=path,
+                      bytes=bytes, created_at=utcnow())
+        self._write([(insert_sql("container_files", tuple(values)), values)])
+
+    def container_files(self, thread_id: str) -> list[ContainerFile]:
+        rows = self.connection.rows(
+            _select("container_files", "JOIN turns ON turns.id = container_files.turn_id "
+                                       "WHERE turns.thread_id = :key ORDER BY container_files.id"),
+            {"key": thread_id},
+        )
+        return [ContainerFile(**{key: row[key] for key in ContainerFile.__slots__}) for row in rows]  # type: ignore[attr-defined]
 
     # search
 
