@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--fix", action="store_true", help="rebuild the server state of threads that differ")
     doctor.add_argument("--json", action="store_true", help="print JSON")
 
+    migrate = command("migrate", cmd_migrate, "Translate a Chat Completions request body into the equivalent "
+                      "Responses request (JSON on stdout, warnings on stderr).")
+    migrate.add_argument("file", metavar="FILE", help="the request body as JSON; - reads standard input")
+    migrate.add_argument("--reverse", action="store_true", help="translate a Responses request into Chat Completions")
+
     command("config", cmd_config, "Print the effective settings (API key masked).")
     return parser
 
@@ -164,19 +170,61 @@ def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Th
     return assistant.thread(title=title, mode=args.mode, model=args.model, instructions=args.instructions)
 
 
+class CtrlC:
+    """Ctrl-C while an answer streams. Python drops a KeyboardInterrupt that lands inside a finalizer (and prints
+    "Exception ignored in ..."), which happens under load, so the handler also leaves a flag the stream loop
+    checks after every event, and that message is kept off the screen: one Ctrl-C always stops the answer."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def __enter__(self) -> CtrlC:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+        sys.unraisablehook = self._previous_hook
+
+    def _unraisable(self, unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self._previous_hook(unraisable)
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+
 def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bool) -> Any:
     turn = None
-    for event in thread.stream(text, **options):
-        if event.type == "text.delta" and not quiet:
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-        elif event.type == "thread.state_rebuilt":
-            print(f"note: {event.reason}", file=sys.stderr)
-        elif isinstance(event, TurnEnded):
-            turn = event.turn
+    with CtrlC() as ctrl_c:
+        events = thread.stream(text, **options)
+        try:
+            for event in events:
+                if ctrl_c.pressed:
+                    raise KeyboardInterrupt
+                turn = show(event, quiet) or turn
+        finally:
+            events.close()  # records the turn as cancelled now, not whenever the generator is collected
     if not quiet:
         sys.stdout.write("\n")
     return turn
+
+
+def show(event: Any, quiet: bool) -> Any:
+    """Print what a streamed event says; returns the finished turn from the terminal event."""
+    if event.type == "text.delta" and not quiet:
+        sys.stdout.write(event.text)
+        sys.stdout.flush()
+    elif event.type == "thread.state_rebuilt":
+        print(f"note: {event.reason}", file=sys.stderr)
+    elif event.type == "container.replaced":
+        print(f"note: {event.message}", file=sys.stderr)
+    elif isinstance(event, TurnEnded):
+        return event.turn
+    return None
 
 
 def available_models(assistant: Assistant) -> str:
@@ -296,6 +344,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if unrepaired and not args.fix:
         print("Run with --fix to rebuild the server state from the index.", file=sys.stderr)
     return 1 if unrepaired else 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from assistant.migrate import MigrationError, chat_to_responses, responses_to_chat
+
+    source = "standard input" if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    except OSError as error:
+        return fail(f"cannot read {source}: {error.strerror or error}")
+    try:
+        body = json.loads(text)
+    except ValueError as error:
+        return fail(f"{source} is not valid JSON: {error}")
+    try:
+        translation = responses_to_chat(body) if args.reverse else chat_to_responses(body)
+    except MigrationError as error:
+        return fail(f"{source}: {error}")
+    for warning in translation.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(json.dumps(translation.request, indent=2, ensure_ascii=False))
+    return 0
 
 
 def cmd_config(_args: argparse.Namespace) -> int:

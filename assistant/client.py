@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from assistant.backends.base import Backend
+from assistant.backends.chat import ChatBackend
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
+from assistant.containers import ContainerTracker
+from assistant.files import FileLibrary
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
 from assistant.thread import Thread, check_mode
@@ -52,6 +55,9 @@ class Assistant:
         self._client: openai.OpenAI | None = None
         self._async_client: openai.AsyncOpenAI | None = None
         self._backend: ResponsesBackend | None = None
+        self._chat_backend: ChatBackend | None = None
+        self.containers = ContainerTracker(self)
+        self.files = FileLibrary(self)
 
     @property
     def base_url(self) -> str:
@@ -103,7 +109,11 @@ class Assistant:
         return self._async_client
 
     def backend_for(self, mode: str) -> Backend:
-        """The backend that runs turns of a thread in `mode`."""
+        """The backend that runs turns of a thread in `mode`: Chat Completions for chat mode, else Responses."""
+        if mode == "chat":
+            if self._chat_backend is None:
+                self._chat_backend = ChatBackend(self)
+            return self._chat_backend
         if self._backend is None:
             self._backend = ResponsesBackend(self)
         return self._backend

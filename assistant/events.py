@@ -46,6 +46,17 @@ class StateRebuilt:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerReplaced:
+    """The code interpreter's container expired between turns and the code ran in a new one: what the old one
+    held (variables, files) is gone. Said once, kept on record."""
+
+    type: ClassVar[str] = "container.replaced"
+    old_container_id: str
+    new_container_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseStarted:
     """The server accepted the request and named the response."""
 
@@ -144,6 +155,7 @@ Event = (
     TurnStarted
     | ConversationCreated
     | StateRebuilt
+    | ContainerReplaced
     | ResponseStarted
     | TextDelta
     | ItemAdded

@@ -25,7 +25,7 @@ from assistant.turn import Turn
 if TYPE_CHECKING:
     from assistant.client import Assistant
 
-MODES = ("conversation", "chain", "local")
+MODES = ("conversation", "chain", "local", "chat")
 # Modes that send the whole history every turn, rebuilt from the index.
 HISTORY_MODES = ("local", "chat")
 
@@ -166,6 +166,7 @@ class Thread:
             yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
             raise self._explain(exc, turn) from exc
         turn = self._close(recorder)
+        yield from self._assistant.containers.after_turn(turn)
         yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
         if turn.status == "failed":
             raise TurnFailed(f"The response failed: {turn.error}", turn=turn)
@@ -202,6 +203,8 @@ class Thread:
             yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
             raise self._explain(exc, turn) from exc
         turn = self._close(recorder)
+        for notice in await asyncio.to_thread(self._assistant.containers.after_turn, turn):
+            yield notice
         yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
         if turn.status == "failed":
             raise TurnFailed(f"The response failed: {turn.error}", turn=turn)
@@ -250,6 +253,10 @@ class Thread:
         settings = parse_tools(options.pop("tools")) if "tools" in options else self.tools
         own_store = self._assistant.store.thread_vector_store(self.id) if settings.file_search else None
         tools = settings.api_tools([own_store] if own_store else [])
+        if tools and self.mode == "chat":
+            raise AssistantError("Hosted tools (web search, file search, code interpreter) do not run in chat mode "
+                                 "yet. Switch the thread to another mode with `assistant mode`, or turn the tools "
+                                 "off for this turn.")
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
                               options=options, history=history, tools=tools,
                               include=settings.includes() if tools else [])

@@ -11,6 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
 
@@ -57,12 +58,22 @@ class RecordedServer:
                 body = self.rfile.read(length) if length else b""
                 server.requests.append({"method": self.command, "path": self.path,
                                         "json": json.loads(body) if body else None})
-                response = (server.recording or {}).get("response", {})
+                recorded = server.recording or {}
+                if urlsplit(self.path).path != recorded.get("request", {}).get("path"):
+                    # Not what was recorded (e.g. a follow-up the library makes): the real API's not-found body.
+                    self._send(404, json.dumps({"error": {"message": f"Invalid URL ({self.command} {self.path})",
+                                                          "type": "invalid_request_error", "param": None,
+                                                          "code": None}}).encode(), "application/json")
+                    return
+                response = recorded.get("response", {})
                 if "sse_events" in response:
                     payload, content_type = sse_body(response["sse_events"]), "text/event-stream; charset=utf-8"
                 else:
                     payload, content_type = json.dumps(response.get("json")).encode(), "application/json"
-                self.send_response(response.get("status") or 200)
+                self._send(response.get("status") or 200, payload, content_type)
+
+            def _send(self, status: int, payload: bytes, content_type: str) -> None:
+                self.send_response(status)
                 self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(payload)))
                 self.send_header("x-request-id", "req_recorded")

@@ -41,6 +41,7 @@ def final_response(recording):
 def test_library_rebuilds_recorded_stream(name, server, tmp_path):
     recording = load_recording(name)
     server.recording = recording
+    server.requests.clear()
     expected = final_response(recording)
     with Assistant(base_url=server.base_url, api_key="sk-test-key-not-real", db_path=tmp_path / "index.db",
                    max_retries=0) as assistant:
@@ -68,7 +69,7 @@ def test_library_rebuilds_recorded_stream(name, server, tmp_path):
     done_ids = [event.item["id"] for event in events if event.type == "item.done"]
     assert set(done_ids) <= {item["id"] for item in expected["output"]}
     # What the library sent is what a chain-mode first turn should send.
-    sent = server.requests[-1]
+    sent = [request for request in server.requests if request["method"] == "POST"][-1]
     assert sent["path"] == "/v1/responses" and sent["json"]["stream"] is True
     assert "previous_response_id" not in sent["json"] and "conversation" not in sent["json"]
 

@@ -92,18 +92,19 @@ async def test_rebuilding_works_in_the_async_twin(server, sdk, tmp_path):
 def test_switching_modes_loses_nothing(assistant, sdk):
     thread = assistant.thread()
     thread.ask("one")
-    for mode in ("chain", "local", "conversation", "chain"):
+    for mode in ("chain", "local", "chat", "conversation", "chain"):
         thread.set_mode(mode)
         assert thread.mode == mode
         assert thread.ask("what did I say first?").text == 'You first said: "one"'
-    assert thread.ask("how many messages?").text == "You have sent me 11 messages."  # 5 turns + this one
+    assert thread.ask("how many messages?").text == "You have sent me 13 messages."  # 6 turns + this one
     assert [change.detail for change in thread.changes()] == [
-        "conversation -> chain", "chain -> local", "local -> conversation", "conversation -> chain"]
+        "conversation -> chain", "chain -> local", "local -> chat", "chat -> conversation", "conversation -> chain"]
+    assert [turn.backend for turn in thread.history()] == ["responses"] * 3 + ["chat"] + ["responses"] * 3
     with pytest.raises(ValueError, match="telepathy"):
         thread.set_mode("telepathy")
 
 
-@pytest.mark.parametrize("mode", ["conversation", "chain", "local"])
+@pytest.mark.parametrize("mode", ["conversation", "chain", "local", "chat"])
 def test_a_fork_sees_only_the_turns_it_was_forked_from(assistant, mode):
     parent = assistant.thread(title="parent", mode=mode)
     for number in range(1, 6):

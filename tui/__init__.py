@@ -1,0 +1,1 @@
+"""The Textual terminal app (`assistant` with no arguments): see docs/tui.md."""

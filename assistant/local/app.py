@@ -29,14 +29,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import errors
 from .auth import check_authorization
 from .background import BackgroundRuns
+from .chat import ChatCompletions
 from .engines.registry import EngineRegistry, default_registry
 from .errors import ApiError
 from .faults import Fault, FaultSwitch
+from .hosted_tools import HostedTools
 from .ids import new_id, new_request_id
 from .items import normalize_input
 from .runner import ResponseRunner, check_metadata
 from .sse import SSE_MEDIA_TYPE, Event, encode_event, without_obfuscation
 from .store import ServerStore, paginate
+from .tool_store import ToolStore
 
 MAX_ITEMS_PER_CALL = 20  # conversations.create and items.create (spec maxItems: 20)
 MODEL_CREATED_AT = 1_700_000_000  # fixed, so model listings are stable
@@ -52,10 +55,14 @@ def create_app(
     *,
     api_key: str | None = None,
     faults: FaultSwitch | None = None,
+    hosted_tools: HostedTools | None = None,
 ) -> Starlette:
-    """The ASGI app. `faults=None` disables the fault switch (and its /v1/_faults route)."""
+    """The ASGI app. `faults=None` disables the fault switch (and its /v1/_faults route). Without
+    `hosted_tools`, files, vector stores and containers live in memory and go away with the app."""
     engines = engines or default_registry()
-    runner = ResponseRunner(store, engines)
+    owned_tools = hosted_tools is None
+    hosted_tools = hosted_tools or HostedTools(ToolStore())
+    runner = ResponseRunner(store, engines, hosted_tools)
     background = BackgroundRuns(runner)
     api = _Api(store, engines, runner, background, faults)
 
@@ -75,23 +82,28 @@ def create_app(
         Route("/v1/conversations/{conversation_id}/items/{item_id}", api.delete_item, methods=["DELETE"]),
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", api.retrieve_model, methods=["GET"]),
+        Route("/v1/chat/completions", ChatCompletions(engines).create, methods=["POST"]),
     ]
+    routes += hosted_tools.routes()  # /v1/files, /v1/vector_stores, /v1/containers
     if faults is not None:
         routes.append(Route("/v1/_faults", api.faults_route, methods=["GET", "POST", "DELETE"]))
 
     return Starlette(
         routes=routes,
         exception_handlers={ApiError: _api_error_response, HTTPException: _http_error_response},
-        lifespan=_lifespan(background),
+        lifespan=_lifespan(background, hosted_tools if owned_tools else None),
         middleware=[Middleware(RequestGate, api_key=api_key, faults=faults)],
     )
 
 
-def _lifespan(background: BackgroundRuns) -> Any:
+def _lifespan(background: BackgroundRuns, owned_tools: HostedTools | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(background.shutdown)
+        if owned_tools is not None:
+            await run_in_threadpool(owned_tools.close)
+            await run_in_threadpool(owned_tools.store.close)
 
     return lifespan
 

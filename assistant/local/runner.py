@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors
-from .engines.base import Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
+from .engines.base import Annotation, Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
 from .engines.registry import EngineRegistry, ServedModel
 from .errors import ApiError
+from .hosted_tools import HostedTools, hosted_tool_kinds, tool_usage
 from .ids import new_id
 from .items import Item, normalize_input
 from .response_object import new_response, usage_object
@@ -34,6 +35,7 @@ from .store import ServerStore, StoredResponse
 logger = logging.getLogger(__name__)
 
 MAX_METADATA_PAIRS = 16
+MAX_TOOL_CALLS = 8  # per response, unless the request's max_tool_calls says fewer: a loop guard for engines
 
 
 @dataclass
@@ -56,9 +58,10 @@ class PreparedResponse:
 
 
 class ResponseRunner:
-    def __init__(self, store: ServerStore, engines: EngineRegistry) -> None:
+    def __init__(self, store: ServerStore, engines: EngineRegistry, hosted_tools: HostedTools | None = None) -> None:
         self.store = store
         self.engines = engines
+        self.hosted_tools = hosted_tools
         self._fail_interrupted()
 
     # -- request checks ---------------------------------------------------------------------------------------
@@ -108,6 +111,8 @@ class ResponseRunner:
                 )
             history = previous.context + list(previous.body.get("output") or [])
 
+        if self.hosted_tools is not None:
+            self.hosted_tools.check_request(body)
         raw_input = body.get("input")
         if raw_input is None and not (conversation_id or previous_id or body.get("prompt")):
             raise errors.missing_parameter("input")
@@ -147,41 +152,75 @@ class ResponseRunner:
             yield emit(seq.event("response.in_progress", response=body))
             self._persist(prepared, body, log)
 
-            message: MessageEvents | None = None
-            finish: Finish | None = None
-            for step in prepared.served.engine.generate(self._generation_request(prepared)):
-                if cancel is not None and cancel.is_set():
-                    body["status"] = "cancelled"
-                    self._persist(prepared, body, log)
-                    finished = True
-                    return
-                if isinstance(step, TextDelta):
-                    if message is None:
-                        message = MessageEvents(seq, new_id("msg"), output_index=0, obfuscate=obfuscate)
-                        for event in message.opening():
-                            yield emit(event)
-                    yield emit(message.delta(step.text))
-                elif isinstance(step, ToolCall):
-                    # The engine interface carries tool calls; this server does not run tools yet.
-                    terminal = self._fail(prepared, body, seq, "The local server cannot run tool calls yet.")
+            output: list[Item] = []
+            context = list(prepared.context)
+            usage = Usage(0, 0)
+            web_searches = 0
+            tool_calls_left = min(request.get("max_tool_calls") or MAX_TOOL_CALLS, MAX_TOOL_CALLS)
+            while True:
+                # One engine pass: text (with citations) and at most one hosted tool call. After a tool call the
+                # engine is asked again with the call and its result in its prompt, to answer from them.
+                message: MessageEvents | None = None
+                finish: Finish | None = None
+                call: ToolCall | None = None
+                for step in prepared.served.engine.generate(self._generation_request(prepared, context)):
+                    if cancel is not None and cancel.is_set():
+                        body["status"] = "cancelled"
+                        self._persist(prepared, body, log)
+                        finished = True
+                        return
+                    if isinstance(step, (TextDelta, Annotation)):
+                        if message is None:
+                            message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscate=obfuscate)
+                            for event in message.opening():
+                                yield emit(event)
+                        if isinstance(step, TextDelta):
+                            yield emit(message.delta(step.text))
+                        else:
+                            yield emit(message.annotation(dict(step.annotation)))
+                    elif isinstance(step, ToolCall):
+                        call = step
+                    elif isinstance(step, Finish):
+                        finish = step
+                if finish is None:
+                    raise RuntimeError("engine ended without a Finish step")
+                usage = _add_usage(usage, finish.usage)
+                incomplete = finish.reason == "max_output_tokens"
+                if message is not None:
+                    for event in message.closing("incomplete" if incomplete else "completed"):
+                        yield emit(event)
+                    output.append(message.item("incomplete" if incomplete else "completed"))
+                    context.append(output[-1])
+                if call is None or incomplete:
+                    break
+                if self.hosted_tools is None or call.kind == "function" or tool_calls_left <= 0:
+                    # Function calls end a response with a function_call item: not supported by this server yet.
+                    terminal = self._fail(prepared, body, seq, "The local server cannot run this tool call.")
                     finished = True
                     yield emit(terminal)
                     self._persist(prepared, body, log)
                     return
-                elif isinstance(step, Finish):
-                    finish = step
-            if finish is None:
-                raise RuntimeError("engine ended without a Finish step")
-
-            incomplete = finish.reason == "max_output_tokens"
-            if message is not None:
-                for event in message.closing("incomplete" if incomplete else "completed"):
+                tool_calls_left -= 1
+                running = self.hosted_tools.run(call, request=request, context=context, seq=seq,
+                                                output_index=len(output), obfuscate=obfuscate)
+                while True:
+                    try:
+                        event = next(running)
+                    except StopIteration as stop:
+                        outcome = stop.value
+                        break
                     yield emit(event)
-                body["output"] = [message.item("incomplete" if incomplete else "completed")]
+                output.append(outcome.item)
+                context.append(outcome.context_item)
+                web_searches += outcome.web_search_requests
+
+            body["output"] = output
+            if hosted_tool_kinds(request):
+                body["tool_usage"] = tool_usage(web_searches)
             body["status"] = "incomplete" if incomplete else "completed"
             body["incomplete_details"] = {"reason": "max_output_tokens"} if incomplete else None
             body["completed_at"] = None if incomplete else int(time.time())
-            body["usage"] = usage_object(finish.usage)
+            body["usage"] = usage_object(usage)
             terminal = seq.event("response.incomplete" if incomplete else "response.completed", response=body)
             log.append(terminal)
             self._persist(prepared, body, log)
@@ -204,12 +243,12 @@ class ResponseRunner:
                 body["error"] = {"code": "server_error", "message": "The response stream was interrupted."}
                 self._persist(prepared, body, log)
 
-    def _generation_request(self, prepared: PreparedResponse) -> GenerationRequest:
+    def _generation_request(self, prepared: PreparedResponse, context: list[Item]) -> GenerationRequest:
         request = prepared.request
         return GenerationRequest(
             model=request["model"],
             instructions=request.get("instructions"),
-            input_items=prepared.context,
+            input_items=context,
             options=GenerationOptions(
                 max_output_tokens=request.get("max_output_tokens"),
                 temperature=request.get("temperature"),
@@ -242,6 +281,15 @@ class ResponseRunner:
             stored.body["status"] = "failed"
             stored.body["error"] = {"code": "server_error", "message": "The server restarted before this response finished."}
             self.store.save_response(stored)
+
+
+def _add_usage(total: Usage, more: Usage) -> Usage:
+    return Usage(
+        input_tokens=total.input_tokens + more.input_tokens,
+        output_tokens=total.output_tokens + more.output_tokens,
+        cached_tokens=total.cached_tokens + more.cached_tokens,
+        reasoning_tokens=total.reasoning_tokens + more.reasoning_tokens,
+    )
 
 
 def _conversation_id(value: Any) -> str | None:

@@ -20,7 +20,9 @@ import uvicorn
 from .app import StreamCut, create_app
 from .engines.registry import EngineRegistry
 from .faults import Fault, FaultSwitch
+from .hosted_tools import HostedTools, HostedToolSettings
 from .store import ServerStore
+from .tool_store import ToolStore
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,10 @@ class LocalServer:
         api_key: str | None = None,
         engines: EngineRegistry | None = None,
         enable_faults: bool = True,
+        tool_settings: HostedToolSettings | None = None,
     ) -> None:
+        """`tool_settings` configures the hosted tools: container idle timeout, sandbox limits, upload size and
+        the web search provider (see `HostedToolSettings`)."""
         check_exposure(host, api_key)
         self.host = host
         self.port = port  # 0 until started: the OS picks a free port
@@ -53,6 +58,8 @@ class LocalServer:
         self._engines = engines
         self.faults: FaultSwitch | None = FaultSwitch() if enable_faults else None
         self.store: ServerStore | None = None
+        self.tool_settings = tool_settings or HostedToolSettings()
+        self.hosted_tools: HostedTools | None = None  # files, vector stores and containers, once started
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -68,7 +75,9 @@ class LocalServer:
         if self._server is not None:
             return self
         self.store = ServerStore(self.db_path)
-        app = create_app(self.store, self._engines, api_key=self._api_key, faults=self.faults)
+        self.hosted_tools = HostedTools(ToolStore(self.db_path), self.tool_settings)
+        app = create_app(self.store, self._engines, api_key=self._api_key, faults=self.faults,
+                         hosted_tools=self.hosted_tools)
         config = uvicorn.Config(
             app,
             host=self.host,
@@ -105,8 +114,12 @@ class LocalServer:
                 logger.warning("local server thread did not stop within 10 s")
         if self.store is not None:
             self.store.close()
+        if self.hosted_tools is not None:
+            self.hosted_tools.close()
+            self.hosted_tools.store.close()
         self._server = self._thread = None
         self.store = None
+        self.hosted_tools = None
 
     # Convenience twins of the HTTP fault switch (see faults.py).
     def inject_fault(self, **fault: Any) -> None:
@@ -131,10 +144,13 @@ def serve(host: str, port: int, db_path: str | Path | None, api_key: str | None 
     """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off."""
     check_exposure(host, api_key)
     store = ServerStore(db_path)
+    hosted_tools = HostedTools(ToolStore(db_path))
     try:
-        app = create_app(store, api_key=api_key, faults=None)
+        app = create_app(store, api_key=api_key, faults=None, hosted_tools=hosted_tools)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        hosted_tools.close()
+        hosted_tools.store.close()
         store.close()
 
 

@@ -49,6 +49,7 @@ class MessageEvents:
         self.output_index = output_index
         self._obfuscate = obfuscate
         self.text = ""
+        self.annotations: list[dict[str, Any]] = []
 
     def item(self, status: str) -> dict[str, Any]:
         content = [] if status == "in_progress" else [self.part()]
@@ -62,7 +63,7 @@ class MessageEvents:
         }
 
     def part(self) -> dict[str, Any]:
-        return {"type": "output_text", "annotations": [], "logprobs": [], "text": self.text}
+        return {"type": "output_text", "annotations": list(self.annotations), "logprobs": [], "text": self.text}
 
     def opening(self) -> list[Event]:
         return [
@@ -88,6 +89,18 @@ class MessageEvents:
             # The real API pads deltas with random characters so packet sizes don't reveal token lengths.
             fields["obfuscation"] = "".join(secrets.choice(_OBFUSCATION_ALPHABET) for _ in range(max(2, 16 - len(text))))
         return self._seq.event("response.output_text.delta", **fields, output_index=self.output_index)
+
+    def annotation(self, annotation: dict[str, Any]) -> Event:
+        """A citation on the text so far; recorded between deltas, always before output_text.done."""
+        self.annotations.append(dict(annotation))
+        return self._seq.event(
+            "response.output_text.annotation.added",
+            item_id=self.item_id,
+            output_index=self.output_index,
+            content_index=0,
+            annotation_index=len(self.annotations) - 1,
+            annotation=annotation,
+        )
 
     def closing(self, status: str) -> list[Event]:
         return [

@@ -1,10 +1,11 @@
 """Engines decide what the local server's "model" says (see base.py for the interface)."""
 
-from .base import Engine, EngineStep, Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
+from .base import Annotation, Engine, EngineStep, Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
 from .reference import REFERENCE_MODEL, ReferenceEngine
 from .registry import EngineRegistry, ServedModel, default_registry
 
 __all__ = [
+    "Annotation",
     "Engine",
     "EngineRegistry",
     "EngineStep",

@@ -5,6 +5,7 @@ receives the whole prompt the server resolved (conversation items or the previou
 input) and yields typed steps:
 
 - `TextDelta`: visible text, streamed as it is produced;
+- `Annotation`: a citation on the text so far (the answer that quotes a tool result cites it);
 - `ToolCall`: the model wants a tool. For a function tool the server ends the response with a `function_call`
   item; for a hosted tool (web/file search, code interpreter) the server runs the tool, appends the call and its
   result to the prompt and calls `generate` again, so the engine writes its answer from the tool results;
@@ -47,6 +48,15 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """A citation on the text produced so far (url_citation, file_citation, container_file_citation), in the
+    API's shape; its indexes count characters of this response's message text. Streamed as
+    `response.output_text.annotation.added` right where the engine yields it."""
+
+    annotation: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ToolCall:
     kind: Literal["function", "web_search", "file_search", "code_interpreter"]
     name: str  # the function name; the tool type for hosted tools
@@ -70,7 +80,7 @@ class Finish:
     reason: StopReason = "stop"
 
 
-EngineStep: TypeAlias = TextDelta | ToolCall | Finish
+EngineStep: TypeAlias = TextDelta | Annotation | ToolCall | Finish
 
 
 class Engine(Protocol):

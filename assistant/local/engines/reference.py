@@ -9,6 +9,10 @@ Its answers depend only on the prompt the server assembled, so a test can prove 
 - "repeat N words" / "count to N" -> N words ("word1 word2 ..." / "1 2 3 ...") to exceed max_output_tokens
 - anything else             -> `Reference reply to: <text>`
 
+With hosted tools in the request it calls them by the rules in `reference_tools.py` (a ```python block runs,
+a question over attached files searches them, "search ..." searches the web) and then answers by quoting the
+tool results, with citations.
+
 Text is streamed one word (with its trailing space) per delta. Tokens come from `tokenizer.tokenize`; the prompt
 is the instructions followed by every item's text; cached tokens come from a `PromptCache` shared by all
 requests to this engine, with the real API's 1024/128 rule.
@@ -20,8 +24,9 @@ import re
 from collections.abc import Iterator
 
 from ..items import item_text
-from .base import Finish, GenerationRequest, TextDelta, Usage
+from .base import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
 from .prompt_cache import PromptCache
+from .reference_tools import Segment, answer_from_tools, latest_tool_results, route
 from .tokenizer import count_tokens, tokenize
 
 REFERENCE_MODEL = "reference"
@@ -31,7 +36,7 @@ _HOW_MANY = re.compile(r"how many messages")
 _INSTRUCTIONS = re.compile(r"what are your instructions")
 _REPEAT = re.compile(r"repeat (\d+) words?")
 _COUNT = re.compile(r"count to (\d+)")
-_WORDS = re.compile(r"\S+\s*")
+_PIECES = re.compile(r"\s*\S+\s*")  # a word with the spaces around it: the pieces always add up to the text
 _MAX_WORDS = 100_000
 
 
@@ -39,23 +44,38 @@ class ReferenceEngine:
     def __init__(self) -> None:
         self.prompt_cache = PromptCache()
 
-    def generate(self, request: GenerationRequest) -> Iterator[TextDelta | Finish]:
+    def generate(self, request: GenerationRequest) -> Iterator[TextDelta | Annotation | ToolCall | Finish]:
         prompt_tokens = tokenize(request.instructions or "")
         for item in request.input_items:
             prompt_tokens.extend(tokenize(item_text(item)))
         cached = self.prompt_cache.lookup_and_store(prompt_tokens)
 
-        answer = self.answer(request)
+        call = route(request)
+        if call is not None:
+            yield call
+            yield Finish(Usage(input_tokens=len(prompt_tokens), output_tokens=count_tokens(call.arguments),
+                               cached_tokens=cached), reason="tool_calls")
+            return
+        if latest_tool_results(request.input_items):
+            segments = answer_from_tools(request.input_items)
+        else:
+            segments = [Segment(self.answer(request))]
+
         limit = request.options.max_output_tokens
         produced = 0
         reason: str = "stop"
-        for chunk in _WORDS.findall(answer):
-            cost = count_tokens(chunk)
-            if limit is not None and produced + cost > limit:
-                reason = "max_output_tokens"
+        for segment in segments:
+            for chunk in _PIECES.findall(segment.text) or ([segment.text] if segment.text else []):
+                cost = count_tokens(chunk)
+                if limit is not None and produced + cost > limit:
+                    reason = "max_output_tokens"
+                    break
+                produced += cost
+                yield TextDelta(chunk)
+            if reason == "max_output_tokens":
                 break
-            produced += cost
-            yield TextDelta(chunk)
+            if segment.annotation is not None:
+                yield Annotation(segment.annotation)
         yield Finish(
             Usage(input_tokens=len(prompt_tokens), output_tokens=produced, cached_tokens=cached),
             reason="max_output_tokens" if reason == "max_output_tokens" else "stop",

@@ -1,0 +1,162 @@
+"""Rebuild a turn from Chat Completions stream chunks and translate them into the normalized events.
+
+The Chat twin of `response_stream.py`: pure (no connection, no I/O), shared by the sync and async paths, fed one
+chunk at a time (an SDK `ChatCompletionChunk` or its wire dict). It produces exactly what the Responses backend
+produces for the same answer: `ResponseStarted` (the chatcmpl id is the response id), `ItemAdded` / `TextDelta` /
+`ItemDone` for one assistant `message` item shaped like a Responses output message, `function_call` items for
+tool calls, `Usage`, and a final `ResponseEnded`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.backends.response_stream import as_dict
+from assistant.events import Event, ItemAdded, ItemDone, ResponseEnded, ResponseStarted, TextDelta, Usage
+
+# Chat finish_reason -> (Responses status, incomplete reason).
+_ENDINGS = {
+    "stop": ("completed", None),
+    "tool_calls": ("completed", None),
+    "function_call": ("completed", None),
+    "length": ("incomplete", "max_output_tokens"),
+    "content_filter": ("incomplete", "content_filter"),
+}
+
+
+def usage_of_chat(usage: dict[str, Any] | None) -> Usage:
+    if not usage:
+        return Usage()
+    return Usage(
+        input_tokens=usage.get("prompt_tokens") or 0,
+        cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0,
+    )
+
+
+@dataclass
+class ChatStreamReader:
+    response_id: str | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    _message: dict[str, Any] | None = None
+    _message_index: int | None = None
+    _calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # chat tool-call index -> function_call item
+    _call_indexes: dict[int, int] = field(default_factory=dict)  # chat tool-call index -> output index
+    _next_index: int = 0
+    _done: bool = False
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """Output items in output order (the message, then function calls, as they first appeared)."""
+        indexed = [(index, self._calls[call]) for call, index in self._call_indexes.items()]
+        if self._message is not None and self._message_index is not None:
+            indexed.append((self._message_index, self._message))
+        return [item for _, item in sorted(indexed, key=lambda pair: pair[0])]
+
+    @property
+    def text(self) -> str:
+        return self._message["content"][0]["text"] if self._message else ""
+
+    def feed(self, chunk: Any) -> list[Event]:
+        """Take one chunk and return the normalized events it produces."""
+        data = as_dict(chunk)
+        events: list[Event] = []
+        if self.response_id is None:
+            self.response_id = data.get("id") or ""
+            self.model = data.get("model") or ""
+            events.append(ResponseStarted(response_id=self.response_id, model=self.model))
+        for choice in data.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue  # one answer per turn: the backend never asks for n > 1
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                events += self._text(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                events += self._tool_call(call)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+                events += self._finish()
+        if data.get("usage"):
+            self.usage = usage_of_chat(data["usage"])
+            events.append(self.usage)
+        return events
+
+    def ended(self) -> list[Event]:
+        """The events that close the turn once the stream is over: usage if it never came, and `ResponseEnded`."""
+        events: list[Event] = []
+        if self.usage is None:
+            self.usage = Usage()
+            events.append(self.usage)
+        if self.finish_reason is None:
+            # The body ended without a finish_reason: whatever arrived is all there is.
+            return events + [ResponseEnded(status="incomplete", items=self._finished_items(),
+                                           error="the stream ended before the response finished",
+                                           incomplete_reason="stream_interrupted")]
+        status, reason = _ENDINGS.get(self.finish_reason, ("completed", None))
+        return events + [ResponseEnded(status=status, items=self.items, incomplete_reason=reason)]
+
+    def _text(self, text: str) -> list[Event]:
+        events: list[Event] = []
+        if self._message is None:
+            self._message_index = self._take_index()
+            self._message = {
+                "id": "msg_" + (self.response_id or "").removeprefix("chatcmpl-"),
+                "type": "message",
+                "status": "in_progress",
+                "content": [],
+                "role": "assistant",
+            }
+            events.append(ItemAdded(item=_copy(self._message), output_index=self._message_index))
+            self._message["content"] = [{"type": "output_text", "annotations": [], "logprobs": [], "text": ""}]
+        self._message["content"][0]["text"] += text
+        assert self._message_index is not None
+        events.append(TextDelta(text=text, item_id=self._message["id"], output_index=self._message_index))
+        return events
+
+    def _tool_call(self, call: dict[str, Any]) -> list[Event]:
+        index = call.get("index", 0)
+        function = call.get("function") or {}
+        if index not in self._calls:
+            call_id = call.get("id") or ""
+            self._call_indexes[index] = self._take_index()
+            self._calls[index] = {"id": "fc_" + call_id.removeprefix("call_"), "type": "function_call",
+                                  "status": "in_progress", "arguments": "", "call_id": call_id,
+                                  "name": function.get("name") or ""}
+            added = ItemAdded(item=_copy(self._calls[index]), output_index=self._call_indexes[index])
+            self._calls[index]["arguments"] += function.get("arguments") or ""
+            return [added]
+        self._calls[index]["arguments"] += function.get("arguments") or ""
+        return []
+
+    def _finish(self) -> list[Event]:
+        if self._done:
+            return []
+        self._done = True
+        status, _ = _ENDINGS.get(self.finish_reason or "stop", ("completed", None))
+        events: list[Event] = []
+        for item, index in self._open_items():
+            item["status"] = status
+            events.append(ItemDone(item=_copy(item), output_index=index))
+        return events
+
+    def _open_items(self) -> list[tuple[dict[str, Any], int]]:
+        opened = [(self._calls[call], index) for call, index in self._call_indexes.items()]
+        if self._message is not None and self._message_index is not None:
+            opened.append((self._message, self._message_index))
+        return sorted(opened, key=lambda pair: pair[1])
+
+    def _finished_items(self) -> list[dict[str, Any]]:
+        return self.items if self._done else []
+
+    def _take_index(self) -> int:
+        index = self._next_index
+        self._next_index += 1
+        return index
+
+
+def _copy(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "content": [dict(part) for part in item["content"]]} if "content" in item else dict(item)

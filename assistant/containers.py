@@ -1,0 +1,120 @@
+"""After a turn that ran code: keep track of the thread's code-interpreter container and bring home the files
+the code made.
+
+Containers expire after 20 idle minutes and cannot be revived; the server then starts a new one, and the
+variables and files of the old one are gone. The thread remembers the container its code last ran in, so when
+a turn's code runs somewhere else and the old one has expired, the user is told once and both are on record.
+Files the code wrote (container files with source "assistant") are downloaded to the thread's folder beside the
+index, and recorded with their local path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from assistant.events import ContainerReplaced
+from assistant.turn import Turn
+
+if TYPE_CHECKING:
+    from assistant.client import Assistant
+
+log = logging.getLogger(__name__)
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def containers_used(items: list[dict[str, Any]]) -> list[str]:
+    """Container ids a turn's output used, in order."""
+    used: list[str] = []
+    for item in items:
+        ids = [item.get("container_id")] if item.get("type") == "code_interpreter_call" else []
+        for part in item.get("content") or [] if item.get("type") == "message" else []:
+            ids += [note.get("container_id") for note in part.get("annotations") or []
+                    if note.get("type") == "container_file_citation"]
+        used += [container_id for container_id in ids if container_id and container_id not in used]
+    return used
+
+
+def safe_filename(name: str) -> str:
+    """A container path's last part, made safe to create in the thread's folder (no separators, no dot-files)."""
+    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
+    return base or "file"
+
+
+class ContainerTracker:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def after_turn(self, turn: Turn) -> list[ContainerReplaced]:
+        """Record the containers a finished turn used and download the files its code made. Never raises:
+        the turn is already recorded, and what could not be fetched is logged."""
+        used = containers_used([item.data for item in turn.output_items])
+        if not used:
+            return []
+        try:
+            return self._track(turn, used)
+        except Exception:  # a broken follow-up must not turn a finished answer into an error
+            log.warning("could not record the containers of turn %s", turn.id, exc_info=True)
+            return []
+
+    def _track(self, turn: Turn, used: list[str]) -> list[ContainerReplaced]:
+        store = self.assistant.store
+        notices = []
+        previous = store.thread_container(turn.thread_id)
+        for container_id in used:
+            if previous and container_id != previous and self._expired(previous):
+                store.replace_container(previous, container_id)
+                notices.append(ContainerReplaced(
+                    old_container_id=previous, new_container_id=container_id,
+                    message=f"The code interpreter's container {previous} expired (containers stop after 20 idle "
+                            f"minutes); the code ran in a new one, {container_id}: variables and files from "
+                            "before are gone.",
+                ))
+            store.record_container(container_id, turn.thread_id)
+            previous = container_id
+            self._download_new_files(container_id, turn)
+        return notices
+
+    def _expired(self, container_id: str) -> bool:
+        try:
+            return self.assistant.client.containers.retrieve(container_id).status in ("expired", "deleted")
+        except openai.NotFoundError:
+            return True
+
+    def _download_new_files(self, container_id: str, turn: Turn) -> None:
+        store = self.assistant.store
+        known = {record.file_id for record in store.container_files(turn.thread_id)}
+        folder = self.assistant.settings.db_path.parent / "files" / turn.thread_id
+        try:
+            files = list(self.assistant.client.containers.files.list(container_id))
+        except openai.OpenAIError:
+            return  # the container is gone already: nothing to fetch, and the answer itself is recorded
+        for file in files:
+            if file.source != "assistant" or file.id in known:
+                continue
+            path: str | None = None
+            size: int | None = None
+            try:
+                content = self.assistant.client.containers.files.content.retrieve(file.id, container_id=container_id)
+                data = content.read()
+                folder.mkdir(parents=True, exist_ok=True)
+                target = _free_path(folder / safe_filename(file.path))
+                target.write_bytes(data)
+                path, size = str(target), len(data)
+            except (openai.OpenAIError, OSError):
+                pass  # recorded without a path: the file exists on the server, the download did not work
+            store.add_container_file(container_id=container_id, file_id=file.id, turn_id=turn.id,
+                                     filename=safe_filename(file.path), path=path, bytes=size)
+
+
+def _free_path(path: Path) -> Path:
+    """`path`, or `name-2.ext`, `name-3.ext`… when a file of that name was downloaded before."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

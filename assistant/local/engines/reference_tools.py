@@ -1,0 +1,286 @@
+"""How the reference engine uses hosted tools: clear routing rules, and answers that quote tool results.
+
+Routing (only among the hosted tools the request offers, and never with `tool_choice: "none"`):
+
+1. `tool_choice` naming a tool (`{"type": "file_search"}`, `{"type": "code_interpreter"}`,
+   `{"type": "web_search_preview"}`) uses that tool; `allowed_tools` narrows the choice.
+2. A fenced ```python block runs exactly that code; inline `code(...)` in backticks runs that code; arithmetic
+   ("what is 17*23?") runs `print(17*23)`; a plot/chart/PNG request runs code that draws one -> code interpreter.
+3. A question while file_search has vector stores -> file search with the question as the query.
+4. "search", "latest", "look up" or a URL -> web search.
+5. `tool_choice: "required"` with no rule matched -> the first offered tool.
+
+Answers: once the prompt holds a tool call after the last user message, the engine answers from it and cites:
+`file_citation` after each quoted passage, `url_citation` over each `[title](url)` link, and
+`container_file_citation` over each `[name](sandbox:/mnt/data/name)` link to a file the code wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..items import item_text
+from .base import GenerationRequest, ToolCall
+
+WEB_SEARCH_TYPES = ("web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11")
+TOOL_RESULT_TYPES = ("file_search_call", "web_search_call", "code_interpreter_call")
+_ORDER = ("file_search", "code_interpreter", "web_search")
+
+_FENCED_PYTHON = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_INLINE_CODE = re.compile(r"`([^`\n]*\w\([^`\n]*\))`")
+_ARITHMETIC = re.compile(r"(?<![\w.])(\(?\s*-?\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/%^×])\s*\(?\s*-?\d+(?:\.\d+)?\s*\)?)+)")
+_PLOT = re.compile(r"\b(plot|chart|graph|png|draw|figure)\b", re.IGNORECASE)
+_PLOT_FUNCTION = re.compile(r"y\s*=\s*([-+*/^ x\d.()]+?)(?=\s*(?:for|from|over|between|,|$|\.\s))", re.IGNORECASE)
+_WEB = re.compile(r"\b(search|latest|look up|lookup|news|on the web|online)\b|https?://", re.IGNORECASE)
+_QUESTION = re.compile(r"\?|^\s*(who|what|when|where|why|how|which|is|are|does|do|can|tell me|explain|summari[sz]e|"
+                       r"describe|find|list|according)\b", re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
+_STOPWORDS = frozenset("the a an of to in on for and or is are was were be what who which how why when where does "
+                       "do did with about from by at as it its this that these those me my tell please".split())
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the answer, and the citation that follows it (indexes are filled in by `cite`)."""
+
+    text: str
+    annotation: Mapping[str, Any] | None = None
+
+
+# -- routing ------------------------------------------------------------------------------------------------------
+
+
+def route(request: GenerationRequest) -> ToolCall | None:
+    """The hosted tool call this request calls for, or None to answer directly."""
+    if latest_tool_results(request.input_items):
+        return None
+    offered = _offered_tools(request.options.tools)
+    choice = request.options.tool_choice
+    required = choice == "required"
+    if isinstance(choice, Mapping) and choice.get("type") == "allowed_tools":
+        allowed = {_kind(tool) for tool in choice.get("tools") or [] if isinstance(tool, Mapping)}
+        offered = [kind for kind in offered if kind in allowed]
+        required = choice.get("mode") == "required"
+    if choice == "none" or not offered:
+        return None
+    text = _latest_user_text(request.input_items)
+    forced = _kind(choice) if isinstance(choice, Mapping) else None
+    if forced in offered:
+        return _call(forced, text, _code_for(text) or f"print({text!r})")
+    code = _code_for(text)
+    if code and "code_interpreter" in offered:
+        return _call("code_interpreter", text, code)
+    if "file_search" in offered and _QUESTION.search(text):
+        return _call("file_search", text, None)
+    if "web_search" in offered and _WEB.search(text):
+        return _call("web_search", text, None)
+    if required:
+        kind = offered[0]
+        return _call(kind, text, code or f"print({text!r})")
+    return None
+
+
+def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[str]:
+    kinds = set()
+    for tool in tools:
+        kind = _kind(tool)
+        if kind == "file_search" and not tool.get("vector_store_ids"):
+            continue  # no attached files: nothing to search
+        if kind:
+            kinds.add(kind)
+    return [kind for kind in _ORDER if kind in kinds]
+
+
+def _kind(tool: Mapping[str, Any]) -> str | None:
+    kind = tool.get("type")
+    if kind in WEB_SEARCH_TYPES:
+        return "web_search"
+    return kind if kind in ("file_search", "code_interpreter") else None
+
+
+def _call(kind: str, text: str, code: str | None) -> ToolCall:
+    if kind == "code_interpreter":
+        arguments = {"code": code}
+    elif kind == "file_search":
+        arguments = {"queries": [text]}
+    else:
+        arguments = {"query": text}
+    return ToolCall(kind=kind, name=kind, arguments=json.dumps(arguments))  # type: ignore[arg-type]
+
+
+def _code_for(text: str) -> str | None:
+    if match := _FENCED_PYTHON.search(text):
+        return match.group(1)
+    if match := _INLINE_CODE.search(text):
+        return match.group(1)
+    if _PLOT.search(text):
+        function = _PLOT_FUNCTION.search(text)
+        return plot_code(_python_expression(function.group(1)) if function else "x ** 2")
+    if match := _ARITHMETIC.search(text):
+        return f"print({_python_expression(match.group(1))})"
+    return None
+
+
+def _python_expression(expression: str) -> str:
+    return expression.replace("^", "**").replace("×", "*").strip()
+
+
+def plot_code(expression: str) -> str:
+    """Code that plots y = expression over -5..5 into plot.png: with matplotlib when the sandbox has it, else
+    with a tiny PNG writer, so a plot request works on a bare Python too."""
+    return f'''xs = [-5 + i * 10 / 199 for i in range(200)]
+ys = [{expression} for x in xs]
+try:
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(xs, ys)
+    ax.set_title("y = {expression}")
+    fig.savefig("plot.png")
+    plt.close(fig)
+except ImportError:
+    import struct, zlib
+    width, height = 240, 180
+    low, high = min(ys), max(ys)
+    rows = [[255] * width for _ in range(height)]
+    for i, y in enumerate(ys):
+        px = 20 + i * (width - 40) // (len(xs) - 1)
+        py = height - 21 - int((y - low) / ((high - low) or 1) * (height - 41))
+        for dy in (-1, 0, 1):
+            rows[py + dy][px] = 0
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\\x00" + bytes(row) for row in rows)
+    with open("plot.png", "wb") as file:
+        file.write(b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                   + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+print("Saved plot.png: y = {expression} for x from -5 to 5")
+'''
+
+
+# -- answering from tool results ----------------------------------------------------------------------------------
+
+
+def latest_tool_results(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Tool call items after the last user message: what this turn's tools returned."""
+    results: list[Mapping[str, Any]] = []
+    for item in reversed(items):
+        if item.get("type") == "message" and item.get("role") == "user":
+            break
+        if item.get("type") in TOOL_RESULT_TYPES:
+            results.append(item)
+    return list(reversed(results))
+
+
+def answer_from_tools(items: Sequence[Mapping[str, Any]]) -> list[Segment]:
+    question = _latest_user_text(items)
+    segments: list[Segment] = []
+    for result in latest_tool_results(items):
+        if segments:
+            segments.append(Segment("\n\n"))
+        if result["type"] == "file_search_call":
+            segments += _file_search_answer(result, question)
+        elif result["type"] == "web_search_call":
+            segments += _web_search_answer(result)
+        else:
+            segments += _code_answer(result)
+    return cite(segments)
+
+
+def cite(segments: list[Segment]) -> list[Segment]:
+    """Fill in each annotation's character positions from the segments' texts."""
+    cited = []
+    offset = 0
+    for segment in segments:
+        annotation = segment.annotation
+        if annotation is not None:
+            annotation = dict(annotation)
+            if annotation["type"] == "file_citation":
+                annotation["index"] = offset + len(segment.text)
+            else:
+                link = re.search(r"\[[^\]]*\]\([^)]*\)", segment.text)
+                start, end = (link.span() if link else (0, len(segment.text)))
+                annotation["start_index"], annotation["end_index"] = offset + start, offset + end
+        cited.append(Segment(segment.text, annotation))
+        offset += len(segment.text)
+    return cited
+
+
+def _file_search_answer(result: Mapping[str, Any], question: str) -> list[Segment]:
+    hits = result.get("results") or []
+    if not hits:
+        return [Segment("I found nothing about that in the attached files.")]
+    segments = [Segment("From the attached files:")]
+    seen: set[str] = set()
+    for hit in hits:
+        if hit["file_id"] in seen or len(seen) == 3:
+            continue
+        seen.add(hit["file_id"])
+        quote = _best_sentence(hit["text"], question)
+        # The citation goes right after the quote, as recorded answers place it (before the closing words).
+        segments.append(Segment(f'\n- "{quote}"',
+                                {"type": "file_citation", "file_id": hit["file_id"], "filename": hit["filename"]}))
+        segments.append(Segment(f" ({hit['filename']})"))
+    return segments
+
+
+def _web_search_answer(result: Mapping[str, Any]) -> list[Segment]:
+    if result.get("status") == "failed":
+        return [Segment(f"Web search failed: {result.get('error') or 'the search did not complete.'}")]
+    pages = result.get("results") or []
+    query = (result.get("action") or {}).get("query", "")
+    if not pages:
+        return [Segment(f'The web search for "{query}" found no pages.')]
+    segments = [Segment(f'Here is what the web search for "{query}" found:')]
+    for page in pages:
+        title = page["title"].replace("[", "(").replace("]", ")")
+        segments.append(Segment(f"\n- {page['snippet']} ([{title}]({page['url']}))",
+                                {"type": "url_citation", "url": page["url"], "title": page["title"]}))
+    return segments
+
+
+def _code_answer(result: Mapping[str, Any]) -> list[Segment]:
+    logs = "\n".join(output["logs"] for output in result.get("outputs") or [] if output.get("type") == "logs")
+    error = result.get("error")
+    if error:
+        logs = logs.replace(f"[error] {error}", "").strip()
+    segments = []
+    if error:
+        segments.append(Segment(f"The code could not finish: {error}"))
+        if logs:
+            segments.append(Segment(f"\nIts output before that:\n{_tail(logs)}"))
+    elif logs.strip():
+        segments.append(Segment(f"The code printed:\n{_tail(logs.strip())}"))
+    else:
+        segments.append(Segment("The code ran without printing anything."))
+    for file in result.get("files") or []:
+        segments.append(Segment(f"\nFile: [{file['filename']}](sandbox:{file['path']})", {
+            "type": "container_file_citation",
+            "container_id": result.get("container_id"),
+            "file_id": file["file_id"],
+            "filename": file["filename"],
+        }))
+    return segments
+
+
+def _best_sentence(text: str, question: str) -> str:
+    terms = {word for word in _WORDS.findall(question.lower()) if word not in _STOPWORDS}
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    if not sentences:
+        return text.strip()[:300]
+    best = max(sentences, key=lambda s: (len(terms & set(_WORDS.findall(s.lower()))), -len(s)))
+    return best if len(best) <= 300 else best[:297] + "..."
+
+
+def _tail(logs: str, limit: int = 2000) -> str:
+    return logs if len(logs) <= limit else "..." + logs[-limit:]
+
+
+def _latest_user_text(items: Sequence[Mapping[str, Any]]) -> str:
+    for item in reversed(items):
+        if item.get("type") == "message" and item.get("role") == "user":
+            return item_text(item)  # type: ignore[arg-type]
+    return ""

@@ -1,0 +1,126 @@
+"""Reading the hosted-tool routes' requests: JSON bodies, multipart uploads and cursor-page queries.
+
+Uploads are multipart (`files.create`, `containers.files.create` with `file=`), as the SDK sends them: the
+fields (`purpose`, ...) then one `file` part with its filename. Bytes are read in blocks up to the limit, so an
+oversized upload is refused without holding it all in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from . import errors
+from .errors import ApiError
+from .store import paginate
+
+_READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+async def json_object(request: Request, empty_ok: bool = False) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip() and empty_ok:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise errors.invalid_json() from None
+    if not isinstance(body, dict):
+        raise errors.invalid_json()
+    return body
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+async def multipart_upload(request: Request, max_bytes: int) -> tuple[dict[str, str], Upload]:
+    """The text fields and the one `file` part of a multipart request."""
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception as error:  # malformed multipart: the parser's own exception types vary by version
+        raise ApiError(400, f"Could not parse the multipart form: {error}") from None
+    fields: dict[str, str] = {}
+    upload: Upload | None = None
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name != "file":
+                    raise ApiError(400, f"Unexpected file field '{name}'.", param=name)
+                upload = Upload(value.filename or "file", await _read_limited(value, max_bytes))
+            else:
+                fields[name] = value
+    finally:
+        await form.close()
+    if upload is None:
+        raise errors.missing_parameter("file")
+    if not upload.data:
+        raise ApiError(400, f"The file '{upload.filename}' is empty. Upload a file with content.", param="file",
+                       code="empty_file")
+    return fields, upload
+
+
+async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
+    blocks: list[bytes] = []
+    size = 0
+    while block := await upload.read(_READ_BLOCK):
+        size += len(block)
+        if size > max_bytes:
+            raise ApiError(
+                400,
+                f"The file '{upload.filename}' is larger than the {max_bytes} bytes this server accepts.",
+                param="file",
+                code="file_too_large",
+            )
+        blocks.append(block)
+    return b"".join(blocks)
+
+
+def int_query(request: Request, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.invalid_type(name, "an integer", raw) from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise errors.integer_out_of_range(name, value, minimum, maximum)
+    return value
+
+
+def cursor_page(request: Request, items: Sequence[dict[str, Any]], default_limit: int = 20,
+                max_limit: int = 100) -> dict[str, Any]:
+    """A cursor page over `items` (oldest first): `after`/`before` ids, `limit`, `order` (default desc)."""
+    limit = int_query(request, "limit", minimum=1, maximum=max_limit) or default_limit
+    order = request.query_params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise errors.invalid_value("order", order, ["asc", "desc"])
+    ordered = list(items)
+    before = request.query_params.get("before")
+    if before is not None:
+        # `before` keeps the items listed ahead of it in this order: reverse, page after it, reverse back.
+        flipped = "asc" if order == "desc" else "desc"
+        page = paginate(ordered, after=before, limit=limit, order=flipped)
+        data, has_more = list(reversed(page.data)), page.has_more
+    else:
+        page = paginate(ordered, after=request.query_params.get("after"), limit=limit, order=order)  # type: ignore[arg-type]
+        data, has_more = page.data, page.has_more
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else "",
+        "last_id": data[-1]["id"] if data else "",
+        "has_more": has_more,
+    }

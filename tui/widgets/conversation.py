@@ -1,0 +1,96 @@
+"""The conversation pane: one `TurnView` per turn (the user's message, then the answer), in a scroll view that
+follows a streaming answer until the user scrolls up (Textual's anchor)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from assistant import Turn
+from tui.widgets.answer import AssistantAnswer
+
+# Mounting thousands of Markdown widgets would stall a long thread's opening; older turns stay in the index
+# (and in search) and the pane says how many it leaves out.
+SHOWN_TURNS = 100
+
+WELCOME = (
+    "Ask anything: type below and press Enter.\n\n"
+    "ctrl+n new thread · ctrl+f search · ctrl+o model · ctrl+p every command"
+)
+
+
+class UserMessage(Static):
+    def __init__(self, text: str) -> None:
+        super().__init__(Content(text), classes="user-message")
+        self.text = text
+
+
+class TurnView(Vertical):
+    """A turn: the user's message and the answer to it. Recorded turns are named `turn-<seq>` so search can
+    jump to them."""
+
+    def __init__(self, text: str, *, seq: int | None = None) -> None:
+        super().__init__(id=f"turn-{seq}" if seq else None, classes="turn")
+        self.user_message = UserMessage(text)
+        self.answer = AssistantAnswer(classes="answer")
+
+    def compose(self) -> ComposeResult:
+        yield self.user_message
+        yield self.answer
+
+    def mark_failed(self) -> None:
+        """The message never reached the model (it is back in the prompt)."""
+        self.add_class("-failed")
+
+
+class Conversation(VerticalScroll):
+    """Anchored, like a chat: the newest turn sits just above the prompt and a streaming answer is followed;
+    scrolling up releases the anchor, scrolling back to the end takes it again."""
+
+    can_focus = True
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def show_welcome(self) -> None:
+        await self.remove_children()
+        await self.mount(Static(WELCOME, classes="welcome"))
+
+    async def show_history(self, turns: list[Turn], *, focus_seq: int | None = None) -> None:
+        """Replace the pane with recorded turns and scroll to the end, or to turn `focus_seq` (highlighted)."""
+        await self.remove_children()
+        if not turns:
+            await self.mount(Static(WELCOME, classes="welcome"))
+            return
+        first = max(0, len(turns) - SHOWN_TURNS)
+        if focus_seq is not None:
+            first = min(first, max(0, focus_seq - 1))
+        views = [TurnView(turn.input, seq=turn.seq) for turn in turns[first:]]
+        if first:
+            await self.mount(Static(f"{first} earlier turns are not shown.", classes="earlier"))
+        await self.mount_all(views)
+        for view, turn in zip(views, turns[first:], strict=True):
+            await view.answer.show(turn)
+        if focus_seq is None:
+            self.anchor()
+        else:
+            self.call_after_refresh(self.jump_to, focus_seq)
+
+    def jump_to(self, seq: int) -> None:
+        for view in self.query(TurnView):
+            view.set_class(view.id == f"turn-{seq}", "-found")
+        target = self.query(f"#turn-{seq}")
+        if target:
+            self.release_anchor()
+            self.scroll_to_widget(target.first(), animate=False, top=True)
+
+    async def start_turn(self, text: str) -> TurnView:
+        """A new turn at the end, followed as it streams."""
+        await self.query(".welcome").remove()
+        view = TurnView(text)
+        await self.mount(view)
+        await view.answer.wait()
+        self.anchor()
+        return view
