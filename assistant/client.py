@@ -5,6 +5,7 @@ code path as the real API)."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +16,13 @@ from assistant.backends.chat import ChatBackend
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
+from assistant.errors import explain
 from assistant.files import FileLibrary
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
 from assistant.thread import Thread, check_mode
 from assistant.tool_settings import parse_tools
+from assistant.turn import Turn
 
 if TYPE_CHECKING:
     from assistant.local.server import LocalServer
@@ -51,6 +54,7 @@ class Assistant:
         )
         self.store = IndexStore(self.settings.db_path)
         self.local_server: LocalServer | None = None
+        self._starting = threading.Lock()
         self._strict_validation = strict_validation
         self._client: openai.OpenAI | None = None
         self._async_client: openai.AsyncOpenAI | None = None
@@ -67,12 +71,16 @@ class Assistant:
             return self.settings.base_url
         if not self.settings.uses_local_server:
             return "https://api.openai.com/v1"
-        if self.local_server is None:
-            from assistant.local.server import LocalServer  # the server's stack loads only when it is used
+        with self._starting:  # two threads asking at once must not start two servers
+            if self.local_server is None:
+                from assistant.local.server import (
+                    LocalServer,  # the server's stack loads only when it is used
+                )
 
-            self.local_server = LocalServer(db_path=self.settings.local_server_db, enable_faults=False)
-            self.local_server.start()
-            log.info("No OPENAI_API_KEY set: using the embedded local server at %s", self.local_server.base_url)
+                server = LocalServer(db_path=self.settings.local_server_db, enable_faults=False)
+                server.start()
+                self.local_server = server
+                log.info("No OPENAI_API_KEY set: using the embedded local server at %s", server.base_url)
         return self.local_server.base_url
 
     @property
@@ -157,8 +165,39 @@ class Assistant:
         """Turns whose message or answer holds every word of `text`, best match first."""
         return self.store.search(text, limit=limit)
 
+    def turn(self, turn_id: int) -> Turn:
+        """A turn as the index recorded it (e.g. what a cancelled turn kept)."""
+        return self.store.turn(turn_id)
+
+    def delete_thread(self, thread_id: str, *, server: bool = True) -> None:
+        """Delete a thread from the index and, with `server=True`, its conversation and vector store on the
+        server (best effort: what the server no longer has is already gone). Irreversible."""
+        info = self.store.thread(thread_id)
+        if server:
+            store_id = self.store.thread_vector_store(thread_id)
+            for delete, object_id in ((self.client.conversations.delete, info.conversation_id),
+                                      (self.client.vector_stores.delete, store_id)):
+                if object_id:
+                    try:
+                        delete(object_id)
+                    except openai.NotFoundError:
+                        pass
+                    except openai.OpenAIError as exc:
+                        raise explain(exc, base_url=self.base_url, model=info.model) from exc
+        self.store.delete_thread(thread_id)
+
     def models(self) -> list[str]:
-        return sorted(model.id for model in self.client.models.list())
+        """The models the server offers."""
+        try:
+            return sorted(model.id for model in self.client.models.list())
+        except openai.OpenAIError as exc:
+            raise explain(exc, base_url=self.base_url, model="") from exc
+
+    async def amodels(self) -> list[str]:
+        try:
+            return sorted([model.id async for model in self.async_client.models.list()])
+        except openai.OpenAIError as exc:
+            raise explain(exc, base_url=self.base_url, model="") from exc
 
     # lifetime
 

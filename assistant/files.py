@@ -146,8 +146,18 @@ class FileLibrary:
                 self.assistant.store.forget_file(known.id)  # deleted on the server since: upload it again
         uploaded = self.assistant.client.files.create(file=(path.name, data), purpose="assistants")
         self.assistant.store.add_file(id=uploaded.id, server=server, filename=path.name, bytes=len(data),
-                                      sha256=digest, purpose="assistants")
+                                      sha256=digest, purpose="assistants", path=str(self._keep_copy(data, digest, path)))
         return uploaded.id, False
+
+    def _keep_copy(self, data: bytes, digest: str, path: Path) -> Path:
+        """The index's own copy, named by content: tools that run locally read it, whatever happens to the
+        original."""
+        folder = self.assistant.settings.db_path.parent / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / f"{digest}{path.suffix.lower()}"
+        if not copy.exists():
+            copy.write_bytes(data)
+        return copy
 
     def _thread_store(self, thread_id: str, title: str) -> str:
         existing = self.assistant.store.thread_vector_store(thread_id)

@@ -84,6 +84,20 @@ class Thread:
         """The hosted tools every turn may use (a turn can override them with `tools=`)."""
         return ToolSettings.from_json(self._info.tools)
 
+    def rename(self, title: str) -> None:
+        self._assistant.store.update_thread(self.id, touch=False, title=title)
+        self.refresh()
+
+    def set_archived(self, archived: bool) -> None:
+        """Archive (hide from the thread list) or restore; nothing is deleted."""
+        self._assistant.store.update_thread(self.id, touch=False, archived=archived)
+        self.refresh()
+
+    def set_model(self, model: str) -> None:
+        """The model for the thread's next turns (a turn can still pass `model=`)."""
+        self._assistant.store.update_thread(self.id, touch=False, model=model)
+        self.refresh()
+
     def set_tools(self, tools: Any) -> None:
         self._assistant.store.update_thread(self.id, tools=parse_tools(tools).to_json())
         self.refresh()

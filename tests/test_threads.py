@@ -198,3 +198,30 @@ def test_breaking_out_of_a_stream_records_a_cancelled_turn_with_its_partial_text
     assert turn.status == "cancelled"
     assert turn.text == "".join(received)
     assert turn.input == "count to 200"
+
+
+def test_rename_archive_model_and_delete(assistant, server):
+    from openai import NotFoundError
+
+    first = assistant.thread(title="first")
+    first.ask("hello")
+    second = assistant.thread(title="second")
+    second.ask("hello again")
+    first.rename("renamed")
+    first.set_model("gpt-4o-mini")
+    # Renaming is not activity: the order of the list does not change.
+    assert [(t.id, t.title) for t in assistant.threads()] == [(second.id, "second"), (first.id, "renamed")]
+    assert first.model == "gpt-4o-mini" and first.ask("x").model == "gpt-4o-mini"
+    second.set_archived(True)
+    assert [t.id for t in assistant.threads()] == [first.id]
+    assert [t.id for t in assistant.threads(archived=True)] == [second.id]
+    fork = first.fork(at_turn=1)
+    conversation_id = first.conversation_id
+    assistant.delete_thread(first.id)
+    with pytest.raises(ThreadNotFound):
+        assistant.thread(first.id)
+    assert assistant.search("hello") and all(hit.thread_id != first.id for hit in assistant.search("hello"))
+    with OpenAI(base_url=server.base_url, api_key=TEST_KEY) as client, pytest.raises(NotFoundError):
+        client.conversations.retrieve(conversation_id)
+    assert assistant.store.thread(fork.id).parent_id is None  # the fork keeps its copy, loses the link
+    assert fork.ask("what did I say first?").text == 'You first said: "hello"'

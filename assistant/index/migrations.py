@@ -222,6 +222,13 @@ def m004_hosted_tools(connection: Connection) -> None:
     )
 
 
+@migration
+def m005_local_file_copies(connection: Connection) -> None:
+    # Where the index keeps its own copy of an uploaded file, so tools that run locally (the Chat Completions
+    # fallback's file search) can read it without downloading it back.
+    _run(connection, "ALTER TABLE files ADD COLUMN path VARCHAR")
+
+
 def applied(connection: Connection) -> list[str]:
     connection.exec_driver_sql(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"

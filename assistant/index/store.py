@@ -120,6 +120,7 @@ class FileRecord:
     sha256: str
     purpose: str
     created_at: datetime
+    path: str | None = None  # the index's own copy of the bytes
     vector_store_id: str | None = None
     status: str | None = None  # in the vector store: in_progress | completed | failed | cancelled
     last_error: str | None = None
@@ -275,9 +276,31 @@ class IndexStore:
         rows = self.connection.rows(THREADS_PAGE, {"archived": archived, "limit": limit, "offset": offset})
         return [_thread_of(row) for row in rows]
 
-    def update_thread(self, thread_id: str, **values: Any) -> None:
-        values.setdefault("updated_at", utcnow())
+    def update_thread(self, thread_id: str, *, touch: bool = True, **values: Any) -> None:
+        """Change thread columns. `touch` marks it as active now (it moves to the top of the list); renaming
+        or archiving is not activity."""
+        if touch:
+            values.setdefault("updated_at", utcnow())
         self._write([(update_sql("threads", tuple(values)), {**values, "id": thread_id})])
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread and everything recorded under it; its forks keep their copies and lose the link."""
+        params = {"key": thread_id}
+        turns = "SELECT id FROM turns WHERE thread_id = :key"
+        self._write([
+            (f"DELETE FROM items WHERE turn_id IN ({turns})", params),
+            (f"DELETE FROM tool_calls WHERE turn_id IN ({turns})", params),
+            (f"DELETE FROM citations WHERE turn_id IN ({turns})", params),
+            (f"DELETE FROM container_files WHERE turn_id IN ({turns})", params),
+            ("DELETE FROM turns WHERE thread_id = :key", params),
+            ("DELETE FROM thread_changes WHERE thread_id = :key", params),
+            ("UPDATE containers SET thread_id = NULL WHERE thread_id = :key", params),
+            ("DELETE FROM vector_store_files WHERE vector_store_id IN "
+             "(SELECT id FROM vector_stores WHERE thread_id = :key)", params),
+            ("DELETE FROM vector_stores WHERE thread_id = :key", params),
+            ("UPDATE threads SET parent_id = NULL WHERE parent_id = :key", params),
+            ("DELETE FROM threads WHERE id = :key", params),
+        ])
 
     def record_change(self, thread_id: str, kind: str, detail: str, **thread_values: Any) -> None:
         """Log a change of the thread's state and apply `thread_values` to the thread, in one transaction."""
@@ -429,9 +452,10 @@ class IndexStore:
                                     {"server": server, "sha256": sha256})
         return FileRecord(**rows[0]) if rows else None
 
-    def add_file(self, *, id: str, server: str, filename: str, bytes: int, sha256: str, purpose: str) -> None:
+    def add_file(self, *, id: str, server: str, filename: str, bytes: int, sha256: str, purpose: str,
+                 path: str | None = None) -> None:
         values = dict(id=id, server=server, filename=filename, bytes=bytes, sha256=sha256, purpose=purpose,
-                      created_at=utcnow())
+                      created_at=utcnow(), path=path)
         self._write([(insert_sql("files", tuple(values)), values)])
 
     def forget_file(self, file_id: str) -> None:

@@ -139,6 +139,7 @@ class FileRow(SQLModel, table=True):
     sha256: str = Field(index=True)  # the same content is uploaded once per server
     purpose: str
     created_at: datetime = Field(default_factory=utcnow)
+    path: str | None = None  # the index's own copy of the bytes, for tools that run locally
 
 
 class VectorStoreRow(SQLModel, table=True):
