@@ -35,10 +35,26 @@ def check_mode(mode: str) -> None:
         raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
 
 
+# A turn is sent again at most this often: once to rebuild lost state, once more to fall back to chat mode.
+MAX_RECOVERIES = 2
+
+
 @dataclass(frozen=True)
-class Rebuild:
-    notice: StateRebuilt
+class Recovery:
+    notice: Event
     request: TurnRequest
+    backend: Backend
+
+
+def missing_route(exc: openai.APIStatusError) -> bool:
+    """Whether a 404/405 means the endpoint itself does not exist, not an object it names: the request went to
+    a collection route (POST /responses or /conversations) and the body is not the API's "not found" for an id."""
+    path = exc.request.url.path.rstrip("/")
+    if not path.endswith(("/responses", "/conversations")):
+        return False
+    message = exc.message.lower()
+    return exc.status_code == 405 or not any(word in message for word in ("conversation with id", "response with id",
+                                                                          "previous response"))
 
 
 def lost_server_state(exc: openai.APIStatusError, mode: str) -> str | None:
@@ -164,14 +180,16 @@ class Thread:
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
-                try:
-                    yield from self._recorded(backend.stream(request), recorder)
-                except openai.APIStatusError as exc:
-                    rebuilt = self._rebuild_lost_state(exc, request, recorder)
-                    if rebuilt is None:
-                        raise
-                    yield rebuilt.notice
-                    yield from self._recorded(backend.stream(rebuilt.request), recorder)
+                for _attempt in range(MAX_RECOVERIES + 1):
+                    try:
+                        yield from self._recorded(backend.stream(request), recorder)
+                        break
+                    except openai.APIStatusError as exc:
+                        recovery = self._recover(exc, request, backend, recorder)
+                        if recovery is None:
+                            raise
+                        yield recovery.notice
+                        request, backend = recovery.request, recovery.backend
         except (GeneratorExit, KeyboardInterrupt):
             self._close(recorder, "cancelled", "cancelled before the answer finished")
             raise
@@ -199,16 +217,17 @@ class Thread:
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
-                try:
-                    async for event in self._arecorded(backend.astream(request), recorder):
-                        yield event
-                except openai.APIStatusError as exc:
-                    rebuilt = self._rebuild_lost_state(exc, request, recorder)
-                    if rebuilt is None:
-                        raise
-                    yield rebuilt.notice
-                    async for event in self._arecorded(backend.astream(rebuilt.request), recorder):
-                        yield event
+                for _attempt in range(MAX_RECOVERIES + 1):
+                    try:
+                        async for event in self._arecorded(backend.astream(request), recorder):
+                            yield event
+                        break
+                    except openai.APIStatusError as exc:
+                        recovery = self._recover(exc, request, backend, recorder)
+                        if recovery is None:
+                            raise
+                        yield recovery.notice
+                        request, backend = recovery.request, recovery.backend
         except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
             self._close(recorder, "cancelled", "cancelled before the answer finished")
             raise
@@ -239,23 +258,41 @@ class Thread:
             if event.type != "response.ended":
                 yield event
 
-    def _rebuild_lost_state(
-        self, exc: openai.APIStatusError, request: TurnRequest, recorder: TurnRecorder
-    ) -> Rebuild | None:
-        """When the server no longer knows the thread's conversation or previous response, forget it (on
-        record) and return the same turn to send again with the state rebuilt from the index. None when the
-        error is something else, or the response had already started."""
-        mode = request.thread.mode
-        lost = lost_server_state(exc, mode)
-        if lost is None or recorder.response_id or request.history:
+    def _recover(
+        self, exc: openai.APIStatusError, request: TurnRequest, backend: Backend, recorder: TurnRecorder
+    ) -> Recovery | None:
+        """The same turn, to send again, when an error says the server's state for the thread is gone or the
+        server has no Responses API; None when the error is something else or the response had started.
+
+        - The server no longer knows the conversation or previous response (deleted, expired, another server):
+          forget it, on record, and rebuild it from the index (a seeded conversation, or a chain head carrying
+          the history).
+        - The server has no Responses API at all (404/405 on the route itself, as from a llama.cpp or vLLM
+          server): move the thread to chat mode, on record, and send the turn to /chat/completions.
+        """
+        if recorder.response_id or backend.name != "responses":
             return None
-        reason = f"the server no longer has this thread's {lost} ({redact(str(exc))}); rebuilt it from the index"
-        self._assistant.store.record_change(self.id, "state_rebuilt", reason, conversation_id=None,
-                                            last_response_id=None)
+        store = self._assistant.store
+        thread = request.thread
+        had_state = thread.conversation_id if thread.mode == "conversation" else thread.last_response_id
+        lost = lost_server_state(exc, thread.mode) if had_state and not request.history else None
+        if lost:
+            reason = f"the server no longer has this thread's {lost} ({redact(str(exc))}); rebuilt it from the index"
+            store.record_change(self.id, "state_rebuilt", reason, conversation_id=None, last_response_id=None)
+            notice: Event = StateRebuilt(reason=reason)
+        elif exc.status_code in (404, 405) and missing_route(exc):
+            reason = (f"{exc.request.url} answered {exc.status_code}: this server has no Responses API; "
+                      "the thread now uses Chat Completions (chat mode)")
+            store.record_change(self.id, "mode_changed", f"{self.mode} -> chat: {reason}", mode="chat",
+                                conversation_id=None, last_response_id=None)
+            notice = StateRebuilt(reason=reason)
+        else:
+            return None
         self.refresh()
-        rebuilt = replace(request, thread=self._info, history=self._assistant.store.replay_items(self.id))
-        recorder.resend(rebuilt)
-        return Rebuild(notice=StateRebuilt(reason=reason), request=rebuilt)
+        resent = replace(request, thread=self._info, history=store.replay_items(self.id))
+        backend = self._assistant.backend_for(self.mode)
+        recorder.resend(resent, backend=backend.name)
+        return Recovery(notice=notice, request=resent, backend=backend)
 
     def _prepare(self, text: str, options: dict[str, Any]) -> tuple[Backend, TurnRequest]:
         if not isinstance(text, str) or not text.strip():

@@ -180,3 +180,65 @@ def test_doctor_mode_and_fork_commands(server, sdk, tmp_path):
     assert fork.returncode == 0 and fork_id.startswith("thr_")
     answer = run("ask", "--thread", fork_id, "how many messages?")
     assert answer.stdout == "You have sent me 3 messages.\n"
+
+
+class ChatOnlyProvider:
+    """A provider without the Responses and Conversations APIs (like a llama.cpp server): 404 on those routes,
+    everything else passed through to the local server."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.path.startswith(("/v1/responses", "/v1/conversations")):
+                    self._send(404, b'{"detail": "Not Found"}', "application/json")
+                    return
+                request = urllib.request.Request(upstream.removesuffix("/v1") + self.path, data=body, method="POST",
+                                                 headers={"content-type": "application/json",
+                                                          "authorization": self.headers["authorization"]})
+                with urllib.request.urlopen(request) as answer:
+                    self._send(answer.status, answer.read(), answer.headers["content-type"])
+
+            do_GET = do_POST
+
+            def _send(self, status: int, payload: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("mode", ["conversation", "chain"])
+def test_a_provider_without_responses_falls_back_to_chat_mode(server, tmp_path, mode):
+    provider = ChatOnlyProvider(server.base_url)
+    try:
+        with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
+                       max_retries=0) as assistant:
+            thread = assistant.thread(mode=mode)
+            events = list(thread.stream("hello over chat"))
+            notices = [event for event in events if event.type == "thread.state_rebuilt"]
+            assert len(notices) == 1 and "no Responses API" in notices[0].reason
+            assert events[-1].turn.status == "completed" and events[-1].turn.backend == "chat"
+            assert thread.mode == "chat"
+            assert thread.ask("what did I say first?").text == 'You first said: "hello over chat"'
+            assert [change.kind for change in thread.changes()] == ["mode_changed"]
+    finally:
+        provider.close()

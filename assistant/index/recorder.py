@@ -43,11 +43,13 @@ class TurnRecorder:
         self.sent_at = time.perf_counter()
         self.ttft_ms: float | None = None
 
-    def resend(self, request: TurnRequest) -> None:
-        """The turn is being sent again with rebuilt server state: it no longer continues the old ids."""
+    def resend(self, request: TurnRequest, *, backend: str) -> None:
+        """The turn is being sent again, with rebuilt server state or to another backend: it no longer
+        continues the old ids."""
         self.request = request
         self.conversation_id = None
-        self.store.update_turn(self.turn_id, conversation_id=None, previous_response_id=None)
+        self.store.update_turn(self.turn_id, conversation_id=None, previous_response_id=None, backend=backend,
+                               mode=request.thread.mode)
 
     def record(self, event: Event) -> None:
         match event.type:
