@@ -11,14 +11,17 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from assistant.client import Assistant
 from assistant.config import load_settings
 from assistant.errors import AssistantError, ModelNotFound
 from assistant.events import TurnEnded
+from assistant.files import FileProgress
 from assistant.index.store import ThreadInfo
 from assistant.thread import MODES, Thread
+from assistant.tool_settings import parse_tools
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -64,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="state mode of a new thread (default: conversation)")
     ask.add_argument("--instructions", help="instructions (system prompt) for a new thread")
     ask.add_argument("--max-output-tokens", type=int, metavar="N", help="cap the answer's length")
+    ask.add_argument("--tools", metavar="LIST",
+                     help="hosted tools for this turn, e.g. web,files,code (a new thread keeps them)")
     ask.add_argument("--json", action="store_true", help="print the finished turn as JSON instead of streaming")
 
     threads = command("threads", cmd_threads, "List threads, most recently active first.")
@@ -86,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", metavar="PATH", help="server state file (default: local-server.db beside the index)")
     serve.add_argument("--api-key", metavar="KEY",
                        help="require this bearer key (needed to listen beyond loopback)")
+
+    files = command("files", cmd_files, "Files for file search: add, list, remove (per thread).")
+    files_commands = files.add_subparsers(dest="files_command", metavar="ACTION", required=True)
+    files_add = files_commands.add_parser("add", help="upload files and attach them to the thread's vector store")
+    files_add.add_argument("paths", nargs="+", metavar="PATH")
+    files_list = files_commands.add_parser("list", help="the thread's files and their indexing status")
+    files_list.add_argument("--json", action="store_true", help="print JSON")
+    files_rm = files_commands.add_parser("rm", help="detach a file from the thread's vector store")
+    files_rm.add_argument("file_id", metavar="FILE_ID")
+    for sub in (files_add, files_list, files_rm):
+        sub.add_argument("--thread", metavar="ID", help="the thread (default: the latest)")
 
     mode = command("mode", cmd_mode, "Move a thread to another state mode (nothing is lost: the index has it all).")
     mode.add_argument("id", metavar="ID", help="thread id")
@@ -144,6 +160,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with open_assistant() as assistant:
         thread = pick_thread(assistant, args, text)
         options: dict[str, Any] = {"model": args.model, "max_output_tokens": args.max_output_tokens}
+        if args.tools:
+            options["tools"] = parse_tools(args.tools)
         try:
             turn = stream_turn(thread, text, options, quiet=args.json)
         except ModelNotFound as error:
@@ -167,7 +185,8 @@ def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Th
         if latest:
             return assistant.thread(latest[0].id)
     title = args.title or " ".join(text.split())[:60]
-    return assistant.thread(title=title, mode=args.mode, model=args.model, instructions=args.instructions)
+    return assistant.thread(title=title, mode=args.mode, model=args.model, instructions=args.instructions,
+                            tools=parse_tools(args.tools) if args.tools else None)
 
 
 class CtrlC:
@@ -301,6 +320,53 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         return fail(str(error))
     return 0
+
+
+def cmd_files(args: argparse.Namespace) -> int:
+    with open_assistant() as assistant:
+        thread = assistant.thread(args.thread) if args.thread else latest_thread(assistant)
+        if args.files_command == "add":
+            outcomes = assistant.files.add(thread.id, args.paths, progress=FilesProgressBar())
+            for outcome in outcomes:
+                if outcome.error:
+                    print(f"error: {outcome.error}", file=sys.stderr)
+            ready = sum(1 for outcome in outcomes if outcome.status == "completed")
+            print(f"{ready} of {len(outcomes)} files ready for file search in thread {thread.id}", file=sys.stderr)
+            return 0 if ready == len(outcomes) else EXIT_ERROR
+        if args.files_command == "rm":
+            assistant.files.remove(thread.id, args.file_id)
+            print(f"removed {args.file_id} from thread {thread.id}", file=sys.stderr)
+            return 0
+        records = assistant.files.list(thread.id)
+    if args.json:
+        print(json.dumps([{"id": r.id, "filename": r.filename, "bytes": r.bytes, "sha256": r.sha256,
+                           "vector_store_id": r.vector_store_id, "status": r.status, "last_error": r.last_error}
+                          for r in records], indent=2))
+    elif not records:
+        print(f"Thread {thread.id} has no files. Add some: assistant files add PATH...", file=sys.stderr)
+    for record in [] if args.json else records:
+        error = f"  ({record.last_error})" if record.last_error else ""
+        print(f"{record.id}  {record.status:<11} {record.bytes:>10} B  {record.filename}{error}")
+    return 0
+
+
+class FilesProgressBar:
+    """One line on stderr, redrawn in place: how many files are done, and what is happening to which."""
+
+    def __call__(self, progress: FileProgress) -> None:
+        width = 20
+        filled = width * progress.done // max(progress.total, 1)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {progress.done}/{progress.total} {progress.step} " \
+               f"{Path(progress.path).name}"
+        end = "\n" if progress.done == progress.total and progress.step in ("completed", "failed") else ""
+        print(f"\r{line[:100]:<100}", end=end, file=sys.stderr, flush=True)
+
+
+def latest_thread(assistant: Assistant) -> Thread:
+    latest = assistant.threads(limit=1)
+    if not latest:
+        raise AssistantError("There is no thread yet. Start one: assistant ask \"hello\"")
+    return assistant.thread(latest[0].id)
 
 
 def cmd_mode(args: argparse.Namespace) -> int:
