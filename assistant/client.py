@@ -13,6 +13,7 @@ import openai
 
 from assistant.backends.base import Backend
 from assistant.backends.chat import ChatBackend
+from assistant.backends.local_tools import LocalToolRuntimes
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
@@ -77,7 +78,7 @@ class Assistant:
                     LocalServer,  # the server's stack loads only when it is used
                 )
 
-                server = LocalServer(db_path=self.settings.local_server_db, enable_faults=False)
+                server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False)
                 server.start()
                 self.local_server = server
                 log.info("No OPENAI_API_KEY set: using the embedded local server at %s", server.base_url)
@@ -120,7 +121,9 @@ class Assistant:
         """The backend that runs turns of a thread in `mode`: Chat Completions for chat mode, else Responses."""
         if mode == "chat":
             if self._chat_backend is None:
-                self._chat_backend = ChatBackend(self)
+                # Chat has no hosted tools: they run here, in a folder per thread beside the index.
+                runtimes = LocalToolRuntimes(self.settings.db_path.parent / "containers")
+                self._chat_backend = ChatBackend(self, local_tools=runtimes)
             return self._chat_backend
         if self._backend is None:
             self._backend = ResponsesBackend(self)
@@ -162,7 +165,7 @@ class Assistant:
         return self.store.threads(limit=limit, offset=offset, archived=archived)
 
     def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
-        """Turns whose message or answer holds every word of `text`, best match first."""
+        """Turns whose message or answer holds every word of `text`, newest first."""
         return self.store.search(text, limit=limit)
 
     def turn(self, turn_id: int) -> Turn:
@@ -202,6 +205,8 @@ class Assistant:
     # lifetime
 
     def close(self) -> None:
+        if self._chat_backend is not None and self._chat_backend.local_tools is not None:
+            self._chat_backend.local_tools.close()  # the sandboxes of chat-mode threads
         if self._client is not None:
             self._client.close()
         if self.local_server is not None:
