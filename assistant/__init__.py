@@ -16,9 +16,11 @@ from assistant.errors import (
     RateLimited,
     ServerError,
     ServerUnreachable,
+    StructuredAnswerError,
     ThreadNotFound,
     TurnFailed,
 )
+from assistant.functions import FunctionCall, FunctionTool, function_tool
 from assistant.index.store import SearchHit, ThreadInfo
 from assistant.thread import Thread
 from assistant.turn import Item, Turn
@@ -34,6 +36,10 @@ __all__ = [
     "SearchHit",
     "ServerError",
     "ServerUnreachable",
+    "StructuredAnswerError",
+    "FunctionCall",
+    "FunctionTool",
+    "function_tool",
     "Thread",
     "ThreadInfo",
     "ThreadNotFound",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from assistant.tool_settings import parse_tools
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +42,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`assistant ask ... | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def read_message(raw: bytes | str) -> str:
+    """The message as text the API and the index can take: bytes that are not UTF-8 are replaced (U+FFFD) and
+    NUL characters removed, each with a warning, rather than failing on them later."""
+    if isinstance(raw, str):  # from argv: undecodable bytes arrive as surrogate escapes
+        raw = raw.encode("utf-8", "surrogateescape")
+    text = raw.decode("utf-8", "replace")
+    if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
+        print("warning: the message was not valid UTF-8; undecodable bytes were replaced with U+FFFD",
+              file=sys.stderr)
+    if "\x00" in text:
+        print(f"warning: removed {text.count(chr(0))} NUL character(s) from the message", file=sys.stderr)
+        text = text.replace("\x00", "")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--db", metavar="PATH", help="server state file (default: local-server.db beside the index)")
+    serve.add_argument("--engine", choices=("llama", "reference"), default="auto",
+                       help="what answers: llama (SmolLM2 through llama.cpp, the default when installed) or "
+                            "reference (deterministic)")
     serve.add_argument("--api-key", metavar="KEY",
                        help="require this bearer key (needed to listen beyond loopback)")
 
@@ -124,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("file", metavar="FILE", help="the request body as JSON; - reads standard input")
     migrate.add_argument("--reverse", action="store_true", help="translate a Responses request into Chat Completions")
 
+    compare = command("compare", cmd_compare, "Replay conversations through the Responses API and the Chat "
+                      "Completions fallback at once, and report tokens, bytes, latency, cost, tool calls and how "
+                      "similar the answers are. Both runs are recorded as threads.")
+    compare.add_argument("file", metavar="FILE", help="user turns as YAML (.yaml/.yml), or JSONL: one "
+                         '{"messages": [...]} transcript, {"turns": [...]} script or user turn per line')
+    compare.add_argument("--model", help="model for both runs (default: ASSISTANT_MODEL)")
+    compare.add_argument("--tools", help="hosted tools for both runs: web,files,code")
+    compare.add_argument("--report", metavar="FILE", help="also write the report: .md, .json or .html (with a chart)")
+    compare.add_argument("--prices", metavar="FILE", help="JSON price overrides (default: the file ASSISTANT_PRICES "
+                         "names, if any)")
+    compare.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+
     command("config", cmd_config, "Print the effective settings (API key masked).")
     return parser
 
@@ -154,7 +190,7 @@ def open_assistant() -> Assistant:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = read_message(sys.stdin.buffer.read()) if args.text == "-" else read_message(args.text)
     if not text.strip():
         return fail("Nothing to send: the message is empty.")
     with open_assistant() as assistant:
@@ -316,8 +352,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}). "
           "Ctrl-C stops it.", file=sys.stderr)
     try:
-        serve(host=args.host, port=args.port, db_path=db_path, api_key=args.api_key)
-    except (ValueError, OSError) as error:
+        serve(host=args.host, port=args.port, db_path=db_path, api_key=args.api_key, engine=args.engine)
+    except (ValueError, OSError, RuntimeError) as error:
         return fail(str(error))
     return 0
 
@@ -432,6 +468,49 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(translation.request, indent=2, ensure_ascii=False))
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from assistant.compare import compare
+    from assistant.compare_input import CompareInputError, load_conversations
+    from assistant.compare_report import table, to_json, write_report
+    from assistant.pricing import load_prices
+
+    try:
+        loaded = load_conversations(args.file)
+        prices = load_prices(args.prices)
+        tools = parse_tools(args.tools) if args.tools else None
+    except (CompareInputError, ValueError) as error:
+        return fail(str(error))
+    for skip in loaded.skipped:
+        where = f"line {skip.line}" if skip.line else (skip.name or args.file)
+        print(f"warning: {args.file}: {where}: {skip.reason}; skipped", file=sys.stderr)
+    with open_assistant() as assistant:
+        report = compare(assistant, loaded, model=args.model, tools=tools, prices=prices, progress=ProgressBar("compare"))
+    print(to_json(report) if args.json else table(report))
+    if args.report:
+        try:
+            write_report(report, args.report)
+        except (ValueError, OSError) as error:
+            return fail(f"cannot write the report: {error}")
+        print(f"report written to {args.report}", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (redrawn in place on a terminal, one final line otherwise)."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label = label
+        self.width = width
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty and done < total:
+            return
+        filled = self.width * done // total if total else self.width
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} turns"
+        print(("\r" if self.tty else "") + line, end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
 
 def cmd_config(_args: argparse.Namespace) -> int:

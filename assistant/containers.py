@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from assistant.backends.local_tools import LOCAL_CONTAINER_PREFIX
 from assistant.events import ContainerReplaced
 from assistant.turn import Turn
 
@@ -36,7 +37,8 @@ def containers_used(items: list[dict[str, Any]]) -> list[str]:
             ids += [note.get("container_id") for note in part.get("annotations") or []
                     if note.get("type") == "container_file_citation"]
         used += [container_id for container_id in ids if container_id and container_id not in used]
-    return used
+    # "local_…" containers are the Chat fallback's own sandboxes on this machine: no server holds them.
+    return [container_id for container_id in used if not container_id.startswith(LOCAL_CONTAINER_PREFIX)]
 
 
 def safe_filename(name: str) -> str:

@@ -75,6 +75,8 @@ def signature(item: dict[str, Any]) -> tuple[Any, ...]:
     if item.get("type") == "message" and item.get("role") != "assistant":
         texts = tuple(part.get("text") for part in item.get("content") or [])
         return ("message", item.get("role"), texts)
+    if item.get("type") == "function_call_output":  # sent by the library without an id; the server adds one
+        return ("function_call_output", item.get("call_id"))
     return (item.get("type"), item.get("id"))
 
 

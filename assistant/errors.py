@@ -67,6 +67,17 @@ class TurnFailed(AssistantError):
     """The response itself failed, or its stream broke off (the turn is recorded with what arrived)."""
 
 
+class StructuredAnswerError(AssistantError):
+    """A turn asked for a structured answer (`schema=`) and the answer is a refusal (`refusal`), is not JSON,
+    or does not validate (`problem`). The turn is recorded as it came (`turn`, whose text is the raw answer)."""
+
+    def __init__(self, message: str, *, turn: Turn | None = None, refusal: str | None = None,
+                 problem: str | None = None) -> None:
+        super().__init__(message, turn=turn)
+        self.refusal = refusal
+        self.problem = problem or ("refused" if refusal else None)
+
+
 def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None = None) -> AssistantError:
     """One clear AssistantError for an exception raised while talking to the server."""
     if isinstance(exc, AssistantError):

@@ -105,6 +105,24 @@ class ToolCallProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionResult:
+    """One of your functions ran (or was refused) for a `function_call` item of this turn: what the model sent
+    and what it will read back. `error` is set when the function raised, its arguments did not validate, it is
+    unknown, or its approval was denied (`approved` False); `output` is then the error text the model sees."""
+
+    type: ClassVar[str] = "function.result"
+    call_id: str
+    item_id: str | None
+    name: str
+    arguments: str
+    output: str
+    duration_ms: float
+    error: str | None = None
+    approved: bool | None = None  # None: the function needs no approval
+    round: int = 1  # the turn's model round that asked for the call
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """An annotation on answer text: url_citation, file_citation, container_file_citation or file_path."""
 
@@ -161,6 +179,7 @@ Event = (
     | ItemAdded
     | ItemDone
     | ToolCallProgress
+    | FunctionResult
     | Citation
     | Usage
     | ResponseEnded

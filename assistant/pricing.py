@@ -6,8 +6,11 @@ Dated snapshots ("gpt-4.1-mini-2025-04-14") are priced as their base model.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -65,3 +68,61 @@ def turn_cost(
     for item_type, count in (tool_calls or {}).items():
         cost += TOOL_CALL_PRICES.get(item_type, 0.0) * count
     return cost
+
+
+# -- a user's own prices ---------------------------------------------------------------------------------------
+
+PRICES_ENV = "ASSISTANT_PRICES"
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Model and tool-call prices: the built-in table, with a user's overrides on top."""
+
+    models: dict[str, ModelPrice]
+    tool_calls: dict[str, float]
+
+    def cost(self, model: str, input_tokens: int, cached_tokens: int, output_tokens: int,
+             tool_calls: dict[str, int] | None = None) -> float | None:
+        """As `turn_cost`, with this table's prices."""
+        price = self.models.get(model) or self.models.get(base_model(model))
+        if price is None:
+            return None
+        uncached = max(input_tokens - cached_tokens, 0)
+        cost = (uncached * price.input + cached_tokens * price.cached_input + output_tokens * price.output) / 1e6
+        for item_type, count in (tool_calls or {}).items():
+            cost += self.tool_calls.get(item_type, 0.0) * count
+        return cost
+
+
+def load_prices(path: str | Path | None = None) -> PriceTable:
+    """The built-in prices, overridden by a JSON file: `path`, else the file `ASSISTANT_PRICES` names.
+
+    The file: {"models": {"my-model": {"input": 0.4, "cached_input": 0.1, "output": 1.6}},
+               "tool_calls": {"web_search_call": 0.01}}  ($ per 1M tokens; $ per call). Raises ValueError with
+    what is wrong."""
+    models = dict(MODEL_PRICES)
+    tools = dict(TOOL_CALL_PRICES)
+    path = path or os.environ.get(PRICES_ENV)
+    if not path:
+        return PriceTable(models, tools)
+    try:
+        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read the price file {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise ValueError(f"the price file {path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict) or not set(data) <= {"models", "tool_calls"}:
+        raise ValueError(f'the price file {path} must be an object with "models" and/or "tool_calls"')
+    for name, entry in (data.get("models") or {}).items():
+        try:
+            models[name] = ModelPrice(float(entry["input"]), float(entry.get("cached_input", entry["input"])),
+                                      float(entry["output"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f'{path}: models.{name} needs numbers "input" and "output" ($ per 1M tokens; '
+                             '"cached_input" is optional)') from None
+    for name, value in (data.get("tool_calls") or {}).items():
+        if not isinstance(value, int | float):
+            raise ValueError(f"{path}: tool_calls.{name} must be a number ($ per call)")
+        tools[name] = float(value)
+    return PriceTable(models, tools)

@@ -2,6 +2,11 @@
 
 `Thread.stream()` is the one path every turn takes (`ask`, the CLI and the TUI all use it or its async twin):
 record the user's message, run the backend, record its events, close the turn with an honest status.
+
+Your own functions run here, above the backends, so the loop is the same for Responses and Chat Completions:
+when a round's response ends in `function_call` items and the turn has functions, they run (concurrently when
+several), each emits a `function.result` event, and their outputs go back in a new round (only the outputs with
+`conversation=` or `previous_response_id`; the whole history in local and chat mode) until the model answers.
 """
 
 from __future__ import annotations
@@ -13,12 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from assistant.backends.base import Backend, TurnRequest
-from assistant.errors import AssistantError, TurnFailed, explain, redact
-from assistant.events import TERMINAL_TYPE_OF_STATUS, Event, StateRebuilt, TurnEnded, TurnStarted
+from assistant.backends.base import Backend, LocalFile, TurnRequest
+from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, explain, redact
+from assistant.events import TERMINAL_TYPE_OF_STATUS, Event, FunctionResult, StateRebuilt, TurnEnded, TurnStarted
+from assistant.functions import (
+    Approver,
+    FunctionCall,
+    FunctionOutcome,
+    FunctionTool,
+    arun_calls,
+    as_tools,
+    function_tool,
+    run_calls,
+)
 from assistant.index.recorder import TurnRecorder
 from assistant.index.store import ThreadChange, ThreadInfo
 from assistant.metering import metering
+from assistant.structured import AnswerSchema, answer_schema, parse_answer
 from assistant.tool_settings import ToolSettings, parse_tools
 from assistant.turn import Turn
 
@@ -37,6 +53,30 @@ def check_mode(mode: str) -> None:
 
 # A turn is sent again at most this often: once to rebuild lost state, once more to fall back to chat mode.
 MAX_RECOVERIES = 2
+
+
+# Rounds of function calls one turn may run before the model is told to answer without more calls.
+MAX_FUNCTION_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class TurnExtras:
+    """What a turn adds to its request beyond text: functions, approval, a structured-answer schema."""
+
+    functions: dict[str, FunctionTool]
+    approve: Approver | None
+    schema: AnswerSchema | None
+    max_rounds: int
+
+    def calls(self, recorder: TurnRecorder) -> list[FunctionCall]:
+        """The function calls the round that just ended asks this turn to run (none without functions: the
+        turn then ends with the calls as items, for the caller to handle)."""
+        ended = recorder.ended
+        if not self.functions or ended is None or ended.status != "completed":
+            return []
+        return [FunctionCall(call_id=item.get("call_id") or "", name=item.get("name") or "",
+                             arguments=item.get("arguments") or "", item_id=item.get("id"))
+                for item in ended.items if item.get("type") == "function_call"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +111,10 @@ class Thread:
     def __init__(self, assistant: Assistant, info: ThreadInfo) -> None:
         self._assistant = assistant
         self._info = info
+        # Your functions live on this object, not in the index (code cannot be stored): register them again
+        # on a thread reopened by id.
+        self._functions: dict[str, FunctionTool] = {}
+        self.approve: Approver | None = None  # asked before a function that requires approval runs
 
     def __repr__(self) -> str:
         return f"<Thread {self.id} {self.title!r} mode={self.mode}>"
@@ -117,6 +161,31 @@ class Thread:
     def set_tools(self, tools: Any) -> None:
         self._assistant.store.update_thread(self.id, tools=parse_tools(tools).to_json())
         self.refresh()
+
+    # your functions
+
+    @property
+    def functions(self) -> list[FunctionTool]:
+        """The functions every turn of this thread offers (a turn adds more with `functions=`)."""
+        return list(self._functions.values())
+
+    def add_functions(self, *functions: Any) -> None:
+        """Offer these callables (or `function_tool(...)` ones) to every turn of this thread."""
+        self._functions.update(as_tools(functions))
+
+    def function(self, target: Any = None, **options: Any) -> Any:
+        """Decorator: `@t.function` or `@t.function(requires_approval=True, name=..., description=...)`
+        registers a function on the thread and returns it as a FunctionTool (still callable)."""
+
+        def register(function: Any) -> FunctionTool:
+            tool = function_tool(function, **options)
+            self._functions[tool.name] = tool
+            return tool
+
+        return register(target) if target is not None else register
+
+    def remove_function(self, name: str) -> None:
+        self._functions.pop(name, None)
 
     @property
     def conversation_id(self) -> str | None:
@@ -174,22 +243,37 @@ class Thread:
         return turn
 
     def stream(self, text: str, **options: Any) -> Iterator[Event]:
-        """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded."""
+        """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded.
+
+        Options beyond the API's (`model`, `instructions`, `tools`, `max_output_tokens`, ...):
+        `functions=[callable, ...]` your own tools for this turn (added to the thread's), `approve=callback`
+        for functions that require approval, `max_function_rounds=N`, and `schema=` (a pydantic model class
+        or a JSON schema) for a structured answer, parsed into `turn.parsed`."""
+        extras = self._extras(options)
         backend, request = self._prepare(text, options)
+        request = self._with_extras(request, extras)
         recorder = TurnRecorder(self._assistant.store, request, backend=backend.name)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
-                for _attempt in range(MAX_RECOVERIES + 1):
-                    try:
-                        yield from self._recorded(backend.stream(request), recorder)
+                while True:
+                    for _attempt in range(MAX_RECOVERIES + 1):
+                        try:
+                            yield from self._recorded(backend.stream(request), recorder)
+                            break
+                        except openai.APIStatusError as exc:
+                            recovery = self._recover(exc, request, backend, recorder)
+                            if recovery is None:
+                                raise
+                            yield recovery.notice
+                            request, backend = recovery.request, recovery.backend
+                    calls = extras.calls(recorder)
+                    if not calls or self._out_of_rounds(recorder, extras):
                         break
-                    except openai.APIStatusError as exc:
-                        recovery = self._recover(exc, request, backend, recorder)
-                        if recovery is None:
-                            raise
-                        yield recovery.notice
-                        request, backend = recovery.request, recovery.backend
+                    outcomes = (self._refused_past_limit(calls, extras) if self._at_limit(recorder, extras)
+                                else run_calls(calls, extras.functions, extras.approve))
+                    yield from self._results(outcomes, recorder)
+                    request = self._next_round(request, recorder, outcomes, extras)
         except (GeneratorExit, KeyboardInterrupt):
             self._close(recorder, "cancelled", "cancelled before the answer finished")
             raise
@@ -199,9 +283,12 @@ class Thread:
             raise self._explain(exc, turn) from exc
         turn = self._close(recorder)
         yield from self._assistant.containers.after_turn(turn)
+        turn, problem = self._parsed(turn, extras)
         yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
         if turn.status == "failed":
             raise TurnFailed(f"The response failed: {turn.error}", turn=turn)
+        if problem is not None:
+            raise problem
 
     async def aask(self, text: str, **options: Any) -> Turn:
         turn = None
@@ -212,22 +299,35 @@ class Thread:
         return turn
 
     async def astream(self, text: str, **options: Any) -> AsyncIterator[Event]:
+        """The async twin of `stream`: async functions are awaited, sync ones run in worker threads, and the
+        approval callback may be a coroutine (a dialog)."""
+        extras = self._extras(options)
         backend, request = self._prepare(text, options)
+        request = self._with_extras(request, extras)
         recorder = TurnRecorder(self._assistant.store, request, backend=backend.name)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
-                for _attempt in range(MAX_RECOVERIES + 1):
-                    try:
-                        async for event in self._arecorded(backend.astream(request), recorder):
-                            yield event
+                while True:
+                    for _attempt in range(MAX_RECOVERIES + 1):
+                        try:
+                            async for event in self._arecorded(backend.astream(request), recorder):
+                                yield event
+                            break
+                        except openai.APIStatusError as exc:
+                            recovery = self._recover(exc, request, backend, recorder)
+                            if recovery is None:
+                                raise
+                            yield recovery.notice
+                            request, backend = recovery.request, recovery.backend
+                    calls = extras.calls(recorder)
+                    if not calls or self._out_of_rounds(recorder, extras):
                         break
-                    except openai.APIStatusError as exc:
-                        recovery = self._recover(exc, request, backend, recorder)
-                        if recovery is None:
-                            raise
-                        yield recovery.notice
-                        request, backend = recovery.request, recovery.backend
+                    outcomes = (self._refused_past_limit(calls, extras) if self._at_limit(recorder, extras)
+                                else await arun_calls(calls, extras.functions, extras.approve))
+                    for result in self._results(outcomes, recorder):
+                        yield result
+                    request = self._next_round(request, recorder, outcomes, extras)
         except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
             self._close(recorder, "cancelled", "cancelled before the answer finished")
             raise
@@ -238,15 +338,19 @@ class Thread:
         turn = self._close(recorder)
         for notice in await asyncio.to_thread(self._assistant.containers.after_turn, turn):
             yield notice
+        turn, problem = self._parsed(turn, extras)
         yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
         if turn.status == "failed":
             raise TurnFailed(f"The response failed: {turn.error}", turn=turn)
+        if problem is not None:
+            raise problem
 
     # the parts both twins share
 
     @staticmethod
     def _recorded(events: Iterator[Event], recorder: TurnRecorder) -> Iterator[Event]:
         for event in events:
+            event = _turn_indexed(event, recorder.position_offset)
             recorder.record(event)
             if event.type != "response.ended":  # the thread says how the turn ended, with TurnEnded
                 yield event
@@ -254,9 +358,86 @@ class Thread:
     @staticmethod
     async def _arecorded(events: AsyncIterator[Event], recorder: TurnRecorder) -> AsyncIterator[Event]:
         async for event in events:
+            event = _turn_indexed(event, recorder.position_offset)
             recorder.record(event)
             if event.type != "response.ended":
                 yield event
+
+    # your functions and structured answers
+
+    def _extras(self, options: dict[str, Any]) -> TurnExtras:
+        """Take this library's own options out of `options` (the rest go to the API)."""
+        functions = dict(self._functions)
+        functions.update(as_tools(options.pop("functions", None)))
+        schema = options.pop("schema", None)
+        approve = options.pop("approve", None) or self.approve
+        max_rounds = options.pop("max_function_rounds", None) or MAX_FUNCTION_ROUNDS
+        return TurnExtras(functions=functions, approve=approve,
+                          schema=answer_schema(schema) if schema is not None else None, max_rounds=max_rounds)
+
+    @staticmethod
+    def _with_extras(request: TurnRequest, extras: TurnExtras) -> TurnRequest:
+        return replace(request, functions=[tool.api_param() for tool in extras.functions.values()],
+                       text_format=extras.schema.format if extras.schema else None)
+
+    @staticmethod
+    def _at_limit(recorder: TurnRecorder, extras: TurnExtras) -> bool:
+        return recorder.rounds > extras.max_rounds  # rounds so far = function rounds answered + 1
+
+    @staticmethod
+    def _out_of_rounds(recorder: TurnRecorder, extras: TurnExtras) -> bool:
+        """The model was told to answer without more calls and still called: end the turn, incomplete."""
+        if recorder.rounds <= extras.max_rounds + 1:
+            return False
+        assert recorder.ended is not None
+        recorder.ended = replace(recorder.ended, status="incomplete", incomplete_reason="max_function_rounds",
+                                 error=f"the model kept calling functions after {extras.max_rounds} rounds")
+        return True
+
+    @staticmethod
+    def _refused_past_limit(calls: list[FunctionCall], extras: TurnExtras) -> list[FunctionOutcome]:
+        message = (f"not run: this turn reached its limit of {extras.max_rounds} rounds of function calls; "
+                   "answer with what you have")
+        return [FunctionOutcome(call=call, output=f"error: {message}", duration_ms=0.0, error=message)
+                for call in calls]
+
+    @staticmethod
+    def _results(outcomes: list[FunctionOutcome], recorder: TurnRecorder) -> Iterator[Event]:
+        for outcome in outcomes:
+            event = FunctionResult(call_id=outcome.call.call_id, item_id=outcome.call.item_id,
+                                   name=outcome.call.name, arguments=outcome.call.arguments, output=outcome.output,
+                                   duration_ms=outcome.duration_ms, error=outcome.error, approved=outcome.approved,
+                                   round=recorder.rounds)
+            recorder.record(event)
+            yield event
+
+    def _next_round(self, request: TurnRequest, recorder: TurnRecorder, outcomes: list[FunctionOutcome],
+                    extras: TurnExtras) -> TurnRequest:
+        """The request that sends the function outputs back: the conversation (now holding the message and the
+        calls) or the response that asked for them as the chain head; the whole turn so far in local and chat
+        mode. Past the round limit the model is told to answer (`tool_choice: "none"`)."""
+        outputs = [outcome.output_item() for outcome in outcomes]
+        turn_items = recorder.next_round(outputs)
+        self.refresh()  # the conversation the first round created, if it did
+        thread = self._info
+        if thread.mode == "chain":
+            thread = replace(thread, last_response_id=recorder.response_id)
+        options = request.options
+        if self._at_limit(recorder, extras):
+            options = {**options, "tool_choice": "none"}
+        return replace(request, thread=thread, options=options, turn_items=turn_items, new_items=outputs)
+
+    def _parsed(self, turn: Turn, extras: TurnExtras) -> tuple[Turn, StructuredAnswerError | None]:
+        """The turn with its structured answer as data, or the error that says why there is none."""
+        if extras.schema is None or turn.status not in ("completed", "incomplete"):
+            return turn, None
+        try:
+            parsed = parse_answer([item.data for item in turn.output_items], extras.schema, turn=turn)
+        except StructuredAnswerError as error:
+            self._assistant.store.update_turn(turn.id, error=str(error))
+            turn = self._assistant.store.turn(turn.id)
+            return turn, StructuredAnswerError(str(error), turn=turn, refusal=error.refusal, problem=error.problem)
+        return replace(turn, parsed=parsed), None
 
     def _recover(
         self, exc: openai.APIStatusError, request: TurnRequest, backend: Backend, recorder: TurnRecorder
@@ -304,13 +485,14 @@ class Thread:
         settings = parse_tools(options.pop("tools")) if "tools" in options else self.tools
         own_store = self._assistant.store.thread_vector_store(self.id) if settings.file_search else None
         tools = settings.api_tools([own_store] if own_store else [])
-        if tools and self.mode == "chat":
-            raise AssistantError("Hosted tools (web search, file search, code interpreter) do not run in chat mode "
-                                 "yet. Switch the thread to another mode with `assistant mode`, or turn the tools "
-                                 "off for this turn.")
+        # Local copies of the thread's files, for backends that search them on the client (chat mode, and a turn
+        # that falls back to it).
+        local_files = [LocalFile(record.id, record.filename, record.path)
+                       for record in self._assistant.store.thread_files(self.id)
+                       if record.path] if settings.file_search else []
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
                               options=options, history=history, tools=tools,
-                              include=settings.includes() if tools else [])
+                              include=settings.includes() if tools else [], local_files=local_files)
         return self._assistant.backend_for(self.mode), request
 
     def _needs_history(self) -> bool:
@@ -347,3 +529,11 @@ class Thread:
                 turn=turn,
             )
         return explain(exc, base_url=self._assistant.base_url, model=turn.model, turn=turn)
+
+
+def _turn_indexed(event: Event, offset: int) -> Event:
+    """A backend event with its output index counted over the whole turn: a later round's items come after
+    the earlier rounds' items and function outputs, so UIs and the index never see two items at one index."""
+    if offset and hasattr(event, "output_index"):
+        return replace(event, output_index=event.output_index + offset)  # type: ignore[type-var]
+    return event

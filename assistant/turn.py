@@ -45,6 +45,11 @@ class Turn:
     cost_usd: float | None = None
     created_at: datetime | None = None
     completed_at: datetime | None = None
+    # A structured answer (`schema=`): the format asked for (`text.format`) and the answer as data (the
+    # pydantic instance on the turn `ask` returns; the JSON value when read back from the index).
+    output_format: dict[str, Any] | None = None
+    rounds: int = 1  # model requests in the turn (more than 1 when the model called your functions)
+    parsed: Any = None
 
     @property
     def output_items(self) -> list[Item]:
@@ -58,6 +63,8 @@ class Turn:
         """JSON-ready form (for `--json` output and exports)."""
         data = asdict(self)
         data["usage"]["total_tokens"] = self.usage.total_tokens
+        if hasattr(self.parsed, "model_dump"):  # a pydantic instance: its JSON form
+            data["parsed"] = self.parsed.model_dump(mode="json")
         for key in ("created_at", "completed_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data

@@ -153,3 +153,27 @@ def test_serve_refuses_a_public_address_without_a_key(tmp_path):
     result = run("serve", "--host", "0.0.0.0", "--port", str(free_port()),
                  env=environment(ASSISTANT_DB=str(tmp_path / "index.db")), timeout=30)
     assert "api-key" in one_error_line(result).lower() or "key" in one_error_line(result).lower()
+
+
+def test_hostile_messages_are_cleaned_with_a_warning(env):
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--json", "-"],
+                            input=b"bad \xff\xfe utf-8 and a NUL \x00 here", capture_output=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert b"not valid UTF-8" in result.stderr and b"removed 1 NUL" in result.stderr
+    turn = json.loads(result.stdout)
+    assert turn["input"] == "bad \ufffd\ufffd utf-8 and a NUL  here" and turn["status"] == "completed"
+
+
+def test_a_huge_paste_goes_through(env):
+    paste = "many words " * 500_000  # 5.5 MB
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--json", "-"], input=paste.encode(),
+                            capture_output=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-500:]
+    turn = json.loads(result.stdout)
+    assert turn["input"] == paste and turn["status"] == "completed" and turn["request_bytes"] > len(paste)
+
+
+def test_a_closed_pipe_ends_quietly(env):
+    shell = f"{sys.executable} -m assistant.cli ask 'count to 20000' | head -c 10"
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env, timeout=60)
+    assert result.stdout == "1 2 3 4 5 " and "Traceback" not in result.stderr

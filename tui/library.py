@@ -4,24 +4,30 @@ Every call that reads or writes the index or talks to a server runs in a worker 
 so widgets await these methods without ever blocking the UI. Streaming a turn is the exception: it goes
 through the library's own async API (`Thread.astream`), which the screen iterates directly.
 
-The library has no public API yet for a few things the app needs; those methods are marked "Stand-in" and
-write through `assistant.store`. When the library grows the real API, only this module changes.
+What the public API still lacks is marked "Stand-in" and written through `assistant.store`; when the library
+grows the real API, only this module changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from assistant import Assistant, SearchHit, Thread, ThreadInfo, Turn
+from assistant.files import FileOutcome, FileProgress
+from assistant.index.store import ContainerFile, FileRecord, ThreadChange
 from assistant.thread import MODES
+from assistant.tool_settings import CodeInterpreter, FileSearch, ToolSettings, WebSearch
+
+DEFAULT_TOOLS = {"web_search": WebSearch, "file_search": FileSearch, "code_interpreter": CodeInterpreter}
+TOOL_NAMES = tuple(DEFAULT_TOOLS)
 
 
 class Library:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
-        # `Assistant.base_url` starts the embedded server on first use and is not safe to race from two
-        # threads: every call that may touch it waits until `connect()` has run once.
         self._connected = asyncio.Lock()
         self._provider: str | None = None
 
@@ -52,37 +58,106 @@ class Library:
     async def open_thread(self, thread_id: str) -> Thread:
         return await asyncio.to_thread(self.assistant.thread, thread_id)
 
-    async def new_thread(self, *, title: str, mode: str, model: str) -> Thread:
-        return await asyncio.to_thread(self.assistant.thread, title=title, mode=mode, model=model)
+    async def new_thread(self, *, title: str, mode: str, model: str, tools: Sequence[str] = ()) -> Thread:
+        return await asyncio.to_thread(self.assistant.thread, title=title, mode=mode, model=model,
+                                       tools=list(tools) or None)
 
     async def history(self, thread: Thread) -> list[Turn]:
         return await asyncio.to_thread(thread.history)
 
+    async def refresh(self, thread: Thread) -> None:
+        await asyncio.to_thread(thread.refresh)
+
     async def models(self) -> list[str]:
         await self.connect()
-        return await asyncio.to_thread(self.assistant.models)
-
-    # Stand-ins: no public library API yet (see docs/tui.md, "What the app needs from the library").
-    # Renaming, archiving or re-modelling a thread is not activity: `updated_at` is kept so the thread keeps
-    # its place in the sidebar (the store would otherwise stamp it with the current time).
+        return await self.assistant.amodels()
 
     async def rename(self, thread_id: str, title: str) -> None:
-        await self._update(thread_id, title=title)
+        await asyncio.to_thread(lambda: self.assistant.thread(thread_id).rename(title))
 
     async def set_archived(self, thread_id: str, archived: bool) -> None:
-        await self._update(thread_id, archived=archived)
+        await asyncio.to_thread(lambda: self.assistant.thread(thread_id).set_archived(archived))
 
-    async def set_model(self, thread_id: str, model: str) -> None:
-        await self._update(thread_id, model=model)
+    async def set_model(self, thread: Thread, model: str) -> None:
+        await asyncio.to_thread(thread.set_model, model)
+
+    async def set_mode(self, thread: Thread, mode: str) -> None:
+        await asyncio.to_thread(thread.set_mode, mode)
+
+    async def set_tool(self, thread: Thread, name: str, on: bool) -> ToolSettings:
+        """Turn one hosted tool on or off for the thread's next turns, keeping the options of the others (and
+        of this one, when it was on)."""
+        settings = thread.tools
+        current = getattr(settings, name)
+        tool = (current or DEFAULT_TOOLS[name]()) if on else None
+        await asyncio.to_thread(thread.set_tools, replace(settings, **{name: tool}))
+        return thread.tools
+
+    async def changes(self, thread: Thread) -> list[ThreadChange]:
+        return await asyncio.to_thread(thread.changes)
+
+    async def delete_thread(self, thread_id: str, *, server: bool = True) -> None:
+        """The thread's index rows and, with `server`, its conversation and vector store (network calls)."""
+        if server:
+            await self.connect()
+        await asyncio.to_thread(self.assistant.delete_thread, thread_id, server=server)
+
+    async def fork(self, thread: Thread, at_turn: int, *, title: str) -> Thread:
+        """A fork sharing `thread`'s turns 1..at_turn. At turn 0 (editing the first message) it shares none.
+        Stand-in for at_turn=0: `Thread.fork` accepts 1..len(turns) only, so the store makes that fork."""
+        if at_turn >= 1:
+            return await asyncio.to_thread(thread.fork, at_turn, title=title)
+
+        def fork_before_the_first_turn() -> Thread:
+            info = self.assistant.store.fork_thread(self.assistant.store.thread(thread.id), 0, title=title,
+                                                    last_response_id=None)
+            return Thread(self.assistant, info)
+
+        return await asyncio.to_thread(fork_before_the_first_turn)
 
     async def recorded_turn(self, turn_id: int) -> Turn:
         """A turn as the index recorded it: how the app learns what a cancelled turn kept, since the library
         raises CancelledError without a terminal event."""
-        return await asyncio.to_thread(self.assistant.store.turn, turn_id)
+        return await asyncio.to_thread(self.assistant.turn, turn_id)
 
-    async def _update(self, thread_id: str, **values: object) -> None:
-        def update() -> None:
-            store = self.assistant.store
-            store.update_thread(thread_id, updated_at=store.thread(thread_id).updated_at, **values)
+    # files
 
-        await asyncio.to_thread(update)
+    async def add_files(self, thread_id: str, paths: Sequence[str | Path],
+                        progress: Callable[[FileProgress], None]) -> list[FileOutcome]:
+        """Upload and index `paths` for the thread's file search; `progress` is called on the app's event loop
+        (the library reports from the worker thread)."""
+        await self.connect()
+        loop = asyncio.get_running_loop()
+
+        def report(step: FileProgress) -> None:
+            loop.call_soon_threadsafe(progress, step)
+
+        return await asyncio.to_thread(self.assistant.files.add, thread_id, list(paths), progress=report)
+
+    async def files(self, thread_id: str) -> list[FileRecord]:
+        return await asyncio.to_thread(self.assistant.files.list, thread_id)
+
+    async def remove_file(self, thread_id: str, file_id: str) -> None:
+        await self.connect()
+        await asyncio.to_thread(self.assistant.files.remove, thread_id, file_id)
+
+    async def local_paths(self, thread_id: str) -> dict[str, str]:
+        """file id -> local path, for the files an answer may cite: those the code interpreter made (downloaded
+        beside the index) and the thread's uploads (the index keeps a copy)."""
+
+        def read() -> dict[str, str]:
+            made: list[ContainerFile] = self.assistant.store.container_files(thread_id)
+            uploaded = self.assistant.files.list(thread_id)
+            paths = {record.id: record.path for record in uploaded if record.path}
+            paths.update({record.file_id: record.path for record in made if record.path})
+            return paths
+
+        return await asyncio.to_thread(read)
+
+
+def enabled_tools(tools_json: str | None) -> list[str]:
+    """The hosted tools a thread has on, from `ThreadInfo.tools`."""
+    try:
+        return ToolSettings.from_json(tools_json).enabled
+    except ValueError:
+        return []

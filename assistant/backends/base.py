@@ -11,6 +11,15 @@ from assistant.index.store import ThreadInfo
 
 
 @dataclass(frozen=True)
+class LocalFile:
+    """A file of the thread as the index keeps a local copy of it (for hosted tools run on the client)."""
+
+    file_id: str
+    filename: str
+    path: str
+
+
+@dataclass(frozen=True)
 class TurnRequest:
     thread: ThreadInfo
     input_text: str
@@ -24,6 +33,23 @@ class TurnRequest:
     # what those tools found (see assistant/tool_settings.py).
     tools: list[dict[str, Any]] = field(default_factory=list)
     include: list[str] = field(default_factory=list)
+    # The thread's files with their local copies, for backends that run file search on the client (the Chat
+    # fallback); empty when file search is off.
+    local_files: list[LocalFile] = field(default_factory=list)
+    # Your own functions offered this turn, as Responses function tool params (assistant/functions.py), and the
+    # structured-answer format (`text.format`) when the turn asked for one (assistant/structured.py).
+    functions: list[dict[str, Any]] = field(default_factory=list)
+    text_format: dict[str, Any] | None = None
+    # A turn whose model called functions runs in rounds. From the second round on: every item of this turn
+    # after the user's message so far (outputs of earlier rounds, then the function outputs), which the
+    # whole-history modes send again, and just the new function outputs, which server-state modes send.
+    turn_items: list[dict[str, Any]] = field(default_factory=list)
+    new_items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def continuing(self) -> bool:
+        """Whether this request continues the turn after function calls (a second or later round)."""
+        return bool(self.new_items)
 
     @property
     def input_item(self) -> dict[str, Any]:

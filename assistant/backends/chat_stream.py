@@ -59,7 +59,8 @@ class ChatStreamReader:
 
     @property
     def text(self) -> str:
-        return self._message["content"][0]["text"] if self._message else ""
+        parts = self._message["content"] if self._message else []
+        return "".join(part.get("text", "") for part in parts if part.get("type") == "output_text")
 
     def feed(self, chunk: Any) -> list[Event]:
         """Take one chunk and return the normalized events it produces."""
@@ -75,6 +76,8 @@ class ChatStreamReader:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 events += self._text(delta["content"])
+            if delta.get("refusal"):
+                events += self._refusal(delta["refusal"])
             for call in delta.get("tool_calls") or []:
                 events += self._tool_call(call)
             if choice.get("finish_reason"):
@@ -111,10 +114,26 @@ class ChatStreamReader:
                 "role": "assistant",
             }
             events.append(ItemAdded(item=_copy(self._message), output_index=self._message_index))
-            self._message["content"] = [{"type": "output_text", "annotations": [], "logprobs": [], "text": ""}]
-        self._message["content"][0]["text"] += text
+        parts = self._message["content"]
+        if not parts or parts[-1].get("type") != "output_text":
+            parts.append({"type": "output_text", "annotations": [], "logprobs": [], "text": ""})
+        parts[-1]["text"] += text
         assert self._message_index is not None
         events.append(TextDelta(text=text, item_id=self._message["id"], output_index=self._message_index))
+        return events
+
+    def _refusal(self, text: str) -> list[Event]:
+        """A refusal streams as `delta.refusal`; it becomes the message's `refusal` part, as on Responses."""
+        events: list[Event] = []
+        if self._message is None:
+            self._message_index = self._take_index()
+            self._message = {"id": "msg_" + (self.response_id or "").removeprefix("chatcmpl-"), "type": "message",
+                             "status": "in_progress", "content": [], "role": "assistant"}
+            events.append(ItemAdded(item=_copy(self._message), output_index=self._message_index))
+        parts = self._message["content"]
+        if not parts or parts[-1].get("type") != "refusal":
+            parts.append({"type": "refusal", "refusal": ""})
+        parts[-1]["refusal"] += text
         return events
 
     def _tool_call(self, call: dict[str, Any]) -> list[Event]:

@@ -104,18 +104,25 @@ def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str
     mode = request.thread.mode
     if mode == "conversation":
         params["conversation"] = conversation_id
+        if request.continuing:  # the conversation already holds the message and the calls: send the outputs
+            params["input"] = request.new_items
     elif mode == "chain" and request.thread.last_response_id:
         params["previous_response_id"] = request.thread.last_response_id
-    elif request.history:  # local mode, or a chain whose head must be rebuilt (this response becomes it)
-        # Output items go back as they came (id, status, encrypted reasoning): the API takes them as input,
-        # and replaying them whole, not flattened to text, lets the model see what it saw before.
-        params["input"] = [*request.history, request.input_item]
+        if request.continuing:  # the head is the response that asked for the calls
+            params["input"] = request.new_items
+    elif request.history or request.continuing:
+        # Local mode, or a chain whose head must be rebuilt (this response becomes it). Output items go back
+        # as they came (id, status, encrypted reasoning): the API takes them as input, and replaying them whole,
+        # not flattened to text, lets the model see what it saw before.
+        params["input"] = [*request.history, request.input_item, *request.turn_items]
     include = list(request.include)
     if mode == "local":
         params["store"] = False
         include.append("reasoning.encrypted_content")
-    if request.tools:
-        params["tools"] = request.tools
+    if request.tools or request.functions:
+        params["tools"] = [*request.tools, *request.functions]
+    if request.text_format is not None:
+        params["text"] = {"format": request.text_format}
     if include:
         params["include"] = include
     params.update({key: value for key, value in request.options.items() if value is not None})

@@ -15,7 +15,11 @@ TOOL_CALL_TYPES = frozenset({
 })
 
 
-def tool_call_rows(turn_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tool_call_rows(turn_id: int, items: list[dict[str, Any]],
+                   function_results: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per tool call item. `function_results` (by call id) are what the library's own functions
+    returned for the turn's function calls: output, error, duration_ms."""
+    function_results = function_results or {}
     rows = []
     for item in items:
         kind = item.get("type")
@@ -48,8 +52,15 @@ def tool_call_rows(turn_id: int, items: list[dict[str, Any]]) -> list[dict[str, 
             "logs": logs,
             "container_id": item.get("container_id"),
             "results": json.dumps(results, ensure_ascii=False) if results is not None else None,
+            "call_id": item.get("call_id"),
+            **_function_result(function_results.get(item.get("call_id") or "")),
         })
     return rows
+
+
+def _function_result(result: dict[str, Any] | None) -> dict[str, Any]:
+    result = result or {}
+    return {"output": result.get("output"), "error": result.get("error"), "duration_ms": result.get("duration_ms")}
 
 
 def citation_rows(turn_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

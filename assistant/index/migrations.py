@@ -229,6 +229,44 @@ def m005_local_file_copies(connection: Connection) -> None:
     _run(connection, "ALTER TABLE files ADD COLUMN path VARCHAR")
 
 
+@migration
+def m006_function_results(connection: Connection) -> None:
+    # Your own tools (function calls the library ran) and structured answers. A function call's row gets what
+    # the function returned to the model, how long it took and its error (an exception, bad arguments, a denied
+    # approval); a turn gets the structured-answer format it asked for (`text.format` as JSON) and how many
+    # model rounds its function-call loop took (1 for a turn without function calls).
+    _run(
+        connection,
+        "ALTER TABLE tool_calls ADD COLUMN call_id VARCHAR",
+        "ALTER TABLE tool_calls ADD COLUMN output VARCHAR",
+        "ALTER TABLE tool_calls ADD COLUMN error VARCHAR",
+        "ALTER TABLE tool_calls ADD COLUMN duration_ms FLOAT",
+        "ALTER TABLE turns ADD COLUMN output_format VARCHAR",
+        "ALTER TABLE turns ADD COLUMN rounds INTEGER NOT NULL DEFAULT 1",
+    )
+
+
+
+@migration
+def m007_comparisons(connection: Connection) -> None:
+    # `assistant compare`: one row per conversation replayed through both APIs, linking its two recorded threads
+    # (Responses and Chat) and keeping the report's summary, so the app can find and show a comparison later.
+    # A deleted thread leaves the comparison with a null link rather than blocking the delete.
+    _run(
+        connection,
+        """CREATE TABLE comparisons (
+            id VARCHAR NOT NULL PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            source VARCHAR,
+            responses_thread_id VARCHAR REFERENCES threads (id) ON DELETE SET NULL,
+            chat_thread_id VARCHAR REFERENCES threads (id) ON DELETE SET NULL,
+            summary VARCHAR,
+            created_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_comparisons_run_id ON comparisons (run_id)",
+    )
+
 def applied(connection: Connection) -> list[str]:
     connection.exec_driver_sql(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)"

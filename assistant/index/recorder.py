@@ -4,10 +4,17 @@ The turn row and the user's message are written before the request goes out; eac
 finishes; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
 whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
 the turn cannot orphan the conversation.
+
+A turn whose model calls your functions runs in rounds (one response each) and stays one turn: the user's
+message, then every round's output items and the function outputs that answered them, in order (outputs as
+`output` items, function outputs as `input` items, since they are the next round's input), usage summed, the
+last round's response id as the turn's. When a round ends in calls, `next_round` writes that round's final item
+list and the outputs in one transaction, so a crash later in the turn keeps them.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -42,6 +49,12 @@ class TurnRecorder:
         self.request_bytes = 0  # added to by the request meter while the turn runs
         self.sent_at = time.perf_counter()
         self.ttft_ms: float | None = None
+        self.rounds = 1
+        self._offset = 0  # items of this turn's earlier rounds after the user's message (outputs and function outputs)
+        self._turn_items: list[dict[str, Any]] = []
+        self._earlier_outputs: list[tuple[int, dict[str, Any]]] = []
+        self._usage_before = Usage()
+        self.function_results: dict[str, dict[str, Any]] = {}  # call id -> output, error, duration_ms
 
     def resend(self, request: TurnRequest, *, backend: str) -> None:
         """The turn is being sent again, with rebuilt server state or to another backend: it no longer
@@ -69,7 +82,12 @@ class TurnRecorder:
                 self.store.update_thread(self.thread_id, conversation_id=self.conversation_id)
                 self.store.update_turn(self.turn_id, conversation_id=self.conversation_id)
             case "usage":
-                self.usage = event  # type: ignore[assignment]
+                self.usage = _added(self._usage_before, event)  # type: ignore[arg-type]
+            case "function.result":
+                self.function_results[event.call_id] = {  # type: ignore[union-attr]
+                    "output": event.output, "error": event.error,  # type: ignore[union-attr]
+                    "duration_ms": event.duration_ms,  # type: ignore[union-attr]
+                }
             case "response.ended":
                 self.ended = event  # type: ignore[assignment]
 
@@ -78,17 +96,46 @@ class TurnRecorder:
         self.store.add_output_item(self.turn_id, self._output_base + output_index, item, **turn_values)
         self._response_id_pending = False
 
+    @property
+    def position_offset(self) -> int:
+        """How far this round's output indexes are from the turn's: the items of the earlier rounds."""
+        return self._offset
+
+    def next_round(self, function_outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The round that just ended asked for function calls, answered by `function_outputs`: settle the round
+        in the index and start the next. Returns every item of the turn after the user's message so far."""
+        assert self.ended is not None
+        items = self.ended.items
+        start = self._output_base + self._offset
+        outputs = [(start + index, item) for index, item in enumerate(items)]
+        inputs = [(start + len(items) + index, item) for index, item in enumerate(function_outputs)]
+        self.rounds += 1
+        self.store.settle_round(self.turn_id, from_position=start, outputs=outputs, inputs=inputs,
+                                response_id=self.response_id, rounds=self.rounds)
+        self._earlier_outputs += outputs
+        self._turn_items += [*items, *function_outputs]
+        self._offset = len(self._turn_items)
+        self._usage_before = self.usage
+        self._response_id_pending = False
+        self._deltas = []
+        self.ended = None
+        return list(self._turn_items)
+
     def close(self, status: str | None = None, error: str | None = None) -> Turn:
         """Close the turn. `status` overrides the backend's (cancelled, failed on an exception)."""
         ended = self.ended
         status = status or (ended.status if ended else "incomplete")
         error = error or (ended.error if ended else None)
         items = ended.items if ended else []
-        # The final item list is authoritative when the response finished; otherwise keep the deltas.
+        # The final item list is authoritative when the response finished; otherwise keep the deltas. The
+        # turn's text is its last round's answer (what the user asked for); earlier rounds' words stay in items.
         text = output_text(items) if ended and ended.status in ("completed", "incomplete") and items else ""
         text = text or "".join(self._deltas)
         finished = ended is not None and ended.status in ("completed", "incomplete", "failed") and bool(items)
-        final_items = [(self._output_base + index, item) for index, item in enumerate(items)] if finished else None
+        start = self._output_base + self._offset
+        final_items = ([*self._earlier_outputs, *((start + index, item) for index, item in enumerate(items))]
+                       if finished else None)
+        items = [*(item for _, item in self._earlier_outputs), *items]
         tool_calls: dict[str, int] = {}
         for item in items:
             if item.get("type", "").endswith("_call"):
@@ -101,6 +148,7 @@ class TurnRecorder:
             thread_id=self.thread_id,
             thread_values=thread_values,
             final_items=final_items,
+            function_results=self.function_results,
             status=status,
             response_id=self.response_id,
             output_text=text,
@@ -116,5 +164,16 @@ class TurnRecorder:
             reasoning_tokens=self.usage.reasoning_tokens,
             cost_usd=turn_cost(self.model, self.usage.input_tokens, self.usage.cached_tokens,
                                self.usage.output_tokens, tool_calls),
+            rounds=self.rounds,
+            output_format=json.dumps(self.request.text_format) if self.request.text_format else None,
         )
         return self.store.turn(self.turn_id)
+
+
+def _added(before: Usage, more: Usage) -> Usage:
+    if before == Usage():
+        return more
+    return Usage(input_tokens=before.input_tokens + more.input_tokens,
+                 cached_tokens=before.cached_tokens + more.cached_tokens,
+                 output_tokens=before.output_tokens + more.output_tokens,
+                 reasoning_tokens=before.reasoning_tokens + more.reasoning_tokens)

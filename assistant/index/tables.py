@@ -4,8 +4,8 @@ The schema itself is created and upgraded by the named migrations in `migrations
 `SQLModel.metadata.create_all`: a test checks that the two agree. Times are UTC.
 
 - threads: one row per conversation thread, whatever its state mode.
-- turns: one row per user message and the response to it (one `responses.create`, or one Chat Completions
-  tool loop). Written before the request goes out (status in_progress) and closed when the stream ends.
+- turns: one row per user message and the response to it: one `responses.create` (or Chat completion), or
+  several when the model calls your functions (one per round; every item of every round is the turn's). Written before the request goes out (status in_progress) and closed when the stream ends.
 - thread_changes: what happened to a thread's state outside its turns (mode switched, server state rebuilt,
   forked, repaired).
 - items: every input and output item of a turn, in order, with its full wire JSON. Tool calls, citations,
@@ -70,6 +70,8 @@ class TurnRow(SQLModel, table=True):
     cost_usd: float | None = None  # None when the model's price is unknown
     created_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
+    output_format: str | None = None  # the structured-answer format asked for (`text.format` JSON); null: text
+    rounds: int = 1  # model requests in the turn: 1 + one per round of function calls answered
 
 
 class ItemRow(SQLModel, table=True):
@@ -110,6 +112,10 @@ class ToolCallRow(SQLModel, table=True):
     logs: str | None = None  # code interpreter: its logs output
     container_id: str | None = None
     results: str | None = None  # JSON: web sources, file search results with scores, interpreter outputs
+    call_id: str | None = None  # function calls: the call id its output answers
+    output: str | None = None  # function calls the library ran: the text the model read back
+    error: str | None = None  # ... and why it did not return normally (exception, bad arguments, denied)
+    duration_ms: float | None = None
 
 
 class CitationRow(SQLModel, table=True):
@@ -183,4 +189,19 @@ class ContainerFileRow(SQLModel, table=True):
     filename: str
     path: str | None = None  # where it was saved; None if the download failed
     bytes: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ComparisonRow(SQLModel, table=True):
+    """One conversation `assistant compare` replayed through both APIs: its two threads and the totals."""
+
+    __tablename__ = "comparisons"
+
+    id: str = Field(primary_key=True)  # "cmp_" + 16 hex digits
+    run_id: str = Field(index=True)  # the conversations compared together share it
+    name: str  # the conversation's name in the input (or "line N")
+    source: str | None = None  # the input file
+    responses_thread_id: str | None = Field(default=None, foreign_key="threads.id")
+    chat_thread_id: str | None = Field(default=None, foreign_key="threads.id")
+    summary: str | None = None  # JSON: per-backend totals and the mean answer similarity
     created_at: datetime = Field(default_factory=utcnow)

@@ -8,6 +8,16 @@ State rules (SDK docstrings, openai-api.md section 4.1):
 - `instructions` belong to one request and are never carried over.
 - `store: false`: nothing is kept, so the response can be neither retrieved nor chained.
 
+Function tools: an engine's `ToolCall` of kind "function" ends the response (status completed) with one
+`function_call` item per call, streamed as recorded: `output_item.added` (arguments "") >
+`function_call_arguments.delta`+ > `.done` > `output_item.done`. Several calls in one engine pass are parallel
+calls. The client runs them and sends `function_call_output` items back in a new response.
+
+Structured answers (`text.format` json_schema / json_object): the engine's prose is shaped into JSON that
+validates against the schema (`structured_output.py`, shared with the Chat route) before any of it is streamed;
+when no valid document can be built the response fails and says why, never returning output that breaks the
+schema. An unusable format (no schema, an invalid schema, no name) is a 400 before anything starts.
+
 Everything is persisted *before* the terminal event is handed to the client, so a client that reads the terminal
 event and immediately lists the conversation sees the new items.
 """
@@ -15,6 +25,8 @@ event and immediately lists the conversation sees the new items.
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -29,8 +41,9 @@ from .hosted_tools import HostedTools, hosted_tool_kinds, tool_usage
 from .ids import new_id
 from .items import Item, normalize_input
 from .response_object import new_response, usage_object
-from .sse import Event, EventSequencer, MessageEvents
+from .sse import _OBFUSCATION_ALPHABET, Event, EventSequencer, MessageEvents
 from .store import ServerStore, StoredResponse
+from .structured_output import UnsatisfiableFormat, check_format, json_output, within_limit
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +126,7 @@ class ResponseRunner:
 
         if self.hosted_tools is not None:
             self.hosted_tools.check_request(body)
+        json_format(body)  # a 400 now, rather than a failure after the stream began
         raw_input = body.get("input")
         if raw_input is None and not (conversation_id or previous_id or body.get("prompt")):
             raise errors.missing_parameter("input")
@@ -157,19 +171,26 @@ class ResponseRunner:
             usage = Usage(0, 0)
             web_searches = 0
             tool_calls_left = min(request.get("max_tool_calls") or MAX_TOOL_CALLS, MAX_TOOL_CALLS)
+            shape = json_format(request)
             while True:
-                # One engine pass: text (with citations) and at most one hosted tool call. After a tool call the
-                # engine is asked again with the call and its result in its prompt, to answer from them.
+                # One engine pass: text (with citations) and at most one hosted tool call, or function calls.
+                # After a hosted tool call the engine is asked again with the call and its result in its
+                # prompt, to answer from them; function calls end the response (the client runs them).
                 message: MessageEvents | None = None
                 finish: Finish | None = None
                 call: ToolCall | None = None
+                function_calls: list[ToolCall] = []
+                answer: list[str] = []  # the prose a JSON answer is shaped from
                 for step in prepared.served.engine.generate(self._generation_request(prepared, context)):
                     if cancel is not None and cancel.is_set():
                         body["status"] = "cancelled"
                         self._persist(prepared, body, log)
                         finished = True
                         return
-                    if isinstance(step, (TextDelta, Annotation)):
+                    if shape is not None and isinstance(step, (TextDelta, Annotation)):
+                        if isinstance(step, TextDelta):
+                            answer.append(step.text)
+                    elif isinstance(step, (TextDelta, Annotation)):
                         if message is None:
                             message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscate=obfuscate)
                             for event in message.opening():
@@ -178,12 +199,32 @@ class ResponseRunner:
                             yield emit(message.delta(step.text))
                         else:
                             yield emit(message.annotation(dict(step.annotation)))
+                    elif isinstance(step, ToolCall) and step.kind == "function":
+                        function_calls.append(step)
                     elif isinstance(step, ToolCall):
                         call = step
                     elif isinstance(step, Finish):
                         finish = step
                 if finish is None:
                     raise RuntimeError("engine ended without a Finish step")
+                if shape is not None and not function_calls and call is None:
+                    try:
+                        document = json_output("".join(answer), shape)
+                    except UnsatisfiableFormat as error:
+                        terminal = self._fail(prepared, body, seq, f"The local engine cannot answer in the "
+                                              f"requested format: {error}.")
+                        finished = True
+                        yield emit(terminal)
+                        self._persist(prepared, body, log)
+                        return
+                    text, produced, cut = within_limit(document, request.get("max_output_tokens"))
+                    message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscate=obfuscate)
+                    for event in message.opening():
+                        yield emit(event)
+                    for piece in re.findall(r"\S+\s*", text):
+                        yield emit(message.delta(piece))
+                    finish = Finish(Usage(finish.usage.input_tokens, produced, finish.usage.cached_tokens),
+                                    "max_output_tokens" if cut else "stop")
                 usage = _add_usage(usage, finish.usage)
                 incomplete = finish.reason == "max_output_tokens"
                 if message is not None:
@@ -191,10 +232,18 @@ class ResponseRunner:
                         yield emit(event)
                     output.append(message.item("incomplete" if incomplete else "completed"))
                     context.append(output[-1])
+                if function_calls and not incomplete:
+                    for function_call in function_calls:
+                        item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress",
+                                "arguments": "", "call_id": new_id("call"), "name": function_call.name}
+                        for event in function_call_events(seq, item, function_call.arguments, len(output),
+                                                          obfuscate):
+                            yield emit(event)
+                        output.append({**item, "status": "completed", "arguments": function_call.arguments})
+                    break
                 if call is None or incomplete:
                     break
-                if self.hosted_tools is None or call.kind == "function" or tool_calls_left <= 0:
-                    # Function calls end a response with a function_call item: not supported by this server yet.
+                if self.hosted_tools is None or tool_calls_left <= 0:
                     terminal = self._fail(prepared, body, seq, "The local server cannot run this tool call.")
                     finished = True
                     yield emit(terminal)
@@ -250,7 +299,8 @@ class ResponseRunner:
             instructions=request.get("instructions"),
             input_items=context,
             options=GenerationOptions(
-                max_output_tokens=request.get("max_output_tokens"),
+                # A JSON answer is shaped from the whole answer, then cut to the limit as JSON text.
+                max_output_tokens=None if json_format(request) else request.get("max_output_tokens"),
                 temperature=request.get("temperature"),
                 top_p=request.get("top_p"),
                 reasoning_effort=(request.get("reasoning") or {}).get("effort"),
@@ -281,6 +331,54 @@ class ResponseRunner:
             stored.body["status"] = "failed"
             stored.body["error"] = {"code": "server_error", "message": "The server restarted before this response finished."}
             self.store.save_response(stored)
+
+
+def json_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's `text.format` as the Chat-shaped `response_format` the JSON shaper takes, None for plain
+    text. Raises a 400 for a format that cannot be used."""
+    text = body.get("text")
+    if text is None:
+        return None
+    if not isinstance(text, dict):
+        raise errors.invalid_type("text", "an object", text)
+    fmt = text.get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise errors.invalid_type("text.format", "an object", fmt)
+    kind = fmt.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise errors.invalid_value("text.format.type", kind, ["text", "json_object", "json_schema"])
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if not isinstance(fmt.get("name"), str):
+        raise errors.missing_parameter("text.format.name")
+    if not isinstance(fmt.get("schema"), dict):
+        raise errors.missing_parameter("text.format.schema")
+    shape = {"type": "json_schema", "json_schema": {"name": fmt["name"], "schema": fmt["schema"],
+                                                    "strict": fmt.get("strict")}}
+    problem = check_format(shape)
+    if problem:
+        raise ApiError(400, f"Invalid schema for response_format '{fmt['name']}': {problem}.",
+                       param="text.format.schema", code="invalid_json_schema")
+    return shape
+
+
+def function_call_events(seq: EventSequencer, item: Item, arguments: str, index: int,
+                         obfuscate: bool) -> Iterator[Event]:
+    """A function_call item's events, in the recorded order (llm test_responses_tool_use_streaming)."""
+    yield seq.event("response.output_item.added", item=item, output_index=index)
+    for piece in [arguments[start:start + 4] for start in range(0, len(arguments), 4)] or [arguments]:
+        fields: Item = {"delta": piece, "item_id": item["id"]}
+        if obfuscate:
+            fields["obfuscation"] = "".join(secrets.choice(_OBFUSCATION_ALPHABET) for _ in range(max(2, 16 - len(piece))))
+        yield seq.event("response.function_call_arguments.delta", **fields, output_index=index)
+    yield seq.event("response.function_call_arguments.done", arguments=arguments, item_id=item["id"],
+                    output_index=index)
+    yield seq.event("response.output_item.done", item={**item, "status": "completed", "arguments": arguments},
+                    output_index=index)
 
 
 def _add_usage(total: Usage, more: Usage) -> Usage:

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from .app import StreamCut, create_app
-from .engines.registry import EngineRegistry
+from .engines.registry import EngineRegistry, registry_for
 from .faults import Fault, FaultSwitch
 from .hosted_tools import HostedTools, HostedToolSettings
 from .store import ServerStore
@@ -44,11 +44,14 @@ class LocalServer:
         port: int = 0,
         api_key: str | None = None,
         engines: EngineRegistry | None = None,
+        engine: str = "reference",
         enable_faults: bool = True,
         tool_settings: HostedToolSettings | None = None,
     ) -> None:
-        """`tool_settings` configures the hosted tools: container idle timeout, sandbox limits, upload size and
-        the web search provider (see `HostedToolSettings`)."""
+        """`engine` picks what answers ("reference", "llama", or "auto": see `registry_for`) unless `engines`
+        gives a registry. It is "reference" by default so that tests stay deterministic; the embedded default
+        asks for "auto". `tool_settings` configures the hosted tools: container idle timeout, sandbox limits,
+        upload size and the web search provider (see `HostedToolSettings`)."""
         check_exposure(host, api_key)
         self.host = host
         self.port = port  # 0 until started: the OS picks a free port
@@ -56,6 +59,7 @@ class LocalServer:
         self._requested_port = port
         self._api_key = api_key
         self._engines = engines
+        self.engine = engine
         self.faults: FaultSwitch | None = FaultSwitch() if enable_faults else None
         self.store: ServerStore | None = None
         self.tool_settings = tool_settings or HostedToolSettings()
@@ -76,6 +80,8 @@ class LocalServer:
             return self
         self.store = ServerStore(self.db_path)
         self.hosted_tools = HostedTools(ToolStore(self.db_path), self.tool_settings)
+        if self._engines is None:
+            self._engines = registry_for(self.engine)  # loads the model, if it is llama's (~0.1 s)
         app = create_app(self.store, self._engines, api_key=self._api_key, faults=self.faults,
                          hosted_tools=self.hosted_tools)
         config = uvicorn.Config(
@@ -140,13 +146,15 @@ class LocalServer:
         self.stop()
 
 
-def serve(host: str, port: int, db_path: str | Path | None, api_key: str | None = None) -> None:
+def serve(host: str, port: int, db_path: str | Path | None, api_key: str | None = None,
+          engine: str = "auto") -> None:
     """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off."""
     check_exposure(host, api_key)
+    engines = registry_for(engine)
     store = ServerStore(db_path)
     hosted_tools = HostedTools(ToolStore(db_path))
     try:
-        app = create_app(store, api_key=api_key, faults=None, hosted_tools=hosted_tools)
+        app = create_app(store, engines, api_key=api_key, faults=None, hosted_tools=hosted_tools)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         hosted_tools.close()

@@ -11,6 +11,7 @@ fails with `UnsatisfiableFormat` rather than returning output that breaks the sc
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 _MAX_DEPTH = 32
@@ -44,6 +45,38 @@ def json_output(text: str, response_format: dict[str, Any]) -> str:
         raise UnsatisfiableFormat(f"the local engine's answer cannot satisfy the schema at {where}: "
                                   f"{problems[0].message}")
     return json.dumps(document)
+
+
+def check_format(response_format: dict[str, Any]) -> str | None:
+    """What is wrong with a `json_schema` format's schema itself (not with any answer), or None."""
+    if response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        return error.message
+    return None
+
+
+_PIECES = re.compile(r"\S+\s*")
+
+
+def within_limit(text: str, limit: int | None) -> tuple[str, int, bool]:
+    """(the longest word-prefix of `text` within `limit` tokens, its token count, whether it was cut)."""
+    from .engines.tokenizer import count_tokens
+
+    kept, produced = [], 0
+    for word in _PIECES.findall(text):
+        cost = count_tokens(word)
+        if limit is not None and produced + cost > limit:
+            return "".join(kept), produced, True
+        kept.append(word)
+        produced += cost
+    return text, produced, False
 
 
 def _instance(schema: Any, root: dict[str, Any], text: str, depth: int) -> Any:

@@ -310,7 +310,9 @@ async def test_every_action_is_in_the_command_palette(app: AssistantApp):
         titles = {command.title for command in app.get_system_commands(screen)}
         assert {"New thread", "New thread in chain mode", "New thread in local mode", "Search turns",
                 "Rename thread", "Archive thread", "Show archived threads", "Pick model", "Copy conversation id",
-                "Toggle sidebar", "Focus prompt", "Theme", "Quit"} <= titles
+                "Toggle sidebar", "Focus prompt", "Theme", "Quit", "Delete thread", "Tools", "Turn web search on",
+                "Turn file search on", "Turn code interpreter on", "Files", "Switch mode", "Switch to local mode",
+                "Switch to chain mode", "Switch to chat mode", "Edit and resend a message"} <= titles
 
 
 async def test_new_thread_in_chain_mode_from_the_palette(app: AssistantApp, assistant: Assistant):

@@ -47,6 +47,15 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared on the screen:\n{self.screen()}")
 
+    def wait_gone(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} stayed on the screen:\n{self.screen()}")
+
     def running(self) -> bool:
         return subprocess.run([TMUX, "-L", self.socket, "has-session", "-t", "smoke"],
                               capture_output=True).returncode == 0
@@ -60,8 +69,9 @@ def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: 
     argv = [command] if command else [sys.executable, "-m", "assistant.cli"]
     db_path = tmp_path / "index.db"
     # No OPENAI_API_KEY or OPENAI_BASE_URL: tmux passes on only what is given here and the server's defaults.
+    # The reference engine, so the answer is known whether or not a real local model is installed.
     env = {"ASSISTANT_DB": str(db_path), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "TERM": "xterm-256color",
-           "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+           "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "ASSISTANT_LOCAL_ENGINE": "reference"}
     terminal = Terminal(argv, cwd=tmp_path, env=env, size=(80, 24))
     try:
         terminal.wait_for("Ask anything")
@@ -70,6 +80,19 @@ def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: 
         terminal.type("Enter")
         screen = terminal.wait_for("Reference reply to: hello from a terminal")
         assert "conv_" in screen  # the status bar shows the new conversation
+        assert "no tools" in screen
+
+        # The tools dialog and the mode picker open from their keys and close with Esc.
+        terminal.type("C-t")
+        terminal.wait_for("Tools for this thread")
+        terminal.type("Space")
+        terminal.type("Escape")
+        terminal.wait_gone("Tools for this thread")
+        assert " web " in terminal.wait_for(" web ")  # web search is on: the status bar says so
+        terminal.type("C-g")
+        terminal.wait_for("Thread mode")
+        terminal.type("Escape")
+        terminal.wait_gone("Thread mode")
 
         terminal.type("C-q")
         deadline = time.monotonic() + 10
@@ -82,5 +105,6 @@ def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: 
     with Assistant(db_path=db_path, base_url="http://127.0.0.1:9/v1") as assistant:  # reads the index only
         [thread] = assistant.threads()
         [turn] = assistant.thread(thread.id).history()
+        assert assistant.thread(thread.id).tools.enabled == ["web_search"]
     assert (turn.input, turn.text, turn.status) == ("hello from a terminal",
                                                      "Reference reply to: hello from a terminal", "completed")

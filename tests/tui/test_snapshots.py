@@ -21,6 +21,9 @@ from tests.recorded_server import RecordedServer, load_recording
 from tests.tui.conftest import main_screen, until
 from tests.tui.test_tool_cards import CODE_INTERPRETER, WEB_SEARCH
 from tui.app import AssistantApp
+from tui.screens.delete import DeleteThreadScreen
+from tui.screens.files import FilesScreen
+from tui.screens.tools import ToolsScreen
 from tui.widgets.tool_card import ToolCard
 
 SMALL = (80, 24)
@@ -43,12 +46,16 @@ def age(assistant: Assistant, thread_id: str, ago: timedelta) -> None:
 
 
 def populate(assistant: Assistant) -> str:
-    """Three threads; returns the id of the one to open (chain mode: no random conversation id shows)."""
+    """Four threads, one a fork (listed under its parent), two with tools (badges); returns the id of the one
+    to open (chain mode: no random conversation id shows)."""
     trip = assistant.thread(title="Planning a trip to Lisbon", mode="chain")
     trip.ask("Which neighbourhoods should I stay in?")
     trip.ask("**What** did I say first?")
+    trip.set_tools(["web_search", "code_interpreter"])
     age(assistant, trip.id, timedelta(hours=2))
-    notes = assistant.thread(title="Meeting notes")
+    fork = trip.fork(1, title="Lisbon, cheaper")
+    age(assistant, fork.id, timedelta(minutes=1))
+    notes = assistant.thread(title="Meeting notes", tools=["file_search"])
     notes.ask("Summarise the meeting in three bullet points")
     age(assistant, notes.id, timedelta(days=3))
     local = assistant.thread(title="Private draft", mode="local")
@@ -126,3 +133,42 @@ def test_tool_cards_large_terminal(snap_compare, tmp_path: Path, recording: str)
                 await pilot.pause()
 
             assert snap_compare(AssistantApp(assistant), terminal_size=LARGE, run_before=run_before)
+
+
+def test_tools_dialog_80x24_light(snap_compare, snapshot_assistant):
+    thread_id = populate(snapshot_assistant)
+
+    async def run_before(pilot) -> None:
+        await open_thread(thread_id, theme="textual-light")(pilot)
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ToolsScreen))
+
+    assert snap_compare(AssistantApp(snapshot_assistant), terminal_size=SMALL, run_before=run_before)
+
+
+def test_delete_dialog_80x24(snap_compare, snapshot_assistant):
+    thread_id = populate(snapshot_assistant)
+
+    async def run_before(pilot) -> None:
+        await open_thread(thread_id)(pilot)
+        await pilot.app.run_action("screen.delete_thread")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DeleteThreadScreen))
+
+    assert snap_compare(AssistantApp(snapshot_assistant), terminal_size=SMALL, run_before=run_before)
+
+
+def test_files_panel_with_a_bad_file_80x24(snap_compare, snapshot_assistant, tmp_path: Path):
+    thread_id = populate(snapshot_assistant)
+    (tmp_path / "notes.md").write_text("# Notes\n\nThe launch is on Tuesday.\n")
+    (tmp_path / "photo.exe").write_bytes(b"MZ")
+
+    async def run_before(pilot) -> None:
+        await open_thread(thread_id)(pilot)
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(pilot.app.screen, FilesScreen))
+        panel = pilot.app.screen
+        await pilot.press(*"notes.md photo.exe missing.txt", "enter")
+        await until(pilot, lambda: panel.outcomes and panel.records)
+        panel.query_one("#file-path").cursor_blink = False
+
+    assert snap_compare(AssistantApp(snapshot_assistant), terminal_size=SMALL, run_before=run_before)

@@ -3,8 +3,11 @@ the bottom.
 
 A turn runs in one worker (`_answer`): it iterates `Thread.astream()` and dispatches each event on its
 `type` to the answer widget and the status bar. Esc cancels that worker; the library then records the turn
-as cancelled with what had arrived. Until a first message is sent, a new thread is only a draft (mode and
-model), so empty threads never reach the index.
+as cancelled with what had arrived. Until a first message is sent (or files are added), a new thread is only a
+draft (mode, model, tools), so empty threads never reach the index.
+
+Editing an earlier message never overwrites history: the thread is forked at the turn before it and the
+edited message is sent in the fork, which the sidebar lists under its parent.
 """
 
 from __future__ import annotations
@@ -25,10 +28,16 @@ from textual.worker import Worker
 from assistant import Thread, Turn
 from assistant.events import Event
 from tui.library import Library
-from tui.notices import error_title, send_failed_message
+from tui.notices import error_message, error_title, send_failed_message
+from tui.screens.delete import DeleteThreadScreen
+from tui.screens.edit_message import EditMessageScreen, MessagePickerScreen
+from tui.screens.files import FilesScreen
+from tui.screens.mode_picker import ModePickerScreen
 from tui.screens.model_picker import ModelPickerScreen
 from tui.screens.rename import RenameScreen
-from tui.widgets.conversation import Conversation, TurnView
+from tui.screens.tools import ToolsScreen
+from tui.tools import BY_NAME, TOOLS
+from tui.widgets.conversation import Conversation, TurnView, UserMessage
 from tui.widgets.prompt import PromptInput
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.thread_list import ThreadList
@@ -54,6 +63,10 @@ class MainScreen(Screen[None]):
         Binding("ctrl+n", "new_thread", "New"),
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+o", "pick_model", "Model"),
+        Binding("ctrl+t", "tools", "Tools"),
+        Binding("ctrl+l", "files", "Files"),
+        Binding("ctrl+g", "pick_mode", "Mode", show=False),
+        Binding("ctrl+up", "edit_last_message", "Edit last", show=False),
         Binding("ctrl+r", "rename_thread", "Rename", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
     ]
@@ -64,6 +77,8 @@ class MainScreen(Screen[None]):
         self.thread: Thread | None = None  # None: a new thread, created by its first message
         self.draft_mode = "conversation"
         self.draft_model = library.default_model
+        self.draft_tools: list[str] = []
+        self.untitled = False  # the open thread was made before its first message (to hold files): no title yet
         self.answer_worker: Worker[None] | None = None
         self.sidebar = ThreadList(library)
         self.thread_title = Label("New thread", id="thread-title")
@@ -79,7 +94,7 @@ class MainScreen(Screen[None]):
                 yield self.conversation
                 yield self.prompt
         yield self.status
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
         self.prompt.focus()
@@ -119,9 +134,12 @@ class MainScreen(Screen[None]):
         view = await self.conversation.start_turn(text)
         turn_id: int | None = None
         ended: Turn | None = None
+        notices: set[str] = set()  # each notice once, however often the library repeats it within a turn
         try:
             await self.library.connect()
             thread = self.thread or await self._create_thread(text)
+            if self.untitled:
+                await self._title_from(thread, text)
             # aclosing: if Esc cancels this task while it awaits a widget rather than the stream, the stream is
             # still closed now (the library then records the turn as cancelled), not whenever it is collected.
             async with aclosing(thread.astream(text)) as events:
@@ -132,6 +150,8 @@ class MainScreen(Screen[None]):
                         case "turn.completed" | "turn.incomplete" | "turn.failed" | "turn.cancelled":
                             ended = event.turn
                             await self._turn_ended(view, ended)
+                        case "thread.state_rebuilt" | "container.replaced":
+                            self._notice(event, notices)
                         case _:
                             await self._show_event(view, event)
         except asyncio.CancelledError:
@@ -154,9 +174,6 @@ class MainScreen(Screen[None]):
         match event.type:
             case "conversation.created":
                 self.status.conversation_id.show(event.conversation_id)
-            case "thread.state_rebuilt":
-                self.notify(f"The server had lost this thread's state ({event.reason}); it was rebuilt from "
-                            "the index.", title="Thread state rebuilt")
             case "item.added":
                 await answer.item_added(event.item, event.output_index)
             case "text.delta":
@@ -167,21 +184,49 @@ class MainScreen(Screen[None]):
                 await answer.citation(event.annotation, event.output_index)
             case "item.done":
                 await answer.item_done(event.item, event.output_index)
+            case "function.result":
+                await answer.function_result(event.item_id, event.output, event.error)
             # response.started and usage: the terminal event carries the turn with both
 
-    async def _create_thread(self, text: str) -> Thread:
-        title = " ".join(text.split())[:TITLE_LENGTH]
-        self.thread = await self.library.new_thread(title=title, mode=self.draft_mode, model=self.draft_model)
+    def _notice(self, event: Event, shown: set[str]) -> None:
+        """What the library says once about the thread's state: its server state was rebuilt from the index
+        (or it moved to chat mode), or the code interpreter's container expired and was replaced."""
+        if event.type == "thread.state_rebuilt":
+            message = event.reason[:1].upper() + event.reason[1:] + "."
+            title = "Thread moved to chat mode" if "chat mode" in event.reason else "Thread state rebuilt"
+            severity = "information"
+        else:
+            message, title, severity = event.message, "Code interpreter container replaced", "warning"
+        if message not in shown:
+            shown.add(message)
+            self.notify(message, title=title, severity=severity, timeout=15)
+
+    async def _create_thread(self, text: str, *, title: str | None = None) -> Thread:
+        """The draft becomes a thread in the index, titled with the start of its first message."""
+        title = " ".join(text.split())[:TITLE_LENGTH] if title is None else title
+        self.thread = await self.library.new_thread(title=title, mode=self.draft_mode, model=self.draft_model,
+                                                    tools=self.draft_tools)
         self.sidebar.show_current(self.thread.id)
-        self.thread_title.update(self.thread.title)
+        self.thread_title.update(self.thread.title or "New thread")
         self._show_thread_status([])
         return self.thread
 
+    async def _title_from(self, thread: Thread, text: str) -> None:
+        self.untitled = False
+        if not thread.title:
+            title = " ".join(text.split())[:TITLE_LENGTH]
+            await self.library.rename(thread.id, title)
+            await self.library.refresh(thread)
+            self.thread_title.update(title)
+
     async def _turn_ended(self, view: TurnView, turn: Turn) -> None:
         await view.answer.finish(turn)
+        view.recorded_as(turn.seq)
         self.status.add_turn(turn)
         if self.thread is not None:
-            self.status.conversation_id.show(self.thread.conversation_id, self.thread.mode)
+            self.status.show_mode(self.thread.mode, self.thread.conversation_id)
+            if view.answer.cites_files:  # the turn's files are downloaded by now: link them
+                await view.answer.show_local_paths(await self.library.local_paths(self.thread.id))
 
     def _restore_prompt(self, text: str) -> None:
         if not self.prompt.text.strip():
@@ -215,27 +260,39 @@ class MainScreen(Screen[None]):
             return
         try:
             thread = await self.library.open_thread(thread_id)
-            turns = await self.library.history(thread)
         except Exception as error:
-            self.notify(str(error), title=error_title(error), severity="error", timeout=10)
+            self.notify(error_message(error), title=error_title(error), severity="error", timeout=10)
             return
+        await self._show_thread(thread, focus_seq=focus_seq)
+
+    async def _show_thread(self, thread: Thread, *, focus_seq: int | None = None) -> bool:
+        try:
+            turns = await self.library.history(thread)
+            local_paths = await self.library.local_paths(thread.id)
+        except Exception as error:
+            self.notify(error_message(error), title=error_title(error), severity="error", timeout=10)
+            return False
         self.thread = thread
+        self.untitled = False
         self.sidebar.show_current(thread.id)
         self.thread_title.update(thread.title or "(untitled)")
-        await self.conversation.show_history(turns, focus_seq=focus_seq)
+        await self.conversation.show_history(turns, focus_seq=focus_seq, local_paths=local_paths)
         self._show_thread_status(turns)
         self.prompt.recall.reset([turn.input for turn in turns])
         if focus_seq is None:
             self.prompt.focus()
+        return True
 
     def action_new_thread(self, mode: str = "conversation") -> None:
         if self.answering:
             self.notify(BUSY, severity="warning")
             return
         self.thread = None
+        self.untitled = False
         self.sidebar.show_current(None)
         self.draft_mode = mode
         self.draft_model = self.library.default_model
+        self.draft_tools = []
         self.thread_title.update("New thread" if mode == "conversation" else f"New thread ({mode} mode)")
         self.run_worker(self.conversation.show_welcome(), group="open", exclusive=True)
         self._show_thread_status([])
@@ -244,10 +301,20 @@ class MainScreen(Screen[None]):
 
     def _show_thread_status(self, turns: list[Turn]) -> None:
         if self.thread is None:
-            self.status.show_thread(model=self.draft_model, mode=self.draft_mode, conversation_id=None, turns=[])
+            self.status.show_thread(model=self.draft_model, mode=self.draft_mode, conversation_id=None, turns=[],
+                                    tools=self.draft_tools)
         else:
             self.status.show_thread(model=self.thread.model, mode=self.thread.mode,
-                                    conversation_id=self.thread.conversation_id, turns=turns)
+                                    conversation_id=self.thread.conversation_id, turns=turns,
+                                    tools=self.thread.tools.enabled)
+
+    @property
+    def tools_enabled(self) -> list[str]:
+        return self.thread.tools.enabled if self.thread is not None else list(self.draft_tools)
+
+    @property
+    def mode(self) -> str:
+        return self.thread.mode if self.thread is not None else self.draft_mode
 
     def _target_thread(self) -> tuple[str, str] | None:
         """(id, title) of the thread an action is for: the one highlighted in the sidebar while it has focus,
@@ -271,7 +338,7 @@ class MainScreen(Screen[None]):
             return
         await self.library.rename(thread_id, new_title)
         if self.thread is not None and self.thread.id == thread_id:
-            await asyncio.to_thread(self.thread.refresh)
+            await self.library.refresh(self.thread)
             self.thread_title.update(new_title)
         self.sidebar.refresh_threads()
 
@@ -321,10 +388,195 @@ class MainScreen(Screen[None]):
         if self.thread is None:
             self.draft_model = model
         else:
-            await self.library.set_model(self.thread.id, model)
-            await asyncio.to_thread(self.thread.refresh)
+            await self.library.set_model(self.thread, model)
         self.status.show_model(model)
         self.notify(f"Next answers come from {model}.", timeout=3)
+
+    # deleting
+
+    def _listed(self, thread_id: str):
+        return next((info for info in self.sidebar.rows if info.id == thread_id), None)
+
+    @work(group="edit")
+    async def action_delete_thread(self) -> None:
+        target = self._target_thread()
+        if target is None:
+            return
+        thread_id, title = target
+        is_open = self.thread is not None and self.thread.id == thread_id
+        if is_open and self.answering:
+            self.notify(BUSY, severity="warning")
+            return
+        info = self._listed(thread_id)
+        choice = await self.app.push_screen_wait(DeleteThreadScreen(title, info.turn_count if info else None))
+        if choice is None:
+            return
+        try:
+            await self.library.delete_thread(thread_id, server=choice.server)
+        except Exception as error:
+            advice = " Nothing was deleted." + (" To delete it from this computer only, untick the server box."
+                                                if choice.server else "")
+            self.notify(error_message(error) + advice, title="Cannot delete the thread", severity="error",
+                        timeout=15)
+            return
+        if self.thread is not None and self.thread.id == thread_id:
+            self.action_new_thread()
+        self.sidebar.refresh_threads()
+        where = " and its server conversation" if choice.server else " (its server conversation is kept)"
+        self.notify(f"Deleted “{title or '(untitled)'}”{where}.", timeout=4)
+
+    # tools and files
+
+    def action_tools(self) -> None:
+        note = ""
+        if self.mode == "chat":
+            note = "Hosted tools do not run in chat mode: switch the thread's mode (ctrl+g) to use them."
+        self.app.push_screen(ToolsScreen(self.tools_enabled, self.set_tool, note=note))
+
+    async def set_tool(self, name: str, on: bool) -> list[str]:
+        """Turn a hosted tool on or off for the thread (or the draft); returns the tools now on."""
+        if self.thread is None:
+            tools = [tool.name for tool in TOOLS if (tool.name == name and on)
+                     or (tool.name != name and tool.name in self.draft_tools)]
+            self.draft_tools = tools
+        else:
+            tools = (await self.library.set_tool(self.thread, name, on)).enabled
+            self.sidebar.refresh_threads()
+        self.status.show_tools(tools)
+        return tools
+
+    @work(group="edit")
+    async def toggle_tool(self, name: str) -> None:
+        on = name not in self.tools_enabled
+        try:
+            await self.set_tool(name, on)
+        except Exception as error:
+            self.notify(error_message(error), title="Cannot change the tools", severity="error", timeout=10)
+            return
+        self.notify(f"{BY_NAME[name].title} is {'on' if on else 'off'} for this thread.", timeout=3)
+
+    def action_files(self) -> None:
+        if self.thread is None and self.answering:
+            self.notify(BUSY, severity="warning")  # the draft is becoming a thread: add files to it after
+            return
+        title = self.thread.title if self.thread is not None else ""
+        self.app.push_screen(FilesScreen(self.library, self.thread.id if self.thread else None,
+                                         title or "new thread", ensure_thread=self._thread_for_files,
+                                         on_added=self._files_added))
+
+    async def _thread_for_files(self) -> str:
+        """Files belong to a thread: a draft becomes an untitled thread, titled by its first message later."""
+        if self.thread is None:
+            await self._create_thread("", title="")
+            self.untitled = True
+            self.sidebar.refresh_threads()
+        assert self.thread is not None
+        return self.thread.id
+
+    async def _files_added(self) -> None:
+        if self.thread is not None and "file_search" not in self.thread.tools.enabled:
+            await self.set_tool("file_search", True)
+            self.notify("File search is now on for this thread, so answers can quote its files.",
+                        title="File search on", timeout=6)
+
+    # modes
+
+    @work(group="edit")
+    async def action_pick_mode(self) -> None:
+        if self.answering:
+            self.notify(BUSY, severity="warning")
+            return
+        current = self.mode
+        mode = await self.app.push_screen_wait(ModePickerScreen(self.library.modes, current,
+                                                                draft=self.thread is None))
+        if mode and mode != current:
+            await self._switch_mode(mode)
+
+    @work(group="edit")
+    async def switch_mode(self, mode: str) -> None:
+        if self.answering:
+            self.notify(BUSY, severity="warning")
+            return
+        await self._switch_mode(mode)
+
+    async def _switch_mode(self, mode: str) -> None:
+        if self.thread is None:
+            self.draft_mode = mode
+            self.thread_title.update("New thread" if mode == "conversation" else f"New thread ({mode} mode)")
+            self.status.show_mode(mode, None)
+            self.notify(f"The new thread will be in {mode} mode.", timeout=3)
+            return
+        try:
+            await self.library.set_mode(self.thread, mode)
+        except Exception as error:
+            self.notify(error_message(error), title="Cannot switch the mode", severity="error", timeout=10)
+            return
+        self.status.show_mode(self.thread.mode, self.thread.conversation_id)
+        self.sidebar.refresh_threads()
+        message = f"The thread is in {mode} mode now; its next turn rebuilds the state it needs from the index."
+        if mode == "chat" and self.thread.tools.enabled:
+            message += " Hosted tools do not run in chat mode: turn them off (ctrl+t) to send in it."
+        self.notify(message, title="Mode switched", timeout=8)
+
+    # edit and resend (in a fork)
+
+    @on(UserMessage.EditRequested)
+    def _edit_requested(self, event: UserMessage.EditRequested) -> None:
+        self.edit_message(event.seq)
+
+    def action_edit_last_message(self) -> None:
+        recorded = [view.user_message.seq for view in self.conversation.query(TurnView) if view.user_message.seq]
+        if not recorded or self.thread is None:
+            self.notify("There is no sent message to edit yet.", timeout=3)
+            return
+        self.edit_message(recorded[-1])
+
+    @work(group="edit")
+    async def action_edit_message(self) -> None:
+        """Pick any earlier message of the thread to edit and resend."""
+        if self.thread is None:
+            self.notify("There is no sent message to edit yet.", timeout=3)
+            return
+        turns = await self.library.history(self.thread)
+        if not turns:
+            self.notify("There is no sent message to edit yet.", timeout=3)
+            return
+        seq = await self.app.push_screen_wait(MessagePickerScreen([(turn.seq, turn.input) for turn in turns]))
+        if seq:
+            self.edit_message(seq)
+
+    @work(group="edit")
+    async def edit_message(self, seq: int) -> None:
+        """Edit message `seq` and send it in a fork made at the turn before it; then the fork is open."""
+        if self.thread is None:
+            return
+        if self.answering:
+            self.notify(BUSY, severity="warning")
+            return
+        parent = self.thread
+        turns = await self.library.history(parent)
+        turn = next((turn for turn in turns if turn.seq == seq), None)
+        if turn is None:
+            return
+        text = await self.app.push_screen_wait(EditMessageScreen(turn.input, seq, len(turns)))
+        if text is None or self.thread is not parent:
+            return
+        if self.answering:
+            self.notify(BUSY, severity="warning")
+            return
+        try:
+            fork = await self.library.fork(parent, seq - 1, title=f"{parent.title or 'untitled'} (edit of #{seq})")
+        except Exception as error:
+            self.notify(error_message(error), title="Cannot fork the thread", severity="error", timeout=10)
+            return
+        if not await self._show_thread(fork):
+            return
+        self.sidebar.refresh_threads()
+        kept = f"turns 1–{seq - 1}" if seq > 2 else ("turn 1" if seq == 2 else "no turns")
+        self.notify(f"“{parent.title or '(untitled)'}” is unchanged; the edited message goes to this fork, "
+                    f"which shares {kept} with it.", title="Forked", timeout=6)
+        self.prompt.recall.add(text)
+        self.answer_worker = self._answer(text)
 
     # the command palette
 
@@ -336,6 +588,25 @@ class MainScreen(Screen[None]):
                               lambda mode=mode: self.action_new_thread(mode))
         yield Command("Search turns", "Full-text search over every message and answer", self.action_search)
         yield Command("Rename thread", "Give the thread a new title", self.action_rename_thread)
+        yield Command("Delete thread", "Delete the thread from the index and its conversation on the server",
+                      self.action_delete_thread)
+        yield Command("Tools", "Turn web search, file search and code interpreter on or off (ctrl+t)",
+                      self.action_tools)
+        enabled = self.tools_enabled
+        for tool in TOOLS:
+            state = "off" if tool.name in enabled else "on"
+            yield Command(f"Turn {tool.title.lower()} {state}", f"For this thread: {tool.help}",
+                          lambda name=tool.name: self.toggle_tool(name))
+        yield Command("Files", "Add, watch and remove the thread's files for file search (ctrl+l)",
+                      self.action_files)
+        yield Command("Switch mode", f"Choose how the thread keeps its state; now {self.mode} (ctrl+g)",
+                      self.action_pick_mode)
+        for mode in self.library.modes:
+            if mode != self.mode:
+                yield Command(f"Switch to {mode} mode", "Move the thread to another state mode, losing nothing",
+                              lambda mode=mode: self.switch_mode(mode))
+        yield Command("Edit and resend a message", "Edit an earlier message and send it in a fork (ctrl+up: the "
+                      "last one); the thread itself stays as it is", self.action_edit_message)
         if self.sidebar.archived:
             yield Command("Restore thread", "Move the thread back to the thread list", self.action_archive_thread)
             yield Command("Show threads", "List the threads that are not archived", self.action_toggle_archived)

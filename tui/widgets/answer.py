@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -17,7 +18,9 @@ from textual.widgets import LoadingIndicator, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from assistant import Turn
-from tui.citations import Citations
+from tui.citations import Citations, cites_files
+from tui.opener import local_path, open_local_file
+from tui.structured import function_outputs, structured_markdown
 from tui.widgets.tool_card import ToolCard, is_tool_item
 
 
@@ -51,7 +54,8 @@ class AssistantAnswer(Vertical):
         self.citations = Citations()
         self._blocks: dict[int, Widget] = {}  # by output_index
         self._annotations: dict[int, list[dict[str, Any]]] = {}
-        self._sources = Markdown("", classes="sources")
+        # Links in the sources are opened here: local files need more than a browser (see tui/opener.py).
+        self._sources = Markdown("", classes="sources", open_links=False)
         self._footer = Static("", classes="answer-footer")
         self._waiting: LoadingIndicator | None = None
 
@@ -100,6 +104,12 @@ class AssistantAnswer(Vertical):
             if isinstance(card, ToolCard):
                 card.finish(item)
 
+    async def function_result(self, item_id: str | None, output: str, error: str | None) -> None:
+        """One of the user's functions ran for a function_call card: show what it returned (or its error)."""
+        for block in self._blocks.values():
+            if isinstance(block, ToolCard) and item_id and block.item.get("id") == item_id:
+                block.finish({**block.item, "output": output, "error": error})
+
     async def finish(self, turn: Turn | None, *, note: str = "") -> None:
         """Close the answer: text still streaming is set as it stands (a cancelled or broken-off turn keeps
         what arrived), and the footer says how the turn ended."""
@@ -107,15 +117,43 @@ class AssistantAnswer(Vertical):
         for index, block in self._blocks.items():
             if isinstance(block, AnswerText) and not block.finished:
                 await block.finish(self._marked(block.streamed, self._annotations.get(index, [])))
+        structured = structured_markdown(turn) if turn is not None else None
+        answers = [block for block in self._blocks.values() if isinstance(block, AnswerText)]
+        if structured and answers:  # a structured answer (schema=) reads better as indented JSON
+            await answers[-1].finish(structured)
         await self._show_sources()
         self._footer.update(footer_text(turn, note))
+
+    async def show_local_paths(self, paths: dict[str, str]) -> None:
+        """Link the cited files to their local copies (known once the turn's files were downloaded)."""
+        self.citations.local_paths = paths
+        if self.citations.sources:
+            await self._show_sources()
+
+    @on(Markdown.LinkClicked)
+    def _open_link(self, event: Markdown.LinkClicked) -> None:
+        if event.markdown is not self._sources:
+            return  # the answer text's own links: Markdown opens them in the browser
+        event.stop()
+        path = local_path(event.href)
+        if path is None:
+            self.app.open_url(event.href)
+        else:
+            self.run_worker(open_local_file(self.app, path), group="open-file")
+
+    @property
+    def cites_files(self) -> bool:
+        return cites_files(self.citations.sources)
 
     # a recorded turn
 
     async def show(self, turn: Turn) -> None:
         """Render a turn read back from the index."""
+        outputs = function_outputs(turn)
         for position, item in enumerate(turn.output_items):
             data = item.data
+            if data.get("type") == "function_call" and data.get("call_id") in outputs:
+                data = {**data, **outputs[data["call_id"]]}
             if data.get("type") == "message":
                 block = await self._block(position, AnswerText)
                 assert isinstance(block, AnswerText)

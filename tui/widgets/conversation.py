@@ -3,9 +3,13 @@ follows a streaming answer until the user scrolls up (Textual's anchor)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 
 from assistant import Turn
@@ -22,9 +26,25 @@ WELCOME = (
 
 
 class UserMessage(Static):
+    """The user's message; a click offers to edit and resend it (in a fork)."""
+
+    @dataclass
+    class EditRequested(Message):
+        seq: int
+
     def __init__(self, text: str) -> None:
         super().__init__(Content(text), classes="user-message")
         self.text = text
+        self.seq: int | None = None  # known once the turn is recorded
+
+    def set_seq(self, seq: int | None) -> None:
+        self.seq = seq
+        self.tooltip = "Click to edit and resend (in a fork)" if seq else None
+
+    def on_click(self, event: events.Click) -> None:
+        if self.seq:
+            event.stop()
+            self.post_message(self.EditRequested(self.seq))
 
 
 class TurnView(Vertical):
@@ -34,7 +54,12 @@ class TurnView(Vertical):
     def __init__(self, text: str, *, seq: int | None = None) -> None:
         super().__init__(id=f"turn-{seq}" if seq else None, classes="turn")
         self.user_message = UserMessage(text)
+        self.user_message.set_seq(seq)
         self.answer = AssistantAnswer(classes="answer")
+
+    def recorded_as(self, seq: int) -> None:
+        """The live turn is in the index now, as turn `seq`."""
+        self.user_message.set_seq(seq)
 
     def compose(self) -> ComposeResult:
         yield self.user_message
@@ -58,8 +83,10 @@ class Conversation(VerticalScroll):
         await self.remove_children()
         await self.mount(Static(WELCOME, classes="welcome"))
 
-    async def show_history(self, turns: list[Turn], *, focus_seq: int | None = None) -> None:
-        """Replace the pane with recorded turns and scroll to the end, or to turn `focus_seq` (highlighted)."""
+    async def show_history(self, turns: list[Turn], *, focus_seq: int | None = None,
+                           local_paths: dict[str, str] | None = None) -> None:
+        """Replace the pane with recorded turns and scroll to the end, or to turn `focus_seq` (highlighted).
+        `local_paths` (file id -> path) links cited files to their copies on this machine."""
         await self.remove_children()
         if not turns:
             await self.mount(Static(WELCOME, classes="welcome"))
@@ -72,6 +99,7 @@ class Conversation(VerticalScroll):
             await self.mount(Static(f"{first} earlier turns are not shown.", classes="earlier"))
         await self.mount_all(views)
         for view, turn in zip(views, turns[first:], strict=True):
+            view.answer.citations.local_paths = local_paths or {}
             await view.answer.show(turn)
         if focus_seq is None:
             self.anchor()

@@ -1,7 +1,8 @@
 """The status bar: where requests go and what they cost.
 
-Line one: provider, model, thread mode and the conversation id (click it to copy). Line two: tokens in,
-cached and out with dollars, for the last turn and for the whole thread, compact enough for 80 columns.
+Line one: provider, model, thread mode (click: switch), hosted tools (click: turn on or off) and the
+conversation id (click: copy). Line two: tokens in, cached and out with dollars, for the last turn and for the
+whole thread, compact enough for 80 columns.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.content import Content
 from textual.widgets import Label, Static
 
 from assistant import Turn
+from tui.tools import tools_text
 from tui.widgets.answer import money
 
 
@@ -65,12 +67,26 @@ class ConversationId(Label):
             self.app.notify(f"Copied {self.value}", timeout=2)
 
 
+class ActionLabel(Label):
+    """A label that runs an action when clicked (the mode opens the mode picker, the tools their dialog)."""
+
+    def __init__(self, action: str, tooltip: str, *, id: str) -> None:
+        super().__init__("", id=id)
+        self.action = action
+        self.tooltip = tooltip
+
+    async def on_click(self, event: events.Click) -> None:
+        event.stop()
+        await self.run_action(self.action)
+
+
 class StatusBar(Vertical):
     def __init__(self) -> None:
         super().__init__(id="status-bar")
         self.provider = Label("connecting…", id="provider")
         self.model = Label("", id="model")
-        self.mode = Label("", id="mode")
+        self.mode = ActionLabel("screen.pick_mode", "Click (or ctrl+g) to switch the thread's mode", id="mode")
+        self.tools = ActionLabel("screen.tools", "Click (or ctrl+t) to turn tools on or off", id="tools")
         self.conversation_id = ConversationId()
         self.spend = Static("", id="spend")
         self.last_turn = Spend()
@@ -81,22 +97,32 @@ class StatusBar(Vertical):
             yield self.provider
             yield self.model
             yield self.mode
+            yield self.tools
             yield self.conversation_id
         yield self.spend
 
     def show_provider(self, provider: str) -> None:
         self.provider.update(provider)
 
-    def show_thread(self, *, model: str, mode: str, conversation_id: str | None, turns: list[Turn]) -> None:
+    def show_thread(self, *, model: str, mode: str, conversation_id: str | None, turns: list[Turn],
+                    tools: list[str] | None = None) -> None:
         self.model.update(model)
-        self.mode.update(mode)
-        self.conversation_id.show(conversation_id, mode)
+        self.show_mode(mode, conversation_id)
+        self.show_tools(tools or [])
         self.last_turn = Spend.of(turns[-1]) if turns else Spend()
         self.thread_total = sum((Spend.of(turn) for turn in turns), Spend())
         self._show_spend()
 
     def show_model(self, model: str) -> None:
         self.model.update(model)
+
+    def show_mode(self, mode: str, conversation_id: str | None) -> None:
+        self.mode.update(mode)
+        self.conversation_id.show(conversation_id, mode)
+
+    def show_tools(self, enabled: list[str]) -> None:
+        self.tools.update(tools_text(enabled))
+        self.tools.set_class(not enabled, "-none")
 
     def add_turn(self, turn: Turn) -> None:
         self.last_turn = Spend.of(turn)

@@ -1,14 +1,18 @@
 """The sidebar: threads from the index, newest first, and a search box over every turn.
 
 Threads are read a page at a time (the index may hold tens of thousands): the first page on mount, the next
-when the list is scrolled or walked near its end. Typing in the search box replaces the list with matching
-turns; choosing one opens its thread at that turn. Esc in the search box clears it.
+when the list is scrolled or walked near its end. A fork is listed under the thread it was forked from
+(indented, newest first) when that thread is listed too; otherwise in its own place. Each row shows the
+thread's mode and its hosted tools (W web search, F file search, C code interpreter). Typing in the search box
+replaces the list with matching turns; choosing one opens its thread at that turn. Esc in the search box
+clears it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -23,12 +27,14 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from assistant import SearchHit, ThreadInfo
-from tui.library import Library
+from tui.library import Library, enabled_tools
 from tui.notices import error_message
+from tui.tools import tool_badges
 
 PAGE_SIZE = 100
 SEARCH_DELAY_S = 0.15  # wait for a pause in typing before searching
 MODE_BADGES = {"conversation": "conv", "chain": "chain", "local": "local", "chat": "chat"}
+MAX_INDENT = 4  # forks of forks of forks…: deeper ones are indented no further
 
 
 def utc_now() -> datetime:
@@ -55,13 +61,46 @@ def ago(moment: datetime, now: datetime) -> str:
     return local.strftime("%b %d") if local.year == utc(now).year else local.strftime("%Y-%m-%d")
 
 
-def thread_prompt(thread: ThreadInfo, now: datetime) -> Content:
+def thread_prompt(thread: ThreadInfo, now: datetime, depth: int = 0) -> Content:
     badge = MODE_BADGES.get(thread.mode, thread.mode)
     turns = f"{thread.turn_count} turn{'' if thread.turn_count == 1 else 's'}"
+    tools = tool_badges(enabled_tools(thread.tools))
+    indent = "  " * min(depth, MAX_INDENT)
     return Content.assemble(
-        (thread.title or "(untitled)", "bold"), "\n",
-        (f" {badge} ", "reverse $text-accent"), (f" {turns} · {ago(thread.updated_at, now)}", "dim"),
+        (f"{indent[2:]}↳ " if depth else "", "$text-secondary"), (thread.title or "(untitled)", "bold"), "\n",
+        indent, (f" {badge} ", "reverse $text-accent"),
+        (f" {tools} ", "reverse $text-secondary") if tools else "",
+        (f" {turns} · {ago(thread.updated_at, now)}", "dim"),
     )
+
+
+def arrange(threads: list[ThreadInfo]) -> list[tuple[ThreadInfo, int]]:
+    """The rows of the list, each with its depth: threads in their order, each followed by its listed forks
+    (and theirs). A fork whose parent is not listed keeps its own place."""
+    listed = {thread.id for thread in threads}
+    forks: dict[str, list[ThreadInfo]] = defaultdict(list)
+    roots: list[ThreadInfo] = []
+    for thread in threads:
+        if thread.parent_id and thread.parent_id in listed and thread.parent_id != thread.id:
+            forks[thread.parent_id].append(thread)
+        else:
+            roots.append(thread)
+    rows: list[tuple[ThreadInfo, int]] = []
+    seen: set[str] = set()
+
+    def walk(thread: ThreadInfo, depth: int) -> None:
+        if thread.id in seen:
+            return
+        seen.add(thread.id)
+        rows.append((thread, depth))
+        for fork in forks.get(thread.id, []):
+            walk(fork, depth + 1)
+
+    for thread in roots:
+        walk(thread, 0)
+    for thread in threads:  # a cycle of parents (never made by the library): still listed
+        walk(thread, 0)
+    return rows
 
 
 def hit_prompt(hit: SearchHit) -> Content:
@@ -79,6 +118,8 @@ def hit_prompt(hit: SearchHit) -> Content:
 
 class ThreadOptions(OptionList):
     """The list itself; says when it is near its end, so the next page can be read."""
+
+    BINDINGS = [Binding("delete", "screen.delete_thread", "Delete")]
 
     @dataclass
     class NearEnd(Message):
@@ -110,7 +151,8 @@ class ThreadList(Vertical):
         super().__init__(id="sidebar")
         self.library = library
         self.archived = False  # which threads are listed: active or archived
-        self.threads: list[ThreadInfo] = []
+        self.threads: list[ThreadInfo] = []  # as the index lists them (the next page starts after them)
+        self.rows: list[ThreadInfo] = []  # as shown: forks under their parents
         self.hits: list[SearchHit] | None = None  # None: not searching
         self.exhausted = False  # every thread is loaded
         self.loaded = False  # the first page arrived (for tests and the startup bench)
@@ -132,8 +174,8 @@ class ThreadList(Vertical):
     @property
     def highlighted_thread(self) -> ThreadInfo | None:
         index = self.options.highlighted
-        if self.hits is None and index is not None and index < len(self.threads):
-            return self.threads[index]
+        if self.hits is None and index is not None and index < len(self.rows):
+            return self.rows[index]
         return None
 
     # threads
@@ -163,8 +205,15 @@ class ThreadList(Vertical):
         known = {thread.id for thread in self.threads}
         new = [thread for thread in page if thread.id not in known]
         self.threads.extend(new)
-        now = utc_now()
-        self.options.add_options([Option(thread_prompt(thread, now), id=thread.id) for thread in new])
+        rows = arrange(self.threads)
+        if [thread.id for thread, _ in rows[:len(self.rows)]] == [thread.id for thread in self.rows]:
+            now = utc_now()  # the page adds rows at the end only: append them
+            shown = len(self.rows)
+            self.rows = [thread for thread, _ in rows]
+            self.options.add_options([Option(thread_prompt(thread, now, depth), id=thread.id)
+                                      for thread, depth in rows[shown:]])
+        else:
+            self._show_threads()  # a fork listed earlier has found its parent: lay the list out again
 
     def refresh_threads(self) -> None:
         """Re-read the loaded threads (a turn moved one to the top, or one was renamed)."""
@@ -174,6 +223,7 @@ class ThreadList(Vertical):
         self.archived = archived
         self.heading.update("Archived threads" if archived else "Threads")
         self.threads = []
+        self.rows = []
         self.options.clear_options()
         self.reload()
 
@@ -186,9 +236,12 @@ class ThreadList(Vertical):
     def _show_threads(self) -> None:
         highlighted = self.highlighted_thread
         now = utc_now()
+        rows = arrange(self.threads)
+        self.rows = [thread for thread, _ in rows]
         self.options.clear_options()
-        if self.threads:
-            self.options.add_options([Option(thread_prompt(thread, now), id=thread.id) for thread in self.threads])
+        if rows:
+            self.options.add_options([Option(thread_prompt(thread, now, depth), id=thread.id)
+                                      for thread, depth in rows])
         else:
             empty = "No archived threads." if self.archived else "No threads yet."
             self.options.add_option(Option(Content.styled(empty, "dim"), disabled=True))
@@ -199,11 +252,11 @@ class ThreadList(Vertical):
     def _highlight(self, thread_id: str | None) -> None:
         """Highlight that thread, or the first one: a highlighted row is what Enter and the thread commands
         act on."""
-        for index, thread in enumerate(self.threads):
+        for index, thread in enumerate(self.rows):
             if thread.id == thread_id:
                 self.options.highlighted = index
                 return
-        if self.threads:
+        if self.rows:
             self.options.highlighted = 0
 
     @on(ThreadOptions.NearEnd)

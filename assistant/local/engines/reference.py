@@ -9,9 +9,10 @@ Its answers depend only on the prompt the server assembled, so a test can prove 
 - "repeat N words" / "count to N" -> N words ("word1 word2 ..." / "1 2 3 ...") to exceed max_output_tokens
 - anything else             -> `Reference reply to: <text>`
 
-With hosted tools in the request it calls them by the rules in `reference_tools.py` (a ```python block runs,
+With hosted tools in the request it calls them by the rules in `tool_rules.py` (a ```python block runs,
 a question over attached files searches them, "search ..." searches the web) and then answers by quoting the
-tool results, with citations.
+tool results, with citations. With function tools it calls those whose name the message mentions, with
+arguments from simple patterns, and answers by quoting their outputs (`function_rules.py`).
 
 Text is streamed one word (with its trailing space) per delta. Tokens come from `tokenizer.tokenize`; the prompt
 is the instructions followed by every item's text; cached tokens come from a `PromptCache` shared by all
@@ -25,8 +26,10 @@ from collections.abc import Iterator
 
 from ..items import item_text
 from .base import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
+from .function_rules import answer_from_functions, function_calls
+from .hosted_functions import as_function_call, hosted_view
 from .prompt_cache import PromptCache
-from .reference_tools import Segment, answer_from_tools, latest_tool_results, route
+from .tool_rules import Segment, answer_from_tools, latest_tool_results, route
 from .tokenizer import count_tokens, tokenize
 
 REFERENCE_MODEL = "reference"
@@ -50,14 +53,21 @@ class ReferenceEngine:
             prompt_tokens.extend(tokenize(item_text(item)))
         cached = self.prompt_cache.lookup_and_store(prompt_tokens)
 
-        call = route(request)
-        if call is not None:
-            yield call
-            yield Finish(Usage(input_tokens=len(prompt_tokens), output_tokens=count_tokens(call.arguments),
+        # Hosted tools a Chat client offers as functions are routed and answered like hosted ones.
+        tools_view = hosted_view(request)
+        call = as_function_call(route(tools_view), request)
+        # Your function tools, by the rules in `function_rules.py` (one round per clause, parallel calls).
+        calls = [call] if call is not None else function_calls(tools_view)
+        if calls:
+            yield from calls
+            yield Finish(Usage(input_tokens=len(prompt_tokens),
+                               output_tokens=sum(count_tokens(each.arguments) for each in calls),
                                cached_tokens=cached), reason="tool_calls")
             return
-        if latest_tool_results(request.input_items):
-            segments = answer_from_tools(request.input_items)
+        if latest_tool_results(tools_view.input_items):
+            segments = answer_from_tools(tools_view.input_items)
+        elif (quoted := answer_from_functions(tools_view.input_items)) is not None:
+            segments = [Segment(quoted)]
         else:
             segments = [Segment(self.answer(request))]
 
@@ -100,4 +110,15 @@ class ReferenceEngine:
             return " ".join(f"word{i}" for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
         if match := _COUNT.search(question):
             return " ".join(str(i) for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
-        return f"Reference reply to: {latest}"
+        return f"Reference reply to: {_quoted(latest)}"
+
+
+_ECHO_LIMIT = 200
+
+
+def _quoted(text: str) -> str:
+    """The user's text as the reply repeats it: whole when short; a long paste is quoted by its start and its
+    size, as any model's answer would be far shorter than a 10 MB question."""
+    if len(text) <= _ECHO_LIMIT:
+        return text
+    return f"{text[:_ECHO_LIMIT]}… ({len(text):,} characters)"

@@ -1,4 +1,6 @@
-"""How the reference engine uses hosted tools: clear routing rules, and answers that quote tool results.
+"""Hosted tools for engines that cannot choose tools themselves: clear routing rules, and answers that quote
+tool results. The reference engine answers with these quotes alone; the llama engine lets its model write the
+answer from the same quotes (in its prompt) and then appends them, so the citations always point at real text.
 
 Routing (only among the hosted tools the request offers, and never with `tool_choice: "none"`):
 
@@ -67,7 +69,7 @@ def route(request: GenerationRequest) -> ToolCall | None:
         required = choice.get("mode") == "required"
     if choice == "none" or not offered:
         return None
-    text = _latest_user_text(request.input_items)
+    text = latest_user_text(request.input_items)
     forced = _kind(choice) if isinstance(choice, Mapping) else None
     if forced in offered:
         return _call(forced, text, _code_for(text) or f"print({text!r})")
@@ -175,25 +177,30 @@ def latest_tool_results(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str,
     return list(reversed(results))
 
 
-def answer_from_tools(items: Sequence[Mapping[str, Any]]) -> list[Segment]:
-    question = _latest_user_text(items)
+def answer_from_tools(items: Sequence[Mapping[str, Any]], start: int = 0) -> list[Segment]:
+    """The quoted results of this turn's tools, cited; `start` is where they begin in the message text."""
+    question = latest_user_text(items)
     segments: list[Segment] = []
     for result in latest_tool_results(items):
         if segments:
             segments.append(Segment("\n\n"))
-        if result["type"] == "file_search_call":
-            segments += _file_search_answer(result, question)
-        elif result["type"] == "web_search_call":
-            segments += _web_search_answer(result)
-        else:
-            segments += _code_answer(result)
-    return cite(segments)
+        segments += quote_tool_result(result, question)
+    return cite(segments, start)
 
 
-def cite(segments: list[Segment]) -> list[Segment]:
-    """Fill in each annotation's character positions from the segments' texts."""
+def quote_tool_result(result: Mapping[str, Any], question: str) -> list[Segment]:
+    """What one tool call item returned, quoted, with uncited annotations (see `cite`)."""
+    if result["type"] == "file_search_call":
+        return _file_search_answer(result, question)
+    if result["type"] == "web_search_call":
+        return _web_search_answer(result)
+    return _code_answer(result)
+
+
+def cite(segments: list[Segment], start: int = 0) -> list[Segment]:
+    """Fill in each annotation's character positions from the segments' texts, the first starting at `start`."""
     cited = []
-    offset = 0
+    offset = start
     for segment in segments:
         annotation = segment.annotation
         if annotation is not None:
@@ -279,7 +286,7 @@ def _tail(logs: str, limit: int = 2000) -> str:
     return logs if len(logs) <= limit else "..." + logs[-limit:]
 
 
-def _latest_user_text(items: Sequence[Mapping[str, Any]]) -> str:
+def latest_user_text(items: Sequence[Mapping[str, Any]]) -> str:
     for item in reversed(items):
         if item.get("type") == "message" and item.get("role") == "user":
             return item_text(item)  # type: ignore[arg-type]

@@ -1,0 +1,182 @@
+"""The conversations `assistant compare` replays, read from a script or from logged Chat Completions transcripts.
+
+Accepted input:
+
+- YAML (`.yaml`, `.yml`): a list of user turns (one conversation), or `{turns: [...]}`, or a list of / a
+  `conversations:` list of `{name, turns, instructions?}`.
+- JSONL (any other name), one JSON value per line, mixed freely:
+  - `{"messages": [...]}`: a Chat Completions transcript as people log it. Its user turns are replayed; the
+    recorded assistant answers are kept for reference; a system/developer message becomes the instructions.
+  - `{"name": ..., "turns": [...]}`: a scripted conversation.
+  - `"text"` or `{"user": "text"}`: one more user turn of a conversation named after the file.
+
+Bad input: a line that is not JSON (or not one of these shapes) is reported with its line number and skipped;
+a transcript with no user turn is skipped with the reason; an empty file, or one with nothing to replay, is an
+error (`CompareInputError`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class CompareInputError(ValueError):
+    """The input cannot be compared at all (missing, empty, nothing to replay)."""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    name: str
+    turns: list[str]  # the user's messages, in order
+    references: list[str | None] = field(default_factory=list)  # a transcript's recorded answer to each turn
+    instructions: str | None = None
+    line: int | None = None  # where it was in a JSONL file
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+    line: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ComparisonInput:
+    conversations: list[Conversation]
+    skipped: list[Skipped]  # malformed lines, transcripts with no user turn
+    source: str
+
+
+def load_conversations(path: str | Path) -> ComparisonInput:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CompareInputError(f"cannot read {path}: {error.strerror or error}") from None
+    if not text.strip():
+        raise CompareInputError(f"{path} is empty: give it user turns (YAML) or one transcript per line (JSONL)")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        loaded = _from_yaml(text, path)
+    else:
+        loaded = _from_jsonl(text, path)
+    if not loaded.conversations:
+        reasons = "; ".join(_describe(skip) for skip in loaded.skipped) or "no user turns"
+        raise CompareInputError(f"{path} has no conversation to replay ({reasons})")
+    return loaded
+
+
+def _describe(skip: Skipped) -> str:
+    where = f"line {skip.line}" if skip.line else (skip.name or "input")
+    return f"{where}: {skip.reason}"
+
+
+def _from_yaml(text: str, path: Path) -> ComparisonInput:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CompareInputError(f"{path} is not valid YAML: {error}") from None
+    if isinstance(data, dict) and "conversations" in data:
+        data = data["conversations"]
+    if isinstance(data, dict) or (isinstance(data, list) and all(isinstance(entry, str) for entry in data)):
+        data = [data]
+    if not isinstance(data, list):
+        raise CompareInputError(f"{path}: expected a list of user turns or of conversations")
+    conversations, skipped = [], []
+    for number, entry in enumerate(data, start=1):
+        if isinstance(entry, list):
+            entry = {"turns": entry}
+        name = f"{path.stem}" if len(data) == 1 else f"{path.stem} #{number}"
+        try:
+            conversations.append(_script(entry, name))
+        except ValueError as error:
+            skipped.append(Skipped(str(error), name=name))
+    return ComparisonInput(conversations, skipped, str(path))
+
+
+def _from_jsonl(text: str, path: Path) -> ComparisonInput:
+    conversations: list[Conversation] = []
+    skipped: list[Skipped] = []
+    loose_turns: list[str] = []  # bare user turns, for one conversation named after the file
+    first_loose_line: int | None = None
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as error:
+            skipped.append(Skipped(f"not valid JSON ({error.msg} at column {error.colno})", line=line_number))
+            continue
+        try:
+            if isinstance(value, str) or (isinstance(value, dict) and set(value) == {"user"}):
+                turn = value if isinstance(value, str) else value["user"]
+                if not isinstance(turn, str) or not turn.strip():
+                    raise ValueError("an empty user turn")
+                loose_turns.append(turn)
+                first_loose_line = first_loose_line or line_number
+            elif isinstance(value, dict) and "messages" in value:
+                conversations.append(_transcript(value, f"{value.get('name') or path.stem + ' line ' + str(line_number)}",
+                                                 line_number))
+            elif isinstance(value, dict) and "turns" in value:
+                conversations.append(_script(value, str(value.get("name") or f"{path.stem} line {line_number}"),
+                                             line_number))
+            else:
+                raise ValueError('expected {"messages": [...]}, {"turns": [...]}, {"user": "..."} or a string')
+        except ValueError as error:
+            skipped.append(Skipped(str(error), line=line_number))
+    if loose_turns:
+        conversations.append(Conversation(path.stem, loose_turns, [None] * len(loose_turns), line=first_loose_line))
+    return ComparisonInput(conversations, skipped, str(path))
+
+
+def _script(entry: Any, name: str, line: int | None = None) -> Conversation:
+    if not isinstance(entry, dict):
+        raise ValueError("a conversation must be a list of user turns or an object with 'turns'")
+    turns = entry.get("turns")
+    if not isinstance(turns, list) or not turns:
+        raise ValueError("no user turns ('turns' must be a non-empty list)")
+    texts = []
+    for turn in turns:
+        text = turn.get("user") if isinstance(turn, dict) else turn
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"every turn must be a non-empty string (got {turn!r})")
+        texts.append(text)
+    instructions = entry.get("instructions")
+    return Conversation(str(entry.get("name") or name), texts, [None] * len(texts),
+                        instructions if isinstance(instructions, str) else None, line)
+
+
+def _transcript(entry: dict[str, Any], name: str, line: int) -> Conversation:
+    messages = entry["messages"]
+    if not isinstance(messages, list):
+        raise ValueError("'messages' must be a list")
+    instructions: list[str] = []
+    turns: list[str] = []
+    references: list[str | None] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            raise ValueError("every message must be an object")
+        role, text = message.get("role"), _message_text(message.get("content"))
+        if role in ("system", "developer") and text:
+            instructions.append(text)
+        elif role == "user" and text:
+            turns.append(text)
+            references.append(None)
+        elif role == "assistant" and turns and text:
+            # The recorded answer to the latest user turn (tool-call rounds in between add to it).
+            references[-1] = f"{references[-1]}\n{text}" if references[-1] else text
+    if not turns:
+        raise ValueError("the transcript has no user turn to replay")
+    return Conversation(name, turns, references, "\n\n".join(instructions) or None, line)
+
+
+def _message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: only text can be replayed
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+    return ""

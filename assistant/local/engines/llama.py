@@ -1,0 +1,159 @@
+"""The llama engine: SmolLM2-135M-Instruct running in-process through llama.cpp (`llama-cpp-python`).
+
+- The prompt is the model's own chat template (from the GGUF) over the conversation (`chat_prompt.py`), tokenized
+  by the model's tokenizer; usage counts those real tokens.
+- Cached input tokens are what llama.cpp really did not evaluate again: the longest prefix the new prompt shares
+  with what its context already holds (the previous request's prompt and output). One context holds one
+  sequence, so a request from another conversation in between leaves little to reuse: that is reported as is.
+- `max_output_tokens` (or the end of the context window) stops decoding and ends with reason
+  "max_output_tokens", so the response is `incomplete`.
+- A 135M model cannot choose tools: hosted tools are routed by `tool_rules.route`, as the reference engine does.
+  Once the tool results are in the prompt the model writes its answer from them, and the engine then appends
+  the quoted results with their citations (`tool_rules.answer_from_tools`), so every citation points at text that
+  really is in the answer and says what the tool really returned.
+- One llama.cpp context cannot run two requests at once: requests wait for a lock, in turn. The lock is held while
+  the engine's iterator is consumed, and released when it ends or is closed (a client that leaves).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from .base import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
+from .chat_prompt import FittedPrompt, Message, chat_messages, fit_prompt
+from .smollm2 import INSTALL_HINT, smollm2_weights
+from .tool_rules import answer_from_tools, latest_tool_results, route
+
+logger = logging.getLogger(__name__)
+
+# The system prompt when a request has no instructions. SmolLM2's template has its own default ("You are a
+# helpful AI assistant named SmolLM, trained by Hugging Face"), but with it the 135M model answers plain questions
+# with nonsense (measured: "What is the capital of France?" -> a loop of French words; with this one: "The capital
+# of France is Paris.").
+DEFAULT_SYSTEM = "You are a helpful assistant."
+# Prefill runs at a few hundred tokens per second on a small CPU: a longer prompt would keep a user waiting tens
+# of seconds before the first token (once; the prefix cache keeps later turns fast).
+PROMPT_BUDGET = 3072
+# This model's own output limit, as every real model has one: a 135M model can loop on a phrase, and must not
+# fill the whole context doing so. Reaching it ends the response `incomplete`, like any max_output_tokens.
+MAX_OUTPUT_TOKENS = 1024
+# The sampling SmolLM2's model card uses; a request's own temperature / top_p win.
+DEFAULT_TEMPERATURE = 0.2
+DEFAULT_TOP_P = 0.9
+
+
+class LlamaEngine:
+    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int | None = None,
+                 prompt_budget: int = PROMPT_BUDGET) -> None:
+        path = model_path or smollm2_weights()
+        if path is None:
+            raise RuntimeError(f"The SmolLM2 weights are not installed ({INSTALL_HINT}).")
+        # n_ctx=0 takes the context length the model was trained with (8192 for SmolLM2).
+        self.model = llama_cpp.Llama(str(path), n_ctx=n_ctx or 0, verbose=False)
+        self.n_ctx = self.model.n_ctx()
+        self.prompt_budget = min(prompt_budget, self.n_ctx - 16)
+        template = self.model.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise RuntimeError(f"{path} has no chat template")
+        self._format = Jinja2ChatFormatter(template, eos_token=self._token_text(self.model.token_eos()),
+                                           bos_token=self._token_text(self.model.token_bos()))
+        self._lock = threading.Lock()  # one request at a time on the one context
+
+    def generate(self, request: GenerationRequest) -> Iterator[TextDelta | Annotation | ToolCall | Finish]:
+        limit = min(request.options.max_output_tokens or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
+        reserve = min(limit, self.n_ctx // 2)
+        prompt = self.prompt(request, budget=min(self.prompt_budget, self.n_ctx - reserve))
+
+        call = route(request)
+        if call is not None:
+            # The rules chose; the model was not run. Input is counted as sent, none of it evaluated.
+            yield call
+            yield Finish(Usage(input_tokens=len(prompt.tokens), output_tokens=self.count_tokens(call.arguments)),
+                         reason="tool_calls")
+            return
+
+        produced = 0
+        reason = "stop"
+        text: list[str] = []
+        with self._lock:
+            cached = self._reuse_prefix(prompt.tokens)
+            room = self.n_ctx - len(prompt.tokens)
+            stop_after = min(limit, room)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            temperature = request.options.temperature
+            top_p = request.options.top_p
+            for token in self.model.generate(
+                prompt.tokens[cached:], reset=False,
+                temp=DEFAULT_TEMPERATURE if temperature is None else temperature,
+                top_p=DEFAULT_TOP_P if top_p is None else top_p,
+            ):
+                if llama_cpp.llama_vocab_is_eog(self.model._model.vocab, token):
+                    break
+                produced += 1
+                piece = decoder.decode(self.model.detokenize([token]))
+                if piece:
+                    text.append(piece)
+                    yield TextDelta(piece)
+                if produced >= stop_after:
+                    reason = "max_output_tokens"
+                    break
+            if tail := decoder.decode(b"", final=True):
+                text.append(tail)
+                yield TextDelta(tail)
+
+        if reason == "stop" and latest_tool_results(request.input_items):
+            answer = "".join(text)
+            lead = "\n\n" if answer.strip() else ""
+            segments = answer_from_tools(request.input_items, start=len(answer) + len(lead))
+            if lead:
+                produced += self.count_tokens(lead)
+                yield TextDelta(lead)
+            for segment in segments:
+                cost = self.count_tokens(segment.text)
+                if produced + cost > limit:
+                    reason = "max_output_tokens"  # the quote is cut whole, never mid-citation
+                    break
+                produced += cost
+                yield TextDelta(segment.text)
+                if segment.annotation is not None:
+                    yield Annotation(segment.annotation)
+        yield Finish(Usage(input_tokens=len(prompt.tokens), output_tokens=produced, cached_tokens=cached),
+                     reason=reason)  # type: ignore[arg-type]
+
+    def prompt(self, request: GenerationRequest, budget: int) -> FittedPrompt:
+        messages = chat_messages(request.instructions, request.input_items, DEFAULT_SYSTEM)
+        fitted = fit_prompt(messages, self.template_tokens, budget)
+        if fitted.dropped_messages or fitted.cut_characters:
+            logger.info("prompt over %d tokens: left out the %d oldest messages and %d characters of the latest",
+                        budget, fitted.dropped_messages, fitted.cut_characters)
+        return fitted
+
+    def template_tokens(self, messages: list[Message]) -> list[int]:
+        """The chat template applied to `messages` (with the assistant's opening), tokenized."""
+        text = self._format(messages=messages).prompt  # type: ignore[arg-type]
+        return self.model.tokenize(text.encode(), add_bos=False, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
+
+    def _reuse_prefix(self, tokens: Sequence[int]) -> int:
+        """Keep the part of llama.cpp's context that matches the prompt's start; returns its length. At least one
+        token is evaluated again, since sampling needs fresh logits. `eval` drops the context from `n_tokens` on."""
+        held = self.model.input_ids[: self.model.n_tokens]
+        shared = 0
+        for held_token, token in zip(held, tokens[:-1]):
+            if held_token != token:
+                break
+            shared += 1
+        self.model.n_tokens = shared
+        return shared
+
+    def _token_text(self, token: int) -> str:
+        return self.model.detokenize([token], special=True).decode("utf-8", errors="replace")
