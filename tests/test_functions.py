@@ -109,7 +109,7 @@ def test_without_functions_a_call_ends_the_turn_with_the_call(assistant):
     # Offered as a raw tool param (not a callable), the library leaves the call to the caller, as before.
     thread = assistant.thread(mode="chain")
     tool = function_tool(get_weather).api_param()
-    turn = thread.ask("weather in Paris", tools=[], tool_choice="auto", **{"extra_body": {"tools": [tool]}})
+    turn = thread.ask("weather in Paris", tools=[], tool_choice="auto", extra_body={"tools": [tool]})
     assert turn.status == "completed"
     assert [item.type for item in turn.output_items] == ["function_call"]
 

@@ -11,10 +11,14 @@ from assistant.migrate import chat_to_responses
 from assistant.structured import answer_schema, parse_answer, schema_problem
 from tests.recorded_server import load_recording, recording_names
 
+def _asks_for_json(name: str) -> bool:
+    request = load_recording(name)["request"]["json"] or {}
+    fmt = (request.get("text") or {}).get("format") or request.get("response_format") or {}
+    return fmt.get("type") in ("json_schema", "json_object")
+
+
 NAMES = [name for path in ("/v1/responses", "/v1/chat/completions")
-         for name in recording_names(path=path, sse=False)
-         if (lambda request: ((request.get("text") or {}).get("format") or request.get("response_format") or {})
-             .get("type") in ("json_schema", "json_object"))(load_recording(name)["request"]["json"] or {})]
+         for name in recording_names(path=path, sse=False) if _asks_for_json(name)]
 
 
 def test_there_are_recorded_structured_outputs():

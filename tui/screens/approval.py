@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -30,7 +31,7 @@ class ApprovalScreen(ModalScreen[bool]):
     ApprovalScreen Horizontal { height: auto; align-horizontal: right; }
     ApprovalScreen Button { margin-left: 2; }
     """
-    BINDINGS = [Binding("y", "allow", "Allow"), Binding("n", "deny", "Deny"), Binding("escape", "deny", "Deny")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("y", "allow", "Allow"), Binding("n", "deny", "Deny"), Binding("escape", "deny", "Deny")]
 
     def __init__(self, call: FunctionCall) -> None:
         super().__init__()
