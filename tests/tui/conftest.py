@@ -73,11 +73,13 @@ async def started(pilot: Pilot) -> MainScreen:
     return screen
 
 
-async def send(pilot: Pilot, text: str) -> AssistantAnswer:
-    """Type `text` in the prompt, press Enter and wait for the answer to finish."""
+async def send(pilot: Pilot, text: str, *, timeout: float = 30.0) -> AssistantAnswer:
+    """Type `text` in the prompt, press Enter and wait for the answer to finish (a sandbox's cold start can
+    take a while on a busy machine)."""
     screen = main_screen(pilot.app)  # type: ignore[arg-type]
     screen.prompt.focus()
     screen.prompt.text = text
     await pilot.press("enter")
-    await until(pilot, lambda: screen.answer_worker is not None and screen.answer_worker.is_finished)
+    await until(pilot, lambda: screen.answer_worker is not None and screen.answer_worker.is_finished,
+                timeout=timeout)
     return list(screen.query(AssistantAnswer))[-1]
