@@ -120,6 +120,11 @@ class Thread:
         return f"<Thread {self.id} {self.title!r} mode={self.mode}>"
 
     @property
+    def info(self) -> ThreadInfo:
+        """The thread as the index last showed it (turn count, parent of a fork, …)."""
+        return self._info
+
+    @property
     def id(self) -> str:
         return self._info.id
 
@@ -159,7 +164,8 @@ class Thread:
         self.refresh()
 
     def set_tools(self, tools: Any) -> None:
-        self._assistant.store.update_thread(self.id, tools=parse_tools(tools).to_json())
+        """The hosted tools the thread's turns may use (a setting, not activity: the thread keeps its place)."""
+        self._assistant.store.update_thread(self.id, touch=False, tools=parse_tools(tools).to_json())
         self.refresh()
 
     # your functions
@@ -218,14 +224,16 @@ class Thread:
         self.refresh()
 
     def fork(self, at_turn: int, *, title: str | None = None) -> Thread:
-        """A new thread sharing this one's history up to turn `at_turn` (1-based), for trying another way
-        from there. Its server state is new: a conversation seeded from those turns on its first turn, or in
-        chain mode the response of turn `at_turn` as its chain head."""
+        """A new thread sharing this one's history up to turn `at_turn` (1-based; 0 keeps no turns, e.g. to
+        edit the first message), for trying another way from there. Its server state is new: a conversation
+        seeded from those turns on its first turn, or in chain mode the response of turn `at_turn` as its
+        chain head."""
         turns = self.history()
-        if not 1 <= at_turn <= len(turns):
+        if not 0 <= at_turn <= len(turns):
             raise AssistantError(f"Cannot fork at turn {at_turn}: thread {self.id} has turns 1 to {len(turns)}.")
-        head = turns[at_turn - 1]
-        chain_head = head.response_id if self.mode == "chain" and head.status in ("completed", "incomplete") else None
+        head = turns[at_turn - 1] if at_turn else None
+        chain_head = (head.response_id if head and self.mode == "chain" and head.status in ("completed", "incomplete")
+                      else None)
         info = self._assistant.store.fork_thread(self._info, at_turn, title=title or f"{self.title} (fork)".strip(),
                                                  last_response_id=chain_head)
         return Thread(self._assistant, info)
@@ -302,9 +310,11 @@ class Thread:
         """The async twin of `stream`: async functions are awaited, sync ones run in worker threads, and the
         approval callback may be a coroutine (a dialog)."""
         extras = self._extras(options)
-        backend, request = self._prepare(text, options)
+        # Reading the history (all of it in local and chat mode) and writing the turn row are blocking index
+        # work: off the event loop, so an app streaming this turn never stutters.
+        backend, request = await asyncio.to_thread(self._prepare, text, options)
         request = self._with_extras(request, extras)
-        recorder = TurnRecorder(self._assistant.store, request, backend=backend.name)
+        recorder = await asyncio.to_thread(TurnRecorder, self._assistant.store, request, backend=backend.name)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
@@ -335,7 +345,7 @@ class Thread:
             turn = self._close(recorder, *self._failure(recorder, exc))
             yield TurnEnded(turn=turn, type=TERMINAL_TYPE_OF_STATUS[turn.status])
             raise self._explain(exc, turn) from exc
-        turn = self._close(recorder)
+        turn = await asyncio.to_thread(self._close, recorder)
         for notice in await asyncio.to_thread(self._assistant.containers.after_turn, turn):
             yield notice
         turn, problem = self._parsed(turn, extras)

@@ -119,6 +119,8 @@ def test_a_fork_sees_only_the_turns_it_was_forked_from(assistant, mode):
     assert [change.kind for change in fork.changes()] == ["forked"]
     with pytest.raises(AssistantError, match="turns 1 to 6"):
         parent.fork(at_turn=9)
+    empty = parent.fork(at_turn=0)  # e.g. to edit the first message
+    assert empty.history() == [] and empty.ask("a new start").text == "Reference reply to: a new start"
 
 
 def test_doctor_finds_a_planted_difference_and_fix_repairs_it(assistant, sdk):
