@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from assistant import Assistant, AssistantError
 from tui.library import Library
+from tui.screens.compare import compare_commands, open_compare
 from tui.screens.main import MainScreen
 
 
@@ -22,6 +24,7 @@ class AssistantApp(App[None]):
     CSS_PATH = "app.tcss"
     # ctrl+c copies in text areas (Textual's default); ctrl+q quits.
     ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("f2", "compare", "Compare", show=False)]  # the compare screen (tui/screens/compare.py)
 
     def __init__(self, assistant: Assistant, *, close_assistant: bool = False) -> None:
         """With `close_assistant` the app closes the assistant when it exits, on its own event loop (the async
@@ -40,6 +43,11 @@ class AssistantApp(App[None]):
         if isinstance(screen, MainScreen):
             for command in screen.commands():
                 yield SystemCommand(command.title, command.help, command.run)
+        for command in compare_commands(screen):
+            yield SystemCommand(command.title, command.help, command.run)
+
+    def action_compare(self) -> None:
+        open_compare(self)
 
     async def on_unmount(self) -> None:
         # Stop workers first: a streaming answer is then recorded as cancelled before its client goes away.

@@ -11,18 +11,21 @@ grows the real API, only this module changes.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assistant import Assistant, SearchHit, Thread, ThreadInfo, Turn
+from assistant import Assistant, SearchHit, Thread, ThreadInfo, ThreadNotFound, Turn
+from assistant.compare import BACKENDS, MODE_OF_BACKEND
 from assistant.files import FileOutcome, FileProgress
-from assistant.index.store import ContainerFile, FileRecord, ThreadChange
+from assistant.index.store import ComparisonRecord, ContainerFile, FileRecord, ThreadChange
 from assistant.thread import MODES
 from assistant.tool_settings import CodeInterpreter, FileSearch, ToolSettings, WebSearch
 
 DEFAULT_TOOLS = {"web_search": WebSearch, "file_search": FileSearch, "code_interpreter": CodeInterpreter}
 TOOL_NAMES = tuple(DEFAULT_TOOLS)
+COMPARE_SCREEN_SOURCE = "app"  # `source` of the compare screen's comparisons (`assistant compare`: the input file)
 
 
 class Library:
@@ -153,6 +156,43 @@ class Library:
             return paths
 
         return await asyncio.to_thread(read)
+
+
+    # comparisons (the compare screen)
+
+    async def comparisons(self, *, limit: int = 100) -> list[ComparisonRecord]:
+        """Recorded comparisons, newest first: those of `assistant compare` runs and of the compare screen."""
+        return await asyncio.to_thread(self.assistant.store.comparisons, limit=limit)
+
+    async def new_comparison(self, name: str, *, model: str) -> tuple[ComparisonRecord, dict[str, Thread]]:
+        """A pair of threads for one comparison, named and recorded as `assistant compare` records its own
+        (`assistant.compare`: the same titles, modes and `comparisons` row), so either lists it. The row's
+        summary stays empty: the pair grows turn by turn and the store cannot update a summary; the screen reads
+        the numbers from the recorded turns."""
+
+        def make() -> tuple[ComparisonRecord, dict[str, Thread]]:
+            threads = {backend: self.assistant.thread(title=f"compare: {name} ({backend})",
+                                                      mode=MODE_OF_BACKEND[backend], model=model)
+                       for backend in BACKENDS}
+            self.assistant.store.add_comparison(
+                run_id="app_" + secrets.token_hex(8), name=name, source=COMPARE_SCREEN_SOURCE,
+                responses_thread_id=threads["responses"].id, chat_thread_id=threads["chat"].id, summary={})
+            record = self.assistant.store.comparisons(thread_id=threads["responses"].id, limit=1)[0]
+            return record, threads
+
+        return await asyncio.to_thread(make)
+
+    async def open_comparison(self, record: ComparisonRecord) -> dict[str, Thread]:
+        """The comparison's two threads, by backend (ThreadNotFound when one was deleted)."""
+        ids = {"responses": record.responses_thread_id, "chat": record.chat_thread_id}
+
+        def open_both() -> dict[str, Thread]:
+            missing = [backend for backend, thread_id in ids.items() if not thread_id]
+            if missing:
+                raise ThreadNotFound(f"The {missing[0]} thread of “{record.name}” was deleted.")
+            return {backend: self.assistant.thread(thread_id) for backend, thread_id in ids.items()}
+
+        return await asyncio.to_thread(open_both)
 
 
 def enabled_tools(tools_json: str | None) -> list[str]:
