@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -36,6 +35,7 @@ from .faults import Fault, FaultSwitch
 from .hosted_tools import HostedTools
 from .ids import new_id, new_request_id
 from .items import normalize_input
+from .request_parsing import json_object
 from .runner import ResponseRunner, check_metadata
 from .sse import SSE_MEDIA_TYPE, Event, encode_event, without_obfuscation
 from .store import ServerStore, paginate
@@ -170,7 +170,7 @@ class _Api:
     # -- responses --------------------------------------------------------------------------------------------
 
     async def create_response(self, request: Request) -> Response:
-        body = await _json_body(request)
+        body = await json_object(request)
         prepared = await run_in_threadpool(self.runner.prepare, body)
         if prepared.background:
             run = self.background.start(prepared)
@@ -228,7 +228,7 @@ class _Api:
     # -- conversations ----------------------------------------------------------------------------------------
 
     async def create_conversation(self, request: Request) -> Response:
-        body = await _json_body(request, empty_ok=True)
+        body = await json_object(request, empty_ok=True)
         metadata = body.get("metadata") or {}
         check_metadata(metadata)
         items = _items_param(body.get("items"), required=False)
@@ -240,7 +240,7 @@ class _Api:
 
     async def update_conversation(self, request: Request) -> Response:
         await self._conversation(request)
-        body = await _json_body(request)
+        body = await json_object(request)
         if "metadata" not in body:
             raise errors.missing_parameter("metadata")
         check_metadata(body["metadata"])
@@ -257,7 +257,7 @@ class _Api:
 
     async def create_items(self, request: Request) -> Response:
         conversation = await self._conversation(request)
-        body = await _json_body(request)
+        body = await json_object(request)
         items = _items_param(body.get("items"), required=True)
         await run_in_threadpool(self.store.add_conversation_items, conversation["id"], items)
         return JSONResponse(
@@ -314,7 +314,7 @@ class _Api:
     async def faults_route(self, request: Request) -> Response:
         assert self.faults is not None
         if request.method == "POST":
-            self.faults.add(Fault.from_json(await _json_body(request)))
+            self.faults.add(Fault.from_json(await json_object(request)))
         elif request.method == "DELETE":
             self.faults.clear()
         return JSONResponse({"object": "list", "data": self.faults.pending()})
@@ -382,19 +382,6 @@ def _last_event(events: Iterator[Event]) -> Event:
         pass
     assert last is not None
     return last
-
-
-async def _json_body(request: Request, empty_ok: bool = False) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip() and empty_ok:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.invalid_json() from None
-    if not isinstance(body, dict):
-        raise errors.invalid_json()
-    return body
 
 
 def _items_param(value: Any, *, required: bool) -> list[dict]:

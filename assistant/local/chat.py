@@ -36,12 +36,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from assistant.migrate import MigrationError, chat_to_responses
 
 from . import errors
-from .engines.base import Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
+from .engines.base import (
+    Finish,
+    GenerationOptions,
+    GenerationRequest,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from .engines.registry import EngineRegistry, ServedModel
 from .engines.tokenizer import count_tokens
 from .errors import ApiError
 from .ids import new_id
 from .items import normalize_input
+from .request_parsing import json_object
 from .sse import SSE_MEDIA_TYPE
 from .structured_output import UnsatisfiableFormat, json_output
 
@@ -84,7 +92,7 @@ class ChatCompletions:
         self.engines = engines
 
     async def create(self, request: Request) -> Response:
-        prepared = prepare(await _json_body(request), self.engines)
+        prepared = prepare(await json_object(request), self.engines)
         if not prepared.stream:
             return JSONResponse(await run_in_threadpool(completion_body, prepared))
         steps: Iterator[Step] = generate(prepared)
@@ -398,13 +406,3 @@ async def _pulled(lines: Iterator[bytes]) -> AsyncIterator[bytes]:
     finally:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(lines.close)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        raise errors.invalid_json() from None
-    if not isinstance(body, dict):
-        raise errors.invalid_json()
-    return body
