@@ -20,6 +20,8 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     """Tests never read the developer's real key, base URL, index or .env."""
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_MODEL", "ASSISTANT_DB"):
         monkeypatch.delenv(name, raising=False)
+    # The embedded server answers with the deterministic reference engine, whether or not llama is installed.
+    monkeypatch.setenv("ASSISTANT_LOCAL_ENGINE", "reference")
     monkeypatch.chdir(tmp_path)
 
 
@@ -43,7 +45,8 @@ def assistant(server: LocalServer, tmp_path: Path) -> Iterator[Assistant]:
 
 
 def environment(**values: str) -> dict[str, str]:
-    """os.environ without ambient OpenAI settings, plus `values` (for subprocesses)."""
+    """os.environ without ambient OpenAI settings, with the reference engine, plus `values` (for subprocesses)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ASSISTANT_"))}
+    env["ASSISTANT_LOCAL_ENGINE"] = "reference"  # deterministic answers from the embedded server
     env.update(values)
     return env

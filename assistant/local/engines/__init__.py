@@ -2,7 +2,7 @@
 
 from .base import Annotation, Engine, EngineStep, Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
 from .reference import REFERENCE_MODEL, ReferenceEngine
-from .registry import EngineRegistry, ServedModel, default_registry
+from .registry import EngineRegistry, ServedModel, default_registry, registry_for
 
 __all__ = [
     "Annotation",
@@ -19,4 +19,5 @@ __all__ = [
     "ToolCall",
     "Usage",
     "default_registry",
+    "registry_for",
 ]
