@@ -19,7 +19,12 @@ from pathlib import Path
 from assistant import Assistant, SearchHit, Thread, ThreadInfo, ThreadNotFound, Turn
 from assistant.compare import BACKENDS, MODE_OF_BACKEND
 from assistant.files import FileOutcome, FileProgress
-from assistant.index.store import ComparisonRecord, ContainerFile, FileRecord, ThreadChange
+from assistant.index.store import (
+    ComparisonRecord,
+    ContainerFile,
+    FileRecord,
+    ThreadChange,
+)
 from assistant.thread import MODES
 from assistant.tool_settings import CodeInterpreter, FileSearch, ToolSettings, WebSearch
 

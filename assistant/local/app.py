@@ -35,7 +35,7 @@ from .faults import Fault, FaultSwitch
 from .hosted_tools import HostedTools
 from .ids import new_id, new_request_id
 from .items import normalize_input
-from .request_parsing import json_object
+from .request_parsing import int_query, json_object
 from .runner import ResponseRunner, check_metadata
 from .sse import SSE_MEDIA_TYPE, Event, encode_event, without_obfuscation
 from .store import ServerStore, paginate
@@ -193,7 +193,7 @@ class _Api:
             raise errors.not_found("Response", response_id)
         if not _flag(request.query_params.get("stream")):
             return JSONResponse(stored.body)
-        starting_after = _int_query(request, "starting_after", minimum=0)
+        starting_after = int_query(request, "starting_after", minimum=0)
         keep_obfuscation = request.query_params.get("include_obfuscation", "true").lower() != "false"
         live = self.background.get(response_id)
         events: Iterator[Event] = live.follow(self.background.stopping) if live else iter(stored.events)
@@ -398,7 +398,7 @@ def _items_param(value: Any, *, required: bool) -> list[dict]:
 
 def _page(request: Request, items: list[dict]) -> dict[str, Any]:
     """A cursor page: `after`, `limit` (1-100, default 20), `order` (default desc, as the API does)."""
-    limit = _int_query(request, "limit", minimum=1, maximum=100)
+    limit = int_query(request, "limit", minimum=1, maximum=100)
     order = request.query_params.get("order", "desc")
     if order not in ("asc", "desc"):
         raise errors.invalid_value("order", order, ["asc", "desc"])
@@ -410,19 +410,6 @@ def _page(request: Request, items: list[dict]) -> dict[str, Any]:
         "last_id": page.data[-1]["id"] if page.data else "",
         "has_more": page.has_more,
     }
-
-
-def _int_query(request: Request, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.invalid_type(name, "an integer", raw) from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise errors.integer_out_of_range(name, value, minimum, maximum)
-    return value
 
 
 def _flag(raw: str | None) -> bool:

@@ -27,7 +27,6 @@ from textual.worker import Worker
 
 from assistant import Thread, Turn
 from assistant.compare import BACKENDS
-from assistant.events import Event
 from assistant.index.store import ComparisonRecord
 from tui.library import Library
 from tui.notices import error_message, error_title, send_failed_message
@@ -250,7 +249,7 @@ class CompareScreen(Screen[None]):
                             ended = event.turn
                             await answer.finish(ended)
                         case _:
-                            await show_event(answer, event)
+                            await answer.show_event(event)
         except asyncio.CancelledError:
             if turn_id is not None and ended is None:
                 await answer.finish(await self.library.recorded_turn(turn_id))
@@ -326,23 +325,6 @@ class CompareScreen(Screen[None]):
     def answers(self) -> dict[str, AssistantAnswer]:
         """The last answer of each pane (for tests)."""
         return {backend: list(pane.query(AssistantAnswer))[-1] for backend, pane in self.panes.items()}
-
-
-async def show_event(answer: AssistantAnswer, event: Event) -> None:
-    """The events a pane renders (the main screen's, less its status bar)."""
-    match event.type:
-        case "item.added":
-            await answer.item_added(event.item, event.output_index)
-        case "text.delta":
-            await answer.text_delta(event.text, event.output_index)
-        case "tool_call.progress":
-            await answer.tool_progress(event.tool, event.item_id, event.output_index, event.status, event.delta)
-        case "citation":
-            await answer.citation(event.annotation, event.output_index)
-        case "item.done":
-            await answer.item_done(event.item, event.output_index)
-        case "function.result":
-            await answer.function_result(event.item_id, event.output, event.error)
 
 
 class PastComparisonsScreen(ModalScreen[ComparisonRecord | None]):

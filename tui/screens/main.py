@@ -170,23 +170,10 @@ class MainScreen(Screen[None]):
             self.sidebar.refresh_threads()
 
     async def _show_event(self, view: TurnView, event: Event) -> None:
-        answer = view.answer
-        match event.type:
-            case "conversation.created":
-                self.status.conversation_id.show(event.conversation_id)
-            case "item.added":
-                await answer.item_added(event.item, event.output_index)
-            case "text.delta":
-                await answer.text_delta(event.text, event.output_index)
-            case "tool_call.progress":
-                await answer.tool_progress(event.tool, event.item_id, event.output_index, event.status, event.delta)
-            case "citation":
-                await answer.citation(event.annotation, event.output_index)
-            case "item.done":
-                await answer.item_done(event.item, event.output_index)
-            case "function.result":
-                await answer.function_result(event.item_id, event.output, event.error)
-            # response.started and usage: the terminal event carries the turn with both
+        if event.type == "conversation.created":
+            self.status.conversation_id.show(event.conversation_id)
+        else:
+            await view.answer.show_event(event)
 
     def _notice(self, event: Event, shown: set[str]) -> None:
         """What the library says once about the thread's state: its server state was rebuilt from the index

@@ -73,6 +73,23 @@ class AssistantAnswer(Vertical):
         self._waiting = LoadingIndicator(classes="waiting")
         await self.mount(self._waiting, before=self._sources)
 
+    async def show_event(self, event: Any) -> None:
+        """Render one of a turn's streamed events (the ones an answer shows; others are the screen's)."""
+        match event.type:
+            case "item.added":
+                await self.item_added(event.item, event.output_index)
+            case "text.delta":
+                await self.text_delta(event.text, event.output_index)
+            case "tool_call.progress":
+                await self.tool_progress(event.tool, event.item_id, event.output_index, event.status, event.delta)
+            case "citation":
+                await self.citation(event.annotation, event.output_index)
+            case "item.done":
+                await self.item_done(event.item, event.output_index)
+            case "function.result":
+                await self.function_result(event.item_id, event.output, event.error)
+            # response.started and usage: the terminal event carries the turn with both
+
     async def item_added(self, item: dict[str, Any], output_index: int) -> None:
         if item.get("type") == "message":
             await self._block(output_index, AnswerText)
