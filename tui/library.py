@@ -111,17 +111,8 @@ class Library:
         await asyncio.to_thread(self.assistant.delete_thread, thread_id, server=server)
 
     async def fork(self, thread: Thread, at_turn: int, *, title: str) -> Thread:
-        """A fork sharing `thread`'s turns 1..at_turn. At turn 0 (editing the first message) it shares none.
-        Stand-in for at_turn=0: `Thread.fork` accepts 1..len(turns) only, so the store makes that fork."""
-        if at_turn >= 1:
-            return await asyncio.to_thread(thread.fork, at_turn, title=title)
-
-        def fork_before_the_first_turn() -> Thread:
-            info = self.assistant.store.fork_thread(self.assistant.store.thread(thread.id), 0, title=title,
-                                                    last_response_id=None)
-            return Thread(self.assistant, info)
-
-        return await asyncio.to_thread(fork_before_the_first_turn)
+        """A fork sharing `thread`'s turns 1..at_turn. At turn 0 (editing the first message) it shares none."""
+        return await asyncio.to_thread(thread.fork, at_turn, title=title)
 
     async def recorded_turn(self, turn_id: int) -> Turn:
         """A turn as the index recorded it: how the app learns what a cancelled turn kept, since the library

@@ -63,16 +63,22 @@ class Page:
     has_more: bool
 
 
+def open_state_db(db_path: str | Path | None, schema: str) -> sqlite3.Connection:
+    """A connection to the server's state file (in memory without one), shared by the server's threads under
+    the caller's lock, with `schema` created if missing."""
+    connection = sqlite3.connect(":memory:" if db_path is None else str(db_path), check_same_thread=False,
+                                 isolation_level=None)
+    connection.execute("PRAGMA busy_timeout = 5000")
+    if db_path is not None:
+        connection.execute("PRAGMA journal_mode = WAL")
+    connection.executescript(schema)
+    return connection
+
+
 class ServerStore:
     def __init__(self, db_path: str | Path | None = None) -> None:
-        target = ":memory:" if db_path is None else str(db_path)
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._conn = open_state_db(db_path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("PRAGMA busy_timeout = 5000")
-            if db_path is not None:
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from .store import open_state_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -79,24 +80,17 @@ class ToolStore:
         if db_path is None:
             self._temporary: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="assistant-")
             self.root = Path(self._temporary.name)
-            target = ":memory:"
         else:
             self._temporary = None
             db = Path(db_path)
             self.root = db.with_name(db.stem + ".files")
-            target = str(db)
         self.uploads = self.root / "uploads"
         self.containers = self.root / "containers"
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.containers.mkdir(parents=True, exist_ok=True)
         self.containers.chmod(0o700)
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._conn = open_state_db(db_path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("PRAGMA busy_timeout = 5000")
-            if db_path is not None:
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
