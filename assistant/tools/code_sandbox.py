@@ -316,12 +316,14 @@ def _bwrap_command(folder: Path, worker: list[str], probe_only: bool = False) ->
             command += ["--ro-bind", str(path), str(path)]
     for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives", "/etc/mime.types"):
         command += ["--ro-bind-try", path, path]
+    # The private /tmp comes before the interpreter's folders: bwrap mounts in order, and a virtualenv under /tmp
+    # would otherwise be hidden by it.
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for root in _python_roots():
         for parent in reversed(root.parents):
             if parent != Path("/"):
                 command += ["--perms", "0755", "--dir", str(parent)]  # bwrap would make them 0700
         command += ["--ro-bind", str(root), str(root)]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     if not probe_only:
         command += ["--bind", str(folder), SANDBOX_PATH, "--chdir", SANDBOX_PATH]
     return command + worker
