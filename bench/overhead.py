@@ -58,7 +58,9 @@ def server_process(folder: Path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--db", str(folder / "server.db")]
+    # The reference engine: a model's own speed is not what this measures (bench/local_model.py does that).
+    command = [sys.executable, "-m", "assistant.cli", "serve", "--engine", "reference", "--port", str(port),
+               "--db", str(folder / "server.db")]
     with subprocess.Popen(command, stderr=subprocess.DEVNULL) as process:
         base_url = f"http://127.0.0.1:{port}/v1"
         client = OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
