@@ -45,13 +45,12 @@ from .engines.base import (
     Usage,
 )
 from .engines.registry import EngineRegistry, ServedModel
-from .engines.tokenizer import count_tokens
 from .errors import ApiError
 from .ids import new_id
 from .items import normalize_input
 from .request_parsing import json_object
 from .sse import SSE_MEDIA_TYPE
-from .structured_output import UnsatisfiableFormat, json_output
+from .structured_output import UnsatisfiableFormat, json_output, within_limit
 
 logger = logging.getLogger(__name__)
 
@@ -256,25 +255,13 @@ def generate(prepared: PreparedChat) -> Iterator[Step]:
     usage = finish.usage
     answer = "".join(text)
     if prepared.response_format is not None and not calls:
-        shaped, produced, cut = _within_limit(json_output(answer, prepared.response_format), prepared.max_tokens)
+        shaped, produced, cut = within_limit(json_output(answer, prepared.response_format), prepared.max_tokens)
         for word in _WORDS.findall(shaped):
             yield TextDelta(word)
         answer = shaped
         reason = "length" if cut else "stop"
         usage = Usage(usage.input_tokens, produced, usage.cached_tokens, usage.reasoning_tokens)
     yield Completion(text=answer, tool_calls=calls, finish_reason=reason, usage=usage)
-
-
-def _within_limit(text: str, limit: int | None) -> tuple[str, int, bool]:
-    """(the longest word-prefix of `text` within `limit` tokens, its token count, whether it was cut)."""
-    kept, produced = [], 0
-    for word in _WORDS.findall(text):
-        cost = count_tokens(word)
-        if limit is not None and produced + cost > limit:
-            return "".join(kept), produced, True
-        kept.append(word)
-        produced += cost
-    return text, produced, False
 
 
 def completion_body(prepared: PreparedChat) -> dict[str, Any]:
