@@ -21,7 +21,7 @@ import llama_cpp
 from openai import OpenAI
 
 from assistant.local import LocalServer
-from assistant.local.engines.llama import DEFAULT_SYSTEM
+from assistant.local.engines.llama import DEFAULT_SYSTEM, REPEAT_PENALTY
 from assistant.local.engines.smollm2 import SMOLLM2_MODEL, smollm2_weights
 
 TOPICS = ["a dragon", "a lighthouse", "a robot", "a river", "a violin", "a comet", "a garden", "a train", "a fox",
@@ -41,7 +41,8 @@ def raw_run(model: llama_cpp.Llama, text: str, tokens: int) -> tuple[float, floa
     start = time.perf_counter()
     first = last = 0.0
     count = 0
-    for _chunk in model.create_completion(prompt_tokens, max_tokens=tokens, temperature=0, stream=True):
+    for _chunk in model.create_completion(prompt_tokens, max_tokens=tokens, temperature=0,
+                                           repeat_penalty=REPEAT_PENALTY, stream=True):
         last = time.perf_counter()
         first = first or last
         count += 1

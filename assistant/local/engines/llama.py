@@ -52,6 +52,10 @@ TOOL_ANSWER_TOKENS = 96
 # The sampling SmolLM2's model card uses; a request's own temperature / top_p win.
 DEFAULT_TEMPERATURE = 0.2
 DEFAULT_TOP_P = 0.9
+# llama.cpp's own command-line default. Without it (the Python binding's default is none) the 135M model falls
+# into loops: "What is the capital of France?" gave "le grand-fantômeau de France, le grand-fantômeau de …"
+# until the token limit; with it, "The capital of France is Paris."
+REPEAT_PENALTY = 1.1
 
 
 class LlamaEngine:
@@ -156,7 +160,8 @@ class LlamaEngine:
         def produce() -> None:
             try:
                 produced = 0
-                for token in self.model.generate(tokens, reset=False, temp=temp, top_p=top_p):
+                for token in self.model.generate(tokens, reset=False, temp=temp, top_p=top_p,
+                                                 repeat_penalty=REPEAT_PENALTY):
                     if stop.is_set():
                         break
                     ready.put(token)
