@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -102,3 +103,67 @@ def test_ctrl_c_in_the_cli_records_a_cancelled_turn_with_the_partial_answer(serv
     shown = (first + stdout).decode()
     assert turn.text and shown.startswith(turn.text[:20])
     assert len(turn.text) >= len(first)
+
+
+def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partial_text(server, tmp_path):
+    index = tmp_path / "i.db"
+    env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", ASSISTANT_DB=str(index))
+    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        # Strike once the answer has streamed long enough for its text so far to be in the index.
+        deadline = time.monotonic() + 60
+        saved = ""
+        while not saved:
+            assert time.monotonic() < deadline and process.poll() is None, "no partial text was recorded"
+            time.sleep(0.1)
+            if index.exists():
+                with sqlite3.connect(f"file:{index}?mode=ro", uri=True) as reader:
+                    rows = reader.execute("SELECT status, output_text FROM turns").fetchall()
+                saved = rows[0][1] if rows else ""
+        assert rows[0][0] == "in_progress"
+        process.send_signal(signal.SIGKILL)
+        assert process.stdout is not None
+        shown = process.stdout.read().decode()
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL
+
+    with Assistant(base_url=server.base_url, api_key="sk-test", db_path=index) as assistant:
+        [info] = assistant.threads()
+        thread = assistant.thread(info.id)
+        [turn] = thread.history()
+        assert turn.input == LONG_ANSWER  # the user's message was never lost
+        assert turn.status == "incomplete" and turn.incomplete_reason == "interrupted"
+        assert "ended" in turn.error and turn.completed_at is not None
+        assert turn.text.startswith("1 2 3") and shown.startswith(turn.text)  # what it had, as the user saw it
+        answer = thread.ask("how many messages?")  # the thread goes on
+        assert answer.status == "completed" and answer.seq == 2
+
+
+def test_a_turn_of_a_live_process_or_another_host_is_left_in_progress(tmp_path):
+    from assistant.index.store import IndexStore
+    from assistant.index.turn_owner import current_owner
+
+    store = IndexStore(tmp_path / "index.db")
+    thread = store.create_thread(title="t", mode="conversation", model="m")
+    live, _ = store.begin_turn(thread_id=thread.id, input_text="live", input_items=[], model="m",
+                               backend="responses", mode="conversation", conversation_id=None,
+                               previous_response_id=None)
+    elsewhere, _ = store.begin_turn(thread_id=thread.id, input_text="elsewhere", input_items=[], model="m",
+                                    backend="responses", mode="conversation", conversation_id=None,
+                                    previous_response_id=None)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone, _ = store.begin_turn(thread_id=thread.id, input_text="gone", input_items=[], model="m",
+                               backend="responses", mode="conversation", conversation_id=None,
+                               previous_response_id=None)
+    host, pid, started = current_owner().split(" ")
+    store.update_turn(elsewhere, owner=f"another-host {pid} {started}")
+    store.update_turn(gone, owner=f"{host} {dead.stdout.strip()} 1")
+    store.close()
+
+    store = IndexStore(tmp_path / "index.db")  # opening sweeps
+    statuses = {turn.input: turn.status for turn in store.turns(thread.id)}
+    assert statuses == {"live": "in_progress", "elsewhere": "in_progress", "gone": "incomplete"}
+    store.close()

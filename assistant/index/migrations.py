@@ -246,7 +246,6 @@ def m006_function_results(connection: Connection) -> None:
     )
 
 
-
 @migration
 def m007_comparisons(connection: Connection) -> None:
     # `assistant compare`: one row per conversation replayed through both APIs, linking its two recorded threads
@@ -266,6 +265,19 @@ def m007_comparisons(connection: Connection) -> None:
         )""",
         "CREATE INDEX ix_comparisons_run_id ON comparisons (run_id)",
     )
+
+
+@migration
+def m008_turn_owner(connection: Connection) -> None:
+    # The process running an in-progress turn ("host pid start-time"), so a turn whose process was killed can
+    # be closed as interrupted when the index is next opened (turn_owner.py). The partial index keeps finding
+    # the in-progress turns cheap however many turns there are (both SQLite and PostgreSQL have them).
+    _run(
+        connection,
+        "ALTER TABLE turns ADD COLUMN owner VARCHAR",
+        "CREATE INDEX ix_turns_in_progress ON turns (status) WHERE status = 'in_progress'",
+    )
+
 
 def applied(connection: Connection) -> list[str]:
     connection.exec_driver_sql(

@@ -1,7 +1,7 @@
 """Records one turn in the index as its events arrive.
 
 The turn row and the user's message are written before the request goes out; each output item as it
-finishes; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
+finishes; the text so far every second of a long answer; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
 whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
 the turn cannot orphan the conversation.
 
@@ -24,6 +24,11 @@ from assistant.events import Event, ResponseEnded, Usage
 from assistant.index.store import IndexStore
 from assistant.pricing import turn_cost
 from assistant.turn import Turn
+
+
+# A long answer's text so far is written this often while it streams, so a process killed mid-answer (which
+# cannot close its turn) leaves at most this much of it unrecorded. Answers shorter than this write nothing extra.
+PARTIAL_TEXT_EVERY_S = 1.0
 
 
 class TurnRecorder:
@@ -49,6 +54,7 @@ class TurnRecorder:
         self.request_bytes = 0  # added to by the request meter while the turn runs
         self.sent_at = time.perf_counter()
         self.ttft_ms: float | None = None
+        self._saved_at = self.sent_at  # when the partial text was last written
         self.rounds = 1
         self._offset = 0  # items of this turn's earlier rounds after the user's message (outputs and function outputs)
         self._turn_items: list[dict[str, Any]] = []
@@ -67,9 +73,14 @@ class TurnRecorder:
     def record(self, event: Event) -> None:
         match event.type:
             case "text.delta":
+                now = time.perf_counter()
                 if self.ttft_ms is None:
-                    self.ttft_ms = (time.perf_counter() - self.sent_at) * 1000
+                    self.ttft_ms = (now - self.sent_at) * 1000
+                    self._saved_at = now
                 self._deltas.append(event.text)  # type: ignore[union-attr]
+                if now - self._saved_at >= PARTIAL_TEXT_EVERY_S:
+                    self._save_partial_text()
+                    self._saved_at = now
             case "item.done":
                 self._record_item(event.output_index, event.item)  # type: ignore[union-attr]
             case "response.started":
@@ -90,6 +101,13 @@ class TurnRecorder:
                 }
             case "response.ended":
                 self.ended = event  # type: ignore[assignment]
+
+    def _save_partial_text(self) -> None:
+        values: dict[str, Any] = {"output_text": "".join(self._deltas)}
+        if self._response_id_pending:
+            values["response_id"] = self.response_id
+            self._response_id_pending = False
+        self.store.update_turn(self.turn_id, **values)
 
     def _record_item(self, output_index: int, item: dict[str, Any]) -> None:
         turn_values = {"response_id": self.response_id} if self._response_id_pending else {}

@@ -37,6 +37,7 @@ from assistant.index.tables import (
     VectorStoreRow,
     utcnow,
 )
+from assistant.index.turn_owner import current_owner, owner_is_gone
 from assistant.turn import Item, Turn
 
 COLUMNS = {
@@ -225,11 +226,18 @@ SEARCH = """SELECT turns.thread_id, threads.title AS thread_title, turns.id AS t
             LIMIT :limit"""
 # seq is computed inside the INSERT, so two writers on one thread cannot take the same number.
 BEGIN_TURN = """INSERT INTO turns (thread_id, seq, backend, mode, status, model, input_text, conversation_id,
-                                   previous_response_id, created_at)
+                                   previous_response_id, created_at, owner)
                 VALUES (:thread_id, (SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE thread_id = :thread_id),
                         :backend, :mode, 'in_progress', :model, :input_text, :conversation_id,
-                        :previous_response_id, :created_at)
+                        :previous_response_id, :created_at, :owner)
                 RETURNING id, seq"""
+IN_PROGRESS_TURNS = "SELECT id, owner FROM turns WHERE status = 'in_progress'"
+# Only a turn still in progress is closed: its process may have been seen gone just as another closed it.
+CLOSE_INTERRUPTED_TURN = """UPDATE turns SET status = 'incomplete', incomplete_reason = 'interrupted',
+                                             error = :error, completed_at = :completed_at
+                            WHERE id = :id AND status = 'in_progress'"""
+INTERRUPTED = ("The process running this turn ended (killed or crashed) before the answer finished; "
+               "the text kept is what had arrived.")
 # The new turn's items: the thread's newest turn is the one just inserted (the write lock is held).
 INSERT_ITEMS_OF_NEW_TURN = """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
                               VALUES ((SELECT max(id) FROM turns WHERE thread_id = :thread_id), :position,
@@ -262,6 +270,7 @@ class IndexStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.connection = open_index(path)
+        self.close_interrupted_turns()
 
     def close(self) -> None:
         self.connection.close()
@@ -375,7 +384,8 @@ class IndexStore:
         """Record the user's message before the request goes out. Returns (turn id, seq)."""
         now = utcnow()
         values = dict(thread_id=thread_id, backend=backend, mode=mode, model=model, input_text=input_text,
-                      conversation_id=conversation_id, previous_response_id=previous_response_id, created_at=now)
+                      conversation_id=conversation_id, previous_response_id=previous_response_id, created_at=now,
+                      owner=current_owner())
         statements: list[Statement] = [(BEGIN_TURN, values)]
         rows = [{**_item_values(None, position, "input", item), "thread_id": thread_id}
                 for position, item in enumerate(input_items)]
@@ -384,6 +394,17 @@ class IndexStore:
         statements.append((update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id}))
         [(turn_id, seq)] = self._write(statements)[0]
         return turn_id, seq
+
+    def close_interrupted_turns(self) -> list[int]:
+        """Close, as incomplete ("interrupted"), the in-progress turns whose process has ended without closing
+        them, keeping the user's message and the partial text recorded while the answer streamed. Returns their
+        ids."""
+        gone = [row["id"] for row in self.connection.rows(IN_PROGRESS_TURNS, {}) if owner_is_gone(row["owner"])]
+        if gone:
+            now = utcnow()
+            self._write([(CLOSE_INTERRUPTED_TURN, [{"id": id, "error": INTERRUPTED, "completed_at": now}
+                                                   for id in gone])])
+        return gone
 
     def update_turn(self, turn_id: int, **values: Any) -> None:
         self._write([(update_sql("turns", tuple(values)), {**values, "id": turn_id})])

@@ -72,6 +72,7 @@ class TurnRow(SQLModel, table=True):
     completed_at: datetime | None = None
     output_format: str | None = None  # the structured-answer format asked for (`text.format` JSON); null: text
     rounds: int = 1  # model requests in the turn: 1 + one per round of function calls answered
+    owner: str | None = None  # the process running the turn, "host pid start-time" (index/turn_owner.py)
 
 
 class ItemRow(SQLModel, table=True):
