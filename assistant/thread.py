@@ -110,7 +110,8 @@ def lost_server_state(exc: openai.APIStatusError, mode: str) -> str | None:
 class Thread:
     def __init__(self, assistant: Assistant, info: ThreadInfo) -> None:
         self._assistant = assistant
-        self._info = info
+        self._id = info.id
+        self._known: ThreadInfo | None = info  # None: the index has moved on; read again when next needed
         # Your functions live on this object, not in the index (code cannot be stored): register them again
         # on a thread reopened by id.
         self._functions: dict[str, FunctionTool] = {}
@@ -120,13 +121,19 @@ class Thread:
         return f"<Thread {self.id} {self.title!r} mode={self.mode}>"
 
     @property
+    def _info(self) -> ThreadInfo:
+        if self._known is None:
+            self._known = self._assistant.store.thread(self._id)
+        return self._known
+
+    @property
     def info(self) -> ThreadInfo:
         """The thread as the index last showed it (turn count, parent of a fork, …)."""
         return self._info
 
     @property
     def id(self) -> str:
-        return self._info.id
+        return self._id
 
     @property
     def title(self) -> str:
@@ -203,7 +210,7 @@ class Thread:
 
     def refresh(self) -> None:
         """Re-read the thread from the index (another process may have moved it on)."""
-        self._info = self._assistant.store.thread(self.id)
+        self._known = self._assistant.store.thread(self.id)
 
     def history(self) -> list[Turn]:
         """Every turn of the thread from the index, oldest first, with its items."""
@@ -517,7 +524,7 @@ class Thread:
 
     def _close(self, recorder: TurnRecorder, status: str | None = None, error: str | None = None) -> Turn:
         turn = recorder.close(status, error)
-        self.refresh()
+        self._known = None  # the turn moved the thread on: read it again when next asked, not now (hot path)
         return turn
 
     @staticmethod
@@ -532,13 +539,16 @@ class Thread:
         return "failed", message
 
     def _explain(self, exc: Exception, turn: Turn) -> AssistantError:
+        timeout = self._assistant.settings.timeout
         if turn.status == "incomplete":  # the server was reached; the answer stopped half-way
+            why = (f"nothing more arrived for {timeout:g} s, the timeout (ASSISTANT_TIMEOUT)"
+                   if isinstance(exc, openai.APITimeoutError) else turn.error)
             return TurnFailed(
                 f"The answer from {self._assistant.base_url} broke off after {len(turn.text)} characters "
-                f"({turn.error}). What arrived is saved in thread {turn.thread_id}; ask again to continue.",
+                f"({why}). What arrived is saved in thread {turn.thread_id}; ask again to continue.",
                 turn=turn,
             )
-        return explain(exc, base_url=self._assistant.base_url, model=turn.model, turn=turn)
+        return explain(exc, base_url=self._assistant.base_url, model=turn.model, turn=turn, timeout=timeout)
 
 
 def _turn_indexed(event: Event, offset: int) -> Event:
