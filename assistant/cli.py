@@ -352,6 +352,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}). "
           "Ctrl-C stops it.", file=sys.stderr)
     try:
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)  # the data folder, for a PostgreSQL index
         serve(host=args.host, port=args.port, db_path=db_path, api_key=args.api_key, engine=args.engine)
     except (ValueError, OSError, RuntimeError) as error:
         return fail(str(error))

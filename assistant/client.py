@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import openai
 
 from assistant.backends.base import Backend
@@ -17,7 +18,7 @@ from assistant.backends.local_tools import LocalToolRuntimes
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
-from assistant.errors import explain
+from assistant.errors import PROVIDER_ERRORS, explain, retry_after_seconds
 from assistant.files import FileLibrary
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
@@ -44,16 +45,24 @@ class Assistant:
         model: str | None = None,
         max_retries: int | None = None,
         timeout: float | None = None,
+        max_retry_wait: float | None = None,
         settings: Settings | None = None,
         strict_validation: bool = False,
     ) -> None:
-        """`strict_validation=True` makes the SDK validate every response body and stream event against its
+        """`timeout` (seconds, ASSISTANT_TIMEOUT) is how long to wait for an answer to start and, in a stream,
+        for each next piece of it. `max_retry_wait` (seconds, ASSISTANT_MAX_RETRY_WAIT) is the longest
+        `Retry-After` a retry sleeps through; a server asking for longer is reported at once (RateLimited or
+        ServerError, saying how long to wait) instead of the client sleeping silently for minutes.
+
+        `strict_validation=True` makes the SDK validate every response body and stream event against its
         types and raise on any mismatch: for tests, and for checking that a provider is faithful."""
         self.settings = (settings or load_settings()).with_overrides(
-            api_key=api_key, base_url=base_url, db_path=Path(db_path).expanduser() if db_path else None,
-            model=model, max_retries=max_retries, timeout=timeout,
+            api_key=api_key, base_url=base_url,
+            model=model, max_retries=max_retries, timeout=timeout, max_retry_wait=max_retry_wait,
         )
-        self.store = IndexStore(self.settings.db_path)
+        if db_path:  # a file, or a postgresql:// URL
+            self.settings = self.settings.with_index(db_path)
+        self.store = IndexStore(self.settings.index_location)
         self.local_server: LocalServer | None = None
         self._starting = threading.Lock()
         self._strict_validation = strict_validation
@@ -78,6 +87,8 @@ class Assistant:
                     LocalServer,  # the server's stack loads only when it is used
                 )
 
+                # Its state file goes beside the index; with a PostgreSQL index nothing has made that folder yet.
+                self.settings.local_server_db.parent.mkdir(parents=True, exist_ok=True)
                 server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False)
                 server.start()
                 self.local_server = server
@@ -102,18 +113,22 @@ class Assistant:
     @property
     def client(self) -> openai.OpenAI:
         if self._client is None:
+            checks = AnswerChecks(self.settings.max_retry_wait)
             self._client = openai.OpenAI(
                 **self._client_options(),
-                http_client=openai.DefaultHttpx2Client(event_hooks={"request": [count_request]}),
+                http_client=openai.DefaultHttpx2Client(event_hooks={"request": [count_request],
+                                                                    "response": [checks]}),
             )
         return self._client
 
     @property
     def async_client(self) -> openai.AsyncOpenAI:
         if self._async_client is None:
+            checks = AnswerChecks(self.settings.max_retry_wait)
             self._async_client = openai.AsyncOpenAI(
                 **self._client_options(),
-                http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"request": [count_request_async]}),
+                http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"request": [count_request_async],
+                                                                         "response": [checks.acall]}),
             )
         return self._async_client
 
@@ -122,7 +137,7 @@ class Assistant:
         if mode == "chat":
             if self._chat_backend is None:
                 # Chat has no hosted tools: they run here, in a folder per thread beside the index.
-                runtimes = LocalToolRuntimes(self.settings.db_path.parent / "containers")
+                runtimes = LocalToolRuntimes(self.settings.data_dir / "containers")
                 self._chat_backend = ChatBackend(self, local_tools=runtimes)
             return self._chat_backend
         if self._backend is None:
@@ -185,7 +200,7 @@ class Assistant:
                         delete(object_id)
                     except openai.NotFoundError:
                         pass
-                    except openai.OpenAIError as exc:
+                    except PROVIDER_ERRORS as exc:
                         raise explain(exc, base_url=self.base_url, model=info.model) from exc
         self.store.delete_thread(thread_id)
 
@@ -193,14 +208,14 @@ class Assistant:
         """The models the server offers."""
         try:
             return sorted(model.id for model in self.client.models.list())
-        except openai.OpenAIError as exc:
-            raise explain(exc, base_url=self.base_url, model="") from exc
+        except PROVIDER_ERRORS as exc:
+            raise explain(exc, base_url=self.base_url, model="", timeout=self.settings.timeout) from exc
 
     async def amodels(self) -> list[str]:
         try:
             return sorted([model.id async for model in self.async_client.models.list()])
-        except openai.OpenAIError as exc:
-            raise explain(exc, base_url=self.base_url, model="") from exc
+        except PROVIDER_ERRORS as exc:
+            raise explain(exc, base_url=self.base_url, model="", timeout=self.settings.timeout) from exc
 
     # lifetime
 
@@ -230,3 +245,31 @@ class Assistant:
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
+
+class AnswerChecks:
+    """An httpx2 response hook: two corrections to what the SDK does with an answer before it sees it.
+
+    - Retry-After longer than `max_retry_wait`: the SDK would sleep through up to 2 minutes per retry without a
+      word (and retry not at all above that). We mark such an answer not to be retried (`x-should-retry`, the
+      SDK's own override), so the error reaches the user at once with the wait in it.
+    - A 2xx answer to a JSON call that is not JSON (a proxy's HTML page): the SDK would hand our code the text
+      as a `str` in place of the object (without strict validation), failing later somewhere unrelated. We
+      let the SDK parse it as the JSON it must be, so it fails right there with a JSONDecodeError that
+      `explain()` words clearly.
+    """
+
+    def __init__(self, max_retry_wait: float) -> None:
+        self.max_retry_wait = max_retry_wait
+
+    def __call__(self, response: httpx2.Response) -> None:
+        if response.status_code in (408, 409, 429) or response.status_code >= 500:
+            wait = retry_after_seconds(response.headers, prefer_ms=True)
+            if wait is not None and wait > self.max_retry_wait:
+                response.headers["x-should-retry"] = "false"
+        elif 200 <= response.status_code < 300 and response.request.headers.get("accept") == "application/json":
+            kind = response.headers.get("content-type", "").split(";")[0].strip()
+            if kind != "text/event-stream" and not kind.endswith("json"):
+                response.headers["content-type"] = "application/json"
+
+    async def acall(self, response: httpx2.Response) -> None:
+        self(response)

@@ -6,6 +6,7 @@ written to the index, a log line or an error message (`Settings.describe()` mask
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,13 @@ from pathlib import Path
 from dotenv import dotenv_values, find_dotenv
 from platformdirs import user_data_path
 
+from assistant.errors import AssistantError
+from assistant.index.postgres import is_postgres_url, masked_url
+
 DEFAULT_MODEL = "gpt-4.1-mini"
+# The SDK honours a server's Retry-After of up to 2 minutes per retry, and sleeps through it without a word.
+# Longer than this many seconds, we do not wait: the user is told at once how long to wait instead.
+DEFAULT_MAX_RETRY_WAIT = 10.0
 
 
 def default_data_dir() -> Path:
@@ -27,8 +34,11 @@ class Settings:
     base_url: str | None = None
     model: str = DEFAULT_MODEL
     db_path: Path = field(default_factory=lambda: default_data_dir() / "index.db")
+    # A PostgreSQL index instead of the file (ASSISTANT_DB=postgresql://…); it may hold a password.
+    db_url: str | None = field(default=None, repr=False)
     max_retries: int = 2
-    timeout: float = 600.0
+    timeout: float = 600.0  # seconds to wait for an answer to start, and for each next piece of a stream
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT  # the longest Retry-After the client sleeps through
 
     @property
     def uses_local_server(self) -> bool:
@@ -36,9 +46,26 @@ class Settings:
         return not self.api_key and not self.base_url
 
     @property
+    def index_location(self) -> Path | str:
+        """Where the index is: its file, or its PostgreSQL URL."""
+        return self.db_url or self.db_path
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder for what is kept beside the index (the embedded server's state, downloaded and uploaded
+        files): the index file's folder, or the default data folder when the index is on a PostgreSQL server."""
+        return default_data_dir() if self.db_url else self.db_path.parent
+
+    @property
     def local_server_db(self) -> Path:
         """The embedded server keeps its state (conversations, stored responses) beside the index."""
-        return self.db_path.with_name("local-server.db")
+        return self.data_dir / "local-server.db"
+
+    def with_index(self, location: str | Path) -> Settings:
+        """These settings with the index at `location`: a file path, or a `postgresql://` URL."""
+        if is_postgres_url(location):
+            return replace(self, db_url=str(location))
+        return replace(self, db_path=Path(location).expanduser(), db_url=None)
 
     def with_overrides(self, **overrides: object) -> Settings:
         return replace(self, **{key: value for key, value in overrides.items() if value is not None})
@@ -50,7 +77,10 @@ class Settings:
             "OPENAI_BASE_URL": self.base_url or ("(embedded local server)" if self.uses_local_server else
                                                  "https://api.openai.com/v1"),
             "ASSISTANT_MODEL": self.model,
-            "ASSISTANT_DB": str(self.db_path),
+            "ASSISTANT_DB": masked_url(self.db_url) if self.db_url else str(self.db_path),
+            "ASSISTANT_TIMEOUT": f"{self.timeout:g}",
+            "ASSISTANT_MAX_RETRIES": str(self.max_retries),
+            "ASSISTANT_MAX_RETRY_WAIT": f"{self.max_retry_wait:g}",
         }
 
 
@@ -74,12 +104,28 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | P
         value = values.get(name)
         return value.strip() if value and value.strip() else None
 
+    def number(name: str, kind: type[float | int], default: float, *, zero_ok: bool = True) -> float:
+        """A count or a number of seconds from the environment; a bad value is one clear error, not a traceback."""
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            parsed = kind(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or not math.isfinite(parsed) or parsed < 0 or (parsed == 0 and not zero_ok):
+            wanted = "a whole number of retries, 0 or more" if kind is int else \
+                f"a number of seconds, {'0 or more' if zero_ok else 'more than 0'}"
+            raise AssistantError(f"{name}={value!r} is not valid: it must be {wanted}.")
+        return parsed
+
     db = get("ASSISTANT_DB")
     settings = Settings(
         api_key=get("OPENAI_API_KEY"),
         base_url=get("OPENAI_BASE_URL"),
         model=get("ASSISTANT_MODEL") or DEFAULT_MODEL,
+        timeout=number("ASSISTANT_TIMEOUT", float, Settings.timeout, zero_ok=False),
+        max_retries=int(number("ASSISTANT_MAX_RETRIES", int, Settings.max_retries)),
+        max_retry_wait=number("ASSISTANT_MAX_RETRY_WAIT", float, Settings.max_retry_wait),
     )
-    if db:
-        settings = replace(settings, db_path=Path(db).expanduser())
-    return settings
+    return settings.with_index(db) if db else settings

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from assistant.backends.local_tools import LOCAL_CONTAINER_PREFIX
+from assistant.errors import PROVIDER_ERRORS
 from assistant.events import ContainerReplaced
 from assistant.turn import Turn
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^\w.\- ]+")
+# File systems allow 255 bytes per name; room is left for the "-2" that `_free_path` may add.
+MAX_NAME_BYTES = 200
 
 
 def containers_used(items: list[dict[str, Any]]) -> list[str]:
@@ -42,9 +45,16 @@ def containers_used(items: list[dict[str, Any]]) -> list[str]:
 
 
 def safe_filename(name: str) -> str:
-    """A container path's last part, made safe to create in the thread's folder (no separators, no dot-files)."""
-    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
-    return base or "file"
+    """A container path's last part, made safe to create in the thread's folder (no separators, no dot-files,
+    short enough for any file system: a server can send any path, and the download must still land)."""
+    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip(" .") or "file"
+    if len(base.encode()) > MAX_NAME_BYTES:
+        suffix = Path(base).suffix if len(Path(base).suffix) <= 16 else ""
+        stem = base[: len(base) - len(suffix)]
+        while len((stem + suffix).encode()) > MAX_NAME_BYTES:
+            stem = stem[:-1]
+        base = stem + suffix
+    return base
 
 
 class ContainerTracker:
@@ -90,10 +100,10 @@ class ContainerTracker:
     def _download_new_files(self, container_id: str, turn: Turn) -> None:
         store = self.assistant.store
         known = {record.file_id for record in store.container_files(turn.thread_id)}
-        folder = self.assistant.settings.db_path.parent / "files" / turn.thread_id
+        folder = self.assistant.settings.data_dir / "files" / turn.thread_id
         try:
             files = list(self.assistant.client.containers.files.list(container_id))
-        except openai.OpenAIError:
+        except PROVIDER_ERRORS:
             return  # the container is gone already: nothing to fetch, and the answer itself is recorded
         for file in files:
             if file.source != "assistant" or file.id in known:
@@ -107,7 +117,7 @@ class ContainerTracker:
                 target = _free_path(folder / safe_filename(file.path))
                 target.write_bytes(data)
                 path, size = str(target), len(data)
-            except (openai.OpenAIError, OSError):
+            except (*PROVIDER_ERRORS, OSError):
                 pass  # recorded without a path: the file exists on the server, the download did not work
             store.add_container_file(container_id=container_id, file_id=file.id, turn_id=turn.id,
                                      filename=safe_filename(file.path), path=path, bytes=size)

@@ -5,7 +5,12 @@
 
 from __future__ import annotations
 
+import email.utils
+import json
+import math
 import re
+import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import openai
@@ -16,6 +21,11 @@ if TYPE_CHECKING:
 # Anything shaped like an OpenAI key: a misbehaving server may echo it, and it must not reach the screen,
 # the index or a log through us.
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-*]{8,}")
+
+
+# What a call to the provider can raise: the SDK's errors, and a 2xx body that is not the JSON it must be
+# (the SDK lets json.JSONDecodeError through; see AnswerChecks in client.py).
+PROVIDER_ERRORS = (openai.OpenAIError, json.JSONDecodeError)
 
 
 def redact(text: str) -> str:
@@ -78,19 +88,36 @@ class StructuredAnswerError(AssistantError):
         self.problem = problem or ("refused" if refusal else None)
 
 
-def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None = None) -> AssistantError:
-    """One clear AssistantError for an exception raised while talking to the server."""
+def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None = None,
+            timeout: float | None = None) -> AssistantError:
+    """One clear AssistantError for an exception raised while talking to the server. `timeout` is the client's
+    timeout in seconds, named when the server did not answer within it."""
     if isinstance(exc, AssistantError):
         return exc
     if isinstance(exc, openai.APITimeoutError):
+        within = f" within {timeout:g} s" if timeout else " in time"
         return ServerUnreachable(
-            f"The server at {base_url} did not answer in time. Check that it is up, or raise the timeout.",
+            f"The server at {base_url} did not answer{within}. Check that it is up, or wait longer: set "
+            "ASSISTANT_TIMEOUT (seconds) or Assistant(timeout=...).",
             turn=turn,
         )
     if isinstance(exc, openai.APIConnectionError):
         return ServerUnreachable(
             f"Cannot reach the server at {base_url}. Check OPENAI_BASE_URL and your network, "
             "or unset both OPENAI_API_KEY and OPENAI_BASE_URL to use the embedded local server.",
+            turn=turn,
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        return ServerError(
+            f"The server at {base_url} answered with a body that is not valid JSON (at character {exc.pos}: "
+            f"{exc.msg}): it is not an OpenAI-compatible API, or something in between (a proxy) answered for it. "
+            "Check OPENAI_BASE_URL.",
+            turn=turn,
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ServerError(
+            f"The server at {base_url} answered with a body that is not what the API sends: {_message(exc)} "
+            "Check OPENAI_BASE_URL.",
             turn=turn,
         )
     if isinstance(exc, openai.AuthenticationError):
@@ -106,18 +133,52 @@ def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None 
             turn=turn,
         )
     if isinstance(exc, openai.RateLimitError):
-        retry_after = _retry_after(exc)
-        when = f"in {retry_after:g} s" if retry_after else "in a minute"
+        retry_after = retry_after_seconds(exc.response.headers)
+        when = f"in {_seconds(retry_after)}" if retry_after else "in a minute"
         return RateLimited(
-            f"Rate limited by {base_url} (429) after retries: {_message(exc)} Try again {when}.",
+            f"Rate limited by {base_url} (429): {_message(exc)} Try again {when}.",
             retry_after=retry_after,
             turn=turn,
         )
     if isinstance(exc, openai.APIStatusError):
-        return ServerError(f"The server at {base_url} answered {exc.status_code}: {_message(exc)}", turn=turn)
+        retry_after = retry_after_seconds(exc.response.headers)
+        when = f" Try again in {_seconds(retry_after)}." if retry_after and exc.status_code >= 500 else ""
+        return ServerError(f"The server at {base_url} answered {exc.status_code}: {_message(exc)}{when}", turn=turn)
     if isinstance(exc, openai.APIError):
         return TurnFailed(f"The server reported an error mid-answer: {_message(exc)}", turn=turn)
     return TurnFailed(f"The answer stream broke off: {type(exc).__name__}: {exc}", turn=turn)
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, prefer_ms: bool = False) -> float | None:
+    """The wait a server asks for, in seconds: `Retry-After` (seconds or an HTTP date) or `retry-after-ms`.
+    The SDK reads `retry-after-ms` first (`prefer_ms`, to agree with its retries); a person is told the
+    whole seconds of `Retry-After`, as the server wrote them."""
+    names = ("retry-after-ms", "retry-after") if prefer_ms else ("retry-after", "retry-after-ms")
+    for name in names:
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            seconds = float(value) / (1000 if name == "retry-after-ms" else 1)
+        except ValueError:
+            if name == "retry-after-ms":
+                continue
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is None:
+                continue
+            seconds = email.utils.mktime_tz(parsed) - time.time()
+        if math.isnan(seconds):
+            continue
+        return max(seconds, 0.0)
+    return None
+
+
+def _seconds(seconds: float) -> str:
+    if seconds == math.inf:
+        return "a while"
+    if seconds >= 120:
+        return f"{seconds:.0f} s (about {seconds / 60:.0f} min)"
+    return f"{seconds:g} s"
 
 
 def _code(exc: openai.APIStatusError) -> str | None:
@@ -125,15 +186,9 @@ def _code(exc: openai.APIStatusError) -> str | None:
     return getattr(exc, "code", None) or body.get("code")
 
 
-def _message(exc: openai.APIError) -> str:
+def _message(exc: openai.APIError, limit: int = 300) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
-    message = body.get("message") or exc.message
-    return message.removeprefix(f"Error code: {getattr(exc, 'status_code', '')} - ").strip()
-
-
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    value = exc.response.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+    message = str(body.get("message") or exc.message)
+    message = " ".join(message.removeprefix(f"Error code: {getattr(exc, 'status_code', '')} - ").split())
+    # A misbehaving server's error body can be a whole HTML page: the user gets one line of it.
+    return message if len(message) <= limit else message[:limit] + "..."

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from assistant.errors import AssistantError, explain
+from assistant.errors import PROVIDER_ERRORS, AssistantError, explain
 from assistant.index.store import FileRecord
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class FileLibrary:
                 self.assistant.store.set_vector_store_file(store_id, file_id, "in_progress")
                 attached[position] = file_id
                 outcomes[position] = FileOutcome(str(path), file_id, "in_progress", reused=reused)
-            except (openai.OpenAIError, OSError) as exc:
+            except (*PROVIDER_ERRORS, OSError) as exc:
                 outcomes[position] = FileOutcome(str(path), error=f"{path}: {self._reason(exc)}")
                 report(FileProgress(str(path), "failed", len(outcomes), total))
         if attached and store_id:
@@ -127,7 +127,7 @@ class FileLibrary:
             self.assistant.client.vector_stores.files.delete(file_id, vector_store_id=store_id)
         except openai.NotFoundError:
             pass  # already gone on the server: forgetting it here is all that is left to do
-        except openai.OpenAIError as exc:
+        except PROVIDER_ERRORS as exc:
             raise explain(exc, base_url=self.assistant.base_url, model="") from exc
         self.assistant.store.remove_vector_store_file(store_id, file_id)
 
@@ -152,7 +152,7 @@ class FileLibrary:
     def _keep_copy(self, data: bytes, digest: str, path: Path) -> Path:
         """The index's own copy, named by content: tools that run locally read it, whatever happens to the
         original."""
-        folder = self.assistant.settings.db_path.parent / "uploads"
+        folder = self.assistant.settings.data_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"{digest}{path.suffix.lower()}"
         if not copy.exists():
@@ -178,7 +178,7 @@ class FileLibrary:
             for position, file_id in list(pending.items()):
                 try:
                     attachment = self.assistant.client.vector_stores.files.retrieve(file_id, vector_store_id=store_id)
-                except openai.OpenAIError as exc:
+                except PROVIDER_ERRORS as exc:
                     outcome = outcomes[position]
                     outcomes[position] = FileOutcome(outcome.path, file_id, "failed", self._reason(exc), outcome.reused)
                     del pending[position]

@@ -217,6 +217,8 @@ def _assistant_forward(message: Mapping[str, Any], where: str, warnings: list[st
     items: list[JSON] = []
     text = _assistant_text(message.get("content"))
     if message.get("refusal"):
+        if not isinstance(message["refusal"], str):
+            raise MigrationError(f"{where}.refusal must be a string")
         warnings.append(f"{where}.refusal was carried as the assistant's text (Responses input has no refusal "
                         "field on easy messages).")
         text = (text or "") + message["refusal"]
@@ -250,7 +252,12 @@ def _assistant_forward(message: Mapping[str, Any], where: str, warnings: list[st
 def _assistant_text(content: Any) -> str | None:
     if content is None or isinstance(content, str):
         return content
-    return "".join(part.get("text") or part.get("refusal") or "" for part in content if isinstance(part, Mapping))
+    if not isinstance(content, list):
+        raise MigrationError("an assistant message's content must be a string or an array of content parts")
+    texts = [part.get("text") or part.get("refusal") or "" for part in content if isinstance(part, Mapping)]
+    if not all(isinstance(text, str) for text in texts):  # a number where the text goes is the caller's mistake
+        raise MigrationError("an assistant message's content parts must carry their text as strings")
+    return "".join(texts)
 
 
 def _max_tokens_forward(body: JSON, request: JSON, warnings: list[str]) -> None:

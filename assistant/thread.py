@@ -12,6 +12,7 @@ several), each emits a `function.result` event, and their outputs go back in a n
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -534,6 +535,8 @@ class Thread:
         is a failure."""
         reported = isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIConnectionError)
         message = redact(str(exc) or type(exc).__name__)
+        if isinstance(exc, json.JSONDecodeError):  # the SDK's SSE decoder met data that is not JSON
+            message = f"the server sent an event that is not valid JSON ({message})"
         if recorder.response_id and not reported:
             return "incomplete", f"the stream broke off: {message}"
         return "failed", message

@@ -120,7 +120,7 @@ def main() -> None:
                                       input_items=[{"type": "message", "role": "user", "content": "x"}],
                                       model=thread.model, backend="responses", mode="conversation",
                                       conversation_id=None, previous_response_id=None)
-        store.add_output_item(turn_id, 1, {"type": "message", "id": "msg_new", "content": []}, response_id="resp_x")
+        store.save_progress(turn_id, [(1, {"type": "message", "id": "msg_new", "content": []})], response_id="resp_x")
         store.close_turn(turn_id, thread_id=thread.id, thread_values={"last_response_id": "resp_x"},
                          final_items=[(1, {"type": "message", "id": "msg_new", "content": []})], status="completed",
                          output_text="It is on its way.")

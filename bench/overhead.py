@@ -1,7 +1,7 @@
 """What the library costs per streamed turn: `Thread.stream` (index writes included) against the raw SDK, on the
 same local server, in the same process, interleaved turn by turn so both see the same machine noise.
 
-    python bench/overhead.py [--turns 200]
+    python bench/overhead.py [--turns 200] [--db postgresql://…]
 
 Both sides run a conversation-mode thread of the same length, so the server's work grows alike on both.
 The server runs in its own process (`assistant serve`), as a real API would: in-process, its thread would
@@ -26,7 +26,7 @@ from openai import OpenAI
 from assistant import Assistant
 from assistant.index.store import IndexStore
 
-WRITES = ("begin_turn", "update_turn", "add_output_item", "close_turn", "update_thread")
+WRITES = ("begin_turn", "update_turn", "save_progress", "close_turn", "update_thread")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -83,11 +83,13 @@ def server_process(folder: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--db", help="the index: a PostgreSQL URL (an empty database or schema) instead of a new "
+                                     "SQLite file")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     with server_process(folder) as base_url:
         raw = OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
-        assistant = Assistant(base_url=base_url, api_key="sk-bench", db_path=folder / "index.db",
+        assistant = Assistant(base_url=base_url, api_key="sk-bench", db_path=args.db or folder / "index.db",
                               max_retries=0)
         writes = WriteTimer(assistant.store)
         thread = assistant.thread(title="bench")

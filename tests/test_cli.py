@@ -11,7 +11,7 @@ import time
 import pytest
 from openai import OpenAI
 
-from tests.conftest import TEST_KEY, environment
+from tests.conftest import TEST_KEY, beside_index, environment
 
 
 def run(*args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -120,7 +120,7 @@ def test_without_a_key_the_embedded_local_server_answers(tmp_path):
     assert "embedded local server" in result.stderr
     # Its state survives the process: the next run continues the conversation.
     assert run("ask", "what did I say first?", env=env).stdout == 'You first said: "hello offline"\n'
-    assert (tmp_path / "local-server.db").exists()
+    assert (beside_index(tmp_path / "index.db") / "local-server.db").exists()
 
 
 def test_serve_runs_an_openai_compatible_server(tmp_path):
@@ -146,7 +146,7 @@ def test_serve_runs_an_openai_compatible_server(tmp_path):
         finally:
             process.terminate()
             process.wait(timeout=20)
-    assert (tmp_path / "local-server.db").exists()
+    assert (beside_index(tmp_path / "index.db") / "local-server.db").exists()
 
 
 def test_serve_refuses_a_public_address_without_a_key(tmp_path):

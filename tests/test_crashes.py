@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 from openai import OpenAI
 
 from assistant import Assistant, TurnFailed
+from assistant.index.store import IndexStore
+from assistant.index.turn_owner import current_owner
 from tests.conftest import environment
 
 LONG_ANSWER = "count to 200000"  # long enough to be mid-stream whenever we strike
@@ -107,27 +108,27 @@ def test_ctrl_c_in_the_cli_records_a_cancelled_turn_with_the_partial_answer(serv
 
 def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partial_text(server, tmp_path):
     index = tmp_path / "i.db"
+    watcher = IndexStore(index)  # made (and migrated) before the client starts; read while the client writes it
     env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", ASSISTANT_DB=str(index))
     process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         # Strike once the answer has streamed long enough for its text so far to be in the index.
         deadline = time.monotonic() + 60
-        saved = ""
-        while not saved:
+        saved = None
+        while saved is None or not saved.text:
             assert time.monotonic() < deadline and process.poll() is None, "no partial text was recorded"
             time.sleep(0.1)
-            if index.exists():
-                with sqlite3.connect(f"file:{index}?mode=ro", uri=True) as reader:
-                    rows = reader.execute("SELECT status, output_text FROM turns").fetchall()
-                saved = rows[0][1] if rows else ""
-        assert rows[0][0] == "in_progress"
+            threads = watcher.threads()
+            saved = watcher.turns(threads[0].id)[0] if threads else None
+        assert saved.status == "in_progress"
         process.send_signal(signal.SIGKILL)
         assert process.stdout is not None
         shown = process.stdout.read().decode()
         process.wait(timeout=10)
     finally:
         process.kill()
+        watcher.close()
     assert process.returncode == -signal.SIGKILL
 
     with Assistant(base_url=server.base_url, api_key="sk-test", db_path=index) as assistant:
@@ -143,9 +144,6 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
 
 
 def test_a_turn_of_a_live_process_or_another_host_is_left_in_progress(tmp_path):
-    from assistant.index.store import IndexStore
-    from assistant.index.turn_owner import current_owner
-
     store = IndexStore(tmp_path / "index.db")
     thread = store.create_thread(title="t", mode="conversation", model="m")
     live, _ = store.begin_turn(thread_id=thread.id, input_text="live", input_items=[], model="m",

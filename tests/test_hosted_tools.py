@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Assistant
+from assistant import Assistant, TurnFailed
 from assistant.local import LocalServer
 from tests.conftest import TEST_KEY, environment
 from tests.local.tools_server import DOCUMENTS, MAX_UPLOAD, tool_settings, write_corpus
@@ -191,3 +191,24 @@ def test_files_and_tools_from_the_command_line(tools_server, tmp_path, documents
     assert run("files", "rm", file_id).returncode == 0
     assert len(json.loads(run("files", "list", "--json").stdout)) == 1
     assert "has no file" in run("files", "rm", "file-nope").stderr
+
+
+def test_a_stream_cut_after_a_finished_tool_call_keeps_the_call(assistant, tools_server):
+    from openai import OpenAI
+
+    tools = [{"type": "web_search", "search_context_size": "low"}]
+    question = "search the latest on asyncio TaskGroup"
+    with OpenAI(base_url=tools_server.base_url, api_key=TEST_KEY, max_retries=0) as raw:
+        kinds = [(event.type, getattr(getattr(event, "item", None), "type", None))
+                 for event in raw.responses.create(model="gpt-4.1-mini", input=question, tools=tools, stream=True)]
+    done = kinds.index(("response.output_item.done", "web_search_call"))
+    assert ("response.output_text.delta", None) in kinds[done:]  # the answer comes after the call
+    tools_server.inject_fault(cut_after_events=done + 1, path="/v1/responses")
+    thread = assistant.thread(tools=tools)
+    with pytest.raises(TurnFailed, match="broke off") as caught:
+        thread.ask(question)
+    turn = caught.value.turn
+    assert turn.status == "incomplete"
+    assert [(item.direction, item.type) for item in turn.items] == [("input", "message"), ("output", "web_search_call")]
+    [call] = assistant.store.tool_calls(thread.id)
+    assert call.type == "web_search_call" and call.queries

@@ -1,4 +1,6 @@
-"""The SQLite index: schema and migrations, settings, refusal of files it must not touch, concurrency."""
+"""The SQLite index: schema and migrations, settings, refusal of files it must not touch, concurrency.
+
+Tests marked sqlite_only are about the file; tests/test_postgres.py has their PostgreSQL counterparts."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ def columns(connection: sqlite3.Connection, table: str) -> dict[str, bool]:
     return {row[1]: bool(row[3]) or bool(row[5]) for row in connection.execute(f"PRAGMA table_info({table})")}
 
 
+@pytest.mark.sqlite_only
 def test_migrations_build_the_schema_the_tables_describe(tmp_path):
     store = IndexStore(tmp_path / "index.db")
     store.close()
@@ -30,6 +33,7 @@ def test_migrations_build_the_schema_the_tables_describe(tmp_path):
     assert applied == [name for name, _ in MIGRATIONS]
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_settings(tmp_path):
     store = IndexStore(tmp_path / "index.db")
     sqlite = store.connection.sqlite
@@ -40,6 +44,7 @@ def test_sqlite_settings(tmp_path):
     store.close()
 
 
+@pytest.mark.sqlite_only
 def test_an_older_index_is_upgraded_on_open_and_keeps_its_rows(tmp_path):
     path = tmp_path / "index.db"
     store = IndexStore(path)
@@ -62,6 +67,7 @@ def test_an_older_index_is_upgraded_on_open_and_keeps_its_rows(tmp_path):
     assert sorted(names) == sorted(name for name, _ in MIGRATIONS)  # each applied once
 
 
+@pytest.mark.sqlite_only
 def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "index.db"
     garbage = b"this is not a database, it is a shopping list\n" * 100
@@ -71,6 +77,7 @@ def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path):
     assert path.read_bytes() == garbage
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_sqlite_file_is_refused(tmp_path):
     path = tmp_path / "index.db"
     IndexStore(path).close()
@@ -82,6 +89,7 @@ def test_a_damaged_sqlite_file_is_refused(tmp_path):
     assert path.read_bytes() == bytes(data)
 
 
+@pytest.mark.sqlite_only
 def test_an_index_from_a_newer_version_is_refused(tmp_path):
     path = tmp_path / "index.db"
     IndexStore(path).close()
@@ -93,6 +101,7 @@ def test_an_index_from_a_newer_version_is_refused(tmp_path):
     assert path.read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_an_unwritable_location_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -118,7 +127,7 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
                     thread_id=thread.id, input_text=f"{label} {number}", input_items=[{"type": "message"}],
                     model="gpt-4.1-mini", backend="responses", mode="conversation", conversation_id=None,
                     previous_response_id=None)
-                store.add_output_item(turn_id, 1, {"type": "message", "id": f"msg_{label}_{number}"})
+                store.save_progress(turn_id, [(1, {"type": "message", "id": f"msg_{label}_{number}"})])
                 store.update_turn(turn_id, status="completed", output_text="done")
         except BaseException as exc:  # surfaced below: the test is that there are none
             errors.append(exc)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from assistant.local import LocalServer
 from tests.conftest import environment
 from tests.local.tools_server import DOCUMENTS, tool_settings, write_corpus
@@ -15,6 +17,7 @@ KEY = "sk-proj-" + "Zq9" * 16  # looks like a real project key
 WRONG_KEY = "sk-wrong-" + "Xy7" * 14
 
 
+@pytest.mark.sqlite_only  # it reads the index file; tests/test_postgres.py scans a PostgreSQL index's rows
 def test_a_full_session_leaves_the_key_in_no_file(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

@@ -11,7 +11,7 @@ import pytest
 from openai import OpenAI
 
 from assistant import Assistant, AssistantError, ThreadNotFound
-from tests.conftest import TEST_KEY, environment
+from tests.conftest import TEST_KEY, environment, index_location
 
 
 def compact_json_size(body: dict) -> int:
@@ -100,7 +100,7 @@ def test_a_fresh_process_resumes_the_thread_and_sends_only_new_input(assistant, 
     script = textwrap.dedent(f"""
         import json
         from assistant import Assistant
-        with Assistant(base_url={server.base_url!r}, api_key={TEST_KEY!r}, db_path={str(tmp_path / "index.db")!r},
+        with Assistant(base_url={server.base_url!r}, api_key={TEST_KEY!r}, db_path={str(index_location(tmp_path / "index.db"))!r},
                        strict_validation=True) as a:
             t = a.thread(id={thread.id!r})
             turn = t.ask("What did I say first?")

@@ -5,6 +5,10 @@ chunk at a time (an SDK `ChatCompletionChunk` or its wire dict). It produces exa
 produces for the same answer: `ResponseStarted` (the chatcmpl id is the response id), `ItemAdded` / `TextDelta` /
 `ItemDone` for one assistant `message` item shaped like a Responses output message, `function_call` items for
 tool calls, `Usage`, and a final `ResponseEnded`.
+
+A lenient SDK passes chunks through as they came, so any field may be missing, null or of the wrong type. What
+the reader cannot use is skipped (a chunk that is not an object, a text delta that is not text, a tool call
+without an index): the turn then ends with what did arrive, and is completed only if a real `finish_reason` did.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.backends.response_stream import as_dict
+from assistant.backends.response_stream import MalformedEvent, as_dict
 from assistant.events import Event, ItemAdded, ItemDone, ResponseEnded, ResponseStarted, TextDelta, Usage
 
 # Chat finish_reason -> (Responses status, incomplete reason).
@@ -25,14 +29,13 @@ _ENDINGS = {
 }
 
 
-def usage_of_chat(usage: dict[str, Any] | None) -> Usage:
-    if not usage:
-        return Usage()
+def usage_of_chat(usage: Any) -> Usage:
+    usage = _mapping(usage)
     return Usage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0,
+        input_tokens=_count(usage.get("prompt_tokens")),
+        cached_tokens=_count(_mapping(usage.get("prompt_tokens_details")).get("cached_tokens")),
+        output_tokens=_count(usage.get("completion_tokens")),
+        reasoning_tokens=_count(_mapping(usage.get("completion_tokens_details")).get("reasoning_tokens")),
     )
 
 
@@ -64,26 +67,29 @@ class ChatStreamReader:
 
     def feed(self, chunk: Any) -> list[Event]:
         """Take one chunk and return the normalized events it produces."""
-        data = as_dict(chunk)
+        try:
+            data = as_dict(chunk)
+        except MalformedEvent:  # `data: null`, a number, ...: nothing to read
+            return []
         events: list[Event] = []
         if self.response_id is None:
-            self.response_id = data.get("id") or ""
-            self.model = data.get("model") or ""
+            self.response_id = _string(data.get("id"))
+            self.model = _string(data.get("model"))
             events.append(ResponseStarted(response_id=self.response_id, model=self.model))
-        for choice in data.get("choices") or []:
+        for choice in _objects(data.get("choices")):
             if choice.get("index", 0) != 0:
                 continue  # one answer per turn: the backend never asks for n > 1
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
+            delta = _mapping(choice.get("delta"))
+            if _string(delta.get("content")):
                 events += self._text(delta["content"])
-            if delta.get("refusal"):
+            if _string(delta.get("refusal")):
                 events += self._refusal(delta["refusal"])
-            for call in delta.get("tool_calls") or []:
+            for call in _objects(delta.get("tool_calls")):
                 events += self._tool_call(call)
-            if choice.get("finish_reason"):
+            if _string(choice.get("finish_reason")):
                 self.finish_reason = choice["finish_reason"]
                 events += self._finish()
-        if data.get("usage"):
+        if isinstance(data.get("usage"), dict):
             self.usage = usage_of_chat(data["usage"])
             events.append(self.usage)
         return events
@@ -138,17 +144,19 @@ class ChatStreamReader:
 
     def _tool_call(self, call: dict[str, Any]) -> list[Event]:
         index = call.get("index", 0)
-        function = call.get("function") or {}
+        if not isinstance(index, int):  # it keys the call's pieces together: without it they cannot be placed
+            return []
+        function = _mapping(call.get("function"))
         if index not in self._calls:
-            call_id = call.get("id") or ""
+            call_id = _string(call.get("id"))
             self._call_indexes[index] = self._take_index()
             self._calls[index] = {"id": "fc_" + call_id.removeprefix("call_"), "type": "function_call",
                                   "status": "in_progress", "arguments": "", "call_id": call_id,
-                                  "name": function.get("name") or ""}
+                                  "name": _string(function.get("name"))}
             added = ItemAdded(item=_copy(self._calls[index]), output_index=self._call_indexes[index])
-            self._calls[index]["arguments"] += function.get("arguments") or ""
+            self._calls[index]["arguments"] += _string(function.get("arguments"))
             return [added]
-        self._calls[index]["arguments"] += function.get("arguments") or ""
+        self._calls[index]["arguments"] += _string(function.get("arguments"))
         return []
 
     def _finish(self) -> list[Event]:
@@ -175,6 +183,22 @@ class ChatStreamReader:
         index = self._next_index
         self._next_index += 1
         return index
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
 def _copy(item: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 The reader is pure: it holds no connection and does no I/O, so the sync and async backends share it, and the
 recordings in shared/recordings/ can be replayed through it. It dispatches on the `type` string of each event
 (the SDK builds unknown types as the wrong class when validation is lenient), and ignores types it does not
-know, so a newer API does not break an older client.
+know, so a newer API does not break an older client. An event of a known type that lacks what the reader needs
+from it (no `response` object, a `delta` that is not text: a lenient SDK passes such events through as they came)
+is ignored the same way: the turn then ends with what did arrive, and never as completed on the word of an
+event that carries no response.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
     """Wire JSON of an SDK model (only the fields the server sent) or a plain dict."""
     if isinstance(obj, dict):
         return obj
+    if not hasattr(obj, "to_dict"):  # a lenient SDK keeps a malformed field as it came (None, a number, ...)
+        raise MalformedEvent(f"expected an object, got {type(obj).__name__}")
     # warnings=False: a lenient SDK may have built an unknown shape as the wrong union member; the dump is
     # still the wire JSON, and the warning would only be noise.
     return obj.to_dict(mode="json", warnings=False)
@@ -61,14 +66,17 @@ def output_text(items: list[dict[str, Any]]) -> str:
 
 
 def usage_of(usage: dict[str, Any] | None) -> Usage:
-    if not usage:
-        return Usage()
+    usage = _mapping(usage)
     return Usage(
-        input_tokens=usage.get("input_tokens") or 0,
-        cached_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens") or 0,
-        output_tokens=usage.get("output_tokens") or 0,
-        reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
+        input_tokens=_count(usage.get("input_tokens")),
+        cached_tokens=_count(_mapping(usage.get("input_tokens_details")).get("cached_tokens")),
+        output_tokens=_count(usage.get("output_tokens")),
+        reasoning_tokens=_count(_mapping(usage.get("output_tokens_details")).get("reasoning_tokens")),
     )
+
+
+class MalformedEvent(ValueError):
+    """An event of a known type without the fields the reader needs from it."""
 
 
 @dataclass
@@ -92,8 +100,9 @@ class ResponseStreamReader:
     def items(self) -> list[dict[str, Any]]:
         """Output items: the final response's list when it has one (it is authoritative: it may hold items
         whose `output_item.done` never came), else the items seen so far in output order."""
-        if self.response and self.response.get("output"):
-            return list(self.response["output"])
+        output = self.response.get("output") if self.response else None
+        if output and isinstance(output, list):
+            return [item for item in output if isinstance(item, dict)]
         return [self._items[index] for index in sorted(self._items)]
 
     @property
@@ -108,56 +117,64 @@ class ResponseStreamReader:
         return "".join(self._deltas)
 
     def feed(self, event: Any) -> list[Event]:
-        """Take one SSE event (SDK model or dict) and return the normalized events it produces."""
-        kind = event["type"] if isinstance(event, dict) else event.type
+        """Take one SSE event (SDK model or dict) and return the normalized events it produces; none for an
+        event of a type it does not know or without the fields it needs."""
+        try:
+            return self._feed(event)
+        except MalformedEvent:
+            return []
+
+    def _feed(self, event: Any) -> list[Event]:
+        kind = event.get("type") if isinstance(event, dict) else getattr(event, "type", None)
         get = event.get if isinstance(event, dict) else lambda name, default=None: getattr(event, name, default)
+        if not isinstance(kind, str):
+            return []
 
         if kind == "response.output_text.delta":
-            delta = get("delta")
+            delta = _text(get("delta"))
             self._deltas.append(delta)
-            return [TextDelta(text=delta, item_id=get("item_id"), output_index=get("output_index"))]
+            return [TextDelta(text=delta, item_id=_string(get("item_id")), output_index=_number(get("output_index")))]
         if kind in _LIFECYCLE or kind in _TERMINAL_STATUS:
             return self._lifecycle(kind, as_dict(get("response")))
         if kind == "response.output_item.added":
-            item = as_dict(get("item"))
-            self._items[get("output_index")] = item
-            return [ItemAdded(item=item, output_index=get("output_index"))]
+            item, index = as_dict(get("item")), _index(get("output_index"))
+            self._items[index] = item
+            return [ItemAdded(item=item, output_index=index)]
         if kind == "response.output_item.done":
-            item = as_dict(get("item"))
-            self._items[get("output_index")] = item
-            self._done.add(get("output_index"))
-            return [ItemDone(item=item, output_index=get("output_index"))]
+            item, index = as_dict(get("item")), _index(get("output_index"))
+            self._items[index] = item
+            self._done.add(index)
+            return [ItemDone(item=item, output_index=index)]
         if kind == "response.output_text.annotation.added":
             return [
                 Citation(
-                    item_id=get("item_id"),
-                    output_index=get("output_index"),
+                    item_id=_string(get("item_id")),
+                    output_index=_number(get("output_index")),
                     annotation=as_dict(get("annotation")),
                 )
             ]
         if kind == "error":
-            self._fail(get("message") or _nested_error_message(event), get("code"))
+            self._fail(_string(get("message")) or _nested_error_message(event), _string(get("code")))
             return []
         return self._tool_progress(kind, get)
 
     def _lifecycle(self, kind: str, response: dict[str, Any]) -> list[Event]:
         events: list[Event] = []
         if self.response_id is None:
-            self.response_id = response.get("id")
-            self.model = response.get("model")
+            self.response_id = _string(response.get("id"))
+            self.model = _string(response.get("model"))
             events.append(ResponseStarted(response_id=self.response_id or "", model=self.model or ""))
         if kind not in _TERMINAL_STATUS:
             return events
         self.response = response
         self.status = _TERMINAL_STATUS[kind]
-        self.model = response.get("model") or self.model
+        self.model = _string(response.get("model")) or self.model
         self.usage = usage_of(response.get("usage"))
         if self.status == "failed":
-            error = response.get("error") or {}
             # An `error` event may have come first with the better message; keep it.
-            self.error = self.error or error.get("message") or "the response failed"
+            self.error = self.error or _string(_mapping(response.get("error")).get("message")) or "the response failed"
         if self.status == "incomplete":
-            self.incomplete_reason = (response.get("incomplete_details") or {}).get("reason")
+            self.incomplete_reason = _string(_mapping(response.get("incomplete_details")).get("reason"))
         events.append(self.usage)
         return events
 
@@ -176,8 +193,8 @@ class ResponseStreamReader:
         delta = get("delta") or get("code") or get("arguments") or ""
         return [
             ToolCallProgress(
-                item_id=get("item_id") or "",
-                output_index=get("output_index") or 0,
+                item_id=_string(get("item_id")) or "",
+                output_index=_number(get("output_index")) or 0,
                 tool=tool,
                 status=status,
                 delta=delta if isinstance(delta, str) else "",
@@ -185,8 +202,37 @@ class ResponseStreamReader:
         ]
 
 
+# Lenient readers of the fields that only inform the record (ids, counts, messages): a wrong type reads as absent,
+# so nothing but text, numbers and plain objects ever reaches the index.
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int:
+    return _number(value) or 0
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise MalformedEvent(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _index(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedEvent(f"expected an output index, got {type(value).__name__}")
+    return value
+
+
 def _nested_error_message(event: Any) -> str:
     error = event.get("error") if isinstance(event, dict) else getattr(event, "error", None)
-    if isinstance(error, dict):
-        return error.get("message") or "the stream reported an error"
-    return getattr(error, "message", None) or "the stream reported an error"
+    message = error.get("message") if isinstance(error, dict) else getattr(error, "message", None)
+    return _string(message) or "the stream reported an error"

@@ -130,6 +130,10 @@ def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str
 
 
 def ended(reader: ResponseStreamReader) -> ResponseEnded:
+    if reader.status is None and reader.response_id is None and reader.error is None:
+        # Not a single event: what answered is not an OpenAI event stream (a proxy's page, a wrong base URL).
+        return ResponseEnded(status="failed", items=[], error="the server answered the request for an event "
+                             "stream without a single event: it is not an OpenAI-compatible Responses API")
     if reader.status is None:
         # The body ended without a terminal event: whatever arrived is all there is.
         return ResponseEnded(

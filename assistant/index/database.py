@@ -7,10 +7,14 @@
 - The schema is made by SQLAlchemy-run named migrations (migrations.py). Day-to-day reads and writes go straight
   through sqlite3: a turn's handful of statements is on the hot path of every answer, and through SQLAlchemy each
   cost about three times what SQLite takes to do it (bench/overhead.py).
+
+A `postgresql://` URL in place of the file opens the index on a PostgreSQL server instead (postgres.py), behind
+the same small interface (`run`, `rows`, `close`).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -23,6 +27,7 @@ from sqlalchemy import create_engine, event
 
 from assistant.errors import IndexUnavailable
 from assistant.index.migrations import migrate
+from assistant.index.postgres import PostgresConnection, is_postgres_url, open_postgres_index
 
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRIES = 5
@@ -49,7 +54,10 @@ class IndexConnection:
     """The index file's connection for one process, shared by its threads under a lock (each statement takes
     microseconds; the lock only keeps transactions from interleaving)."""
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path) -> None:
+        self.where = str(path)  # for messages
         self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         _configure(self._connection)
         self._lock = threading.Lock()
@@ -113,7 +121,14 @@ def _loaded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def open_index(path: Path) -> IndexConnection:
+def open_index(location: Path | str) -> IndexConnection | PostgresConnection:
+    """Open the index: a SQLite file, or a PostgreSQL database when `location` is a `postgresql://` URL."""
+    if is_postgres_url(location):
+        return open_postgres_index(str(location))
+    return open_sqlite_index(Path(location))
+
+
+def open_sqlite_index(path: Path) -> IndexConnection:
     """Open the index file at `path`, created with its folder if missing, migrated to this version's schema.
 
     Raises IndexUnavailable with a clear message when the folder or file cannot be written, the file is not a
@@ -162,11 +177,23 @@ def _is_sqlite_file(path: Path) -> bool:
 
 def _unavailable(path: Path, exc: Exception) -> IndexUnavailable:
     text = str(getattr(exc, "orig", exc))
+    if _on_read_only_file_system(path):
+        # Even reading needs a writable folder: SQLite keeps the WAL index (-shm) beside the file.
+        return IndexUnavailable(f"The index file {path} is on a read-only file system; the index must be writable "
+                                "(even to read it). Set ASSISTANT_DB to a path on a writable disk; nothing was "
+                                "changed.")
     if "readonly" in text or "unable to open" in text or "read-only" in text:
         return IndexUnavailable(f"The index file {path} is not writable ({text}). Check its permissions, "
                                 "or set ASSISTANT_DB to a writable path.")
     return IndexUnavailable(f"The index file {path} cannot be used: {text}. It was not changed; move it aside "
                             "or set ASSISTANT_DB to another path.")
+
+
+def _on_read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def is_locked(exc: BaseException) -> bool:

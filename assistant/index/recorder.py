@@ -1,7 +1,7 @@
 """Records one turn in the index as its events arrive.
 
-The turn row and the user's message are written before the request goes out; each output item as it
-finishes; the text so far every second of a long answer; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
+The turn row and the user's message are written before the request goes out; the finished items and the text
+so far once a second while a long answer streams; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
 whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
 the turn cannot orphan the conversation.
 
@@ -26,9 +26,10 @@ from assistant.pricing import turn_cost
 from assistant.turn import Turn
 
 
-# A long answer's text so far is written this often while it streams, so a process killed mid-answer (which
-# cannot close its turn) leaves at most this much of it unrecorded. Answers shorter than this write nothing extra.
-PARTIAL_TEXT_EVERY_S = 1.0
+# What a long answer has delivered (its finished items, its text so far) is written this often while it streams,
+# so a process killed mid-answer (which cannot close its turn) loses at most this much of it. A turn shorter than
+# this writes only at its start and its close: two transactions, on the hot path of every answer.
+SAVE_EVERY_S = 1.0
 
 
 class TurnRecorder:
@@ -54,7 +55,9 @@ class TurnRecorder:
         self.request_bytes = 0  # added to by the request meter while the turn runs
         self.sent_at = time.perf_counter()
         self.ttft_ms: float | None = None
-        self._saved_at = self.sent_at  # when the partial text was last written
+        self._saved_at = self.sent_at  # when the progress was last written
+        self._round_items: list[tuple[int, dict[str, Any]]] = []  # this round's finished items
+        self._unsaved_items: list[tuple[int, dict[str, Any]]] = []  # those of them not written yet
         self.rounds = 1
         self._offset = 0  # items of this turn's earlier rounds after the user's message (outputs and function outputs)
         self._turn_items: list[dict[str, Any]] = []
@@ -78,16 +81,19 @@ class TurnRecorder:
                     self.ttft_ms = (now - self.sent_at) * 1000
                     self._saved_at = now
                 self._deltas.append(event.text)  # type: ignore[union-attr]
-                if now - self._saved_at >= PARTIAL_TEXT_EVERY_S:
-                    self._save_partial_text()
-                    self._saved_at = now
+                if now - self._saved_at >= SAVE_EVERY_S:
+                    self._save_progress(now)
             case "item.done":
-                self._record_item(event.output_index, event.item)  # type: ignore[union-attr]
+                position = self._output_base + event.output_index  # type: ignore[union-attr]  (turn-indexed)
+                self._unsaved_items.append((position, event.item))  # type: ignore[union-attr]
+                self._round_items.append((position, event.item))  # type: ignore[union-attr]
+                now = time.perf_counter()
+                if now - self._saved_at >= SAVE_EVERY_S:
+                    self._save_progress(now)
             case "response.started":
                 self.response_id = event.response_id  # type: ignore[union-attr]
                 self.model = event.model or self.model  # type: ignore[union-attr]
-                # Written with the first finished item (or at close): one transaction fewer per turn.
-                self._response_id_pending = True
+                self._response_id_pending = True  # written with the next save, or at close
             case "conversation.created":
                 self.conversation_id = event.conversation_id  # type: ignore[union-attr]
                 self.store.update_thread(self.thread_id, conversation_id=self.conversation_id)
@@ -102,17 +108,15 @@ class TurnRecorder:
             case "response.ended":
                 self.ended = event  # type: ignore[assignment]
 
-    def _save_partial_text(self) -> None:
+    def _save_progress(self, now: float) -> None:
+        """Write what the stream has delivered so far: finished items, the text, the response id."""
         values: dict[str, Any] = {"output_text": "".join(self._deltas)}
         if self._response_id_pending:
             values["response_id"] = self.response_id
             self._response_id_pending = False
-        self.store.update_turn(self.turn_id, **values)
-
-    def _record_item(self, output_index: int, item: dict[str, Any]) -> None:
-        turn_values = {"response_id": self.response_id} if self._response_id_pending else {}
-        self.store.add_output_item(self.turn_id, self._output_base + output_index, item, **turn_values)
-        self._response_id_pending = False
+        self.store.save_progress(self.turn_id, self._unsaved_items, **values)
+        self._unsaved_items = []
+        self._saved_at = now
 
     @property
     def position_offset(self) -> int:
@@ -136,6 +140,7 @@ class TurnRecorder:
         self._usage_before = self.usage
         self._response_id_pending = False
         self._deltas = []
+        self._round_items, self._unsaved_items = [], []  # the settled round's final list replaced them
         self.ended = None
         return list(self._turn_items)
 
@@ -151,9 +156,9 @@ class TurnRecorder:
         text = text or "".join(self._deltas)
         finished = ended is not None and ended.status in ("completed", "incomplete", "failed") and bool(items)
         start = self._output_base + self._offset
-        final_items = ([*self._earlier_outputs, *((start + index, item) for index, item in enumerate(items))]
-                       if finished else None)
-        items = [*(item for _, item in self._earlier_outputs), *items]
+        this_round = list(enumerate(items, start)) if finished else self._round_items
+        final_items = [*self._earlier_outputs, *this_round]
+        items = [item for _, item in final_items]
         tool_calls: dict[str, int] = {}
         for item in items:
             if item.get("type", "").endswith("_call"):

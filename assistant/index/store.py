@@ -224,6 +224,20 @@ SEARCH = """SELECT turns.thread_id, threads.title AS thread_title, turns.id AS t
             WHERE turns_fts MATCH :match
             ORDER BY turns_fts.rowid DESC
             LIMIT :limit"""
+# The same on PostgreSQL, through its own text search (migrations.m002): every word, stemmed, newest first.
+# The snippet is made for the page of hits only, over the text the index covers.
+SEARCH_POSTGRES = """SELECT hits.thread_id, threads.title AS thread_title, hits.id AS turn_id, hits.seq,
+                   hits.input_text AS input, hits.created_at,
+                   ts_headline('assistant_fts', assistant_fts_text(hits.input_text) || ' '
+                                                || assistant_fts_text(hits.output_text),
+                               plainto_tsquery('assistant_fts', :match),
+                               'StartSel=[, StopSel=], MaxWords=12, MinWords=6, ShortWord=0') AS snippet
+            FROM (SELECT id, thread_id, seq, input_text, output_text, created_at FROM turns
+                  WHERE search_vector @@ plainto_tsquery('assistant_fts', :match)
+                  ORDER BY id DESC
+                  LIMIT :limit) AS hits
+            JOIN threads ON threads.id = hits.thread_id
+            ORDER BY hits.id DESC"""
 # seq is computed inside the INSERT, so two writers on one thread cannot take the same number.
 BEGIN_TURN = """INSERT INTO turns (thread_id, seq, backend, mode, status, model, input_text, conversation_id,
                                    previous_response_id, created_at, owner)
@@ -238,7 +252,8 @@ CLOSE_INTERRUPTED_TURN = """UPDATE turns SET status = 'incomplete', incomplete_r
                             WHERE id = :id AND status = 'in_progress'"""
 INTERRUPTED = ("The process running this turn ended (killed or crashed) before the answer finished; "
                "the text kept is what had arrived.")
-# The new turn's items: the thread's newest turn is the one just inserted (the write lock is held).
+# The new turn's items: the thread's newest turn is the one just inserted (the write lock is held: on SQLite the
+# file's, on PostgreSQL the thread row's, taken by updating it first).
 INSERT_ITEMS_OF_NEW_TURN = """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
                               VALUES ((SELECT max(id) FROM turns WHERE thread_id = :thread_id), :position,
                                       :direction, :type, :item_id, :status, :payload)"""
@@ -267,7 +282,8 @@ COPY_ITEMS = """INSERT INTO items (turn_id, position, direction, type, item_id, 
 
 
 class IndexStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
+        """`path`: the index file, or a `postgresql://` URL (postgres.py)."""
         self.path = path
         self.connection = open_index(path)
         self.close_interrupted_turns()
@@ -299,7 +315,7 @@ class IndexStore:
     def thread(self, thread_id: str) -> ThreadInfo:
         rows = self.connection.rows(THREAD_BY_ID, {"key": thread_id})
         if not rows:
-            raise ThreadNotFound(f"No thread {thread_id!r} in the index {self.path}. "
+            raise ThreadNotFound(f"No thread {thread_id!r} in the index {self.connection.where}. "
                                  "List threads with `assistant threads`.")
         return _thread_of(rows[0])
 
@@ -386,13 +402,17 @@ class IndexStore:
         values = dict(thread_id=thread_id, backend=backend, mode=mode, model=model, input_text=input_text,
                       conversation_id=conversation_id, previous_response_id=previous_response_id, created_at=now,
                       owner=current_owner())
-        statements: list[Statement] = [(BEGIN_TURN, values)]
+        # The thread's row is updated first: on PostgreSQL that locks it, so writers on one thread take turns
+        # (SQLite's BEGIN IMMEDIATE has already locked the whole file).
+        statements: list[Statement] = [
+            (update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id}),
+            (BEGIN_TURN, values),
+        ]
         rows = [{**_item_values(None, position, "input", item), "thread_id": thread_id}
                 for position, item in enumerate(input_items)]
         if rows:
             statements.append((INSERT_ITEMS_OF_NEW_TURN, rows))
-        statements.append((update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id}))
-        [(turn_id, seq)] = self._write(statements)[0]
+        [(turn_id, seq)] = self._write(statements)[1]
         return turn_id, seq
 
     def close_interrupted_turns(self) -> list[int]:
@@ -409,13 +429,19 @@ class IndexStore:
     def update_turn(self, turn_id: int, **values: Any) -> None:
         self._write([(update_sql("turns", tuple(values)), {**values, "id": turn_id})])
 
-    def add_output_item(self, turn_id: int, position: int, item: dict[str, Any], **turn_values: Any) -> None:
-        """Record a finished output item; `turn_values` update the turn in the same transaction."""
-        row = _item_values(turn_id, position, "output", item)
-        statements: list[Statement] = [(insert_sql("items", tuple(row)), row)]
+    def save_progress(self, turn_id: int, items: list[tuple[int, dict[str, Any]]], **turn_values: Any) -> None:
+        """Record what a turn's stream has delivered so far: finished output items (position, item), and
+        `turn_values` (the text so far, the response id), in one transaction."""
+        statements = self._item_inserts(turn_id, "output", items)
         if turn_values:
             statements.append((update_sql("turns", tuple(turn_values)), {**turn_values, "id": turn_id}))
-        self._write(statements)
+        if statements:
+            self._write(statements)
+
+    @staticmethod
+    def _item_inserts(turn_id: int, direction: str, items: list[tuple[int, dict[str, Any]]]) -> list[Statement]:
+        rows = [_item_values(turn_id, position, direction, item) for position, item in items]
+        return [(insert_sql("items", tuple(rows[0])), rows)] if rows else []
 
     def close_turn(
         self,
@@ -423,34 +449,33 @@ class IndexStore:
         *,
         thread_id: str,
         thread_values: dict[str, Any],
-        final_items: list[tuple[int, dict[str, Any]]] | None,
+        final_items: list[tuple[int, dict[str, Any]]],
         function_results: dict[str, dict[str, Any]] | None = None,
         **values: Any,
     ) -> None:
         """Close a turn with its final status and numbers and move the thread's state (conversation id, chain
-        head) forward, in one transaction. `final_items`, when the response finished, replace the output items
-        recorded while it streamed: the final list is authoritative (the API re-encrypts reasoning items at
-        completion, and may list items whose `output_item.done` never came)."""
+        head) forward, in one transaction. `final_items`, (position, item) for every output item of the turn,
+        replace those saved while it streamed: when the response finished its final list is authoritative (the
+        API re-encrypts reasoning items at completion, and may list items whose `output_item.done` never came);
+        when it broke off, they are the items that finished before it did. Tool calls and citations are read
+        out of them."""
         now = utcnow()
         values = {**values, "completed_at": now}
         thread_values = {**thread_values, "updated_at": now}
+        items = [item for _, item in final_items]
         statements: list[Statement] = [
             (update_sql("turns", tuple(values)), {**values, "id": turn_id}),
             (update_sql("threads", tuple(thread_values)), {**thread_values, "id": thread_id}),
+            (DELETE_OUTPUT_ITEMS, {"turn_id": turn_id}),
+            *self._item_inserts(turn_id, "output", final_items),
         ]
-        if final_items is not None:
-            statements.append((DELETE_OUTPUT_ITEMS, {"turn_id": turn_id}))
-            rows = [_item_values(turn_id, position, "output", item) for position, item in final_items]
-            if rows:
-                statements.append((insert_sql("items", tuple(rows[0])), rows))
-            items = [item for _, item in final_items]
-            for table, delete_sql, records in (
-                ("tool_calls", DELETE_TOOL_CALLS, tool_call_rows(turn_id, items, function_results)),
-                ("citations", DELETE_CITATIONS, citation_rows(turn_id, items)),
-            ):
-                statements.append((delete_sql, {"turn_id": turn_id}))
-                if records:
-                    statements.append((insert_sql(table, tuple(records[0])), records))
+        for table, delete_sql, records in (
+            ("tool_calls", DELETE_TOOL_CALLS, tool_call_rows(turn_id, items, function_results)),
+            ("citations", DELETE_CITATIONS, citation_rows(turn_id, items)),
+        ):
+            statements.append((delete_sql, {"turn_id": turn_id}))
+            if records:
+                statements.append((insert_sql(table, tuple(records[0])), records))
         self._write(statements)
 
     def settle_round(self, turn_id: int, *, from_position: int, outputs: list[tuple[int, dict[str, Any]]],
@@ -458,14 +483,12 @@ class IndexStore:
         """A model round of a turn ended in function calls: its final output list replaces the items streamed
         from `from_position` on, and the function outputs that answer them follow, as input items (they are
         the next round's input), in one transaction."""
-        rows = [_item_values(turn_id, position, "output", item) for position, item in outputs]
-        rows += [_item_values(turn_id, position, "input", item) for position, item in inputs]
         statements: list[Statement] = [
             ("DELETE FROM items WHERE turn_id = :turn_id AND position >= :position",
              {"turn_id": turn_id, "position": from_position}),
+            *self._item_inserts(turn_id, "output", outputs),
+            *self._item_inserts(turn_id, "input", inputs),
         ]
-        if rows:
-            statements.append((insert_sql("items", tuple(rows[0])), rows))
         if turn_values:
             statements.append((update_sql("turns", tuple(turn_values)), {**turn_values, "id": turn_id}))
         self._write(statements)
@@ -536,8 +559,9 @@ class IndexStore:
     def set_vector_store_file(self, vector_store_id: str, file_id: str, status: str,
                               last_error: str | None = None) -> None:
         values = dict(vector_store_id=vector_store_id, file_id=file_id, status=status, last_error=last_error)
-        self._write([(insert_sql("vector_store_files", tuple(values)).replace("INSERT", "INSERT OR REPLACE", 1),
-                      values)])
+        self._write([(insert_sql("vector_store_files", tuple(values))
+                      + " ON CONFLICT (vector_store_id, file_id) DO UPDATE SET status = excluded.status, "
+                        "last_error = excluded.last_error", values)])
 
     def remove_vector_store_file(self, vector_store_id: str, file_id: str) -> None:
         self._write([("DELETE FROM vector_store_files WHERE vector_store_id = :store AND file_id = :file",
@@ -556,7 +580,7 @@ class IndexStore:
 
     def record_container(self, container_id: str, thread_id: str | None) -> None:
         values = dict(id=container_id, thread_id=thread_id, status="active", created_at=utcnow())
-        self._write([(insert_sql("containers", tuple(values)).replace("INSERT", "INSERT OR IGNORE", 1), values)])
+        self._write([(insert_sql("containers", tuple(values)) + " ON CONFLICT (id) DO NOTHING", values)])
 
     def replace_container(self, old_id: str, new_id: str) -> None:
         self._write([("UPDATE containers SET status = 'expired', replaced_by = :new WHERE id = :old",
@@ -588,7 +612,8 @@ class IndexStore:
         match = fts_query(text_query)
         if match is None:
             return []
-        return [SearchHit(**row) for row in self.connection.rows(SEARCH, {"match": match, "limit": limit})]
+        sql = SEARCH_POSTGRES if self.connection.dialect == "postgresql" else SEARCH
+        return [SearchHit(**row) for row in self.connection.rows(sql, {"match": match, "limit": limit})]
 
 
     # comparisons (`assistant compare`)
@@ -611,7 +636,10 @@ class IndexStore:
         if thread_id:
             where += " AND (responses_thread_id = :thread_id OR chat_thread_id = :thread_id)"
             params["thread_id"] = thread_id
-        rows = self.connection.rows(_select("comparisons", f"{where} ORDER BY created_at DESC, rowid DESC LIMIT :limit"),
+        # Insertion order breaks ties: SQLite's rowid; PostgreSQL has none, and a tie of microsecond times there
+        # falls back to the id.
+        tie = "id" if self.connection.dialect == "postgresql" else "rowid"
+        rows = self.connection.rows(_select("comparisons", f"{where} ORDER BY created_at DESC, {tie} DESC LIMIT :limit"),
                                     params)
         return [ComparisonRecord(**{**row, "summary": json.loads(row["summary"]) if row["summary"] else {}})
                 for row in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +41,8 @@ from .runner import ResponseRunner, check_metadata
 from .sse import SSE_MEDIA_TYPE, Event, encode_event, without_obfuscation
 from .store import ServerStore, paginate
 from .tool_store import ToolStore
+
+logger = logging.getLogger(__name__)
 
 MAX_ITEMS_PER_CALL = 20  # conversations.create and items.create (spec maxItems: 20)
 MODEL_CREATED_AT = 1_700_000_000  # fixed, so model listings are stable
@@ -147,7 +150,12 @@ class RequestGate:
         except ApiError as error:
             await _api_error_response(None, error)(scope, receive, send_with_id)
             return
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away before its request was read (a client timeout, a cancelled call): normal
+            # traffic with no one left to answer, not a server error for uvicorn to log with a traceback.
+            logger.debug("client disconnected before %s %s was read", scope["method"], scope["path"])
 
 
 class _Api:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..tools import ExecutionResult, PythonSandbox, SandboxLimits, ToolError
 from ..tools.code_sandbox import MEMORY_LIMITS, SANDBOX_PATH
-from .errors import ApiError, invalid_value, not_found
+from .errors import ApiError, invalid_type, invalid_value, not_found
 from .ids import new_id
 from .tool_store import ToolStore, now
 
@@ -64,8 +64,13 @@ class Containers:
         if not isinstance(name, str):
             raise ApiError(400, "Missing required parameter: 'name'.", param="name", code="missing_required_parameter")
         memory_limit = body.get("memory_limit") or "1g"
+        if not isinstance(memory_limit, str):  # a list or an object is not hashable: test it before `in`
+            raise invalid_type("memory_limit", "a string", memory_limit)
         if memory_limit not in MEMORY_LIMITS:
             raise invalid_value("memory_limit", memory_limit, list(MEMORY_LIMITS))
+        file_ids = body.get("file_ids") or []
+        if not isinstance(file_ids, list) or not all(isinstance(file_id, str) for file_id in file_ids):
+            raise invalid_type("file_ids", "an array of strings", file_ids)
         expires_after = body.get("expires_after")
         minutes = expires_after.get("minutes") if isinstance(expires_after, dict) else None
         if minutes is not None and (not isinstance(minutes, int) or minutes < 1):
@@ -87,7 +92,7 @@ class Containers:
         self.store.container_folder(container["id"]).mkdir()
         # The timeout in seconds is kept beside the API object (which says minutes): tests go below a minute.
         self.store.save_container({**container, "_idle_timeout_s": minutes * 60 if minutes else self.idle_timeout_s})
-        for file_id in body.get("file_ids") or []:
+        for file_id in file_ids:
             self.add_uploaded_file(container["id"], file_id)
         return container
 

@@ -38,6 +38,7 @@ from .engines.base import ToolCall
 from .errors import ApiError, invalid_type, not_found
 from .files_api import FilesApi
 from .ids import new_id
+from .request_parsing import score_threshold, search_filters
 from .sse import Event, EventSequencer
 from .tool_store import ToolStore
 from .vector_stores import VectorStores
@@ -105,6 +106,8 @@ class HostedTools:
                     if self.store.get_vector_store(store_id) is None:
                         raise ApiError(400, f"Vector store with id '{store_id}' not found.",
                                        param=f"tools[{index}].vector_store_ids", code="vector_store_not_found")
+                score_threshold(tool.get("ranking_options"), f"tools[{index}].ranking_options")
+                search_filters(tool.get("filters"), f"tools[{index}].filters")
             elif tool.get("type") == "code_interpreter":
                 container = tool.get("container")
                 if isinstance(container, str):
@@ -174,7 +177,7 @@ class HostedTools:
         yield seq.event("response.file_search_call.in_progress", item_id=item["id"], output_index=index)
         yield seq.event("response.file_search_call.searching", item_id=item["id"], output_index=index)
         max_results = tool.get("max_num_results") or DEFAULT_FILE_SEARCH_RESULTS
-        threshold = float((tool.get("ranking_options") or {}).get("score_threshold") or 0.0)
+        threshold = score_threshold(tool.get("ranking_options"))  # checked by check_request
         best: dict[tuple[str, str], Item] = {}
         for query in queries:
             for hit in self.vector_stores.search(tool.get("vector_store_ids") or [], query, max_results,

@@ -100,6 +100,62 @@ def int_query(request: Request, name: str, *, minimum: int | None = None, maximu
     return value
 
 
+def score_threshold(ranking_options: Any, param: str = "ranking_options") -> float:
+    """`ranking_options.score_threshold` as a float in [0, 1]; 0 when absent. A wrong type is the client's 400,
+    not a TypeError in the search."""
+    if ranking_options is None:
+        return 0.0
+    if not isinstance(ranking_options, dict):
+        raise errors.invalid_type(param, "an object", ranking_options)
+    value = ranking_options.get("score_threshold")
+    if value is None:
+        return 0.0
+    name = f"{param}.score_threshold"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise errors.invalid_type(name, "a decimal", value)
+    if not 0 <= value <= 1:
+        # The real API's wording for decimals out of range (as for `temperature`).
+        side, bound, code = ("below minimum", ">= 0", "decimal_below_min_value") if value < 0 else (
+            "above maximum", "<= 1", "decimal_above_max_value")
+        raise ApiError(400, f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} "
+                       "instead.", param=name, code=code)
+    return float(value)
+
+
+COMPARISONS = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
+
+
+def search_filters(value: Any, param: str = "filters") -> dict[str, Any] | None:
+    """A file search `filters` value, checked all the way down (spec: ComparisonFilter, CompoundFilter), so the
+    search never meets a null, an unknown type or an unhashable key half-way through its chunks."""
+    if value is None:
+        return None
+    _check_filter(value, param)
+    return value
+
+
+def _check_filter(value: Any, param: str) -> None:
+    if not isinstance(value, dict):
+        raise errors.invalid_type(param, "a comparison or compound filter", value)
+    kind = value.get("type")
+    if kind in ("and", "or"):
+        inner = value.get("filters")
+        if not isinstance(inner, list):
+            raise errors.invalid_type(f"{param}.filters", "an array of filters", inner)
+        for index, condition in enumerate(inner):
+            _check_filter(condition, f"{param}.filters[{index}]")
+        return
+    if kind not in COMPARISONS:
+        raise errors.invalid_value(f"{param}.type", kind, [*COMPARISONS, "and", "or"])
+    if not isinstance(value.get("key"), str):
+        raise errors.invalid_type(f"{param}.key", "a string", value.get("key"))
+    expected = value.get("value")
+    scalar = (str, int, float)  # bool is an int: allowed, as the spec allows booleans
+    if not (isinstance(expected, scalar) or (isinstance(expected, list)
+                                             and all(isinstance(item, scalar) for item in expected))):
+        raise errors.invalid_type(f"{param}.value", "a string, number, boolean or array", expected)
+
+
 def cursor_page(request: Request, items: Sequence[dict[str, Any]], default_limit: int = 20,
                 max_limit: int = 100) -> dict[str, Any]:
     """A cursor page over `items` (oldest first): `after`/`before` ids, `limit`, `order` (default desc)."""

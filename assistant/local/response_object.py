@@ -24,7 +24,9 @@ def new_response(response_id: str, request: dict[str, Any], *, status: str) -> d
         text = {**text, **request["text"]}
     reasoning = {"effort": None, "summary": None}
     if isinstance(request.get("reasoning"), dict):
-        reasoning = {**reasoning, **request["reasoning"]}
+        # Settings left null are not echoed (recorded: `mode` and `context` only when set), and `mode` may not be
+        # null in a response.
+        reasoning.update({key: value for key, value in request["reasoning"].items() if value is not None})
     return {
         "id": response_id,
         "object": "response",

@@ -48,6 +48,8 @@ from .structured_output import UnsatisfiableFormat, check_format, json_output, w
 logger = logging.getLogger(__name__)
 
 MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY_CHARS = 64  # the API's limits on metadata (spec: Metadata)
+MAX_METADATA_VALUE_CHARS = 512
 MAX_TOOL_CALLS = 8  # per response, unless the request's max_tool_calls says fewer: a loop guard for engines
 
 
@@ -95,6 +97,10 @@ class ResponseRunner:
                 raise errors.invalid_type(text_param, "a string", body[text_param])
         _check_max_output_tokens(body.get("max_output_tokens"))
         check_metadata(body.get("metadata"))
+        _check_reasoning(body.get("reasoning"))
+        if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+            # run() reads it once the response has started: a wrong type must be refused here, not crash there
+            raise errors.invalid_type("stream_options", "an object", body["stream_options"])
         served = self.engines.resolve(model)
         if served is None:
             raise errors.model_not_found(model)
@@ -400,6 +406,27 @@ def _conversation_id(value: Any) -> str | None:
     raise errors.invalid_type("conversation", "one of a string or an object with an id", value)
 
 
+# The settings of `reasoning` the response echoes back, and the values the spec allows them (spec: Reasoning).
+_REASONING_VALUES = {
+    "effort": ["none", "minimal", "low", "medium", "high", "xhigh", "max"],
+    "summary": ["auto", "concise", "detailed"],
+    "generate_summary": ["auto", "concise", "detailed"],
+    "context": ["auto", "current_turn", "all_turns"],
+}
+
+
+def _check_reasoning(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise errors.invalid_type("reasoning", "an object", value)
+    for key, supported in _REASONING_VALUES.items():
+        if value.get(key) is not None and value[key] not in supported:
+            raise errors.invalid_value(f"reasoning.{key}", value[key], supported)
+    if value.get("mode") is not None and not isinstance(value["mode"], str):
+        raise errors.invalid_type("reasoning.mode", "a string", value["mode"])
+
+
 def _check_max_output_tokens(value: Any) -> None:
     if value is None:
         return
@@ -422,4 +449,17 @@ def check_metadata(value: Any, param: str = "metadata") -> None:
             param=param,
             code="object_above_max_properties",
         )
+    # Every value is a string: the SDK's models (and the spec) type metadata as a map of strings, so a client
+    # would reject any object that echoed anything else back.
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise errors.invalid_type(f"{param}.{key}", "a string", item)
+        if len(key) > MAX_METADATA_KEY_CHARS:
+            raise ApiError(400, f"Invalid '{param}': metadata keys must be at most {MAX_METADATA_KEY_CHARS} "
+                           f"characters, but got a key with {len(key)} characters instead.", param=param,
+                           code="invalid_value")
+        if len(item) > MAX_METADATA_VALUE_CHARS:
+            raise ApiError(400, f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
+                           f"{MAX_METADATA_VALUE_CHARS}, but got a string with length {len(item)} instead.",
+                           param=f"{param}.{key}", code="string_above_max_length")
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..tools import ChunkingStrategy, DocumentChunk, FileSearchIndex, UnsupportedFile, chunk_text, extract_text
-from .errors import ApiError, invalid_type, not_found
+from .errors import ApiError, integer_out_of_range, invalid_type, invalid_value, missing_parameter, not_found
 from .ids import new_id
 from .tool_store import ToolStore, now
 
 logger = logging.getLogger(__name__)
 
 MAX_SEARCH_RESULTS = 50
+MAX_EXPIRY_DAYS = 365  # spec: VectorStoreExpirationAfter.days
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,13 @@ class VectorStores:
     # -- stores -----------------------------------------------------------------------------------------------
 
     def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _check_fields(body)
         file_ids = _string_list(body.get("file_ids"), "file_ids")
         strategy = chunking_strategy(body.get("chunking_strategy"))
         for file_id in file_ids:
             self._require_file(file_id)
         created = now()
-        expires_after = body.get("expires_after")
+        expires_after = _expires_after(body.get("expires_after"))
         vector_store = {
             "id": new_id("vs"),
             "object": "vector_store",
@@ -66,8 +68,7 @@ class VectorStores:
             "name": body.get("name") or "",
             "description": body.get("description"),
             "expires_after": expires_after,
-            "expires_at": created + expires_after["days"] * 86400 if isinstance(expires_after, dict)
-            and isinstance(expires_after.get("days"), int) else None,
+            "expires_at": created + expires_after["days"] * 86400 if expires_after else None,
             "last_active_at": created,
             "metadata": body.get("metadata") or {},
         }
@@ -95,9 +96,13 @@ class VectorStores:
 
     def update(self, store_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         vector_store = self.get(store_id)
-        for key in ("name", "metadata", "expires_after"):
-            if key in body:
-                vector_store[key] = body[key] if key != "metadata" else (body[key] or {})
+        _check_fields(body)
+        if body.get("name") is not None:  # null is "no change": the object's name is always a string
+            vector_store["name"] = body["name"]
+        if "metadata" in body:
+            vector_store["metadata"] = body["metadata"] or {}
+        if "expires_after" in body:
+            vector_store["expires_after"] = _expires_after(body["expires_after"])
         self.store.save_vector_store(vector_store)
         return self.view(vector_store)
 
@@ -237,6 +242,32 @@ def chunking_strategy(value: Any) -> ChunkingStrategy:
     except ValueError as error:
         raise ApiError(400, f"Invalid 'chunking_strategy': {error}.", param="chunking_strategy",
                        code="invalid_value") from None
+
+
+def _check_fields(body: Mapping[str, Any]) -> None:
+    """The fields a vector store echoes back: checked here, or the object would not be a VectorStore any more."""
+    for key in ("name", "description"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise invalid_type(key, "a string", body[key])
+    _expires_after(body.get("expires_after"))
+
+
+def _expires_after(expires_after: Any) -> dict[str, Any] | None:
+    """The expiration policy as stored and shown: exactly `{anchor, days}` (the object allows no other keys)."""
+    if expires_after is None:
+        return None
+    if not isinstance(expires_after, dict):
+        raise invalid_type("expires_after", "an object", expires_after)
+    if expires_after.get("anchor") != "last_active_at":
+        raise invalid_value("expires_after.anchor", expires_after.get("anchor"), ["last_active_at"])
+    days = expires_after.get("days")
+    if days is None:
+        raise missing_parameter("expires_after.days")
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise invalid_type("expires_after.days", "an integer", days)
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise integer_out_of_range("expires_after.days", days, 1, MAX_EXPIRY_DAYS)
+    return {"anchor": "last_active_at", "days": days}
 
 
 def _string_list(value: Any, param: str) -> list[str]:

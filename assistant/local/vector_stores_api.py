@@ -18,7 +18,7 @@ from starlette.routing import Route
 from . import errors
 from .errors import ApiError
 from .ids import new_id
-from .request_parsing import cursor_page, json_object
+from .request_parsing import cursor_page, json_object, score_threshold, search_filters
 from . import runner  # for check_metadata; a module import because runner imports the hosted tools
 from .tool_store import now
 from .vector_stores import MAX_SEARCH_RESULTS, VectorStores, chunking_strategy
@@ -88,10 +88,10 @@ class VectorStoresApi:
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise errors.integer_out_of_range("max_num_results", max_results if isinstance(max_results, int) else 0,
                                               1, MAX_SEARCH_RESULTS)
-        threshold = float((body.get("ranking_options") or {}).get("score_threshold") or 0.0)
+        threshold = score_threshold(body.get("ranking_options"))
         results = await run_in_threadpool(
             self.stores.search, [request.path_params["vs"]], " ".join(queries), max_results,
-            filters=_filters(body.get("filters")), score_threshold=threshold,
+            filters=search_filters(body.get("filters")), score_threshold=threshold,
         )
         return JSONResponse({
             "object": "vector_store.search_results.page",
@@ -243,13 +243,17 @@ def _attributes(body: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if not isinstance(attributes, dict) or len(attributes) > 16:
         raise errors.invalid_type("attributes", "an object with at most 16 properties", attributes)
+    # Spec (VectorStoreFileAttributes): keys up to 64 characters; values strings up to 512, numbers or booleans.
+    for key, value in attributes.items():
+        if len(key) > 64:
+            raise ApiError(400, f"Invalid 'attributes': keys must be at most 64 characters, but got a key with "
+                           f"{len(key)} characters instead.", param="attributes", code="invalid_value")
+        if not isinstance(value, (str, int, float)):
+            raise errors.invalid_type(f"attributes.{key}", "a string, number or boolean", value)
+        if isinstance(value, str) and len(value) > 512:
+            raise ApiError(400, f"Invalid 'attributes.{key}': string too long. Expected a string with maximum "
+                           f"length 512, but got a string with length {len(value)} instead.",
+                           param=f"attributes.{key}", code="string_above_max_length")
     return attributes
 
 
-def _filters(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or value.get("type") not in ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin",
-                                                                 "and", "or"):
-        raise errors.invalid_type("filters", "a comparison or compound filter", value)
-    return value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from pathlib import Path
 
 import httpx2
@@ -11,7 +13,7 @@ import pytest
 
 from assistant.local import LocalServer, serve
 
-from .conftest import make_client
+from .conftest import API_KEY, make_client
 
 # Key-shaped test values are built at run time, so no key-like literal sits in the source.
 KEY = "sk-" + "abcdefghijklmnopqrstuvwxyz"
@@ -86,3 +88,39 @@ def test_invalid_json_and_missing_parameters(http: httpx2.Client) -> None:
     no_input = http.post("/responses", json={"model": "gpt-4o"})
     assert no_input.json()["error"]["param"] == "input"
     assert http.get("/nope").json()["error"]["message"] == "Invalid URL (GET /v1/nope)"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_client_that_goes_away_mid_request_is_not_logged_as_an_error(server: LocalServer) -> None:
+    # uvicorn's loggers do not propagate to the root logger (so caplog would not see them): listen on them here.
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "assistant.local.app")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(records)
+    loggers[1].setLevel(logging.DEBUG)
+    try:
+        # The server holds the request past the client's timeout, then reads its body from a closed connection.
+        server.inject_fault(delay_s=0.3, path="/v1/responses")
+        with pytest.raises(httpx2.TimeoutException):
+            httpx2.post(f"{server.base_url}/responses", json={"model": "gpt-4.1-mini", "input": "hi"},
+                        headers={"authorization": f"Bearer {API_KEY}"}, timeout=0.05)
+        deadline = time.monotonic() + 5
+        while not records.records:  # the server's word on it: a debug line, or (the bug) an error
+            assert time.monotonic() < deadline, "the server never noticed the client leave"
+            time.sleep(0.02)
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.removeHandler(records)
+            logger.setLevel(level)
+    assert [record.getMessage() for record in records.records if record.levelno >= logging.WARNING
+            or record.exc_info] == []  # was: uvicorn's "Exception in ASGI application" with a ClientDisconnect
+    assert "client disconnected" in records.records[0].getMessage()

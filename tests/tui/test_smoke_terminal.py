@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 from assistant import Assistant
+from tests.conftest import index_location
 
 TMUX = shutil.which("tmux")
 # .ci/run installs tmux; without it this test fails rather than skips (it is the only end-to-end check of the
@@ -70,7 +71,7 @@ def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: 
     db_path = tmp_path / "index.db"
     # No OPENAI_API_KEY or OPENAI_BASE_URL: tmux passes on only what is given here and the server's defaults.
     # The reference engine, so the answer is known whether or not a real local model is installed.
-    env = {"ASSISTANT_DB": str(db_path), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "TERM": "xterm-256color",
+    env = {"ASSISTANT_DB": str(index_location(db_path)), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "TERM": "xterm-256color",
            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "ASSISTANT_LOCAL_ENGINE": "reference"}
     terminal = Terminal(argv, cwd=tmp_path, env=env, size=(80, 24))
     try:

@@ -189,7 +189,7 @@ async def test_files_added_to_a_draft_make_the_thread_and_its_first_message_titl
         app: AssistantApp, assistant: Assistant, tmp_path: Path):
     (tmp_path / "paris.txt").write_text("Paris is the capital of France.")
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
+        await started(pilot)
         await pilot.press("ctrl+l")
         await until(pilot, lambda: isinstance(app.screen, FilesScreen))
         panel = app.screen

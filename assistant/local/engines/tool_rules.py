@@ -216,8 +216,23 @@ def cite(segments: list[Segment], start: int = 0) -> list[Segment]:
     return cited
 
 
+# Tool results reach the rules from clients too (replayed items, outputs of hosted tools offered as functions):
+# entries of the wrong shape are skipped, so a bad one costs a quote, never the response.
+
+def _objects(value: Any, *strings: str) -> list[Mapping[str, Any]]:
+    """The objects in `value` (a list) whose fields `strings` are all strings."""
+    if not isinstance(value, list):
+        return []
+    return [entry for entry in value
+            if isinstance(entry, Mapping) and all(isinstance(entry.get(key), str) for key in strings)]
+
+
+def _string(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
 def _file_search_answer(result: Mapping[str, Any], question: str) -> list[Segment]:
-    hits = result.get("results") or []
+    hits = _objects(result.get("results"), "file_id", "text")
     if not hits:
         return [Segment("I found nothing about that in the attached files.")]
     segments = [Segment("From the attached files:")]
@@ -227,30 +242,34 @@ def _file_search_answer(result: Mapping[str, Any], question: str) -> list[Segmen
             continue
         seen.add(hit["file_id"])
         quote = _best_sentence(hit["text"], question)
+        filename = _string(hit.get("filename"), hit["file_id"])
         # The citation goes right after the quote, as recorded answers place it (before the closing words).
         segments.append(Segment(f'\n- "{quote}"',
-                                {"type": "file_citation", "file_id": hit["file_id"], "filename": hit["filename"]}))
-        segments.append(Segment(f" ({hit['filename']})"))
+                                {"type": "file_citation", "file_id": hit["file_id"], "filename": filename}))
+        segments.append(Segment(f" ({filename})"))
     return segments
 
 
 def _web_search_answer(result: Mapping[str, Any]) -> list[Segment]:
     if result.get("status") == "failed":
         return [Segment(f"Web search failed: {result.get('error') or 'the search did not complete.'}")]
-    pages = result.get("results") or []
-    query = (result.get("action") or {}).get("query", "")
+    pages = _objects(result.get("results"), "url")
+    action = result.get("action")
+    query = _string(action.get("query")) if isinstance(action, Mapping) else ""
     if not pages:
         return [Segment(f'The web search for "{query}" found no pages.')]
     segments = [Segment(f'Here is what the web search for "{query}" found:')]
     for page in pages:
-        title = page["title"].replace("[", "(").replace("]", ")")
-        segments.append(Segment(f"\n- {page['snippet']} ([{title}]({page['url']}))",
-                                {"type": "url_citation", "url": page["url"], "title": page["title"]}))
+        title = _string(page.get("title"), page["url"])
+        link_text = title.replace("[", "(").replace("]", ")")
+        segments.append(Segment(f"\n- {_string(page.get('snippet'))} ([{link_text}]({page['url']}))",
+                                {"type": "url_citation", "url": page["url"], "title": title}))
     return segments
 
 
 def _code_answer(result: Mapping[str, Any]) -> list[Segment]:
-    logs = "\n".join(output["logs"] for output in result.get("outputs") or [] if output.get("type") == "logs")
+    logs = "\n".join(output["logs"] for output in _objects(result.get("outputs"), "logs")
+                     if output.get("type") == "logs")
     error = result.get("error")
     if error:
         logs = logs.replace(f"[error] {error}", "").strip()
@@ -263,7 +282,7 @@ def _code_answer(result: Mapping[str, Any]) -> list[Segment]:
         segments.append(Segment(f"The code printed:\n{_tail(logs.strip())}"))
     else:
         segments.append(Segment("The code ran without printing anything."))
-    for file in result.get("files") or []:
+    for file in _objects(result.get("files"), "file_id", "filename", "path"):
         segments.append(Segment(f"\nFile: [{file['filename']}](sandbox:{file['path']})", {
             "type": "container_file_citation",
             "container_id": result.get("container_id"),
