@@ -21,6 +21,8 @@ _MESSAGE_PHASES = ["commentary", "final_answer"]
 # The field each text-like content part carries its text in (spec: InputTextContent, RefusalContent, ...).
 _CONTENT_FIELDS = {"input_text": "text", "output_text": "text", "text": "text", "summary_text": "text",
                    "reasoning_text": "text", "refusal": "refusal"}
+# The part types a listed message may hold (spec: Message.content).
+_CONTENT_TYPES = [*_CONTENT_FIELDS, "input_image", "input_file", "computer_screenshot"]
 
 # Id prefixes the real API uses for items of each type (openai-api.md 1.2).
 _ID_PREFIXES = {
@@ -255,9 +257,15 @@ def _check_content_part(part: Item, param: str) -> None:
     kind = part.get("type")
     if not isinstance(kind, str):
         raise invalid_type(f"{param}.type", "a string", kind)
+    if kind not in _CONTENT_TYPES:
+        raise invalid_value(f"{param}.type", kind, _CONTENT_TYPES)
     field = _CONTENT_FIELDS.get(kind)
     if field is not None:
         _string(part, field, param, required=True)
+    if kind == "output_text":
+        for key in ("annotations", "logprobs"):
+            if part.get(key) is not None and not isinstance(part[key], list):
+                raise invalid_type(f"{param}.{key}", "an array", part[key])
 
 
 def user_message(text: str) -> Item:

@@ -98,6 +98,7 @@ class ResponseRunner:
         _check_max_output_tokens(body.get("max_output_tokens"))
         check_metadata(body.get("metadata"))
         _check_reasoning(body.get("reasoning"))
+        _check_echoed_settings(body)
         if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
             # run() reads it once the response has started: a wrong type must be refused here, not crash there
             raise errors.invalid_type("stream_options", "an object", body["stream_options"])
@@ -413,6 +414,89 @@ _REASONING_VALUES = {
     "generate_summary": ["auto", "concise", "detailed"],
     "context": ["auto", "current_turn", "all_turns"],
 }
+
+
+# Settings the response echoes back as sent (response_object.new_response), and the values the spec allows them:
+# an echo of anything else would be a response object the SDK rejects.
+_SETTING_CHOICES = {
+    "truncation": ["auto", "disabled"],
+    "service_tier": ["auto", "default", "flex", "scale", "priority", "fast"],
+    "prompt_cache_retention": ["in_memory", "24h"],
+}
+_SETTING_STRINGS = ("prompt_cache_key", "safety_identifier", "user")
+_SETTING_DECIMALS = {"temperature": (0, 2), "top_p": (0, 1)}
+_SETTING_INTEGERS = {"top_logprobs": (0, 20), "max_tool_calls": (None, None)}
+_VERBOSITIES = ["low", "medium", "high"]
+
+
+def _check_echoed_settings(body: dict[str, Any]) -> None:
+    for name, supported in _SETTING_CHOICES.items():
+        if body.get(name) is not None and body[name] not in supported:
+            raise errors.invalid_value(name, body[name], supported)
+    for name in _SETTING_STRINGS:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise errors.invalid_type(name, "a string", body[name])
+    for name, (low, high) in _SETTING_DECIMALS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise errors.invalid_type(name, "a decimal", value)
+        if not low <= value <= high:  # the recorded wording (temperature: -1)
+            side, bound, code = ("below minimum", f">= {low}", "decimal_below_min_value") if value < low else (
+                "above maximum", f"<= {high}", "decimal_above_max_value")
+            raise ApiError(400, f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} "
+                           "instead.", param=name, code=code)
+    for name, (minimum, maximum) in _SETTING_INTEGERS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise errors.invalid_type(name, "an integer", value)
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise errors.integer_out_of_range(name, value, minimum, maximum)
+    text = body.get("text")
+    if isinstance(text, dict) and text.get("verbosity") is not None and text["verbosity"] not in _VERBOSITIES:
+        raise errors.invalid_value("text.verbosity", text["verbosity"], _VERBOSITIES)
+    _check_tool_choice(body.get("tool_choice"))
+
+
+# `tool_choice` forms (spec: ToolChoiceParam): a mode, or an object of one of these types with the fields named.
+_TOOL_CHOICE_MODES = ["none", "auto", "required"]
+_TOOL_CHOICE_FIELDS = {
+    "function": ("name",), "custom": ("name",), "mcp": ("server_label",), "allowed_tools": ("mode", "tools"),
+    **{kind: () for kind in ("file_search", "web_search_preview", "web_search_preview_2025_03_11", "computer",
+                             "computer_use_preview", "computer_use", "image_generation", "code_interpreter",
+                             "programmatic_tool_calling", "apply_patch", "shell")},
+}
+
+
+def _check_tool_choice(choice: Any) -> None:
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in _TOOL_CHOICE_MODES:
+            raise errors.invalid_value("tool_choice", choice, _TOOL_CHOICE_MODES)
+        return
+    if not isinstance(choice, dict):
+        raise errors.invalid_type("tool_choice", "a string or an object", choice)
+    kind = choice.get("type")
+    if not isinstance(kind, str):  # it keys the table below: a list or an object would be a TypeError there
+        raise errors.invalid_type("tool_choice.type", "a string", kind)
+    if kind not in _TOOL_CHOICE_FIELDS:
+        raise errors.invalid_value("tool_choice.type", kind, list(_TOOL_CHOICE_FIELDS))
+    for field in _TOOL_CHOICE_FIELDS[kind]:
+        if choice.get(field) is None:
+            raise errors.missing_parameter(f"tool_choice.{field}")
+        if field != "tools" and not isinstance(choice[field], str):
+            raise errors.invalid_type(f"tool_choice.{field}", "a string", choice[field])
+    if kind == "mcp" and choice.get("name") is not None and not isinstance(choice["name"], str):
+        raise errors.invalid_type("tool_choice.name", "a string", choice["name"])
+    if kind == "allowed_tools":
+        if choice["mode"] not in ("auto", "required"):
+            raise errors.invalid_value("tool_choice.mode", choice["mode"], ["auto", "required"])
+        if not isinstance(choice["tools"], list) or not all(isinstance(tool, dict) for tool in choice["tools"]):
+            raise errors.invalid_type("tool_choice.tools", "an array of objects", choice["tools"])
 
 
 def _check_reasoning(value: Any) -> None:

@@ -27,6 +27,14 @@ def conversation_with(http: httpx2.Client, *items: dict[str, Any]) -> httpx2.Res
     ({"type": "function_call_output", "output": "x"}, "items[0].call_id"),  # nothing to pair it with
     ({"type": "function_call", "call_id": "c", "name": 3, "arguments": "{}"}, "items[0].name"),
     ({"type": "function_call_output", "call_id": "c", "output": 7}, "items[0].output"),
+    # These were listed back as sent, in a message the spec does not allow:
+    ({"type": "message", "role": "assistant", "content": [{"type": "refusal"}]}, "items[0].content[0].refusal"),
+    ({"type": "message", "role": "assistant", "content": [{"type": "AAA", "refusal": ""}]},
+     "items[0].content[0].type"),
+    ({"type": "message", "role": "assistant", "content": [], "phase": "AAA"}, "items[0].phase"),
+    ({"type": "message", "role": "user", "content": "hi", "status": "AAA"}, "items[0].status"),
+    ({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "", "logprobs": {}}]},
+     "items[0].content[0].logprobs"),
 ])
 def test_malformed_items_are_400s(http: httpx2.Client, item: dict[str, Any], param: str) -> None:
     assert error_of(conversation_with(http, item))["param"] == param
@@ -192,3 +200,29 @@ def test_function_calls_are_listed_without_the_nulls_they_were_sent_with(http: h
 ])
 def test_function_call_fields_the_list_repeats_are_checked(http: httpx2.Client, item: dict, param: str) -> None:
     assert error_of(conversation_with(http, item))["param"] == param
+
+
+@pytest.mark.parametrize(("setting", "param"), [
+    # Each was echoed into the response object as sent (or, for `temperature`, crashed float()):
+    ({"reasoning": {"generate_summary": "AAA"}}, "reasoning.generate_summary"),
+    ({"reasoning": {"effort": "extreme"}}, "reasoning.effort"),
+    ({"truncation": "AAA"}, "truncation"),
+    ({"service_tier": 3}, "service_tier"),
+    ({"temperature": "hot"}, "temperature"),
+    ({"top_p": 1.5}, "top_p"),
+    ({"top_logprobs": 21}, "top_logprobs"),
+    ({"text": {"verbosity": "loud"}}, "text.verbosity"),
+    ({"tool_choice": "sometimes"}, "tool_choice"),
+    ({"tool_choice": {"type": "custom"}}, "tool_choice.name"),
+    ({"tool_choice": {"type": "mcp", "server_label": "s", "name": {}}}, "tool_choice.name"),
+    ({"tool_choice": {"type": {}, "server_label": "s"}}, "tool_choice.type"),  # was: unhashable, a 500
+    ({"tool_choice": {"type": "allowed_tools", "mode": "always", "tools": []}}, "tool_choice.mode"),
+])
+def test_settings_the_response_echoes_are_checked(http: httpx2.Client, setting: dict, param: str) -> None:
+    response = http.post("/responses", json={"model": "gpt-4.1-mini", "input": "hi", **setting})
+    assert error_of(response)["param"] == param
+
+
+def test_reasoning_settings_sent_as_null_are_not_echoed(http: httpx2.Client) -> None:
+    body = {"model": "gpt-4.1-mini", "input": "hi", "reasoning": {"mode": None, "context": None, "effort": None}}
+    assert http.post("/responses", json=body).json()["reasoning"] == {"effort": None, "summary": None}
