@@ -127,8 +127,11 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
                     thread_id=thread.id, input_text=f"{label} {number}", input_items=[{"type": "message"}],
                     model="gpt-4.1-mini", backend="responses", mode="conversation", conversation_id=None,
                     previous_response_id=None)
-                store.save_progress(turn_id, [(1, {"type": "message", "id": f"msg_{label}_{number}"})])
-                store.update_turn(turn_id, status="completed", output_text="done")
+                store.save_progress(turn_id, [(1, {"type": "message", "id": f"msg_{label}_{number}"})],
+                                    output_text="partial")
+                store.close_turn(turn_id, thread_id=thread.id, thread_values={"last_response_id": f"resp_{label}"},
+                                 final_items=[(1, {"type": "message", "id": f"msg_{label}_{number}"})],
+                                 status="completed", output_text=f"done {label} {number}")
         except BaseException as exc:  # surfaced below: the test is that there are none
             errors.append(exc)
 
@@ -141,7 +144,8 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
     turns = stores[0].turns(thread.id)
     assert len(turns) == 300
     assert [turn.seq for turn in turns] == list(range(1, 301))  # no seq taken twice
-    assert all(len(turn.items) == 2 for turn in turns)
+    assert all([item.direction for item in turn.items] == ["input", "output"] for turn in turns)
+    assert all(turn.text == "done " + turn.input for turn in turns)  # each turn's items and text are its own
     for store in stores:
         store.close()
 

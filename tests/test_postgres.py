@@ -232,36 +232,6 @@ def test_processes_opening_a_new_index_at_once_migrate_it_once(postgres_url):
         store.close()
 
 
-def test_two_writers_on_one_thread_lose_nothing(postgres_url):
-    stores = [IndexStore(postgres_url), IndexStore(postgres_url)]
-    thread = stores[0].create_thread(model="gpt-4.1-mini")
-    errors: list[BaseException] = []
-
-    def write(store: IndexStore, label: str) -> None:
-        try:
-            for number in range(200):
-                turn_id = begin(store, thread.id, f"{label} {number}")
-                store.update_turn(turn_id, output_text="partial")
-                store.close_turn(turn_id, thread_id=thread.id, thread_values={"last_response_id": f"resp_{label}"},
-                                 final_items=[(1, {"type": "message", "id": f"msg_{label}_{number}"})],
-                                 status="completed", output_text=f"done {label} {number}")
-        except BaseException as exc:  # surfaced below: the test is that there are none
-            errors.append(exc)
-
-    workers = [threading.Thread(target=write, args=(store, label)) for store, label in zip(stores, "ab")]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
-    turns = stores[0].turns(thread.id)
-    assert [turn.seq for turn in turns] == list(range(1, 401))  # no seq taken twice
-    assert all([item.direction for item in turn.items] == ["input", "output"] for turn in turns)
-    assert all(turn.text == "done " + turn.input for turn in turns)  # each turn's items and text are its own
-    for store in stores:
-        store.close()
-
-
 def test_the_library_runs_on_a_url(postgres_url, server, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # the data folder a URL index uses
     with Assistant(base_url=server.base_url, api_key="sk-test", db_path=postgres_url) as assistant:

@@ -10,7 +10,6 @@ chunk with a `finish_reason` arrived intact, before any `[DONE]` (the SDK stops 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import hypothesis
 import pytest
@@ -19,9 +18,9 @@ from hypothesis import strategies as st
 from assistant import Assistant
 from tests.recorded_server import RECORDINGS, load_recording, recording_names
 
-from .conftest import FUZZ_SEED, examples
+from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame
-from .test_stream_consumer import CLIENT_TIMEOUT_S, HUGE_DELTA_CHARS, RAW_FRAMES, json_values, run_turn
+from .test_stream_consumer import HUGE_DELTA_CHARS, RAW_FRAMES, json_values, run_turn
 
 if not (RECORDINGS / "index.json").exists():
     pytest.skip("shared/recordings is not available", allow_module_level=True)
@@ -131,33 +130,8 @@ def delivered_finish(body: bytes) -> bool:
 
 # -- the fuzz ----------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def raw_server() -> Iterator[RawStreamServer]:
-    with RawStreamServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def library(raw_server: RawStreamServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    with Assistant(base_url=raw_server.base_url, api_key="sk-fuzz", max_retries=0, timeout=CLIENT_TIMEOUT_S,
-                   db_path=tmp_path_factory.mktemp("index") / "index.db") as instance:
-        yield instance
-
-
-def _seeded(test):
-    return hypothesis.seed(int(FUZZ_SEED))(test) if FUZZ_SEED is not None else test
-
-
-@_seeded
+@fuzzed(60)
 @hypothesis.given(body=served_bodies())
-@hypothesis.settings(
-    max_examples=examples(60),
-    derandomize=FUZZ_SEED is None,
-    database=None,
-    deadline=None,  # bounded by run_turn's hang limit, not by hypothesis' per-example deadline
-    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow,
-                           hypothesis.HealthCheck.data_too_large],
-)
 def test_chat_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer,
                                                       library: Assistant) -> None:
     hypothesis.note(f"served body: {body[:4000]!r}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import hypothesis
@@ -26,14 +25,13 @@ from assistant import Assistant, Thread, Turn
 from assistant.errors import AssistantError
 from tests.recorded_server import RECORDINGS, load_recording, recording_names
 
-from .conftest import FUZZ_SEED, examples
+from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame
 
 if not (RECORDINGS / "index.json").exists():
     pytest.skip("shared/recordings is not available", allow_module_level=True)
 
 STREAMS = recording_names(path="/v1/responses", sse=True)
-CLIENT_TIMEOUT_S = 5.0  # per read: the served body always ends (the server closes), so this is only a backstop
 HANG_LIMIT_S = 20.0  # a turn that takes longer than this over loopback is hung
 HUGE_DELTA_CHARS = 2_000_000
 OUR_CODE = str(Path(assistant.__file__).parent)
@@ -152,33 +150,8 @@ def delivered_completion(body: bytes) -> bool:
 
 # -- the fuzz ----------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def raw_server() -> Iterator[RawStreamServer]:
-    with RawStreamServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def library(raw_server: RawStreamServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    with Assistant(base_url=raw_server.base_url, api_key="sk-fuzz", max_retries=0, timeout=CLIENT_TIMEOUT_S,
-                   db_path=tmp_path_factory.mktemp("index") / "index.db") as instance:
-        yield instance
-
-
-def _seeded(test):
-    return hypothesis.seed(int(FUZZ_SEED))(test) if FUZZ_SEED is not None else test
-
-
-@_seeded
+@fuzzed(100)
 @hypothesis.given(body=served_bodies())
-@hypothesis.settings(
-    max_examples=examples(100),
-    derandomize=FUZZ_SEED is None,
-    database=None,
-    deadline=None,  # bounded by HANG_LIMIT_S below, not by hypothesis' per-example deadline
-    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow,
-                           hypothesis.HealthCheck.data_too_large],
-)
 def test_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer,
                                                  library: Assistant) -> None:
     hypothesis.note(f"served body: {body[:4000]!r}")
