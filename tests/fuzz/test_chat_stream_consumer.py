@@ -9,7 +9,6 @@ chunk with a `finish_reason` arrived intact, before any `[DONE]` (the SDK stops 
 
 from __future__ import annotations
 
-import json
 
 import hypothesis
 import pytest
@@ -20,7 +19,7 @@ from tests.recorded_server import RECORDINGS, load_recording, recording_names
 
 from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame
-from .test_stream_consumer import HUGE_DELTA_CHARS, RAW_FRAMES, json_values, run_turn
+from .test_stream_consumer import HUGE_DELTA_CHARS, delivered_data, json_values, run_turn, served_bodies
 
 if not (RECORDINGS / "index.json").exists():
     pytest.skip("shared/recordings is not available", allow_module_level=True)
@@ -95,43 +94,23 @@ def broken_chunks(draw: st.DrawFn, events: list[dict]) -> list[dict]:
     return events
 
 
-@st.composite
-def served_bodies(draw: st.DrawFn) -> bytes:
-    """A whole response body: broken chunks, raw garbage frames slipped in, and maybe cut at any byte."""
-    recording = load_recording(draw(st.sampled_from(STREAMS)))
-    frames = [sse_frame(e) for e in draw(broken_chunks(recording["response"]["sse_events"]))]
-    for _ in range(draw(st.integers(0, 2))):
-        frames.insert(draw(st.integers(0, len(frames))), draw(st.sampled_from(RAW_FRAMES)))
-    body = b"".join(frames)
-    if body and draw(st.booleans()):
-        body = body[:draw(st.integers(0, len(body) - 1))]
-    return body
-
-
 def delivered_finish(body: bytes) -> bool:
     """Whether `body` holds an intact chunk whose first answer has a `finish_reason`, before any `[DONE]`."""
-    for block in body.split(b"\n\n")[:-1]:  # the last piece is unterminated (or empty)
-        for line in block.split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            if line[5:].strip().startswith(b"[DONE]"):
-                return False
-            try:
-                chunk = json.loads(line[5:].decode())
-            except ValueError:
-                continue
-            choices = chunk.get("choices") if isinstance(chunk, dict) else None
-            for choice in choices if isinstance(choices, list) else []:
-                if (isinstance(choice, dict) and choice.get("index", 0) == 0
-                        and isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]):
-                    return True
+    for data in delivered_data(body):
+        if data == "[DONE]":
+            return False
+        choices = data.get("choices") if isinstance(data, dict) else None
+        for choice in choices if isinstance(choices, list) else []:
+            if (isinstance(choice, dict) and choice.get("index", 0) == 0
+                    and isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]):
+                return True
     return False
 
 
 # -- the fuzz ----------------------------------------------------------------------------------------------------
 
 @fuzzed(60)
-@hypothesis.given(body=served_bodies())
+@hypothesis.given(body=served_bodies(STREAMS, broken_chunks))
 def test_chat_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer,
                                                       library: Assistant) -> None:
     hypothesis.note(f"served body: {body[:4000]!r}")

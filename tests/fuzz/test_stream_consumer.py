@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -120,10 +122,11 @@ def broken_events(draw: st.DrawFn, events: list[dict]) -> list[dict]:
 
 
 @st.composite
-def served_bodies(draw: st.DrawFn) -> bytes:
-    """A whole response body: broken events, raw garbage frames slipped in, and maybe cut at any byte."""
-    recording = load_recording(draw(st.sampled_from(STREAMS)))
-    frames: list[Frame] = [sse_frame(e) for e in draw(broken_events(recording["response"]["sse_events"]))]
+def served_bodies(draw: st.DrawFn, streams: list[str], broken: Callable[[list[dict]], st.SearchStrategy]) -> bytes:
+    """A whole response body: one of the recorded `streams` broken by `broken`, raw garbage frames slipped in,
+    and maybe cut at any byte."""
+    recording = load_recording(draw(st.sampled_from(streams)))
+    frames: list[Frame] = [sse_frame(e) for e in draw(broken(recording["response"]["sse_events"]))]
     for _ in range(draw(st.integers(0, 2))):
         frames.insert(draw(st.integers(0, len(frames))), draw(st.sampled_from(RAW_FRAMES)))
     body = b"".join(frames)
@@ -132,26 +135,32 @@ def served_bodies(draw: st.DrawFn) -> bytes:
     return body
 
 
-def delivered_completion(body: bytes) -> bool:
-    """Whether `body` holds an intact `response.completed` event: complete, valid JSON, with its response."""
+def delivered_data(body: bytes) -> Iterator[Any]:
+    """The `data:` payloads of `body`'s complete frames, in order, parsed as JSON ("[DONE]" as the string
+    itself; lines that are not JSON left out)."""
     for block in body.split(b"\n\n")[:-1]:  # the last piece is unterminated (or empty)
         for line in block.split(b"\n"):
             if not line.startswith(b"data:"):
                 continue
+            if line[5:].strip().startswith(b"[DONE]"):
+                yield "[DONE]"
+                continue
             try:
-                data = json.loads(line[5:].decode())
+                yield json.loads(line[5:].decode())
             except ValueError:
                 continue
-            if isinstance(data, dict) and data.get("type") == "response.completed" and isinstance(
-                    data.get("response"), dict):
-                return True
-    return False
+
+
+def delivered_completion(body: bytes) -> bool:
+    """Whether `body` holds an intact `response.completed` event: complete, valid JSON, with its response."""
+    return any(isinstance(data, dict) and data.get("type") == "response.completed"
+               and isinstance(data.get("response"), dict) for data in delivered_data(body))
 
 
 # -- the fuzz ----------------------------------------------------------------------------------------------------
 
 @fuzzed(100)
-@hypothesis.given(body=served_bodies())
+@hypothesis.given(body=served_bodies(STREAMS, broken_events))
 def test_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer,
                                                  library: Assistant) -> None:
     hypothesis.note(f"served body: {body[:4000]!r}")
