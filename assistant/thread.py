@@ -12,6 +12,7 @@ several), each emits a `function.result` event, and their outputs go back in a n
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -510,7 +511,8 @@ class Thread:
                        if record.path] if settings.file_search else []
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
                               options=options, history=history, tools=tools,
-                              include=settings.includes() if tools else [], local_files=local_files)
+                              include=settings.includes() if tools else [], local_files=local_files,
+                              claim_conversation=functools.partial(self._assistant.store.claim_conversation, self.id))
         return self._assistant.backend_for(self.mode), request
 
     def _needs_history(self) -> bool:

@@ -2,12 +2,15 @@
 real library against one local server, started together, half of their turns into threads they share.
 
 Nothing may be lost or surfaced: no "database is locked" (or any other) error, every turn recorded once as
-completed with its items, and each thread's turns numbered 1..n without a gap or a repeat."""
+completed with its items, and each thread's turns numbered 1..n without a gap or a repeat. And two writers taking
+a new thread's first turn at the same moment end up in one server conversation, not one each."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import threading
 import sys
 from collections import Counter
 from pathlib import Path
@@ -71,3 +74,48 @@ def test_two_writer_processes_lose_nothing_and_surface_no_lock_errors(server, tm
     for thread in shared:
         writers_seen = {turn.input.split()[0] for turn in histories[thread.id][1:]}
         assert writers_seen == set(writers)
+
+
+def test_two_writers_taking_a_new_threads_first_turn_at_once_share_one_conversation(server, tmp_path):
+    """Both find the thread without a conversation and each creates one (held a second on the server, so both
+    have looked before either is recorded): the first recorded wins and the other turn goes to it too."""
+    db = tmp_path / "index.db"
+    with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one, \
+            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other:
+        thread_id = one.thread(title="new").id
+        threads = [one.thread(thread_id), other.thread(thread_id)]
+        server.inject_fault(delay_s=1.0, path="/v1/conversations", method="POST", count=2)
+        start = threading.Barrier(2)
+        turns = {}
+
+        def ask(thread, text):
+            start.wait()
+            turns[text] = thread.ask(text)
+
+        workers = [threading.Thread(target=ask, args=(thread, f"message {n}")) for n, thread in enumerate(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert set(turns) == {"message 0", "message 1"}
+        [conversation_id] = {turn.conversation_id for turn in turns.values()}
+        assert one.thread(thread_id).conversation_id == conversation_id
+        # The shared conversation holds both messages, so the next turn's model sees both.
+        said = [part.text for item in one.client.conversations.items.list(conversation_id, order="asc")
+                if item.type == "message" and item.role == "user" for part in item.content]
+        assert sorted(said) == ["message 0", "message 1"]
+        assert one.thread(thread_id).ask("and now?").conversation_id == conversation_id
+
+
+async def test_the_async_path_shares_one_conversation_too(server, tmp_path):
+    db = tmp_path / "index.db"
+    async with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one, \
+            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other:
+        thread_id = one.thread(title="new").id
+        server.inject_fault(delay_s=1.0, path="/v1/conversations", method="POST", count=2)
+        turns = await asyncio.gather(one.thread(thread_id).aask("message 0"), other.thread(thread_id).aask("message 1"))
+        [conversation_id] = {turn.conversation_id for turn in turns}
+        assert one.thread(thread_id).conversation_id == conversation_id
+        said = [part.text for item in one.client.conversations.items.list(conversation_id, order="asc")
+                if item.type == "message" and item.role == "user" for part in item.content]
+        assert sorted(said) == ["message 0", "message 1"]

@@ -14,9 +14,12 @@ is rebuilt from it: a new conversation seeded with the history, or a chain head 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
+import openai
 from openai import AsyncOpenAI, OpenAI, omit
 
 from assistant.backends.base import TurnRequest
@@ -45,8 +48,12 @@ class ResponsesBackend:
         client = self.clients.client
         conversation_id = request.thread.conversation_id
         if request.thread.mode == "conversation" and conversation_id is None:
-            conversation_id = seed_conversation(client, request.thread, request.history)
-            yield ConversationCreated(conversation_id=conversation_id, seeded_items=len(request.history))
+            created = seed_conversation(client, request.thread, request.history)
+            conversation_id = request.claim_conversation(created) if request.claim_conversation else created
+            if conversation_id != created:
+                discard_conversation(client, created)
+            yield ConversationCreated(conversation_id=conversation_id,
+                                      seeded_items=len(request.history) if conversation_id == created else 0)
         reader = ResponseStreamReader()
         with client.responses.create(**create_params(request, conversation_id)) as events:
             for event in events:
@@ -60,10 +67,16 @@ class ResponsesBackend:
             first, rest = seed_batches(request.history)
             conversation = await client.conversations.create(metadata=conversation_metadata(request.thread),
                                                              items=first)
-            conversation_id = conversation.id
+            created = conversation.id
             for batch in rest:
-                await client.conversations.items.create(conversation_id, items=batch)
-            yield ConversationCreated(conversation_id=conversation_id, seeded_items=len(request.history))
+                await client.conversations.items.create(created, items=batch)
+            conversation_id = (await asyncio.to_thread(request.claim_conversation, created)
+                               if request.claim_conversation else created)
+            if conversation_id != created:
+                with contextlib.suppress(openai.OpenAIError):
+                    await client.conversations.delete(created)
+            yield ConversationCreated(conversation_id=conversation_id,
+                                      seeded_items=len(request.history) if conversation_id == created else 0)
         reader = ResponseStreamReader()
         async with await client.responses.create(**create_params(request, conversation_id)) as events:
             async for event in events:
@@ -90,6 +103,13 @@ def seed_conversation(client: OpenAI, thread: ThreadInfo, history: list[dict[str
     for batch in rest:
         client.conversations.items.create(conversation_id, items=batch)
     return conversation_id
+
+
+def discard_conversation(client: OpenAI, conversation_id: str) -> None:
+    """Delete a conversation another process's claim made redundant (it holds only the seeded history); one
+    left behind costs nothing but a listing entry, so a failure is not the turn's."""
+    with contextlib.suppress(openai.OpenAIError):
+        client.conversations.delete(conversation_id)
 
 
 def conversation_metadata(thread: ThreadInfo) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Records one turn in the index as its events arrive.
 
 The turn row and the user's message are written before the request goes out; the finished items and the text
-so far once a second while a long answer streams; the row is closed with an honest status when the stream ends, breaks off or is cancelled, keeping
-whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
+so far once a second while a long answer streams; the row is closed with an honest status when the stream ends,
+breaks off or is cancelled, keeping whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
 the turn cannot orphan the conversation.
 
 A turn whose model calls your functions runs in rounds (one response each) and stays one turn: the user's
@@ -96,7 +96,8 @@ class TurnRecorder:
                 self._response_id_pending = True  # written with the next save, or at close
             case "conversation.created":
                 self.conversation_id = event.conversation_id  # type: ignore[union-attr]
-                self.store.update_thread(self.thread_id, conversation_id=self.conversation_id)
+                # Already the thread's when the backend claimed it (TurnRequest.claim_conversation).
+                self.store.claim_conversation(self.thread_id, self.conversation_id)
                 self.store.update_turn(self.turn_id, conversation_id=self.conversation_id)
             case "usage":
                 self.usage = _added(self._usage_before, event)  # type: ignore[arg-type]

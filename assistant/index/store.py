@@ -349,6 +349,16 @@ class IndexStore:
             ("DELETE FROM threads WHERE id = :key", params),
         ])
 
+    def claim_conversation(self, thread_id: str, conversation_id: str) -> str:
+        """Make `conversation_id` the thread's conversation unless it already has one (another process's, made
+        at the same moment); returns the thread's conversation after the claim."""
+        [_, [(winner,)]] = self._write([
+            ("UPDATE threads SET conversation_id = :conversation_id WHERE id = :id AND conversation_id IS NULL",
+             {"conversation_id": conversation_id, "id": thread_id}),
+            ("SELECT conversation_id FROM threads WHERE id = :id", {"id": thread_id}),
+        ])
+        return winner
+
     def record_change(self, thread_id: str, kind: str, detail: str, **thread_values: Any) -> None:
         """Log a change of the thread's state and apply `thread_values` to the thread, in one transaction."""
         now = utcnow()
@@ -639,8 +649,8 @@ class IndexStore:
         # Insertion order breaks ties: SQLite's rowid; PostgreSQL has none, and a tie of microsecond times there
         # falls back to the id.
         tie = "id" if self.connection.dialect == "postgresql" else "rowid"
-        rows = self.connection.rows(_select("comparisons", f"{where} ORDER BY created_at DESC, {tie} DESC LIMIT :limit"),
-                                    params)
+        query = _select("comparisons", f"{where} ORDER BY created_at DESC, {tie} DESC LIMIT :limit")
+        rows = self.connection.rows(query, params)
         return [ComparisonRecord(**{**row, "summary": json.loads(row["summary"]) if row["summary"] else {}})
                 for row in rows]
 
