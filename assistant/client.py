@@ -5,6 +5,7 @@ code path as the real API)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from assistant.backends.local_tools import LocalToolRuntimes
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
-from assistant.errors import PROVIDER_ERRORS, explain, retry_after_seconds
+from assistant.errors import PROVIDER_ERRORS, AssistantError, explain, retry_after_seconds
 from assistant.files import FileLibrary
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
@@ -87,10 +88,18 @@ class Assistant:
                     LocalServer,  # the server's stack loads only when it is used
                 )
 
-                # Its state file goes beside the index; with a PostgreSQL index nothing has made that folder yet.
-                self.settings.local_server_db.parent.mkdir(parents=True, exist_ok=True)
-                server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False)
-                server.start()
+                # Its state goes beside the index: an index that cannot be written has nowhere for it either, and
+                # nothing it answered could be recorded.
+                self.store.connection.check_writable()
+                try:
+                    # With a PostgreSQL index nothing has made the data folder yet.
+                    self.settings.local_server_db.parent.mkdir(parents=True, exist_ok=True)
+                    server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False)
+                    server.start()
+                except (OSError, RuntimeError, sqlite3.Error) as exc:
+                    raise AssistantError(
+                        f"The embedded local server cannot keep its state in {self.settings.local_server_db} "
+                        f"({exc}). Set ASSISTANT_DB to a writable path, or OPENAI_API_KEY to use OpenAI.") from exc
                 self.local_server = server
                 log.info("No OPENAI_API_KEY set: using the embedded local server at %s", server.base_url)
         return self.local_server.base_url

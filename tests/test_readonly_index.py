@@ -1,15 +1,17 @@
-"""An index on a read-only disk: every command says so in one line and exits non-zero, never a traceback, and
-nothing on the disk changes.
+"""An index on a read-only disk (a mounted backup, a read-only share): an existing index can be read
+(`threads`, `search`, `show`), and whatever would record something says so in one line and exits non-zero. Never
+a traceback, and nothing on the disk changes.
 
-Decided: the index must be writable even to be read (SQLite keeps its WAL index, `-shm`, beside the file), so
-`assistant threads` refuses as `assistant ask` does, and the message says to point ASSISTANT_DB at a writable
-disk. We run as root, for whom chmod changes nothing, so each command runs in its own mount namespace
-(`unshare -m`) where the index's folder is bind-mounted read-only: a real read-only file system.
+SQLite cannot make its WAL index (`-shm`) there, so the file is opened `immutable` (or read-only through a -wal
+and -shm left by a writer that did not close). We run as root, for whom chmod changes nothing, so each command
+runs in its own mount namespace (`unshare -m`) where the index's folder is bind-mounted read-only: a real
+read-only file system.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +68,37 @@ def existing_index(server, tmp_path) -> tuple[Path, str]:
     return index, thread.id
 
 
-@pytest.mark.parametrize("command", [["threads"], ["search", "hello"], ["show", "{thread}"],
-                                     ["ask", "hello again"], ["ask", "--thread", "{thread}", "more"]])
-def test_an_existing_index_on_a_read_only_disk_is_one_clear_line(server, existing_index, command):
+@pytest.mark.parametrize("command", [["threads"], ["search", "hello"], ["show", "{thread}"]])
+def test_an_existing_index_on_a_read_only_disk_can_be_read(server, existing_index, command):
+    index, thread_id = existing_index
+    before = snapshot(index.parent)
+    args = [part.format(thread=thread_id) for part in command]
+    result = run_on_read_only(index.parent, *args, ASSISTANT_DB=str(index), OPENAI_BASE_URL=server.base_url,
+                              OPENAI_API_KEY=TEST_KEY)
+    assert result.returncode == 0 and result.stderr == "", result
+    assert thread_id in result.stdout or "hello from before" in result.stdout, result.stdout
+    assert snapshot(index.parent) == before
+
+
+def test_an_index_left_open_by_a_killed_writer_is_read_with_what_its_wal_holds(server, existing_index):
+    index, thread_id = existing_index
+    writer = sqlite3.connect(index)  # a writer that never closes: its -wal and -shm stay beside the file
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE threads SET title = 'renamed in the wal' WHERE id = ?", (thread_id,))
+    writer.commit()
+    try:
+        before = snapshot(index.parent)
+        result = run_on_read_only(index.parent, "threads", ASSISTANT_DB=str(index),
+                                  OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY)
+        assert result.returncode == 0, result
+        assert "renamed in the wal" in result.stdout
+        assert snapshot(index.parent) == before
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("command", [["ask", "hello again"], ["ask", "--thread", "{thread}", "more"]])
+def test_recording_on_a_read_only_disk_is_one_clear_line(server, existing_index, command):
     index, thread_id = existing_index
     before = snapshot(index.parent)
     args = [part.format(thread=thread_id) for part in command]

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine, event
 
 from assistant.errors import IndexUnavailable
-from assistant.index.migrations import migrate
+from assistant.index.migrations import MIGRATIONS, migrate
 from assistant.index.postgres import PostgresConnection, is_postgres_url, open_postgres_index
 
 BUSY_TIMEOUT_MS = 5000
@@ -56,15 +56,19 @@ class IndexConnection:
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.where = str(path)  # for messages
-        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.read_only = read_only
+        self._connection = sqlite3.connect(_read_only_uri(path) if read_only else path, uri=read_only,
+                                           isolation_level=None, check_same_thread=False)
         _configure(self._connection)
         self._lock = threading.Lock()
 
     def run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
         """Run (sql, parameters) pairs in one BEGIN IMMEDIATE transaction; a list of parameter sets runs the
         statement once per set. Returns each statement's rows (for RETURNING)."""
+
+        self.check_writable()
 
         def transaction() -> list[list[tuple[Any, ...]]]:
             with self._lock:
@@ -85,6 +89,13 @@ class IndexConnection:
                     raise
 
         return retry_on_locked(transaction)
+
+    def check_writable(self) -> None:
+        """Raise IndexUnavailable, saying what to do, when nothing can be recorded in this index."""
+        if self.read_only:
+            raise IndexUnavailable(f"The index file {self.where} is on a read-only file system: it can be read "
+                                   "but nothing can be recorded. Set ASSISTANT_DB to a path on a writable disk "
+                                   "(a copy of the file) to go on; nothing was changed.")
 
     def rows(self, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Rows of one query as dicts, datetimes and booleans read back as such."""
@@ -142,6 +153,8 @@ def open_sqlite_index(path: Path) -> IndexConnection:
     if path.exists() and not _is_sqlite_file(path):
         raise IndexUnavailable(f"The index file {path} is not a SQLite database (corrupt or another kind of "
                                "file). Move it aside or set ASSISTANT_DB to another path; it was not changed.")
+    if path.exists() and _on_read_only_file_system(path):
+        return _open_read_only(path)
     try:
         connection = sqlite3.connect(path)
         try:
@@ -166,6 +179,35 @@ def open_sqlite_index(path: Path) -> IndexConnection:
     return IndexConnection(path)
 
 
+def _open_read_only(path: Path) -> IndexConnection:
+    """An existing index on a read-only file system (a mounted backup, a read-only share): opened for reading
+    only, without migrations or the sweep of interrupted turns; every write is refused with one clear line."""
+    try:
+        connection = IndexConnection(path, read_only=True)
+        names = [row["name"] for row in connection.rows("SELECT name FROM _migrations ORDER BY rowid", {})]
+    except sqlite3.Error as exc:
+        raise _unavailable(path, exc) from exc
+    known = [name for name, _ in MIGRATIONS]
+    unknown = [name for name in names if name not in known]
+    missing = [name for name in known if name not in names]
+    if unknown or missing:
+        connection.close()
+        why = (f"was written by a newer version of assistant (it has migration {unknown[-1]!r}); upgrade assistant"
+               if unknown else f"needs upgrading to this version (migration {missing[0]!r}), which cannot be "
+               "written there; copy it to a writable disk")
+        raise IndexUnavailable(f"The index file {path} is on a read-only file system and {why}, or set "
+                               "ASSISTANT_DB to another path. It was not changed.")
+    return connection
+
+
+def _read_only_uri(path: Path) -> str:
+    # SQLite reads a WAL-mode file on a read-only disk only as `immutable` (it cannot make the -shm file it
+    # would otherwise need), unless a -wal and -shm were left there, by a writer that did not close, in which
+    # case the plain read-only mode uses them and sees what the -wal holds.
+    left_over = path.with_name(path.name + "-wal").exists() and path.with_name(path.name + "-shm").exists()
+    return f"{path.absolute().as_uri()}?{'mode=ro' if left_over else 'immutable=1'}"
+
+
 def _is_sqlite_file(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
@@ -178,10 +220,8 @@ def _is_sqlite_file(path: Path) -> bool:
 def _unavailable(path: Path, exc: Exception) -> IndexUnavailable:
     text = str(getattr(exc, "orig", exc))
     if _on_read_only_file_system(path):
-        # Even reading needs a writable folder: SQLite keeps the WAL index (-shm) beside the file.
-        return IndexUnavailable(f"The index file {path} is on a read-only file system; the index must be writable "
-                                "(even to read it). Set ASSISTANT_DB to a path on a writable disk; nothing was "
-                                "changed.")
+        return IndexUnavailable(f"The index file {path} is on a read-only file system, where a new index cannot "
+                                "be made. Set ASSISTANT_DB to a path on a writable disk; nothing was changed.")
     if "readonly" in text or "unable to open" in text or "read-only" in text:
         return IndexUnavailable(f"The index file {path} is not writable ({text}). Check its permissions, "
                                 "or set ASSISTANT_DB to a writable path.")

@@ -86,6 +86,7 @@ class PostgresConnection:
     SQLite connection (database.IndexConnection), so the store does not know which it has."""
 
     dialect = "postgresql"
+    read_only = False  # a PostgreSQL index is always opened for writing
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -121,6 +122,9 @@ class PostgresConnection:
                 return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
 
         return retry_on_conflict(transaction)
+
+    def check_writable(self) -> None:
+        """Always writable (the server refuses a write it does not allow, with its own error)."""
 
     def rows(self, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Rows of one query as dicts (TIMESTAMPTZ and BOOLEAN read back as aware UTC datetimes and bools)."""

@@ -286,7 +286,8 @@ class IndexStore:
         """`path`: the index file, or a `postgresql://` URL (postgres.py)."""
         self.path = path
         self.connection = open_index(path)
-        self.close_interrupted_turns()
+        if not self.connection.read_only:  # a backup on a read-only disk is read as it is
+            self.close_interrupted_turns()
 
     def close(self) -> None:
         self.connection.close()
