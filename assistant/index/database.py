@@ -67,7 +67,6 @@ class IndexConnection:
     def run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
         """Run (sql, parameters) pairs in one BEGIN IMMEDIATE transaction; a list of parameter sets runs the
         statement once per set. Returns each statement's rows (for RETURNING)."""
-
         self.check_writable()
 
         def transaction() -> list[list[tuple[Any, ...]]]:
@@ -182,11 +181,16 @@ def open_sqlite_index(path: Path) -> IndexConnection:
 def _open_read_only(path: Path) -> IndexConnection:
     """An existing index on a read-only file system (a mounted backup, a read-only share): opened for reading
     only, without migrations or the sweep of interrupted turns; every write is refused with one clear line."""
+    connection: IndexConnection | None = None
     try:
         connection = IndexConnection(path, read_only=True)
         names = [row["name"] for row in connection.rows("SELECT name FROM _migrations ORDER BY rowid", {})]
     except sqlite3.Error as exc:
-        raise _unavailable(path, exc) from exc
+        if connection is not None:
+            connection.close()
+        raise IndexUnavailable(f"The index file {path} is on a read-only file system and cannot be read there "
+                               f"({exc}). Copy it to a writable disk and set ASSISTANT_DB to the copy; it was not "
+                               "changed.") from exc
     known = [name for name, _ in MIGRATIONS]
     unknown = [name for name in names if name not in known]
     missing = [name for name in known if name not in names]
