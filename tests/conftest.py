@@ -1,7 +1,8 @@
 """Fixtures shared by the library, index and CLI tests: a real local server on a loopback port and an
 Assistant that talks to it through the real openai SDK with strict validation.
 
-Each test in tests/test_*.py runs with its index on SQLite and again on PostgreSQL (tests/postgres_index.py)."""
+Each test of the library, index, CLI and app runs with its index on SQLite and again on PostgreSQL
+(tests/postgres_index.py)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The library's, index's and CLI's tests (tests/test_*.py) run on both index backends (postgres_index.py).
-    The server, tools and app tests under tests/*/ keep their index, if any, on SQLite."""
-    if "index_backend" not in metafunc.fixturenames or metafunc.definition.path.parent != TESTS:
+    """The library's, index's, CLI's and app's tests run on both index backends (postgres_index.py). The app's
+    snapshots are pictures, the same whatever holds the index (and named by the test), and the server's, tools'
+    and fuzz tests have no index of their own to speak of: those keep theirs on SQLite."""
+    if "index_backend" not in metafunc.fixturenames or "snap_compare" in metafunc.fixturenames:
+        return
+    if metafunc.definition.path.parent not in (TESTS, TESTS / "tui"):
         return
     if metafunc.definition.get_closest_marker("sqlite_only"):
         backends: tuple[str, ...] = ("sqlite",)

@@ -1,5 +1,5 @@
-"""The index's tests on PostgreSQL. Every test in tests/test_*.py runs twice, `[sqlite]` and `[postgresql]`
-(tests/conftest.py); on the second run every index it opens by file path is opened on a PostgreSQL server
+"""The index's tests on PostgreSQL. Every test in tests/test_*.py and tests/tui/ (but the snapshots) runs twice,
+`[sqlite]` and `[postgresql]` (tests/conftest.py); on the second run every index it opens by file path is opened on a PostgreSQL server
 instead, each file in a fresh schema of its own. Only the location is mapped: the store, its SQL and the
 migrations run for real on PostgreSQL. Tests about the SQLite file itself are marked `sqlite_only`, those about
 PostgreSQL alone `postgres_only`.
