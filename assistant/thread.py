@@ -12,7 +12,6 @@ several), each emits a `function.result` event, and their outputs go back in a n
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -270,6 +269,7 @@ class Thread:
         backend, request = self._prepare(text, options)
         request = self._with_extras(request, extras)
         recorder = TurnRecorder(self._assistant.store, request, backend=backend.name)
+        request = replace(request, claim_conversation=recorder.claim_conversation)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
@@ -324,6 +324,7 @@ class Thread:
         backend, request = await asyncio.to_thread(self._prepare, text, options)
         request = self._with_extras(request, extras)
         recorder = await asyncio.to_thread(TurnRecorder, self._assistant.store, request, backend=backend.name)
+        request = replace(request, claim_conversation=recorder.claim_conversation)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
             with metering(recorder):
@@ -511,8 +512,7 @@ class Thread:
                        if record.path] if settings.file_search else []
         request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
                               options=options, history=history, tools=tools,
-                              include=settings.includes() if tools else [], local_files=local_files,
-                              claim_conversation=functools.partial(self._assistant.store.claim_conversation, self.id))
+                              include=settings.includes() if tools else [], local_files=local_files)
         return self._assistant.backend_for(self.mode), request
 
     def _needs_history(self) -> bool:

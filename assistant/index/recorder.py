@@ -65,6 +65,12 @@ class TurnRecorder:
         self._usage_before = Usage()
         self.function_results: dict[str, dict[str, Any]] = {}  # call id -> output, error, duration_ms
 
+    def claim_conversation(self, conversation_id: str) -> str:
+        """TurnRequest.claim_conversation for this turn: the conversation the backend just created becomes the
+        thread's and the turn's, unless another process claimed one for the thread first; returns the one to
+        use."""
+        return self.store.claim_conversation(self.thread_id, self.turn_id, conversation_id)
+
     def resend(self, request: TurnRequest, *, backend: str) -> None:
         """The turn is being sent again, with rebuilt server state or to another backend: it no longer
         continues the old ids."""
@@ -95,10 +101,8 @@ class TurnRecorder:
                 self.model = event.model or self.model  # type: ignore[union-attr]
                 self._response_id_pending = True  # written with the next save, or at close
             case "conversation.created":
+                # Recorded for the thread and the turn already, by `claim_conversation` below.
                 self.conversation_id = event.conversation_id  # type: ignore[union-attr]
-                # Already the thread's when the backend claimed it (TurnRequest.claim_conversation).
-                self.store.claim_conversation(self.thread_id, self.conversation_id)
-                self.store.update_turn(self.turn_id, conversation_id=self.conversation_id)
             case "usage":
                 self.usage = _added(self._usage_before, event)  # type: ignore[arg-type]
             case "function.result":

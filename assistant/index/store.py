@@ -350,13 +350,16 @@ class IndexStore:
             ("DELETE FROM threads WHERE id = :key", params),
         ])
 
-    def claim_conversation(self, thread_id: str, conversation_id: str) -> str:
+    def claim_conversation(self, thread_id: str, turn_id: int, conversation_id: str) -> str:
         """Make `conversation_id` the thread's conversation unless it already has one (another process's, made
-        at the same moment); returns the thread's conversation after the claim."""
-        [_, [(winner,)]] = self._write([
+        at the same moment), and the turn's the one the thread has after that, which is returned; in one
+        transaction."""
+        [_, [(winner,)], _] = self._write([
             ("UPDATE threads SET conversation_id = :conversation_id WHERE id = :id AND conversation_id IS NULL",
              {"conversation_id": conversation_id, "id": thread_id}),
             ("SELECT conversation_id FROM threads WHERE id = :id", {"id": thread_id}),
+            ("UPDATE turns SET conversation_id = (SELECT conversation_id FROM threads WHERE id = :thread_id) "
+             "WHERE id = :turn_id", {"thread_id": thread_id, "turn_id": turn_id}),
         ])
         return winner
 
