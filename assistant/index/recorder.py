@@ -57,7 +57,7 @@ class TurnRecorder:
         self.ttft_ms: float | None = None
         self._saved_at = self.sent_at  # when the progress was last written
         self._round_items: list[tuple[int, dict[str, Any]]] = []  # this round's finished items
-        self._unsaved_items: list[tuple[int, dict[str, Any]]] = []  # those of them not written yet
+        self._items_saved = 0  # how many of them are written
         self.rounds = 1
         self._offset = 0  # items of this turn's earlier rounds after the user's message (outputs and function outputs)
         self._turn_items: list[dict[str, Any]] = []
@@ -91,7 +91,6 @@ class TurnRecorder:
                     self._save_progress(now)
             case "item.done":
                 position = self._output_base + event.output_index  # type: ignore[union-attr]  (turn-indexed)
-                self._unsaved_items.append((position, event.item))  # type: ignore[union-attr]
                 self._round_items.append((position, event.item))  # type: ignore[union-attr]
                 now = time.perf_counter()
                 if now - self._saved_at >= SAVE_EVERY_S:
@@ -119,8 +118,8 @@ class TurnRecorder:
         if self._response_id_pending:
             values["response_id"] = self.response_id
             self._response_id_pending = False
-        self.store.save_progress(self.turn_id, self._unsaved_items, **values)
-        self._unsaved_items = []
+        self.store.save_progress(self.turn_id, self._round_items[self._items_saved:], **values)
+        self._items_saved = len(self._round_items)
         self._saved_at = now
 
     @property
@@ -145,7 +144,7 @@ class TurnRecorder:
         self._usage_before = self.usage
         self._response_id_pending = False
         self._deltas = []
-        self._round_items, self._unsaved_items = [], []  # the settled round's final list replaced them
+        self._round_items, self._items_saved = [], 0  # the settled round's final list replaced them
         self.ended = None
         return list(self._turn_items)
 
