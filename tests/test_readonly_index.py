@@ -68,13 +68,17 @@ def existing_index(server, tmp_path) -> tuple[Path, str]:
     return index, thread.id
 
 
+def run_against(server, index: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """An `assistant` command on the read-only disk holding `index`, talking to `server`."""
+    return run_on_read_only(index.parent, *args, ASSISTANT_DB=str(index), OPENAI_BASE_URL=server.base_url,
+                            OPENAI_API_KEY=TEST_KEY)
+
+
 @pytest.mark.parametrize("command", [["threads"], ["search", "hello"], ["show", "{thread}"]])
 def test_an_existing_index_on_a_read_only_disk_can_be_read(server, existing_index, command):
     index, thread_id = existing_index
     before = snapshot(index.parent)
-    args = [part.format(thread=thread_id) for part in command]
-    result = run_on_read_only(index.parent, *args, ASSISTANT_DB=str(index), OPENAI_BASE_URL=server.base_url,
-                              OPENAI_API_KEY=TEST_KEY)
+    result = run_against(server, index, *(part.format(thread=thread_id) for part in command))
     assert result.returncode == 0 and result.stderr == "", result
     assert thread_id in result.stdout or "hello from before" in result.stdout, result.stdout
     assert snapshot(index.parent) == before
@@ -88,8 +92,7 @@ def test_an_index_left_open_by_a_killed_writer_is_read_with_what_its_wal_holds(s
     writer.commit()
     try:
         before = snapshot(index.parent)
-        result = run_on_read_only(index.parent, "threads", ASSISTANT_DB=str(index),
-                                  OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY)
+        result = run_against(server, index, "threads")
         assert result.returncode == 0, result
         assert "renamed in the wal" in result.stdout
         assert snapshot(index.parent) == before
@@ -101,9 +104,7 @@ def test_an_index_left_open_by_a_killed_writer_is_read_with_what_its_wal_holds(s
 def test_recording_on_a_read_only_disk_is_one_clear_line(server, existing_index, command):
     index, thread_id = existing_index
     before = snapshot(index.parent)
-    args = [part.format(thread=thread_id) for part in command]
-    result = run_on_read_only(index.parent, *args, ASSISTANT_DB=str(index), OPENAI_BASE_URL=server.base_url,
-                              OPENAI_API_KEY=TEST_KEY)
+    result = run_against(server, index, *(part.format(thread=thread_id) for part in command))
     assert_one_clear_line(result, index)
     assert snapshot(index.parent) == before
 
