@@ -84,11 +84,18 @@ def postgres_url(index_backend: str) -> str:
     return _postgres_schemas.new_url()
 
 
+@pytest.fixture(scope="session")
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache folder of the whole run: what is cached (the pydoc web search corpus) is built at most once."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never read the developer's real key, base URL, index or .env."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_MODEL", "ASSISTANT_DB"):
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cache_home: Path) -> None:
+    """Tests never read the developer's real key, base URL, index, web corpus, cache folder or .env."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_MODEL", "ASSISTANT_DB", "ASSISTANT_WEB_CORPUS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))  # passed on to subprocesses by environment()
     # The embedded server answers with the deterministic reference engine, whether or not llama is installed.
     monkeypatch.setenv("ASSISTANT_LOCAL_ENGINE", "reference")
     monkeypatch.chdir(tmp_path)

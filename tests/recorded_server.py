@@ -1,4 +1,4 @@
-"""A loopback HTTP server that answers with recorded OpenAI traffic from shared/recordings/.
+"""A loopback HTTP server that answers with recorded OpenAI traffic from tests/recordings/.
 
 Tests point the real SDK (through the library) at it, so the client's stream consumer is checked against what
 the real API sent, byte for byte, rather than against what our own local server thinks the API sends.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
+RECORDINGS = Path(__file__).resolve().parent / "recordings"  # provenance and licences: PROVENANCE.md there
 
 
 def load_recording(name: str) -> dict[str, Any]:

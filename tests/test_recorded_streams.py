@@ -1,6 +1,6 @@
 """The library rebuilds every recorded Responses stream exactly: text, items, usage and status.
 
-Each recording in shared/recordings/ is served back over loopback HTTP; the library consumes it through the
+Each recording in tests/recordings/ is served back over loopback HTTP; the library consumes it through the
 real SDK and records the turn; the recorded turn must equal the recorded `response.completed` (or
 `.incomplete`/`.failed`).
 

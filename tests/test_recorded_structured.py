@@ -1,4 +1,4 @@
-"""The client reads every recorded structured-output response (shared/recordings/, non-streamed: json_schema
+"""The client reads every recorded structured-output response (tests/recordings/, non-streamed: json_schema
 and json_object on /v1/responses and /v1/chat/completions) as data: the answer is found, parsed, and validates
 against the schema the request sent."""
 

@@ -9,8 +9,9 @@ the Chat Completions fallback (which runs hosted tools locally as function tools
 - code: `PythonSandbox(folder, SandboxLimits(...)).run(code)` -> `ExecutionResult(logs, error, files,
   restarted)`; one persistent process per folder, isolated by bwrap, unshare or resource limits
   (`detect_isolation()`).
-- web: `default_web_search_provider()` -> a `WebSearchProvider` (`PageCorpus` over python3-doc or
-  `ASSISTANT_WEB_CORPUS`) or None; `NoWebSearchProvider` says clearly that nothing is configured.
+- web: `default_web_search_provider()` -> a `WebSearchProvider`: `PageCorpus` over `ASSISTANT_WEB_CORPUS` or
+  python3-doc, else `PydocCorpus` (the standard library's own documentation rendered by pydoc, built once and
+  cached); `describe_web_search()` says which in one line; `NoWebSearchProvider` is web search turned off.
 
 Every runtime reports a failure the user should see as `ToolError` (message + `code`).
 """
@@ -32,9 +33,11 @@ from .text_extraction import extract_text, html_document
 from .web_search import (
     NoWebSearchProvider,
     PageCorpus,
+    PydocCorpus,
     WebResult,
     WebSearchProvider,
     default_web_search_provider,
+    describe_web_search,
     python_docs_corpus,
 )
 
@@ -49,6 +52,7 @@ __all__ = [
     "NoWebSearchProvider",
     "PageCorpus",
     "ProducedFile",
+    "PydocCorpus",
     "PythonSandbox",
     "SandboxLimits",
     "SearchHit",
@@ -59,6 +63,7 @@ __all__ = [
     "chunk_document",
     "chunk_text",
     "default_web_search_provider",
+    "describe_web_search",
     "detect_isolation",
     "extract_text",
     "html_document",

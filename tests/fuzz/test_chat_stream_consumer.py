@@ -9,20 +9,15 @@ chunk with a `finish_reason` arrived intact, before any `[DONE]` (the SDK stops 
 
 from __future__ import annotations
 
-
 import hypothesis
-import pytest
 from hypothesis import strategies as st
 
 from assistant import Assistant
-from tests.recorded_server import RECORDINGS, load_recording, recording_names
+from tests.recorded_server import load_recording, recording_names
 
 from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame
 from .test_stream_consumer import HUGE_DELTA_CHARS, delivered_data, json_values, run_turn, served_bodies
-
-if not (RECORDINGS / "index.json").exists():
-    pytest.skip("shared/recordings is not available", allow_module_level=True)
 
 STREAMS = recording_names(path="/v1/chat/completions", sse=True)
 DONE = {"event": None, "data": "[DONE]"}

@@ -23,7 +23,7 @@ from assistant.local.engines.registry import default_registry
 from assistant.local.hosted_tools import HostedTools
 from assistant.local.store import ServerStore
 from assistant.local.tool_store import ToolStore
-from tests.local.conftest import SPEC_PATH, recorded_spec
+from tests.local.conftest import recorded_spec
 
 from .conftest import FUZZ_COVERAGE, FUZZ_SEED, examples
 from .live_objects import SERVED_MODEL, LiveObjects
@@ -61,8 +61,9 @@ def wire_spec() -> dict:
       error (and the SDK, which reads `body["error"]`) has the wrapper;
     - a file comes back with the purpose it was uploaded with, so `OpenAIFile.purpose` takes every upload
       purpose (`evals` is missing from it);
-    - a file batch's `object` is `vector_store.file_batch` (openai-api.md: the SDK special-cases it);
-    - GET /responses/{id} streams with `?stream=true` (openai-api.md), which the spec does not document;
+    - a file batch's `object` is `vector_store.file_batch` (the SDK special-cases it);
+    - GET /responses/{id} streams with `?stream=true` (the SDK's `responses.retrieve(stream=True)`), which the
+      spec does not document;
     - file contents are the file's bytes (`application/octet-stream`): the SDK reads them as binary, and the
       spec's JSON string could not hold an arbitrary upload;
     - `required` lists with duplicates (the container object) are deduplicated: schemathesis rejects them;
@@ -120,9 +121,6 @@ def _tidy_schemas(node: object) -> None:
         for value in node:
             _tidy_schemas(value)
 
-
-if not SPEC_PATH.exists():
-    pytest.skip("shared/reference/openapi.json is not available", allow_module_level=True)
 
 IMPLEMENTED = implemented_operations()
 CONFIG = schemathesis.Config.from_dict({

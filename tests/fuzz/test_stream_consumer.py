@@ -19,19 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
-import pytest
 from hypothesis import strategies as st
 
 import assistant
 from assistant import Assistant, Thread, Turn
 from assistant.errors import AssistantError
-from tests.recorded_server import RECORDINGS, load_recording, recording_names
+from tests.recorded_server import load_recording, recording_names
 
 from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame
-
-if not (RECORDINGS / "index.json").exists():
-    pytest.skip("shared/recordings is not available", allow_module_level=True)
 
 STREAMS = recording_names(path="/v1/responses", sse=True)
 HANG_LIMIT_S = 20.0  # a turn that takes longer than this over loopback is hung

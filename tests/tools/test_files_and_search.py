@@ -119,6 +119,16 @@ def test_page_corpus_keeps_real_urls_and_filters_domains(tmp_path: Path) -> None
     assert [r.url for r in only] == ["https://docs.python.org/3/library/pathlib.html"]
 
 
+def test_question_words_rank_nothing_and_a_page_is_one_result(tmp_path: Path) -> None:
+    (tmp_path / "how.md").write_text("---\nurl: https://example.org/how\n---\n# How\nHow do I? What do I do? How!\n")
+    (tmp_path / "read.md").write_text("---\nurl: https://example.org/files#read\n---\n# Files\n"
+                                      "Read a file line by line with a for loop over the file.\n")
+    (tmp_path / "write.md").write_text("---\nurl: https://example.org/files#write\n---\n# Files\n"
+                                       "Write a file line by line.\n")
+    results = PageCorpus(tmp_path).search("How do I read a file line by line?")
+    assert [result.url for result in results] == ["https://example.org/files#read"]  # same page as #write
+
+
 def test_no_provider_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="No web search provider is configured"):
         NoWebSearchProvider().search("anything")

@@ -1,4 +1,4 @@
-"""Tool calls and citations, from real recorded OpenAI streams (shared/recordings/) replayed over HTTP."""
+"""Tool calls and citations, from real recorded OpenAI streams (tests/recordings/) replayed over HTTP."""
 
 from __future__ import annotations
 

@@ -10,7 +10,10 @@ Routing (only among the hosted tools the request offers, and never with `tool_ch
    ("what is 17*23?") runs `print(17*23)`; a plot/chart/PNG request runs code that draws one -> code interpreter.
 3. A question while file_search has vector stores -> file search with the question as the query.
 4. "search", "latest", "look up" or a URL -> web search.
-5. `tool_choice: "required"` with no rule matched -> the first offered tool.
+5. With web search offered, a question -> web search (as a model with the tool would search), and with web search
+   the only tool, any message does; never small talk ("hello", "thanks"), nor a message that names one of the
+   request's function tools (`function_rules.py` calls those).
+6. `tool_choice: "required"` with no rule matched -> the first offered tool.
 
 Answers: once the prompt holds a tool call after the last user message, the engine answers from it and cites:
 `file_citation` after each quoted passage, `url_citation` over each `[title](url)` link, and
@@ -27,6 +30,7 @@ from typing import Any
 
 from ..items import item_text
 from .base import GenerationRequest, ToolCall
+from .function_rules import function_tools, matches
 
 WEB_SEARCH_TYPES = ("web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11")
 TOOL_RESULT_TYPES = ("file_search_call", "web_search_call", "code_interpreter_call")
@@ -40,6 +44,9 @@ _PLOT_FUNCTION = re.compile(r"y\s*=\s*([-+*/^ x\d.()]+?)(?=\s*(?:for|from|over|b
 _WEB = re.compile(r"\b(search|latest|look up|lookup|news|on the web|online)\b|https?://", re.IGNORECASE)
 _QUESTION = re.compile(r"\?|^\s*(who|what|when|where|why|how|which|is|are|does|do|can|tell me|explain|summari[sz]e|"
                        r"describe|find|list|according)\b", re.IGNORECASE)
+# A greeting or thanks on its own (no question in it): nothing to search for.
+_SMALL_TALK = re.compile(r"^\W*(hi|hello|hey|hiya|thanks|thank you|thx|cheers|ok|okay|bye|goodbye|good (morning|"
+                         r"afternoon|evening|night))\b[^?]*$", re.IGNORECASE)
 _WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset("the a an of to in on for and or is are was were be what who which how why when where does "
                        "do did with about from by at as it its this that these those me my tell please".split())
@@ -78,12 +85,22 @@ def route(request: GenerationRequest) -> ToolCall | None:
         return _call("code_interpreter", text, code)
     if "file_search" in offered and _QUESTION.search(text):
         return _call("file_search", text, None)
-    if "web_search" in offered and _WEB.search(text):
+    if "web_search" in offered and (_WEB.search(text) or _asks_the_web(text, offered, request)):
         return _call("web_search", text, None)
     if required:
         kind = offered[0]
         return _call(kind, text, code or f"print({text!r})")
     return None
+
+
+def _asks_the_web(text: str, offered: Sequence[str], request: GenerationRequest) -> bool:
+    if not text.strip() or _SMALL_TALK.search(text):
+        return False
+    functions = function_tools(request)
+    if any(matches(tool, text) for tool in functions):
+        return False
+    only_web_search = list(offered) == ["web_search"] and not functions
+    return only_web_search or bool(_QUESTION.search(text))
 
 
 def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -293,12 +310,29 @@ def _code_answer(result: Mapping[str, Any]) -> list[Segment]:
 
 
 def _best_sentence(text: str, question: str) -> str:
-    terms = {word for word in _WORDS.findall(question.lower()) if word not in _STOPWORDS}
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    """The sentence sharing the most of the question's words, a word counting less the more sentences hold it:
+    asked "What is the budget of the Falcon project?", a plan's "The budget is 2.4 million euros." beats its
+    title "# Falcon project plan" (Falcon and project are in many of its sentences; budget in one). Headings
+    state no facts: they are quoted only when nothing else is there."""
+    terms = {_stem(word) for word in _WORDS.findall(question.lower()) if word not in _STOPWORDS}
+    lines = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    sentences = [line for line in lines if not line.startswith("#")] or lines
     if not sentences:
         return text.strip()[:300]
-    best = max(sentences, key=lambda s: (len(terms & set(_WORDS.findall(s.lower()))), -len(s)))
-    return best if len(best) <= 300 else best[:297] + "..."
+    words = [{_stem(word) for word in _WORDS.findall(sentence.lower())} for sentence in sentences]
+    holding = {term: sum(term in each for each in words) for term in terms}
+    scores = [sum(1 / holding[term] for term in terms & each) for each in words]
+    best = max(range(len(sentences)), key=lambda i: (scores[i], -len(sentences[i])))
+    sentence = sentences[best]
+    return sentence if len(sentence) <= 300 else sentence[:297] + "..."
+
+
+def _stem(word: str) -> str:
+    """"launches", "launched", "launching" -> "launch": enough for a question's words to meet the text's."""
+    for suffix in ("ing", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
 
 
 def _tail(logs: str, limit: int = 2000) -> str:
