@@ -20,6 +20,8 @@ import openai
 from assistant.backends.local_tools import LOCAL_CONTAINER_PREFIX
 from assistant.errors import PROVIDER_ERRORS
 from assistant.events import ContainerReplaced
+from assistant.private_files import make_private_folder
+from assistant.tools.untrusted_folder import UntrustedFolder
 from assistant.turn import Turn
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^\w.\- ]+")
-# File systems allow 255 bytes per name; room is left for the "-2" that `_free_path` may add.
+# File systems allow 255 bytes per name; room is left for the "-2" that `_save_new` may add.
 MAX_NAME_BYTES = 200
 
 
@@ -113,20 +115,24 @@ class ContainerTracker:
             try:
                 content = self.assistant.client.containers.files.content.retrieve(file.id, container_id=container_id)
                 data = content.read()
-                folder.mkdir(parents=True, exist_ok=True)
-                target = _free_path(folder / safe_filename(file.path))
-                target.write_bytes(data)
-                path, size = str(target), len(data)
+                make_private_folder(folder)
+                name = _save_new(UntrustedFolder(folder.resolve()), safe_filename(file.path), data)
+                path, size = str(folder / name), len(data)
             except (*PROVIDER_ERRORS, OSError):
                 pass  # recorded without a path: the file exists on the server, the download did not work
             store.add_container_file(container_id=container_id, file_id=file.id, turn_id=turn.id,
                                      filename=safe_filename(file.path), path=path, bytes=size)
 
 
-def _free_path(path: Path) -> Path:
-    """`path`, or `name-2.ext`, `name-3.ext`… when a file of that name was downloaded before."""
-    candidate, number = path, 1
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-    return candidate
+def _save_new(folder: UntrustedFolder, name: str, data: bytes) -> str:
+    """Save `data` as a new file `name`, or `name-2.ext`, `name-3.ext`… when that name is taken; returns the
+    name used. Created exclusively, never through a symlink someone planted under that name."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, number = name, 1
+    while True:
+        try:
+            folder.create(candidate, data)
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = f"{stem}-{number}{suffix}"

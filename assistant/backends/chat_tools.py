@@ -25,7 +25,8 @@ from assistant.backends.chat_citations import CitationSources
 from assistant.backends.local_tools import LocalToolRuntimes
 from assistant.events import Event, ItemAdded, ItemDone, ToolCallProgress
 from assistant.tools import ToolError
-from assistant.tools.code_sandbox import SANDBOX_PATH
+from assistant.tools.code_sandbox import SANDBOX_PATH, ProducedFile
+from assistant.tools.untrusted_folder import RefusedEntry
 
 Item = dict[str, Any]
 
@@ -249,9 +250,8 @@ class HostedToolRunner:
             logs, error, produced = result.logs, result.error, result.files
         except ToolError as failure:
             logs, error, produced = "", str(failure), []
-        outputs: list[Item] = [  # images first, as the API sends them
-            {"type": "image", "url": f"data:{file.media_type};base64,{base64.b64encode(file.path.read_bytes()).decode()}"}
-            for file in produced if file.media_type and file.size <= MAX_IMAGE_BYTES]
+        # Images first, as the API sends them.
+        outputs: list[Item] = [{"type": "image", "url": url} for url in map(_image_url, produced) if url]
         text = logs + (("\n" if logs and not logs.endswith("\n") else "") + f"[error] {error}" if error else "")
         if text:
             outputs.append({"type": "logs", "logs": text})
@@ -265,6 +265,17 @@ class HostedToolRunner:
             file["path"]: {"container_id": container_id, "file_id": file["file_id"], "filename": file["filename"]}
             for file in files})
         return Outcome(item, json.dumps(output, ensure_ascii=False), sources)
+
+
+def _image_url(file: ProducedFile) -> str | None:
+    """The data URL of a produced image, or None: not an image, too large, or no longer a regular file in the
+    folder (the code can swap the name for a link to a host file; the read goes through the folder)."""
+    if not file.media_type or file.size > MAX_IMAGE_BYTES:
+        return None
+    try:
+        return f"data:{file.media_type};base64,{base64.b64encode(file.read(MAX_IMAGE_BYTES)).decode()}"
+    except RefusedEntry:
+        return None
 
 
 def _local_file_id(container_id: str, name: str) -> str:

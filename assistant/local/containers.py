@@ -7,8 +7,10 @@ revived; start a new one). Every operation on a container refreshes `last_active
 on every container access and by `expire_idle()`, which the server calls as requests come in.
 
 Container files live in the container folder, which the code sees as /mnt/data. Names from uploads are reduced
-to a plain file name (no directories, no `..`), and reads never follow symlinks out of the folder: sandboxed
-code can create a link to /etc/shadow, and the server (often root) must not serve it.
+to a plain file name (no directories, no `..`). The code owns the folder and can swap any name in it for a
+symlink at any moment (a link to /etc/shadow, or to a folder of the host), so the server never uses a path
+into it: every read, write and removal goes through the folder's descriptors (`UntrustedFolder`), which never
+follow a symlink and never leave the folder.
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import re
 import shutil
-import stat
 import threading
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from ..tools import ExecutionResult, PythonSandbox, SandboxLimits, ToolError
+from ..tools import ExecutionResult, Isolation, PythonSandbox, SandboxLimits, ToolError
 from ..tools.code_sandbox import MEMORY_LIMITS, SANDBOX_PATH
+from ..tools.untrusted_folder import FileTooLarge, RefusedEntry, UntrustedFolder
 from .errors import ApiError, invalid_type, invalid_value, not_found
 from .ids import new_id
 from .tool_store import ToolStore, now
@@ -34,6 +35,7 @@ from .tool_store import ToolStore, now
 logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT_S = 20 * 60
+MAX_FILE_BYTES = 512 << 20  # the real API's limit per file: the most a container file download serves
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f/\\]")
 
 
@@ -44,11 +46,23 @@ class Containers:
         *,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         limits: SandboxLimits = SandboxLimits(),
+        isolation: Isolation | None = None,
+        calls_at_once: int = 4,
+        call_wait_s: float = 60.0,
     ) -> None:
+        """At most `calls_at_once` sandbox calls run at once, over all containers; one more waits up to
+        `call_wait_s` for its turn, then fails as a 429."""
         self.store = store
         self.idle_timeout_s = idle_timeout_s
         self.limits = limits
+        self.isolation = isolation
+        self.calls_at_once = calls_at_once
+        self.call_wait_s = call_wait_s
+        self._running = threading.BoundedSemaphore(calls_at_once)
+        # Resolved once, before any code runs: the folders beneath are then opened refusing every symlink.
+        self._root = store.containers.resolve()
         self._sandboxes: dict[str, PythonSandbox] = {}
+        self._busy: dict[str, int] = {}  # containers with a call running: never idle, whatever the clock says
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -101,7 +115,8 @@ class Containers:
         container = self.store.get_container(container_id)
         if container is None:
             raise not_found("Container", container_id)
-        if container["status"] == "active" and now() - container["last_active_at"] >= container["_idle_timeout_s"]:
+        if (container["status"] == "active" and now() - container["last_active_at"] >= container["_idle_timeout_s"]
+                and container_id not in self._busy):
             container = self._expire(container)
         return _public(container)
 
@@ -175,12 +190,25 @@ class Containers:
         """Run `code` in the container's process; returns the result and the container files it produced."""
         container = self.active(container_id)
         sandbox = self._sandbox(container)
+        if not self._running.acquire(timeout=self.call_wait_s):
+            raise ApiError(429, f"The server is already running {self.calls_at_once} code interpreter calls and "
+                                f"none ended within {self.call_wait_s:g} s; try again in a moment.",
+                           type="requests", code="rate_limit_exceeded")
+        with self._lock:
+            self._busy[container_id] = self._busy.get(container_id, 0) + 1
         try:
             result = sandbox.run(code)
+            files = [self._register(container_id, produced.name, produced.size, "assistant")
+                     for produced in result.files]
+            self.active(container_id)  # idle time counts from the end of the run, however long it took
         except ToolError as error:
-            result = ExecutionResult(logs="", error=str(error))
-        files = [self._register(container_id, produced.name, produced.size, "assistant") for produced in result.files]
-        self.active(container_id)  # the run itself counts as activity
+            result, files = ExecutionResult(logs="", error=str(error)), []
+        finally:
+            self._running.release()
+            with self._lock:
+                self._busy[container_id] -= 1
+                if not self._busy[container_id]:
+                    del self._busy[container_id]
         return result, files
 
     def _sandbox(self, container: dict[str, Any]) -> PythonSandbox:
@@ -190,7 +218,7 @@ class Containers:
                 limits = self.limits
                 if container.get("memory_limit") not in (None, "1g"):  # asked for more than the default
                     limits = dataclasses.replace(limits, memory_bytes=MEMORY_LIMITS[container["memory_limit"]])
-                sandbox = PythonSandbox(self.store.container_folder(container["id"]), limits)
+                sandbox = PythonSandbox(self._root / container["id"], limits, self.isolation)
                 self._sandboxes[container["id"]] = sandbox
             return sandbox
 
@@ -199,10 +227,11 @@ class Containers:
     def add_file(self, container_id: str, filename: str, data: bytes, source: str = "user") -> dict[str, Any]:
         self.active(container_id)
         name = safe_filename(filename)
-        path = self.store.container_folder(container_id) / name
-        if path.is_symlink():
-            path.unlink()  # never write through a link the code planted
-        path.write_bytes(data)
+        try:
+            self._folder(container_id).replace(name, data)  # a link the code planted is replaced, not followed
+        except RefusedEntry as refused:
+            raise ApiError(400, f"Cannot write {name!r} in container {container_id}: {refused.strerror}. "
+                                "Upload it under another name.", param="file") from None
         return self._register(container_id, name, len(data), source)
 
     def add_uploaded_file(self, container_id: str, file_id: str) -> dict[str, Any]:
@@ -225,15 +254,25 @@ class Containers:
     def file_content(self, container_id: str, file_id: str) -> bytes:
         self.active(container_id)
         _, relative = self.get_file(container_id, file_id)
-        return read_inside(self.store.container_folder(container_id), relative)
+        try:
+            return self._folder(container_id).read(relative, MAX_FILE_BYTES)
+        except FileTooLarge:
+            raise ApiError(400, f"Container file {file_id} is larger than {MAX_FILE_BYTES >> 20} MiB, the most "
+                                "the local server serves.", code="file_too_large") from None
+        except RefusedEntry:  # gone, or the code made it a link, a folder or a FIFO: not the file we listed
+            raise ApiError(404, "Container file not found.") from None
 
     def delete_file(self, container_id: str, file_id: str) -> None:
         self.active(container_id)
         _, relative = self.get_file(container_id, file_id)
         self.store.delete_container_file(container_id, file_id)
-        path = self.store.container_folder(container_id) / relative
-        if path.is_symlink() or path.is_file():
-            path.unlink()
+        try:
+            self._folder(container_id).remove(relative)
+        except RefusedEntry:
+            pass  # a folder by that name now, or reached through a link: not the file, so nothing to remove
+
+    def _folder(self, container_id: str) -> UntrustedFolder:
+        return UntrustedFolder(self._root / container_id)
 
     def _register(self, container_id: str, relative: str, size: int, source: str) -> dict[str, Any]:
         file = {
@@ -256,23 +295,6 @@ def safe_filename(filename: str) -> str:
     if name in ("", ".", ".."):
         return "file"
     return name.lstrip(".") or "file"
-
-
-def read_inside(folder: Path, relative: str) -> bytes:
-    """The bytes of `folder/relative`, refusing anything that resolves outside the folder or is not a regular
-    file (a symlink planted by sandboxed code included)."""
-    root = os.path.realpath(folder)
-    target = os.path.realpath(os.path.join(root, relative))
-    if os.path.commonpath([root, target]) != root:
-        raise ApiError(404, "Container file not found.")
-    try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        raise ApiError(404, "Container file not found.") from None
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise ApiError(404, "Container file not found.")
-        return file.read()
 
 
 def _public(container: dict[str, Any]) -> dict[str, Any]:

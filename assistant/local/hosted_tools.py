@@ -1,5 +1,5 @@
 """Hosted tools in the local server: their state (files, vector stores, containers), their routes, and running
-one tool call of a response with the event grammar the real API streams (recorded-traffic.md):
+one tool call of a response with the event grammar the real API streams (as recorded, tests/recordings/):
 
     web_search_call:       output_item.added(in_progress) > web_search_call.in_progress > .searching >
                            .completed > output_item.done(action{type: search, query, sources if included})
@@ -31,7 +31,15 @@ from typing import Any, Literal
 
 from starlette.routing import Route
 
-from ..tools import NoWebSearchProvider, SandboxLimits, ToolError, WebSearchProvider, default_web_search_provider
+from ..tools import (
+    Isolation,
+    NoWebSearchProvider,
+    SandboxLimits,
+    ToolError,
+    WebSearchProvider,
+    default_web_search_provider,
+)
+from ..tools.untrusted_folder import RefusedEntry
 from .containers import DEFAULT_IDLE_TIMEOUT_S, Containers
 from .containers_api import ContainersApi
 from .engines.base import ToolCall
@@ -57,8 +65,13 @@ _OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
 class HostedToolSettings:
     container_idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
+    sandbox_isolation: Isolation | None = None  # None: the strongest this machine offers (detect_isolation)
+    code_calls_at_once: int = 4  # sandbox calls running at once, server-wide (also code_lane.py's threads)
+    code_calls_waiting: int = 16  # responses that may run code waiting for a thread; one more is a 429
+    code_call_wait_s: float = 60.0  # how long a sandbox call waits for its turn before it fails (429)
     max_upload_bytes: int = 512 << 20  # the real API's per-file limit
-    # "default": ASSISTANT_WEB_CORPUS or python3-doc (see assistant.tools.web_search); None: no provider.
+    # "default": ASSISTANT_WEB_CORPUS, else python3-doc, else the pydoc corpus (assistant.tools.web_search);
+    # None: no provider (web search is turned off).
     web_search: WebSearchProvider | Literal["default"] | None = "default"
 
 
@@ -75,7 +88,9 @@ class HostedTools:
         self.settings = settings
         self.vector_stores = VectorStores(store)
         self.containers = Containers(store, idle_timeout_s=settings.container_idle_timeout_s,
-                                     limits=settings.sandbox_limits)
+                                     limits=settings.sandbox_limits, isolation=settings.sandbox_isolation,
+                                     calls_at_once=settings.code_calls_at_once,
+                                     call_wait_s=settings.code_call_wait_s)
         provider = default_web_search_provider() if settings.web_search == "default" else settings.web_search
         self.web_search: WebSearchProvider = provider or NoWebSearchProvider()
 
@@ -220,7 +235,10 @@ class HostedTools:
             logs, error = result.logs, result.error
             for produced in result.files:  # images first, as recorded
                 if produced.media_type and produced.size <= MAX_IMAGE_BYTES:
-                    encoded = base64.b64encode(produced.path.read_bytes()).decode()
+                    try:
+                        encoded = base64.b64encode(produced.read(MAX_IMAGE_BYTES)).decode()
+                    except RefusedEntry:
+                        continue  # no longer a regular file in the folder (the code swapped it): no image
                     outputs.append({"type": "image", "url": f"data:{produced.media_type};base64,{encoded}"})
         except ApiError as api_error:  # the container expired between the check and the call
             logs, error, files = "", api_error.message, []

@@ -111,6 +111,26 @@ def test_web_search_answer_has_url_citations_from_the_corpus(tools_client: OpenA
     assert {a.url for a in annotations(only_zoo)} == {"https://zoo.example.org/penguins"}
 
 
+def test_with_web_search_on_a_question_searches_without_the_word_search(tools_client: OpenAI) -> None:
+    web = [{"type": "web_search"}]
+    asked = tools_client.responses.create(model=MODEL, input="Can penguins fly?", tools=web)
+    assert asked.output[0].type == "web_search_call" and asked.output[0].action.query == "Can penguins fly?"
+    assert "https://zoo.example.org/penguins" in {note.url for note in annotations(asked)}
+    # Web search the only tool: any message but small talk searches.
+    told = tools_client.responses.create(model=MODEL, input="Penguins swim fast", tools=web)
+    assert told.output[0].type == "web_search_call"
+    for small_talk in ("Thanks!", "hello from a terminal"):
+        reply = tools_client.responses.create(model=MODEL, input=small_talk, tools=web)
+        assert [item.type for item in reply.output] == ["message"], small_talk
+    # Beside other tools only a question searches, and a function the message names is called instead.
+    not_asked = tools_client.responses.create(model=MODEL, input="Penguins swim fast", tools=[*web, *CODE])
+    assert [item.type for item in not_asked.output] == ["message"]
+    weather = {"type": "function", "name": "get_weather", "strict": False,
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    function = tools_client.responses.create(model=MODEL, input="What is the weather in Paris?", tools=[*web, weather])
+    assert [(item.type, getattr(item, "name", None)) for item in function.output] == [("function_call", "get_weather")]
+
+
 def test_web_search_without_a_provider_says_so(tmp_path: Path) -> None:
     with LocalServer(tool_settings=tool_settings(tmp_path, web_search=None)) as server, make_client(server) as client:
         response = client.responses.create(model=MODEL, input="search the news", tools=[{"type": "web_search"}])
@@ -164,6 +184,20 @@ def test_containers_expire_when_idle(tmp_path: Path) -> None:
         again = client.responses.create(model=MODEL, input="```python\nprint('new')\n```", tools=CODE,
                                         previous_response_id=first.id)
         assert again.output[0].container_id != container.id and "new" in again.output_text
+
+
+def test_a_run_longer_than_the_idle_timeout_does_not_expire_its_container(tmp_path: Path) -> None:
+    # Idle time counts from the end of the last call: a container busy running code is not idle.
+    settings = tool_settings(write_corpus(tmp_path / "corpus"), container_idle_timeout_s=0.5)
+    with LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server, \
+            make_client(server) as client:
+        container = client.containers.create(name="busy")
+        tools = [{"type": "code_interpreter", "container": container.id}]
+        slow = client.responses.create(model=MODEL, input="```python\nimport time\ntime.sleep(1.2)\nx = 7\n```",
+                                       tools=tools)
+        assert slow.output[0].status == "completed"
+        after = client.responses.create(model=MODEL, input="```python\nprint(x * 6)\n```", tools=tools)
+        assert "42" in after.output_text
 
 
 HOSTILE = {
