@@ -5,6 +5,7 @@ code path as the real API)."""
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
@@ -23,16 +24,18 @@ from assistant.errors import PROVIDER_ERRORS, AssistantError, explain, retry_aft
 from assistant.files import FileLibrary
 from assistant.index.store import IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
+from assistant.private_files import make_private_folder
 from assistant.thread import Thread, check_mode
 from assistant.tool_settings import parse_tools
 from assistant.turn import Turn
+from assistant.urls import without_credentials
 
 if TYPE_CHECKING:
     from assistant.local.server import LocalServer
 
 log = logging.getLogger("assistant")
 
-# The SDK insists on a key; the embedded server and most self-hosted servers accept any.
+# The SDK insists on a key; most self-hosted servers accept any. (The embedded server makes its own: see base_url.)
 PLACEHOLDER_KEY = "no-key"
 
 
@@ -93,8 +96,11 @@ class Assistant:
                 self.store.connection.check_writable()
                 try:
                     # With a PostgreSQL index nothing has made the data folder yet.
-                    self.settings.local_server_db.parent.mkdir(parents=True, exist_ok=True)
-                    server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False)
+                    make_private_folder(self.settings.local_server_db.parent)
+                    # A key of its own, made afresh each start and known only to this process's clients: any
+                    # other process or local user can reach a loopback port, but not use it.
+                    server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False,
+                                         api_key=secrets.token_urlsafe(32))
                     server.start()
                 except (OSError, RuntimeError, sqlite3.Error) as exc:
                     raise AssistantError(
@@ -105,17 +111,24 @@ class Assistant:
         return self.local_server.base_url
 
     @property
+    def server_url(self) -> str:
+        """`base_url` for messages and records: without any credentials written into it (`https://user:key@…`)."""
+        return without_credentials(self.base_url)
+
+    @property
     def state_server(self) -> str:
         """Which server holds a new thread's state, as recorded on the thread: the embedded server's port
         changes every run, so it is named by its state file instead."""
         if self.settings.uses_local_server:
             return f"local:{self.settings.local_server_db}"
-        return self.base_url
+        return self.server_url
 
     # the SDK clients, built on first use (a sync script never builds the async one)
 
     def _client_options(self) -> dict[str, Any]:
-        return dict(api_key=self.settings.api_key or PLACEHOLDER_KEY, base_url=self.base_url,
+        base_url = self.base_url  # starts the embedded server, if it is the one, which makes its key
+        embedded_key = self.local_server.api_key if self.local_server is not None else None
+        return dict(api_key=self.settings.api_key or embedded_key or PLACEHOLDER_KEY, base_url=base_url,
                     max_retries=self.settings.max_retries, timeout=self.settings.timeout,
                     _strict_response_validation=self._strict_validation)
 
@@ -157,8 +170,10 @@ class Assistant:
     def provider(self) -> str:
         """A short description of where requests go, for status lines."""
         if self.settings.uses_local_server:
-            return f"local server ({self.base_url})"
-        return "OpenAI" if "api.openai.com" in self.base_url else self.base_url
+            # Its address is no use to anyone else (its key lives only in this process), and the status line
+            # has 80 columns for the model, mode, tools and conversation too.
+            return "local server"
+        return "OpenAI" if "api.openai.com" in self.base_url else self.server_url
 
     # threads
 
@@ -210,7 +225,7 @@ class Assistant:
                     except openai.NotFoundError:
                         pass
                     except PROVIDER_ERRORS as exc:
-                        raise explain(exc, base_url=self.base_url, model=info.model) from exc
+                        raise explain(exc, base_url=self.server_url, model=info.model) from exc
         self.store.delete_thread(thread_id)
 
     def models(self) -> list[str]:
@@ -218,13 +233,13 @@ class Assistant:
         try:
             return sorted(model.id for model in self.client.models.list())
         except PROVIDER_ERRORS as exc:
-            raise explain(exc, base_url=self.base_url, model="", timeout=self.settings.timeout) from exc
+            raise explain(exc, base_url=self.server_url, model="", timeout=self.settings.timeout) from exc
 
     async def amodels(self) -> list[str]:
         try:
             return sorted([model.id async for model in self.async_client.models.list()])
         except PROVIDER_ERRORS as exc:
-            raise explain(exc, base_url=self.base_url, model="", timeout=self.settings.timeout) from exc
+            raise explain(exc, base_url=self.server_url, model="", timeout=self.settings.timeout) from exc
 
     # lifetime
 

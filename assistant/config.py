@@ -1,7 +1,8 @@
 """Settings from the environment and a .env file.
 
 The environment wins over .env. The API key lives only in this object and the SDK client: it is never
-written to the index, a log line or an error message (`Settings.describe()` masks it).
+written to the index, a log line or an error message (`Settings.describe()` masks it). So do credentials written
+into OPENAI_BASE_URL (`https://user:key@host/v1`): what is recorded or shown of it is `without_credentials`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from platformdirs import user_data_path
 
 from assistant.errors import AssistantError
 from assistant.index.postgres import is_postgres_url, masked_url
+from assistant.model_names import HOSTED_DEFAULT_MODEL, embedded_model, id_and_name
+from assistant.urls import without_credentials
 
-DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_MODEL = HOSTED_DEFAULT_MODEL
 # The SDK honours a server's Retry-After of up to 2 minutes per retry, and sleeps through it without a word.
 # Longer than this many seconds, we do not wait: the user is told at once how long to wait instead.
 DEFAULT_MAX_RETRY_WAIT = 10.0
@@ -32,18 +35,30 @@ def default_data_dir() -> Path:
 class Settings:
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
-    model: str = DEFAULT_MODEL
+    # ASSISTANT_MODEL; None: the default for where requests go (see `model`).
+    chosen_model: str | None = None
     db_path: Path = field(default_factory=lambda: default_data_dir() / "index.db")
     # A PostgreSQL index instead of the file (ASSISTANT_DB=postgresql://…); it may hold a password.
     db_url: str | None = field(default=None, repr=False)
     max_retries: int = 2
     timeout: float = 600.0  # seconds to wait for an answer to start, and for each next piece of a stream
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT  # the longest Retry-After the client sleeps through
+    # The key `assistant serve` requires of its clients (ASSISTANT_SERVER_API_KEY): read from the environment,
+    # where other local users cannot see it, unlike a command-line argument.
+    server_api_key: str | None = field(default=None, repr=False)
 
     @property
     def uses_local_server(self) -> bool:
         """No key and no base URL: nothing to talk to but the embedded local server."""
         return not self.api_key and not self.base_url
+
+    @property
+    def model(self) -> str:
+        """The model new threads use: ASSISTANT_MODEL, else the embedded server's own local model when it is the
+        one answering (a new user sees the model that really answers, free), else gpt-4.1-mini."""
+        if self.chosen_model:
+            return self.chosen_model
+        return embedded_model() if self.uses_local_server else DEFAULT_MODEL
 
     @property
     def index_location(self) -> Path | str:
@@ -68,19 +83,23 @@ class Settings:
         return replace(self, db_path=Path(location).expanduser(), db_url=None)
 
     def with_overrides(self, **overrides: object) -> Settings:
+        if "model" in overrides:
+            overrides["chosen_model"] = overrides.pop("model")
         return replace(self, **{key: value for key, value in overrides.items() if value is not None})
 
     def describe(self) -> dict[str, str]:
         """The effective settings for display, key masked."""
         return {
             "OPENAI_API_KEY": mask_key(self.api_key),
-            "OPENAI_BASE_URL": self.base_url or ("(embedded local server)" if self.uses_local_server else
-                                                 "https://api.openai.com/v1"),
-            "ASSISTANT_MODEL": self.model,
+            "OPENAI_BASE_URL": without_credentials(self.base_url) if self.base_url else (
+                "(embedded local server)" if self.uses_local_server else "https://api.openai.com/v1"),
+            "ASSISTANT_MODEL": id_and_name(self.model) if self.chosen_model else
+                               f"(not set): {id_and_name(self.model)}",
             "ASSISTANT_DB": masked_url(self.db_url) if self.db_url else str(self.db_path),
             "ASSISTANT_TIMEOUT": f"{self.timeout:g}",
             "ASSISTANT_MAX_RETRIES": str(self.max_retries),
             "ASSISTANT_MAX_RETRY_WAIT": f"{self.max_retry_wait:g}",
+            "ASSISTANT_SERVER_API_KEY": mask_key(self.server_api_key),
         }
 
 
@@ -123,9 +142,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | P
     settings = Settings(
         api_key=get("OPENAI_API_KEY"),
         base_url=get("OPENAI_BASE_URL"),
-        model=get("ASSISTANT_MODEL") or DEFAULT_MODEL,
+        chosen_model=get("ASSISTANT_MODEL"),
         timeout=number("ASSISTANT_TIMEOUT", float, Settings.timeout, zero_ok=False),
         max_retries=int(number("ASSISTANT_MAX_RETRIES", int, Settings.max_retries)),
         max_retry_wait=number("ASSISTANT_MAX_RETRY_WAIT", float, Settings.max_retry_wait),
+        server_api_key=get("ASSISTANT_SERVER_API_KEY"),
     )
     return settings.with_index(db) if db else settings

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import openai
 
+from assistant.urls import without_credentials
+
 if TYPE_CHECKING:
     from assistant.turn import Turn
 
@@ -94,6 +96,7 @@ def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None 
     timeout in seconds, named when the server did not answer within it."""
     if isinstance(exc, AssistantError):
         return exc
+    base_url = without_credentials(base_url)  # a message is shown, logged, pasted into bug reports
     if isinstance(exc, openai.APITimeoutError):
         within = f" within {timeout:g} s" if timeout else " in time"
         return ServerUnreachable(

@@ -19,6 +19,7 @@ import openai
 
 from assistant.errors import PROVIDER_ERRORS, AssistantError, explain
 from assistant.index.store import FileRecord
+from assistant.private_files import make_private_folder, write_private_file
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
@@ -128,7 +129,7 @@ class FileLibrary:
         except openai.NotFoundError:
             pass  # already gone on the server: forgetting it here is all that is left to do
         except PROVIDER_ERRORS as exc:
-            raise explain(exc, base_url=self.assistant.base_url, model="") from exc
+            raise explain(exc, base_url=self.assistant.server_url, model="") from exc
         self.assistant.store.remove_vector_store_file(store_id, file_id)
 
     # steps
@@ -153,10 +154,10 @@ class FileLibrary:
         """The index's own copy, named by content: tools that run locally read it, whatever happens to the
         original."""
         folder = self.assistant.settings.data_dir / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_folder(folder)
         copy = folder / f"{digest}{path.suffix.lower()}"
         if not copy.exists():
-            copy.write_bytes(data)
+            write_private_file(copy, data)
         return copy
 
     def _thread_store(self, thread_id: str, title: str) -> str:
@@ -213,4 +214,4 @@ class FileLibrary:
     def _reason(self, exc: BaseException) -> str:
         if isinstance(exc, OSError):
             return exc.strerror or str(exc)
-        return str(explain(exc, base_url=self.assistant.base_url, model=""))
+        return str(explain(exc, base_url=self.assistant.server_url, model=""))

@@ -28,12 +28,13 @@ from sqlalchemy import create_engine, event
 from assistant.errors import IndexUnavailable
 from assistant.index.migrations import MIGRATIONS, migrate
 from assistant.index.postgres import PostgresConnection, is_postgres_url, open_postgres_index
+from assistant.private_files import create_private_file, make_private_folder
 
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRIES = 5
 
 # Columns stored as text or integers that read back as datetimes and booleans.
-DATETIME_COLUMNS = frozenset({"created_at", "updated_at", "completed_at"})
+DATETIME_COLUMNS = frozenset({"created_at", "updated_at", "completed_at", "lease_expires_at"})
 BOOLEAN_COLUMNS = frozenset({"archived"})
 
 T = TypeVar("T")
@@ -145,7 +146,7 @@ def open_sqlite_index(path: Path) -> IndexConnection:
     SQLite database, or it was written by a newer version; the file is never overwritten.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(path.parent)
     except OSError as exc:
         raise IndexUnavailable(f"Cannot create the index folder {path.parent}: {exc.strerror}. "
                                "Set ASSISTANT_DB to a writable path.") from exc
@@ -154,6 +155,10 @@ def open_sqlite_index(path: Path) -> IndexConnection:
                                "file). Move it aside or set ASSISTANT_DB to another path; it was not changed.")
     if path.exists() and _on_read_only_file_system(path):
         return _open_read_only(path)
+    try:
+        create_private_file(path)  # 0600, and so its -wal and -shm files
+    except OSError:
+        pass  # opening it below fails too, and says why
     try:
         connection = sqlite3.connect(path)
         try:

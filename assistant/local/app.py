@@ -1,6 +1,6 @@
 """HTTP routes of the local OpenAI-compatible server (all under /v1).
 
-Wire rules the SDK depends on (openai-api.md "Surprises / pitfalls"):
+Wire rules the SDK depends on (read in the `openai` SDK's source, and seen in the recordings in tests/recordings/):
 - streaming is chosen by the body's `stream` flag (or `?stream=true` on GET), never by `Accept`: the SDK sends
   `accept: application/json` for streams too;
 - query arrays are bracketed (`include[]=a&include[]=b`);
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from typing import Any
 
 import anyio
@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -30,10 +31,12 @@ from . import errors
 from .auth import check_authorization
 from .background import BackgroundRuns
 from .chat import ChatCompletions
+from .code_lane import CodeLane
 from .engines.registry import EngineRegistry, default_registry
 from .errors import ApiError
 from .faults import Fault, FaultSwitch
-from .hosted_tools import HostedTools
+from .front_door import MAX_JSON_BODY_BYTES, FrontDoor
+from .hosted_tools import HostedTools, hosted_tool_kinds
 from .ids import new_id, new_request_id
 from .items import normalize_input
 from .request_parsing import int_query, json_object
@@ -44,6 +47,7 @@ from .tool_store import ToolStore
 
 logger = logging.getLogger(__name__)
 
+Pull = Callable[..., Awaitable[Any]]  # runs a blocking call off the event loop: run_in_threadpool, CodeLane.run
 MAX_ITEMS_PER_CALL = 20  # conversations.create and items.create (spec maxItems: 20)
 MODEL_CREATED_AT = 1_700_000_000  # fixed, so model listings are stable
 
@@ -59,15 +63,23 @@ def create_app(
     api_key: str | None = None,
     faults: FaultSwitch | None = None,
     hosted_tools: HostedTools | None = None,
+    bound_host: str = "127.0.0.1",
+    allowed_origins: Collection[str] = (),
+    max_json_bytes: int = MAX_JSON_BODY_BYTES,
 ) -> Starlette:
     """The ASGI app. `faults=None` disables the fault switch (and its /v1/_faults route). Without
-    `hosted_tools`, files, vector stores and containers live in memory and go away with the app."""
+    `hosted_tools`, files, vector stores and containers live in memory and go away with the app.
+
+    `bound_host` is the address the server listens on: requests addressed to another name are refused unless
+    it is a loopback one (front_door.py). `allowed_origins` are the web origins whose pages may use the server
+    (they get CORS headers); a request from any other page is refused."""
     engines = engines or default_registry()
     owned_tools = hosted_tools is None
     hosted_tools = hosted_tools or HostedTools(ToolStore())
     runner = ResponseRunner(store, engines, hosted_tools)
     background = BackgroundRuns(runner)
-    api = _Api(store, engines, runner, background, faults)
+    code_lane = CodeLane(hosted_tools.settings.code_calls_at_once, hosted_tools.settings.code_calls_waiting)
+    api = _Api(store, engines, runner, background, faults, code_lane)
 
     routes = [
         Route("/v1/responses", api.create_response, methods=["POST"]),
@@ -91,19 +103,27 @@ def create_app(
     if faults is not None:
         routes.append(Route("/v1/_faults", api.faults_route, methods=["GET", "POST", "DELETE"]))
 
+    front_door = FrontDoor(bound_host=bound_host, allowed_origins=allowed_origins, max_json_bytes=max_json_bytes,
+                           max_upload_bytes=hosted_tools.settings.max_upload_bytes)
+    middleware = [Middleware(RequestGate, api_key=api_key, faults=faults, front_door=front_door)]
+    if front_door.allowed_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=sorted(front_door.allowed_origins),
+                                     allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"],
+                                     expose_headers=["x-request-id"]))
     return Starlette(
         routes=routes,
         exception_handlers={ApiError: _api_error_response, HTTPException: _http_error_response},
-        lifespan=_lifespan(background, hosted_tools if owned_tools else None),
-        middleware=[Middleware(RequestGate, api_key=api_key, faults=faults)],
+        lifespan=_lifespan(background, code_lane, hosted_tools if owned_tools else None),
+        middleware=middleware,
     )
 
 
-def _lifespan(background: BackgroundRuns, owned_tools: HostedTools | None) -> Any:
+def _lifespan(background: BackgroundRuns, code_lane: CodeLane, owned_tools: HostedTools | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(background.shutdown)
+        code_lane.close()
         if owned_tools is not None:
             await run_in_threadpool(owned_tools.close)
             await run_in_threadpool(owned_tools.store.close)
@@ -112,15 +132,18 @@ def _lifespan(background: BackgroundRuns, owned_tools: HostedTools | None) -> An
 
 
 class RequestGate:
-    """Outermost layer: request id on every response, then the bearer-key check, then injected faults.
+    """Outermost layer: request id on every response, then the front door (Host, Origin, body size), then the
+    bearer-key check, then injected faults.
 
     Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, *, api_key: str | None, faults: FaultSwitch | None) -> None:
+    def __init__(self, app: ASGIApp, *, api_key: str | None, faults: FaultSwitch | None,
+                 front_door: FrontDoor) -> None:
         self.app = app
         self.api_key = api_key
         self.faults = faults
+        self.front_door = front_door
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,7 +159,9 @@ class RequestGate:
             await send(message)
 
         try:
-            if self.api_key is not None:
+            self.front_door.check(scope)
+            # A browser's preflight never carries the key; the CORS layer answers it (allowed origins only).
+            if self.api_key is not None and not self.front_door.is_preflight(scope):
                 headers = dict(scope["headers"])
                 authorization = headers.get(b"authorization", b"").decode("latin-1")
                 check_authorization(authorization, self.api_key)
@@ -151,7 +176,7 @@ class RequestGate:
             await _api_error_response(None, error)(scope, receive, send_with_id)
             return
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, self.front_door.limited(scope, receive), send_with_id)
         except ClientDisconnect:
             # The client went away before its request was read (a client timeout, a cancelled call): normal
             # traffic with no one left to answer, not a server error for uvicorn to log with a traceback.
@@ -168,27 +193,30 @@ class _Api:
         runner: ResponseRunner,
         background: BackgroundRuns,
         faults: FaultSwitch | None,
+        code_lane: CodeLane,
     ) -> None:
         self.store = store
         self.engines = engines
         self.runner = runner
         self.background = background
         self.faults = faults
+        self.code_lane = code_lane
 
     # -- responses --------------------------------------------------------------------------------------------
 
     async def create_response(self, request: Request) -> Response:
         body = await json_object(request)
         prepared = await run_in_threadpool(self.runner.prepare, body)
+        pull = self._pull_for(body)
         if prepared.background:
             run = self.background.start(prepared)
             if prepared.stream:
-                return self._event_stream(request, run.follow(self.background.stopping))
-            await run_in_threadpool(run.wait_for_events, 1)
+                return self._event_stream(request, run.follow(self.background.stopping), pull)
+            await pull(run.wait_for_events, 1)
             return JSONResponse(run.events[0]["response"])
         if prepared.stream:
-            return self._event_stream(request, self.runner.run(prepared))
-        terminal = await run_in_threadpool(_last_event, self.runner.run(prepared))
+            return self._event_stream(request, self.runner.run(prepared), pull)
+        terminal = await pull(_last_event, self.runner.run(prepared))
         if terminal["type"] == "response.failed":
             raise ApiError(500, "The server had an error while processing your request. Sorry about that!",
                            type="server_error")
@@ -196,15 +224,18 @@ class _Api:
 
     async def retrieve_response(self, request: Request) -> Response:
         response_id = request.path_params["response_id"]
-        stored = await run_in_threadpool(self.store.get_response, response_id)
-        if stored is None:
+        body = await run_in_threadpool(self.store.response, response_id)
+        if body is None:
             raise errors.not_found("Response", response_id)
         if not _flag(request.query_params.get("stream")):
-            return JSONResponse(stored.body)
+            return JSONResponse(body)
         starting_after = int_query(request, "starting_after", minimum=0)
         keep_obfuscation = request.query_params.get("include_obfuscation", "true").lower() != "false"
         live = self.background.get(response_id)
-        events: Iterator[Event] = live.follow(self.background.stopping) if live else iter(stored.events)
+        stored = None if live else await run_in_threadpool(self.store.response_events, response_id)
+        if live is None and stored is None:  # deleted meanwhile
+            raise errors.not_found("Response", response_id)
+        events: Iterator[Event] = live.follow(self.background.stopping) if live else iter(stored or [])
         return self._event_stream(request, _replay(events, starting_after, keep_obfuscation))
 
     async def delete_response(self, request: Request) -> Response:
@@ -215,23 +246,24 @@ class _Api:
 
     async def cancel_response(self, request: Request) -> Response:
         response_id = request.path_params["response_id"]
-        stored = await run_in_threadpool(self.store.get_response, response_id)
-        if stored is None:
+        body = await run_in_threadpool(self.store.response, response_id)
+        if body is None:
             raise errors.not_found("Response", response_id)
-        if not stored.body.get("background"):
+        if not body.get("background"):
             # Wording of the real API, as reproduced by vLLM's Responses server.
             raise ApiError(400, "Cannot cancel a synchronous response.")
         await run_in_threadpool(self.background.cancel, response_id)
-        stored = await run_in_threadpool(self.store.get_response, response_id)
-        assert stored is not None
-        return JSONResponse(stored.body)
+        body = await run_in_threadpool(self.store.response, response_id)
+        if body is None:  # deleted meanwhile
+            raise errors.not_found("Response", response_id)
+        return JSONResponse(body)
 
     async def list_input_items(self, request: Request) -> Response:
         response_id = request.path_params["response_id"]
-        stored = await run_in_threadpool(self.store.get_response, response_id)
-        if stored is None:
+        items = await run_in_threadpool(self.store.response_input_items, response_id)
+        if items is None:
             raise errors.not_found("Response", response_id)
-        return JSONResponse(_page(request, stored.input_items))
+        return JSONResponse(_page(request, items))
 
     # -- conversations ----------------------------------------------------------------------------------------
 
@@ -329,18 +361,27 @@ class _Api:
 
     # -- streaming --------------------------------------------------------------------------------------------
 
-    def _event_stream(self, request: Request, events: Iterator[Event]) -> StreamingResponse:
+    def _pull_for(self, body: dict[str, Any]) -> Pull:
+        """Where a response's blocking work runs: on the code lane when it may run code (code_lane.py), so that
+        sleeping code never holds the threads every other request needs; a 429 when that lane is full."""
+        if "code_interpreter" not in hosted_tool_kinds(body):
+            return run_in_threadpool
+        self.code_lane.check_room()
+        return self.code_lane.run
+
+    def _event_stream(self, request: Request, events: Iterator[Event], pull: Pull = run_in_threadpool
+                      ) -> StreamingResponse:
         cut_after = None
         if self.faults is not None:
             cut_after = self.faults.take_stream_cut(request.method, request.url.path)
         return StreamingResponse(
-            _closing(_encoded(events, cut_after)),
+            _closing(_encoded(events, cut_after), pull),
             media_type=SSE_MEDIA_TYPE,
             headers={"cache-control": "no-cache"},
         )
 
 
-async def _closing(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _closing(chunks: Iterator[bytes], pull: Pull) -> AsyncIterator[bytes]:
     """Pull a blocking generator on worker threads, and close it the moment the response ends.
 
     Starlette's own wrapper leaves the generator open when the client goes away; it is then closed whenever
@@ -349,7 +390,7 @@ async def _closing(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """
     try:
         while True:
-            chunk = await run_in_threadpool(next, chunks, None)
+            chunk = await pull(next, chunks, None)
             if chunk is None:
                 return
             yield chunk

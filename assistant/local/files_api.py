@@ -1,4 +1,4 @@
-"""`/v1/files`: multipart upload, list, retrieve, content and delete (openai-api.md 1.8; recorded shapes)."""
+"""`/v1/files`: multipart upload, list, retrieve, content and delete (API reference and recorded shapes)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from assistant.private_files import write_private_file
 
 from . import errors
 from .containers import safe_filename
@@ -72,7 +74,7 @@ class FilesApi:
     def _save(self, file: dict, data: bytes) -> None:
         path = self.store.upload_path(file["id"])
         partial = path.with_suffix(".partial")
-        partial.write_bytes(data)
+        write_private_file(partial, data)
         os.replace(partial, path)  # the record below never points at half-written bytes
         self.store.add_file(file, hashlib.sha256(data).hexdigest())
 

@@ -1,8 +1,12 @@
-"""Reading the hosted-tool routes' requests: JSON bodies, multipart uploads and cursor-page queries.
+"""Reading requests: JSON bodies, multipart uploads and cursor-page queries.
 
-Uploads are multipart (`files.create`, `containers.files.create` with `file=`), as the SDK sends them: the
-fields (`purpose`, ...) then one `file` part with its filename. Bytes are read in blocks up to the limit, so an
-oversized upload is refused without holding it all in memory.
+A JSON body must say so (`Content-Type: application/json`, which the SDK always sends): a browser may send a
+`text/plain` POST to any port without asking first, so a route that would take one could be driven by any web
+page. It may nest MAX_JSON_DEPTH deep at most, far more than any real request does, so nothing that walks a body
+later can run out of stack. Uploads are multipart (`files.create`, `containers.files.create` with `file=`), as
+the SDK sends them: the fields (`purpose`, ...) then one `file` part with its filename. Bytes are read in blocks
+up to the limit, so an oversized upload is refused without holding it all in memory. How large a body may be at
+all is the front door's business (front_door.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from .errors import ApiError
 from .store import paginate
 
 _READ_BLOCK = 1 << 20
+# Structured-output schemas nest 10 levels deep at most on the real API (about 30 levels of JSON once written
+# out), and no other part of a request comes near that.
+MAX_JSON_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -29,26 +36,40 @@ class Upload:
 
 
 async def json_object(request: Request, empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON object body. No body at all (and no content type) is `{}` where `empty_ok`."""
+    content_type = _media_type(request)
+    if content_type not in ("application/json", ""):
+        raise _unsupported(content_type, "a JSON body, sent with Content-Type: application/json")
     raw = await request.body()
+    if content_type == "" and raw:
+        raise _unsupported(content_type, "a JSON body, sent with Content-Type: application/json")
     if not raw.strip() and empty_ok:
         return {}
     try:
         body = json.loads(raw)
     except ValueError:
         raise errors.invalid_json() from None
+    except RecursionError:
+        raise _nested_too_deeply() from None
     if not isinstance(body, dict):
         raise errors.invalid_json()
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        raise _nested_too_deeply()
     return body
 
 
 def is_multipart(request: Request) -> bool:
-    return request.headers.get("content-type", "").startswith("multipart/form-data")
+    return _media_type(request) == "multipart/form-data"
 
 
 async def multipart_upload(request: Request, max_bytes: int) -> tuple[dict[str, str], Upload]:
     """The text fields and the one `file` part of a multipart request."""
+    if not is_multipart(request):
+        raise _unsupported(_media_type(request), "a multipart/form-data upload with a `file` part")
     try:
         form = await request.form(max_files=1, max_fields=20)
+    except ApiError:
+        raise  # the front door's 413: the body passed the size limit while the form was read
     except Exception as error:  # malformed multipart: the parser's own exception types vary by version
         raise ApiError(400, f"Could not parse the multipart form: {error}") from None
     fields: dict[str, str] = {}
@@ -85,6 +106,33 @@ async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
             )
         blocks.append(block)
     return b"".join(blocks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _unsupported(content_type: str, wanted: str) -> ApiError:
+    sent = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    return ApiError(415, f"This route takes {wanted}; this request had {sent}.", code="unsupported_media_type")
+
+
+def _nested_too_deeply() -> ApiError:
+    return ApiError(400, f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep, which no request needs. "
+                    "Send a flatter body.", code="invalid_json")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` deep (without recursion: it is the check)."""
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                pending.append((child, depth + 1))
+    return False
 
 
 def int_query(request: Request, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:

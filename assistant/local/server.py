@@ -2,7 +2,8 @@
 `serve()` (blocking, for `assistant serve`).
 
 It listens on loopback only unless an API key protects it: the server holds conversations and runs tools, so it
-must never be an open service on a network.
+must never be an open service on a network. On loopback it still answers only requests addressed to a loopback
+name and refuses web pages' requests (front_door.py), so a page open in a browser cannot drive it either.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +22,7 @@ import uvicorn
 from .app import StreamCut, create_app
 from .engines.registry import EngineRegistry, registry_for
 from .faults import Fault, FaultSwitch
+from .front_door import normalized_origin
 from .hosted_tools import HostedTools, HostedToolSettings
 from .store import ServerStore
 from .tool_store import ToolStore
@@ -47,17 +50,20 @@ class LocalServer:
         engine: str = "reference",
         enable_faults: bool = True,
         tool_settings: HostedToolSettings | None = None,
+        allowed_origins: Collection[str] = (),
     ) -> None:
         """`engine` picks what answers ("reference", "llama", or "auto": see `registry_for`) unless `engines`
         gives a registry. It is "reference" by default so that tests stay deterministic; the embedded default
         asks for "auto". `tool_settings` configures the hosted tools: container idle timeout, sandbox limits,
-        upload size and the web search provider (see `HostedToolSettings`)."""
+        upload size and the web search provider (see `HostedToolSettings`). `allowed_origins` are the web
+        origins whose pages may use the server (front_door.py)."""
         check_exposure(host, api_key)
         self.host = host
         self.port = port  # 0 until started: the OS picks a free port
         self.db_path = db_path
         self._requested_port = port
         self._api_key = api_key
+        self._allowed_origins = [normalized_origin(origin) for origin in allowed_origins]  # ValueError now
         self._engines = engines
         self.engine = engine
         self.faults: FaultSwitch | None = FaultSwitch() if enable_faults else None
@@ -66,6 +72,11 @@ class LocalServer:
         self.hosted_tools: HostedTools | None = None  # files, vector stores and containers, once started
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def api_key(self) -> str | None:
+        """The bearer key the server requires, if any."""
+        return self._api_key
 
     @property
     def base_url(self) -> str:
@@ -83,7 +94,7 @@ class LocalServer:
         if self._engines is None:
             self._engines = registry_for(self.engine)  # loads the model, if it is llama's (~0.1 s)
         app = create_app(self.store, self._engines, api_key=self._api_key, faults=self.faults,
-                         hosted_tools=self.hosted_tools)
+                         hosted_tools=self.hosted_tools, bound_host=self.host, allowed_origins=self._allowed_origins)
         config = uvicorn.Config(
             app,
             host=self.host,
@@ -147,14 +158,15 @@ class LocalServer:
 
 
 def serve(host: str, port: int, db_path: str | Path | None, api_key: str | None = None,
-          engine: str = "auto") -> None:
+          engine: str = "auto", allowed_origins: Collection[str] = ()) -> None:
     """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off."""
     check_exposure(host, api_key)
     engines = registry_for(engine)
     store = ServerStore(db_path)
     hosted_tools = HostedTools(ToolStore(db_path))
     try:
-        app = create_app(store, engines, api_key=api_key, faults=None, hosted_tools=hosted_tools)
+        app = create_app(store, engines, api_key=api_key, faults=None, hosted_tools=hosted_tools, bound_host=host,
+                         allowed_origins=allowed_origins)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         hosted_tools.close()
@@ -174,7 +186,7 @@ def check_exposure(host: str, api_key: str | None) -> None:
         loopback = False
     if not loopback:
         raise ValueError(
-            f"Refusing to serve on non-loopback host {host!r} without an API key (--api-key): "
+            f"Refusing to serve on non-loopback host {host!r} without an API key (ASSISTANT_SERVER_API_KEY): "
             "anyone on the network could use this server. Bind 127.0.0.1 or set a key."
         )
 

@@ -3,8 +3,9 @@ containers (files), in SQLite, with file bytes in a folder beside the database.
 
 Layout beside `server.db`: `server.files/uploads/<file id>` holds upload bytes; `server.files/containers/<id>/`
 is a container's working folder (what its code sees as /mnt/data; the folder is the truth for container file
-bytes). The containers root is mode 0700, so one container's sandbox can never reach another's folder. With no
-database path (tests, `store=None`) everything lives in memory and a temporary folder, gone at `close()`.
+bytes). Its folders are 0700 and its files 0600 (private_files.py); the containers root being 0700 is also what
+keeps one container's sandbox from reaching another's folder. With no database path (tests, `store=None`)
+everything lives in memory and a temporary folder, gone at `close()`.
 
 Objects are stored as the API shows them (JSON) plus the few columns queries need, like `store.py` does.
 """
@@ -18,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from assistant.private_files import make_private_folder
 
 from .store import open_state_db
 
@@ -86,9 +89,9 @@ class ToolStore:
             self.root = db.with_name(db.stem + ".files")
         self.uploads = self.root / "uploads"
         self.containers = self.root / "containers"
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        self.containers.mkdir(parents=True, exist_ok=True)
-        self.containers.chmod(0o700)
+        make_private_folder(self.uploads)
+        make_private_folder(self.containers)
+        self.containers.chmod(0o700)  # made 0700 above; a folder an older version made may be 0755
         self._conn = open_state_db(db_path, _SCHEMA)
         self._lock = threading.Lock()
 
