@@ -24,7 +24,7 @@ _CONTENT_FIELDS = {"input_text": "text", "output_text": "text", "text": "text", 
 # The part types a listed message may hold (spec: Message.content).
 _CONTENT_TYPES = [*_CONTENT_FIELDS, "input_image", "input_file", "computer_screenshot"]
 
-# Id prefixes the real API uses for items of each type (openai-api.md 1.2).
+# Id prefixes the real API uses for items of each type (as in the recordings in tests/recordings/).
 _ID_PREFIXES = {
     "message": "msg",
     "function_call": "fc",

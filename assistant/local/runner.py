@@ -1,6 +1,6 @@
 """Creating one response: check the request, assemble the prompt from server state, run the engine, and record.
 
-State rules (SDK docstrings, openai-api.md section 4.1):
+State rules (the SDK's docstrings and OpenAI's "Conversation state" guide):
 - `conversation`: its items are prepended to the input; after the response completes (or ends incomplete) the
   request's input items and the output items are appended to it. A failed, cancelled or cut response adds nothing.
 - `previous_response_id`: the prompt is that response's whole prompt + its output + the new input. It cannot be
@@ -41,8 +41,8 @@ from .hosted_tools import HostedTools, hosted_tool_kinds, tool_usage
 from .ids import new_id
 from .items import Item, normalize_input
 from .response_object import new_response, usage_object
-from .sse import _OBFUSCATION_ALPHABET, Event, EventSequencer, MessageEvents
-from .store import ServerStore, StoredResponse
+from .sse import Event, EventSequencer, MessageEvents, obfuscation
+from .store import History, ResponseRecord, ServerStore
 from .structured_output import UnsatisfiableFormat, check_format, json_output, within_limit
 
 logger = logging.getLogger(__name__)
@@ -60,10 +60,12 @@ class PreparedResponse:
     served: ServedModel
     input_items: list[Item]  # this request's own input, canonical
     context: list[Item]  # history + input: what the engine sees
+    history: History  # where the history came from, which is how the store keeps it
     conversation_id: str | None
     store: bool
     background: bool
     stream: bool
+    obfuscation_seed: str | None  # what the stream's delta padding is drawn from; None: the client turned it off
 
     @property
     def persisted(self) -> bool:
@@ -116,20 +118,22 @@ class ResponseRunner:
                 code="mutually_exclusive_parameters",
             )
         history: list[Item] = []
+        source = History()
         if conversation_id:
             if self.store.get_conversation(conversation_id) is None:
                 raise errors.not_found("Conversation", conversation_id)
-            history = self.store.conversation_items(conversation_id)
+            history, tick = self.store.conversation_snapshot(conversation_id)
+            source = History(conversation_id=conversation_id, conversation_tick=tick)
         if previous_id:
-            previous = self.store.get_response(previous_id)
-            if previous is None:  # never stored (store=false), deleted, or unknown
+            transcript = self.store.response_transcript(previous_id)
+            if transcript is None:  # never stored (store=false), deleted, or unknown
                 raise ApiError(
                     400,
                     f"Previous response with id '{previous_id}' not found.",
                     param="previous_response_id",
                     code="previous_response_not_found",
                 )
-            history = previous.context + list(previous.body.get("output") or [])
+            history, source = transcript, History(previous_response_id=previous_id)
 
         if self.hosted_tools is not None:
             self.hosted_tools.check_request(body)
@@ -138,16 +142,19 @@ class ResponseRunner:
         if raw_input is None and not (conversation_id or previous_id or body.get("prompt")):
             raise errors.missing_parameter("input")
         input_items = normalize_input(raw_input) if raw_input is not None else []
+        obfuscate = (body.get("stream_options") or {}).get("include_obfuscation", True) is not False
         return PreparedResponse(
             id=new_id("resp"),
             request=body,
             served=served,
             input_items=input_items,
             context=history + input_items,
+            history=source,
             conversation_id=conversation_id,
             store=body.get("store") is not False,
             background=bool(body.get("background")),
             stream=bool(body.get("stream")),
+            obfuscation_seed=secrets.token_hex(16) if obfuscate else None,
         )
 
     # -- generation -------------------------------------------------------------------------------------------
@@ -155,8 +162,9 @@ class ResponseRunner:
     def run(self, prepared: PreparedResponse, cancel: threading.Event | None = None) -> Iterator[Event]:
         """Yield the response's SSE events in order; the last one is terminal unless cancelled or abandoned."""
         request = prepared.request
-        obfuscate = (request.get("stream_options") or {}).get("include_obfuscation", True) is not False
+        seed = prepared.obfuscation_seed
         body = new_response(prepared.id, request, status="queued" if prepared.background else "in_progress")
+        body["model"] = prepared.served.answered_by  # the model that answers, not the id it was asked as
         seq = EventSequencer()
         log: list[Event] = []
         finished = False
@@ -199,7 +207,7 @@ class ResponseRunner:
                             answer.append(step.text)
                     elif isinstance(step, (TextDelta, Annotation)):
                         if message is None:
-                            message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscate=obfuscate)
+                            message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscation_seed=seed)
                             for event in message.opening():
                                 yield emit(event)
                         if isinstance(step, TextDelta):
@@ -225,7 +233,7 @@ class ResponseRunner:
                         self._persist(prepared, body, log)
                         return
                     text, produced, cut = within_limit(document, request.get("max_output_tokens"))
-                    message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscate=obfuscate)
+                    message = MessageEvents(seq, new_id("msg"), output_index=len(output), obfuscation_seed=seed)
                     for event in message.opening():
                         yield emit(event)
                     for piece in re.findall(r"\S+\s*", text):
@@ -243,8 +251,7 @@ class ResponseRunner:
                     for function_call in function_calls:
                         item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress",
                                 "arguments": "", "call_id": new_id("call"), "name": function_call.name}
-                        for event in function_call_events(seq, item, function_call.arguments, len(output),
-                                                          obfuscate):
+                        for event in function_call_events(seq, item, function_call.arguments, len(output), seed):
                             yield emit(event)
                         output.append({**item, "status": "completed", "arguments": function_call.arguments})
                     break
@@ -258,7 +265,7 @@ class ResponseRunner:
                     return
                 tool_calls_left -= 1
                 running = self.hosted_tools.run(call, request=request, context=context, seq=seq,
-                                                output_index=len(output), obfuscate=obfuscate)
+                                                output_index=len(output), obfuscate=seed is not None)
                 while True:
                     try:
                         event = next(running)
@@ -325,19 +332,18 @@ class ResponseRunner:
 
     def _persist(self, prepared: PreparedResponse, body: dict, log: list[Event]) -> None:
         if prepared.persisted:
-            self.store.save_response(
-                StoredResponse(prepared.id, body, prepared.input_items, prepared.context, list(log))
-            )
+            self.store.save_response(ResponseRecord(prepared.id, body, prepared.input_items, prepared.history,
+                                                    log, prepared.obfuscation_seed))
 
     def _fail_interrupted(self) -> None:
         """Background responses left running by a previous server process can never finish: say so."""
         for response_id in self.store.unfinished_response_ids():
-            stored = self.store.get_response(response_id)
-            if stored is None:
+            body = self.store.response(response_id)
+            if body is None:
                 continue
-            stored.body["status"] = "failed"
-            stored.body["error"] = {"code": "server_error", "message": "The server restarted before this response finished."}
-            self.store.save_response(stored)
+            body["status"] = "failed"
+            body["error"] = {"code": "server_error", "message": "The server restarted before this response finished."}
+            self.store.update_response_body(response_id, body)
 
 
 def json_format(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -374,13 +380,14 @@ def json_format(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def function_call_events(seq: EventSequencer, item: Item, arguments: str, index: int,
-                         obfuscate: bool) -> Iterator[Event]:
-    """A function_call item's events, in the recorded order (llm test_responses_tool_use_streaming)."""
+                         obfuscation_seed: str | None) -> Iterator[Event]:
+    """A function_call item's events, in the recorded order (llm test_responses_tool_use_streaming).
+    `obfuscation_seed`: the response's seed for delta padding, None when the client turned it off."""
     yield seq.event("response.output_item.added", item=item, output_index=index)
     for piece in [arguments[start:start + 4] for start in range(0, len(arguments), 4)] or [arguments]:
         fields: Item = {"delta": piece, "item_id": item["id"]}
-        if obfuscate:
-            fields["obfuscation"] = "".join(secrets.choice(_OBFUSCATION_ALPHABET) for _ in range(max(2, 16 - len(piece))))
+        if obfuscation_seed is not None:
+            fields["obfuscation"] = obfuscation(obfuscation_seed, seq.next_sequence, piece)
         yield seq.event("response.function_call_arguments.delta", **fields, output_index=index)
     yield seq.event("response.function_call_arguments.done", arguments=arguments, item_id=item["id"],
                     output_index=index)

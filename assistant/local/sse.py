@@ -15,8 +15,8 @@ no `[DONE]` (that is Chat Completions).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
-import secrets
 import string
 from typing import Any
 
@@ -26,6 +26,15 @@ TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "respo
 SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 _OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
+
+
+def obfuscation(seed: str, sequence_number: int, delta: str) -> str:
+    """The padding of a delta event. The real API pads deltas with random characters so that packet sizes do
+    not reveal token lengths; here they are drawn from the response's random `seed` and the event's number, so a
+    replay gives back the same padding without the server storing it (replay_log.py)."""
+    digest = hashlib.blake2b(f"{seed}:{sequence_number}".encode(), digest_size=16).digest()
+    length = max(2, 16 - len(delta))
+    return "".join(_OBFUSCATION_ALPHABET[byte % len(_OBFUSCATION_ALPHABET)] for byte in digest[:length])
 
 
 class EventSequencer:
@@ -43,11 +52,13 @@ class EventSequencer:
 class MessageEvents:
     """The events of one assistant `message` item with one `output_text` part, in recorded order and shape."""
 
-    def __init__(self, sequencer: EventSequencer, item_id: str, output_index: int, obfuscate: bool) -> None:
+    def __init__(self, sequencer: EventSequencer, item_id: str, output_index: int,
+                 obfuscation_seed: str | None) -> None:
+        """`obfuscation_seed`: the response's seed for delta padding, None when the client turned it off."""
         self._seq = sequencer
         self.item_id = item_id
         self.output_index = output_index
-        self._obfuscate = obfuscate
+        self._obfuscation_seed = obfuscation_seed
         self.text = ""
         self.annotations: list[dict[str, Any]] = []
 
@@ -85,9 +96,8 @@ class MessageEvents:
             "item_id": self.item_id,
             "logprobs": [],
         }
-        if self._obfuscate:
-            # The real API pads deltas with random characters so packet sizes don't reveal token lengths.
-            fields["obfuscation"] = "".join(secrets.choice(_OBFUSCATION_ALPHABET) for _ in range(max(2, 16 - len(text))))
+        if self._obfuscation_seed is not None:
+            fields["obfuscation"] = obfuscation(self._obfuscation_seed, self._seq.next_sequence, text)
         return self._seq.event("response.output_text.delta", **fields, output_index=self.output_index)
 
     def annotation(self, annotation: dict[str, Any]) -> Event:
