@@ -10,14 +10,16 @@ Accepted input:
   - `{"name": ..., "turns": [...]}`: a scripted conversation.
   - `"text"` or `{"user": "text"}`: one more user turn of a conversation named after the file.
 
-Bad input: a line that is not JSON (or not one of these shapes) is reported with its line number and skipped;
-a transcript with no user turn is skipped with the reason; an empty file, or one with nothing to replay, is an
-error (`CompareInputError`).
+Bad input: a line that is not JSON (or not one of these shapes, or nested too deeply to read) is reported with
+its line number and skipped; a transcript with no user turn is skipped with the reason; an empty file, one that
+is not UTF-8 text, YAML with aliases (`*name`: a few lines of them can stand for billions of values), YAML nested
+too deeply to read, or a file with nothing to replay, is an error (`CompareInputError`).
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,23 @@ import yaml
 
 class CompareInputError(ValueError):
     """The input cannot be compared at all (missing, empty, nothing to replay)."""
+
+
+class AliasesRefused(yaml.YAMLError):
+    pass
+
+
+class NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: each `*name` would stand for its anchor's whole value, so nine lines
+    of nested aliases stand for a billion strings (a "billion laughs"), which took 35 s to run out of memory.
+    A conversation script never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise AliasesRefused(f"it uses a YAML alias (*{event.anchor} at line {event.start_mark.line + 1}, "
+                                 f"column {event.start_mark.column + 1}); write each value out instead")
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,8 @@ def load_conversations(path: str | Path) -> ComparisonInput:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise CompareInputError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise CompareInputError(f"{path} is not UTF-8 text (byte {error.start}): give it YAML or JSONL") from None
     if not text.strip():
         raise CompareInputError(f"{path} is empty: give it user turns (YAML) or one transcript per line (JSONL)")
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -77,9 +98,13 @@ def _describe(skip: Skipped) -> str:
 
 def _from_yaml(text: str, path: Path) -> ComparisonInput:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (a safe loader)
+    except AliasesRefused as error:
+        raise CompareInputError(f"{path} is refused: {error}") from None
     except yaml.YAMLError as error:
         raise CompareInputError(f"{path} is not valid YAML: {error}") from None
+    except RecursionError:
+        raise CompareInputError(f"{path} is nested too deeply to read as YAML") from None
     if isinstance(data, dict) and "conversations" in data:
         data = data["conversations"]
     if isinstance(data, dict) or (isinstance(data, list) and all(isinstance(entry, str) for entry in data)):
@@ -110,6 +135,9 @@ def _from_jsonl(text: str, path: Path) -> ComparisonInput:
             value = json.loads(line)
         except ValueError as error:
             skipped.append(Skipped(f"not valid JSON ({error.msg} at column {error.colno})", line=line_number))
+            continue
+        except RecursionError:
+            skipped.append(Skipped("nested too deeply to read", line=line_number))
             continue
         try:
             if isinstance(value, str) or (isinstance(value, dict) and set(value) == {"user"}):
@@ -143,11 +171,18 @@ def _script(entry: Any, name: str, line: int | None = None) -> Conversation:
     for turn in turns:
         text = turn.get("user") if isinstance(turn, dict) else turn
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"every turn must be a non-empty string (got {turn!r})")
+            raise ValueError(f"every turn must be a non-empty string (got {_SHORT.repr(turn)})")
         texts.append(text)
     instructions = entry.get("instructions")
     return Conversation(str(entry.get("name") or name), texts, [None] * len(texts),
                         instructions if isinstance(instructions, str) else None, line)
+
+
+# A value quoted in a message: a glimpse, however big the value.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = 3
+_SHORT.maxlevel = 2
 
 
 def _transcript(entry: dict[str, Any], name: str, line: int) -> Conversation:

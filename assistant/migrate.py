@@ -5,8 +5,9 @@
 thing that was changed in meaning or could not be carried, saying what to do instead. Nothing is dropped
 silently except parameters set to their no-op default (`n: 1`, `logprobs: false`, penalties of 0, ...).
 
-The mapping is the migration guide's (shared/reference/openai-api.md section 4.2), checked parameter by
-parameter against `CreateResponse` and `CreateChatCompletionRequest` in the official OpenAPI spec:
+The mapping is OpenAI's migration guide's (https://platform.openai.com/docs/guides/migrate-to-responses),
+checked parameter by parameter against `CreateResponse` and `CreateChatCompletionRequest` in the official OpenAPI
+spec (tests/openapi.json):
 
 - a leading system/developer message with text content -> `instructions`; later ones stay input messages;
 - user content parts: text -> input_text, image_url -> input_image, file -> input_file;
@@ -75,8 +76,26 @@ RESPONSES_ONLY = {
 }
 
 
+# Levels of objects and arrays a request may nest; real ones stay under 20 (a structured-output JSON schema's).
+# Translating copies the body recursively, which a deeper one would take past Python's recursion limit.
+MAX_NESTING = 100
+
+
 class MigrationError(ValueError):
     """The body is not a request of the kind being translated (not an object, no messages, ...)."""
+
+
+def check_nesting(body: Any) -> None:
+    """Raise MigrationError when `body` nests objects and arrays more than MAX_NESTING levels deep."""
+    stack = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, Mapping | list):
+            continue
+        if depth > MAX_NESTING:
+            raise MigrationError(f"the request nests objects and arrays more than {MAX_NESTING} levels deep; "
+                                 "no API request does")
+        stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, Mapping) else value))
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,7 @@ def chat_to_responses(body: Mapping[str, Any]) -> Translation:
     """The Responses request equivalent to a Chat Completions request body."""
     if not isinstance(body, Mapping):
         raise MigrationError("a Chat Completions request must be a JSON object")
+    check_nesting(body)
     if not isinstance(body.get("messages"), list):
         raise MigrationError("a Chat Completions request needs a 'messages' array")
     body = copy.deepcopy(dict(body))
@@ -374,6 +394,7 @@ def responses_to_chat(body: Mapping[str, Any]) -> Translation:
     """The Chat Completions request equivalent to a Responses request body."""
     if not isinstance(body, Mapping):
         raise MigrationError("a Responses request must be a JSON object")
+    check_nesting(body)
     body = copy.deepcopy(dict(body))
     warnings: list[str] = []
     request: JSON = {}

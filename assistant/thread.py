@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -33,7 +35,7 @@ from assistant.functions import (
     run_calls,
 )
 from assistant.index.recorder import TurnRecorder
-from assistant.index.store import ThreadChange, ThreadInfo
+from assistant.index.store import Lease, LeaseHolder, ThreadChange, ThreadInfo
 from assistant.metering import metering
 from assistant.structured import AnswerSchema, answer_schema, parse_answer
 from assistant.tool_settings import ToolSettings, parse_tools
@@ -47,6 +49,11 @@ MODES = ("conversation", "chain", "local", "chat")
 HISTORY_MODES = ("local", "chat")
 
 
+def check_message(text: object) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise AssistantError("Nothing to send: the message is empty.")
+
+
 def check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
@@ -58,6 +65,11 @@ MAX_RECOVERIES = 2
 
 # Rounds of function calls one turn may run before the model is told to answer without more calls.
 MAX_FUNCTION_ROUNDS = 10
+
+# A chain-mode turn waiting for another turn's lease on the thread tries again after this long, twice as long each
+# time up to the longest.
+LEASE_FIRST_WAIT_S = 0.05
+LEASE_LONGEST_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -266,9 +278,21 @@ class Thread:
         for functions that require approval, `max_function_rounds=N`, and `schema=` (a pydantic model class
         or a JSON schema) for a structured answer, parsed into `turn.parsed`."""
         extras = self._extras(options)
-        backend, request = self._prepare(text, options)
-        request = self._with_extras(request, extras)
-        recorder = TurnRecorder(self._assistant.store, request, backend=backend.name)
+        check_message(text)
+        lease = self._lease()
+        if lease is not None:
+            since, wait = time.monotonic(), LEASE_FIRST_WAIT_S
+            while (holder := self._assistant.store.take_lease(lease)) is not None:
+                self._check_wait(lease, holder, time.monotonic() - since)
+                time.sleep(wait)
+                wait = min(wait * 2, LEASE_LONGEST_WAIT_S)
+        try:
+            backend, request = self._prepare(text, options)
+            request = self._with_extras(request, extras)
+            recorder = TurnRecorder(self._assistant.store, request, backend=backend.name, lease=lease)
+        except BaseException:
+            self._release(lease)
+            raise
         request = replace(request, claim_conversation=recorder.claim_conversation)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
@@ -319,11 +343,24 @@ class Thread:
         """The async twin of `stream`: async functions are awaited, sync ones run in worker threads, and the
         approval callback may be a coroutine (a dialog)."""
         extras = self._extras(options)
-        # Reading the history (all of it in local and chat mode) and writing the turn row are blocking index
-        # work: off the event loop, so an app streaming this turn never stutters.
-        backend, request = await asyncio.to_thread(self._prepare, text, options)
-        request = self._with_extras(request, extras)
-        recorder = await asyncio.to_thread(TurnRecorder, self._assistant.store, request, backend=backend.name)
+        check_message(text)
+        # Taking the lease, reading the history (all of it in local and chat mode) and writing the turn row are
+        # blocking index work: off the event loop, so an app streaming this turn never stutters.
+        lease = self._lease()
+        if lease is not None:
+            since, wait = time.monotonic(), LEASE_FIRST_WAIT_S
+            while (holder := await self._atake_lease(lease)) is not None:
+                self._check_wait(lease, holder, time.monotonic() - since)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, LEASE_LONGEST_WAIT_S)
+        try:
+            backend, request = await asyncio.to_thread(self._prepare, text, options)
+            request = self._with_extras(request, extras)
+            recorder = await asyncio.to_thread(TurnRecorder, self._assistant.store, request, backend=backend.name,
+                                               lease=lease)
+        except BaseException:
+            self._release(lease)
+            raise
         request = replace(request, claim_conversation=recorder.claim_conversation)
         yield TurnStarted(thread_id=self.id, turn_id=recorder.turn_id)
         try:
@@ -366,6 +403,39 @@ class Thread:
             raise problem
 
     # the parts both twins share
+
+    def _lease(self) -> Lease | None:
+        """The lease a turn of this thread must hold on it: in chain mode, where two turns continuing the same
+        head at once would fork the chain on the server (the last to finish would win the thread's head, and
+        the other turn would be in the index but not in the chain). A turn waits for the turn holding it, up to
+        the timeout (ASSISTANT_TIMEOUT), then continues from that turn's answer."""
+        if self.mode != "chain":
+            return None
+        return Lease.new(self.id, timedelta(seconds=self._assistant.settings.timeout))
+
+    async def _atake_lease(self, lease: Lease) -> LeaseHolder | None:
+        """store.take_lease off the event loop. Cancelled while it runs, the lease it may still take is let go
+        when it has."""
+        taking = asyncio.ensure_future(asyncio.to_thread(self._assistant.store.take_lease, lease))
+        try:
+            return await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            taking.add_done_callback(lambda _: self._release(lease))
+            raise
+
+    def _check_wait(self, lease: Lease, holder: LeaseHolder, waited_s: float) -> None:
+        """Past the timeout, waiting for another turn's lease on the thread ends in one clear line."""
+        if waited_s < lease.hold.total_seconds():
+            return
+        host, _, rest = holder.owner.partition(" ")
+        who = f"process {rest.split(' ')[0]} on {host}" if rest else "another process"
+        raise AssistantError(f"Thread {self.id} is busy: a turn by {who} has held it for the last {waited_s:.0f} s "
+                             "(in chain mode one turn runs at a time, so the chain stays in one line). Ask again "
+                             "when that turn has finished.")
+
+    def _release(self, lease: Lease | None) -> None:
+        if lease is not None:
+            self._assistant.store.release_lease(lease)
 
     @staticmethod
     def _recorded(events: Iterator[Event], recorder: TurnRecorder) -> Iterator[Event]:
@@ -496,8 +566,6 @@ class Thread:
         return Recovery(notice=notice, request=resent, backend=backend)
 
     def _prepare(self, text: str, options: dict[str, Any]) -> tuple[Backend, TurnRequest]:
-        if not isinstance(text, str) or not text.strip():
-            raise AssistantError("Nothing to send: the message is empty.")
         self.refresh()  # the conversation id or chain head may have moved on in another process
         model = options.pop("model", None) or self.model
         instructions = options.pop("instructions", None) or self.instructions
@@ -549,11 +617,11 @@ class Thread:
             why = (f"nothing more arrived for {timeout:g} s, the timeout (ASSISTANT_TIMEOUT)"
                    if isinstance(exc, openai.APITimeoutError) else turn.error)
             return TurnFailed(
-                f"The answer from {self._assistant.base_url} broke off after {len(turn.text)} characters "
+                f"The answer from {self._assistant.server_url} broke off after {len(turn.text)} characters "
                 f"({why}). What arrived is saved in thread {turn.thread_id}; ask again to continue.",
                 turn=turn,
             )
-        return explain(exc, base_url=self._assistant.base_url, model=turn.model, turn=turn, timeout=timeout)
+        return explain(exc, base_url=self._assistant.server_url, model=turn.model, turn=turn, timeout=timeout)
 
 
 def _turn_indexed(event: Event, offset: int) -> Event:

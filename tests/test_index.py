@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 from assistant import IndexUnavailable
 from assistant.index import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from assistant.index.migrations import MIGRATIONS
-from assistant.index.store import IndexStore, fts_query
+from assistant.index.store import IndexStore
 
 
 def columns(connection: sqlite3.Connection, table: str) -> dict[str, bool]:
@@ -107,11 +107,6 @@ def test_an_unwritable_location_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(IndexUnavailable, match="ASSISTANT_DB"):
         IndexStore(blocker / "index.db")
-
-
-def test_fts_query_quotes_every_word():
-    assert fts_query('say "hi" OR (bye)*') == '"say" "hi" "OR" "bye"'
-    assert fts_query("!!!") is None
 
 
 def test_two_writers_at_once_lose_nothing(tmp_path):

@@ -1,6 +1,6 @@
 """The Chat Completions <-> Responses request translator (assistant/migrate.py) and `assistant migrate`.
 
-Ground truth: every Chat Completions request recorded from the real API in shared/recordings/ must translate
+Ground truth: every Chat Completions request recorded from the real API in tests/recordings/ must translate
 into a request that validates against `CreateResponse` in the official OpenAPI spec, and translating that back
 must give an equivalent Chat request (equivalence is defined by `canonical_chat` below).
 """
@@ -21,6 +21,7 @@ from assistant.migrate import (
     CHAT_ONLY,
     EMPTY_PARAMETERS,
     LOGPROBS_INCLUDE,
+    MAX_NESTING,
     MigrationError,
     chat_to_responses,
     items_to_messages,
@@ -47,8 +48,6 @@ CHAT_RECORDINGS = chat_recordings()
 
 @pytest.fixture(scope="module")
 def request_spec() -> Spec:
-    if not CHAT_RECORDINGS:
-        pytest.skip("shared/recordings is not available")
     spec = Spec()
     # The spec's InputItem is a `oneOf` with `discriminator: type`, but two members overlap: a message with a list
     # of content parts is both an EasyInputMessage and an InputMessage, so plain JSON Schema `oneOf` ("exactly
@@ -197,8 +196,6 @@ def test_recorded_chat_request_translates_and_round_trips(path: Path, request_sp
 
 def test_the_recordings_cover_the_interesting_shapes() -> None:
     """Guard against the round-trip test passing vacuously on a thinned-out recording set."""
-    if not CHAT_RECORDINGS:
-        pytest.skip("shared/recordings is not available")
     seen: set[str] = set()
     for path in CHAT_RECORDINGS:
         chat = json.loads(path.read_text())["request"]["json"]
@@ -512,6 +509,30 @@ def test_cli_rejects_bad_input_with_one_line(text: str, message: str) -> None:
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+@pytest.mark.parametrize("depth, message", [
+    (100_000, "too deeply to read"),  # past what Python's JSON reader can nest
+    (150, "more than 100 levels deep"),  # readable, but translating copies it recursively
+])
+def test_cli_refuses_json_nested_too_deep_with_one_line(depth: int, message: str) -> None:
+    body = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "metadata": ' + "[" * depth \
+        + "]" * depth + "}"
+    for reverse in ([], ["--reverse"]):
+        done = run_cli("-", *reverse, stdin=body)
+        assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_a_request_as_deep_as_the_limit_translates() -> None:
+    metadata: Any = {}
+    for _ in range(MAX_NESTING - 2):  # the body, then the metadata object, then these
+        metadata = {"a": metadata}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "metadata": metadata}
+    assert chat_to_responses(body).request["metadata"] == metadata
+    with pytest.raises(MigrationError, match="levels deep"):
+        responses_to_chat({"model": "m", "input": "hi", "metadata": {"a": metadata}})
 
 
 def test_cli_missing_file() -> None:

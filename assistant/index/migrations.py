@@ -328,6 +328,109 @@ def m008_turn_owner(connection: Connection) -> None:
     )
 
 
+# A turn side longer than this many characters is previewed (m009): its first and last PREVIEW_END_CHARS.
+PREVIEW_FROM_CHARS = 20_000
+PREVIEW_END_CHARS = 5_000
+
+
+def _preview(side: str) -> str:
+    """SQLite's SQL for the preview of one side of a turn (`side`: a column, or new.input_text in a trigger)."""
+    return (f"CASE WHEN length({side}) <= {PREVIEW_FROM_CHARS} THEN {side} ELSE substr({side}, 1, {PREVIEW_END_CHARS})"
+            f" || ' … ' || substr({side}, -{PREVIEW_END_CHARS}) END")
+
+
+@migration
+def m009_turn_previews(connection: Connection) -> None:
+    # What a search hit shows of a turn with a side over 20,000 characters (a 10 MB paste, a huge answer): each
+    # long side's first and last 5,000 characters (a short side whole) and the turn's time, kept in step by
+    # triggers. A hit reads this row instead of the turn's text, so it costs the same for a 10 MB turn as for a
+    # short one: reading the text would load all of it, and in SQLite even a column stored after it (the
+    # turn's created_at) walks its chain of 2,500 overflow pages (2 ms for 10 MB, bench/index_scale.py).
+    # Turns without a long side have no row: their text is short enough to read.
+    _run(
+        connection,
+        """CREATE TABLE turn_previews (
+            turn_id INTEGER NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
+            input_text VARCHAR NOT NULL,
+            output_text VARCHAR NOT NULL,
+            created_at DATETIME NOT NULL,
+            PRIMARY KEY (turn_id)
+        )""",
+    )
+    if connection.dialect.name == "postgresql":
+        # The trigger checks octet_length first: it reads a long value's stored size without decompressing it.
+        _run(
+            connection,
+            f"""CREATE FUNCTION assistant_preview(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+               SELECT CASE WHEN length($1) <= {PREVIEW_FROM_CHARS} THEN $1
+                           ELSE left($1, {PREVIEW_END_CHARS}) || ' … ' || right($1, {PREVIEW_END_CHARS}) END
+               $$""",
+            f"""CREATE FUNCTION assistant_turn_preview() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   DELETE FROM turn_previews WHERE turn_id = NEW.id;
+                   IF octet_length(NEW.input_text) > {PREVIEW_FROM_CHARS}
+                      OR octet_length(NEW.output_text) > {PREVIEW_FROM_CHARS} THEN
+                       INSERT INTO turn_previews (turn_id, input_text, output_text, created_at)
+                       SELECT NEW.id, assistant_preview(NEW.input_text), assistant_preview(NEW.output_text),
+                              NEW.created_at
+                       WHERE length(NEW.input_text) > {PREVIEW_FROM_CHARS}
+                             OR length(NEW.output_text) > {PREVIEW_FROM_CHARS};
+                   END IF;
+                   RETURN NULL;
+               END
+               $$""",
+            """CREATE TRIGGER turns_preview AFTER INSERT OR UPDATE OF input_text, output_text ON turns
+               FOR EACH ROW EXECUTE FUNCTION assistant_turn_preview()""",
+        )
+    else:
+        refresh = f"""DELETE FROM turn_previews WHERE turn_id = new.id;
+            INSERT INTO turn_previews (turn_id, input_text, output_text, created_at)
+            SELECT new.id, {_preview("new.input_text")}, {_preview("new.output_text")}, new.created_at
+            WHERE length(new.input_text) > {PREVIEW_FROM_CHARS} OR length(new.output_text) > {PREVIEW_FROM_CHARS};"""
+        _run(
+            connection,
+            f"CREATE TRIGGER turns_preview_insert AFTER INSERT ON turns BEGIN {refresh} END",
+            f"CREATE TRIGGER turns_preview_update AFTER UPDATE OF input_text, output_text ON turns BEGIN {refresh} END",
+        )
+    # The turns recorded before this migration.
+    if connection.dialect.name == "postgresql":
+        inputs, outputs = "assistant_preview(input_text)", "assistant_preview(output_text)"
+    else:
+        inputs, outputs = _preview("input_text"), _preview("output_text")
+    _run(
+        connection,
+        f"""INSERT INTO turn_previews (turn_id, input_text, output_text, created_at)
+            SELECT id, {inputs}, {outputs}, created_at FROM turns
+            WHERE length(input_text) > {PREVIEW_FROM_CHARS} OR length(output_text) > {PREVIEW_FROM_CHARS}""",
+    )
+
+
+@migration
+def m010_thread_turn_count(connection: Connection) -> None:
+    # How many turns a thread has, kept by the store as it records them (begin_turn, fork_thread): the thread
+    # list counted each listed thread's turns on every read, which grows with the threads' length (850 ms on
+    # PostgreSQL with one 200,000-turn thread on the first page).
+    _run(
+        connection,
+        "ALTER TABLE threads ADD COLUMN turn_count INTEGER NOT NULL DEFAULT 0",
+        "UPDATE threads SET turn_count = (SELECT count(*) FROM turns WHERE turns.thread_id = threads.id)",
+    )
+
+
+@migration
+def m011_thread_lease(connection: Connection) -> None:
+    # A chain-mode turn's hold on its thread (thread.py): which process holds it ("host pid start-time", as
+    # turns.owner), which of its turns (a token: one process may run several Assistants), and until when it
+    # holds without showing progress. Two processes continuing one chain head at once would fork the chain on
+    # the server; with the lease the second waits and continues from the first's answer.
+    _run(
+        connection,
+        "ALTER TABLE threads ADD COLUMN lease_owner VARCHAR",
+        "ALTER TABLE threads ADD COLUMN lease_token VARCHAR",
+        "ALTER TABLE threads ADD COLUMN lease_expires_at DATETIME",
+    )
+
+
 def applied(connection: Connection) -> list[str]:
     _run(connection,
          "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)")

@@ -21,7 +21,7 @@ from typing import Any
 from assistant.backends.base import TurnRequest
 from assistant.backends.response_stream import output_text
 from assistant.events import Event, ResponseEnded, Usage
-from assistant.index.store import IndexStore
+from assistant.index.store import IndexStore, Lease
 from assistant.pricing import turn_cost
 from assistant.turn import Turn
 
@@ -33,8 +33,11 @@ SAVE_EVERY_S = 1.0
 
 
 class TurnRecorder:
-    def __init__(self, store: IndexStore, request: TurnRequest, *, backend: str) -> None:
+    def __init__(self, store: IndexStore, request: TurnRequest, *, backend: str, lease: Lease | None = None) -> None:
+        """`lease`: the thread's lease the turn holds (chain mode), renewed by its progress and released when it
+        closes."""
         self.store = store
+        self.lease = lease
         self.request = request
         self.thread_id = request.thread.id
         self.model = request.model
@@ -118,7 +121,7 @@ class TurnRecorder:
         if self._response_id_pending:
             values["response_id"] = self.response_id
             self._response_id_pending = False
-        self.store.save_progress(self.turn_id, self._round_items[self._items_saved:], **values)
+        self.store.save_progress(self.turn_id, self._round_items[self._items_saved:], lease=self.lease, **values)
         self._items_saved = len(self._round_items)
         self._saved_at = now
 
@@ -176,6 +179,7 @@ class TurnRecorder:
             thread_values=thread_values,
             final_items=final_items,
             function_results=self.function_results,
+            lease=self.lease,
             status=status,
             response_id=self.response_id,
             output_text=text,

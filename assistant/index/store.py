@@ -9,11 +9,10 @@ holds equal to what the migrations build.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from assistant.errors import ThreadNotFound
 from assistant.events import Usage
 from assistant.index.database import Statement, open_index
 from assistant.index.item_records import citation_rows, tool_call_rows
+from assistant.index.search import search_query, snippet
 from assistant.index.tables import (
     CitationRow,
     ComparisonRow,
@@ -163,20 +163,35 @@ class SearchHit:
     thread_title: str
     turn_id: int
     seq: int
-    snippet: str  # matched words wrapped in [ ]
-    input: str
+    snippet: str  # about 12 words around the first match, matched words wrapped in [ ]
+    input: str  # the user's message; over 20,000 characters, its first and last 5,000 (the turn has it all)
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A chain-mode turn's hold on its thread: while it is held, no other turn continues the thread's chain head,
+    so two processes cannot fork the chain on the server (thread.py)."""
+
+    thread_id: str
+    token: str  # this turn's: one process may run several turns at once, through several Assistants
+    hold: timedelta  # how long it holds past its last sign of progress (a crashed holder on another host)
+
+    @staticmethod
+    def new(thread_id: str, hold: timedelta) -> Lease:
+        return Lease(thread_id, secrets.token_hex(8), hold)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """Who holds a thread's lease (take_lease), when it is not the caller."""
+
+    owner: str  # "host pid start-time" (turn_owner.py)
+    token: str
 
 
 def new_thread_id() -> str:
     return "thr_" + secrets.token_hex(8)
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 query matching turns that hold every word of `text`, whatever punctuation it has: each word
-    is quoted, so operators and stray quotes in user input cannot make a syntax error."""
-    words = re.findall(r"\w+", text)
-    return " ".join(f'"{word}"' for word in words) or None
 
 
 # SQL, with named parameters. Column names come from the tables, never from input.
@@ -196,11 +211,8 @@ def _select(table: str, rest: str) -> str:
     return f"SELECT {', '.join(f'{table}.{column}' for column in COLUMNS[table])} FROM {table} {rest}"
 
 
-_TURN_COUNT = "(SELECT count(*) FROM turns WHERE turns.thread_id = threads.id) AS turn_count"
-THREAD_BY_ID = _select("threads", "WHERE id = :key").replace(" FROM threads", f", {_TURN_COUNT} FROM threads", 1)
-THREADS_PAGE = _select(
-    "threads", "WHERE archived = :archived ORDER BY updated_at DESC, id LIMIT :limit OFFSET :offset"
-).replace(" FROM threads", f", {_TURN_COUNT} FROM threads", 1)
+THREAD_BY_ID = _select("threads", "WHERE id = :key")
+THREADS_PAGE = _select("threads", "WHERE archived = :archived ORDER BY updated_at DESC, id LIMIT :limit OFFSET :offset")
 TURN_BY_ID = _select("turns", "WHERE id = :key")
 TURNS_OF_THREAD = _select("turns", "WHERE thread_id = :key ORDER BY seq")
 ITEMS_OF_TURN = _select("items", "WHERE turn_id = :key ORDER BY position")
@@ -215,29 +227,32 @@ REPLAY_ITEMS = """SELECT items.payload FROM items JOIN turns ON turns.id = items
 # Newest matching turns first. Ranking by bm25 instead costs a pass over every match of every word (FTS5
 # counts document frequencies per query): 0.5 s for common words at 1M turns, against 1-2 ms this way
 # (bench/index_scale.py). For a memory of one's own conversations, recent is the better default anyway.
-SEARCH = """SELECT turns.thread_id, threads.title AS thread_title, turns.id AS turn_id, turns.seq,
-                   turns.input_text AS input, turns.created_at,
-                   snippet(turns_fts, -1, '[', ']', '…', 12) AS snippet
-            FROM turns_fts
-            JOIN turns ON turns.id = turns_fts.rowid
-            JOIN threads ON threads.id = turns.thread_id
-            WHERE turns_fts MATCH :match
-            ORDER BY turns_fts.rowid DESC
-            LIMIT :limit"""
+# A hit's text and time come from its preview when the turn has a long side (migrations.m009), so that a hit
+# never reads a 10 MB paste; the snippet is made from them (search.py). CASE reads only the branch it takes.
+_HIT_TEXT = """CASE WHEN turn_previews.turn_id IS NULL THEN {turns}.input_text ELSE turn_previews.input_text END AS input,
+               CASE WHEN turn_previews.turn_id IS NULL THEN {turns}.output_text ELSE turn_previews.output_text END
+                   AS output,
+               CASE WHEN turn_previews.turn_id IS NULL THEN {turns}.created_at ELSE turn_previews.created_at END
+                   AS created_at"""
+SEARCH = f"""SELECT turns.thread_id, threads.title AS thread_title, turns.id AS turn_id, turns.seq,
+                    {_HIT_TEXT.format(turns="turns")}
+             FROM turns_fts
+             JOIN turns ON turns.id = turns_fts.rowid
+             JOIN threads ON threads.id = turns.thread_id
+             LEFT JOIN turn_previews ON turn_previews.turn_id = turns.id
+             WHERE turns_fts MATCH :match
+             ORDER BY turns_fts.rowid DESC
+             LIMIT :limit"""
 # The same on PostgreSQL, through its own text search (migrations.m002): every word, stemmed, newest first.
-# The snippet is made for the page of hits only, over the text the index covers.
-SEARCH_POSTGRES = """SELECT hits.thread_id, threads.title AS thread_title, hits.id AS turn_id, hits.seq,
-                   hits.input_text AS input, hits.created_at,
-                   ts_headline('assistant_fts', assistant_fts_text(hits.input_text) || ' '
-                                                || assistant_fts_text(hits.output_text),
-                               plainto_tsquery('assistant_fts', :match),
-                               'StartSel=[, StopSel=], MaxWords=12, MinWords=6, ShortWord=0') AS snippet
-            FROM (SELECT id, thread_id, seq, input_text, output_text, created_at FROM turns
-                  WHERE search_vector @@ plainto_tsquery('assistant_fts', :match)
-                  ORDER BY id DESC
-                  LIMIT :limit) AS hits
-            JOIN threads ON threads.id = hits.thread_id
-            ORDER BY hits.id DESC"""
+SEARCH_POSTGRES = f"""SELECT hits.thread_id, threads.title AS thread_title, hits.id AS turn_id, hits.seq,
+                             {_HIT_TEXT.format(turns="hits")}
+                      FROM (SELECT id, thread_id, seq, input_text, output_text, created_at FROM turns
+                            WHERE search_vector @@ plainto_tsquery('assistant_fts', :match)
+                            ORDER BY id DESC
+                            LIMIT :limit) AS hits
+                      JOIN threads ON threads.id = hits.thread_id
+                      LEFT JOIN turn_previews ON turn_previews.turn_id = hits.id
+                      ORDER BY hits.id DESC"""
 # seq is computed inside the INSERT, so two writers on one thread cannot take the same number.
 BEGIN_TURN = """INSERT INTO turns (thread_id, seq, backend, mode, status, model, input_text, conversation_id,
                                    previous_response_id, created_at, owner)
@@ -258,6 +273,14 @@ INSERT_ITEMS_OF_NEW_TURN = """INSERT INTO items (turn_id, position, direction, t
                               VALUES ((SELECT max(id) FROM turns WHERE thread_id = :thread_id), :position,
                                       :direction, :type, :item_id, :status, :payload)"""
 DELETE_OUTPUT_ITEMS = "DELETE FROM items WHERE turn_id = :turn_id AND direction = 'output'"
+# The lease is taken when nobody holds it, its holder's time is up, or its holder is `stale` (a process seen gone).
+TAKE_LEASE = """UPDATE threads SET lease_owner = :owner, lease_token = :token, lease_expires_at = :expires_at
+                WHERE id = :id AND (lease_token IS NULL OR lease_token = :token OR lease_token = :stale
+                                    OR lease_expires_at < :now)"""
+LEASE_OF_THREAD = "SELECT lease_owner, lease_token FROM threads WHERE id = :id"
+RENEW_LEASE = "UPDATE threads SET lease_expires_at = :expires_at WHERE id = :id AND lease_token = :token"
+RELEASE_LEASE = """UPDATE threads SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+                   WHERE id = :id AND lease_token = :token"""
 DELETE_TOOL_CALLS = "DELETE FROM tool_calls WHERE turn_id = :turn_id"
 DELETE_CITATIONS = "DELETE FROM citations WHERE turn_id = :turn_id"
 TOOL_CALLS_OF_THREAD = _select(
@@ -363,6 +386,28 @@ class IndexStore:
         ])
         return winner
 
+    def take_lease(self, lease: Lease) -> LeaseHolder | None:
+        """Take the thread's lease for a chain-mode turn (or hold it longer), in one transaction, unless another
+        turn holds it: then that holder is returned. A holder whose process is gone (turn_owner.py) loses it,
+        as does one that showed no progress for its hold."""
+        stale = None
+        while True:
+            now = utcnow()
+            values = {"id": lease.thread_id, "owner": current_owner(), "token": lease.token, "stale": stale,
+                      "expires_at": now + lease.hold, "now": now}
+            [_, rows] = self._write([(TAKE_LEASE, values), (LEASE_OF_THREAD, {"id": lease.thread_id})])
+            if not rows:
+                raise ThreadNotFound(f"No thread {lease.thread_id!r} in the index {self.connection.where}.")
+            [(owner, token)] = rows
+            if token == lease.token:
+                return None
+            if stale == token or not owner_is_gone(owner):
+                return LeaseHolder(owner=owner or "", token=token)
+            stale = token  # its process ended without letting go: take it over, unless another did first
+
+    def release_lease(self, lease: Lease) -> None:
+        self._write([(RELEASE_LEASE, {"id": lease.thread_id, "token": lease.token})])
+
     def record_change(self, thread_id: str, kind: str, detail: str, **thread_values: Any) -> None:
         """Log a change of the thread's state and apply `thread_values` to the thread, in one transaction."""
         now = utcnow()
@@ -393,6 +438,8 @@ class IndexStore:
             (insert_sql("threads", tuple(values)), values),
             (COPY_TURNS, params),
             (COPY_ITEMS, params),
+            ("UPDATE threads SET turn_count = (SELECT count(*) FROM turns WHERE thread_id = :child) WHERE id = :child",
+             params),
             (insert_sql("thread_changes", tuple(change)), change),
         ])
         return self.thread(values["id"])
@@ -419,7 +466,8 @@ class IndexStore:
         # The thread's row is updated first: on PostgreSQL that locks it, so writers on one thread take turns
         # (SQLite's BEGIN IMMEDIATE has already locked the whole file).
         statements: list[Statement] = [
-            (update_sql("threads", ("updated_at",)), {"updated_at": now, "id": thread_id}),
+            ("UPDATE threads SET updated_at = :updated_at, turn_count = turn_count + 1 WHERE id = :id",
+             {"updated_at": now, "id": thread_id}),
             (BEGIN_TURN, values),
         ]
         rows = [{**_item_values(None, position, "input", item), "thread_id": thread_id}
@@ -443,12 +491,17 @@ class IndexStore:
     def update_turn(self, turn_id: int, **values: Any) -> None:
         self._write([(update_sql("turns", tuple(values)), {**values, "id": turn_id})])
 
-    def save_progress(self, turn_id: int, items: list[tuple[int, dict[str, Any]]], **turn_values: Any) -> None:
+    def save_progress(self, turn_id: int, items: list[tuple[int, dict[str, Any]]], *, lease: Lease | None = None,
+                      **turn_values: Any) -> None:
         """Record what a turn's stream has delivered so far: finished output items (position, item), and
-        `turn_values` (the text so far, the response id), in one transaction."""
+        `turn_values` (the text so far, the response id), in one transaction; the progress renews the turn's
+        `lease`, if it holds one."""
         statements = self._item_inserts(turn_id, "output", items)
         if turn_values:
             statements.append((update_sql("turns", tuple(turn_values)), {**turn_values, "id": turn_id}))
+        if lease is not None and statements:
+            statements.append((RENEW_LEASE, {"id": lease.thread_id, "token": lease.token,
+                                              "expires_at": utcnow() + lease.hold}))
         if statements:
             self._write(statements)
 
@@ -465,6 +518,7 @@ class IndexStore:
         thread_values: dict[str, Any],
         final_items: list[tuple[int, dict[str, Any]]],
         function_results: dict[str, dict[str, Any]] | None = None,
+        lease: Lease | None = None,
         **values: Any,
     ) -> None:
         """Close a turn with its final status and numbers and move the thread's state (conversation id, chain
@@ -472,7 +526,7 @@ class IndexStore:
         replace those saved while it streamed: when the response finished its final list is authoritative (the
         API re-encrypts reasoning items at completion, and may list items whose `output_item.done` never came);
         when it broke off, they are the items that finished before it did. Tool calls and citations are read
-        out of them."""
+        out of them. The turn's `lease` on the thread, if it holds one, is released with the new head."""
         now = utcnow()
         values = {**values, "completed_at": now}
         thread_values = {**thread_values, "updated_at": now}
@@ -490,6 +544,8 @@ class IndexStore:
             statements.append((delete_sql, {"turn_id": turn_id}))
             if records:
                 statements.append((insert_sql(table, tuple(records[0])), records))
+        if lease is not None:
+            statements.append((RELEASE_LEASE, {"id": lease.thread_id, "token": lease.token}))
         self._write(statements)
 
     def settle_round(self, turn_id: int, *, from_position: int, outputs: list[tuple[int, dict[str, Any]]],
@@ -623,11 +679,19 @@ class IndexStore:
     # search
 
     def search(self, text_query: str, *, limit: int = 20) -> list[SearchHit]:
-        match = fts_query(text_query)
+        """The newest turns holding every word of the query (search.py says how a query is read: at most 16
+        distinct words, for one)."""
+        query = search_query(text_query)
+        if self.connection.dialect == "postgresql":
+            sql, match = SEARCH_POSTGRES, query.plain()
+        else:
+            sql, match = SEARCH, query.fts5()
         if match is None:
             return []
-        sql = SEARCH_POSTGRES if self.connection.dialect == "postgresql" else SEARCH
-        return [SearchHit(**row) for row in self.connection.rows(sql, {"match": match, "limit": limit})]
+        return [SearchHit(thread_id=row["thread_id"], thread_title=row["thread_title"], turn_id=row["turn_id"],
+                          seq=row["seq"], snippet=snippet((row["input"], row["output"]), query.terms),
+                          input=row["input"], created_at=row["created_at"])
+                for row in self.connection.rows(sql, {"match": match, "limit": limit})]
 
 
     # comparisons (`assistant compare`)
@@ -639,6 +703,11 @@ class IndexStore:
                       summary=json.dumps(summary), created_at=utcnow())
         self._write([(insert_sql("comparisons", tuple(values)), values)])
         return values["id"]
+
+    def set_comparison_summary(self, comparison_id: str, summary: dict[str, Any]) -> None:
+        """The totals of a comparison whose row was recorded before its turns ran (so its threads were known
+        as a comparison's from the start)."""
+        self._write([(update_sql("comparisons", ("summary",)), {"summary": json.dumps(summary), "id": comparison_id})])
 
     def comparisons(self, *, run_id: str | None = None, thread_id: str | None = None,
                     limit: int = 50) -> list[ComparisonRecord]:

@@ -8,6 +8,7 @@ The schema itself is created and upgraded by the named migrations in `migrations
   several when the model calls your functions (one per round; every item of every round is the turn's). Written before the request goes out (status in_progress) and closed when the stream ends.
 - thread_changes: what happened to a thread's state outside its turns (mode switched, server state rebuilt,
   forked, repaired).
+- turn_previews: the beginning and end of a turn's long text, for search hits (migrations.m009).
 - items: every input and output item of a turn, in order, with its full wire JSON. Tool calls, citations,
   files and containers are read out of these payloads into their own tables by later migrations, so the
   turn and item rows never change shape.
@@ -41,6 +42,12 @@ class ThreadRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
     tools: str | None = None  # tool settings as JSON (see assistant/tool_settings.py); null: no tools
+    turn_count: int = 0  # kept by the store as turns are recorded, so listing threads never counts them
+    # A chain-mode turn's hold on the thread (store.take_lease): the process ("host pid start-time"), which of its
+    # turns (a token), and until when it holds without showing progress. Null: nobody holds it.
+    lease_owner: str | None = None
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
 
 
 class TurnRow(SQLModel, table=True):
@@ -73,6 +80,18 @@ class TurnRow(SQLModel, table=True):
     output_format: str | None = None  # the structured-answer format asked for (`text.format` JSON); null: text
     rounds: int = 1  # model requests in the turn: 1 + one per round of function calls answered
     owner: str | None = None  # the process running the turn, "host pid start-time" (index/turn_owner.py)
+
+
+class TurnPreviewRow(SQLModel, table=True):
+    """What a search hit shows of a turn with a side over 20,000 characters: each long side's first and last 5,000
+    characters, a short side whole (kept by triggers, migrations.m009). Turns without a long side have none."""
+
+    __tablename__ = "turn_previews"
+
+    turn_id: int = Field(foreign_key="turns.id", primary_key=True)
+    input_text: str
+    output_text: str
+    created_at: datetime
 
 
 class ItemRow(SQLModel, table=True):
