@@ -57,6 +57,17 @@ class ContainerReplaced:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsUnavailable:
+    """Tools offered on a Chat Completions server could not be used there: the server refused them (the turn
+    was answered without them), or the model answered without ever calling them, as a server without function
+    calling does. `tools` names them. Said once per thread."""
+
+    type: ClassVar[str] = "tools.unavailable"
+    tools: list[str]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseStarted:
     """The server accepted the request and named the response."""
 
@@ -174,6 +185,7 @@ Event = (
     | ConversationCreated
     | StateRebuilt
     | ContainerReplaced
+    | ToolsUnavailable
     | ResponseStarted
     | TextDelta
     | ItemAdded

@@ -1,6 +1,6 @@
-"""A misbehaving provider: a real loopback HTTP server in front of the local server that forwards every request,
-except the ones a test tells it to get wrong (an HTML page or truncated JSON with a 200, a stream that goes
-silent half-way, a container file listing with hostile paths).
+"""A misbehaving provider: a real loopback HTTP server in front of the local server that forwards every request
+(and keeps it, for tests of what goes on the wire), except the ones a test tells it to get wrong (an HTML page
+or truncated JSON with a 200, a stream that goes silent half-way, a container file listing with hostile paths).
 
 Built on the real local server so that everything a test does not break is a faithful answer, and the library
 under test talks to it through the real openai SDK over real HTTP.
@@ -48,6 +48,7 @@ class MisbehavingProvider:
         self._stall_after_events: int | None = None
         self._corrupt: tuple[int, bytes] | None = None
         self.held = 0  # requests held without an answer so far
+        self.requests: list[tuple[str, str, Any]] = []  # every request: method, path, JSON body (None if not JSON)
         self.released = threading.Event()  # set at the end: stalled streams then close
         self._lock = threading.Lock()
         self._http = httpx2.Client(timeout=60)
@@ -104,6 +105,14 @@ class MisbehavingProvider:
 
     # serving
 
+    def _record(self, method: str, path: str, body: bytes) -> None:
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        with self._lock:
+            self.requests.append((method, path, parsed))
+
     def _take_canned(self, method: str, path: str) -> CannedAnswer | None:
         with self._lock:
             for canned in self._canned:
@@ -141,6 +150,7 @@ class MisbehavingProvider:
             def _proxy(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
+                provider._record(self.command, self.path, body)
                 canned = provider._take_canned(self.command, self.path)
                 if canned is not None and canned.hold:
                     with provider._lock:

@@ -140,14 +140,15 @@ def test_function_calls_in_the_history_become_tool_messages(clients: SdkClients)
         assistant_item("It is sunny."),
     ]
     params = chat_params(turn("thanks", history=history, instructions="Be brief."))
+    # Plain strings, "" beside tool calls: what chat templates (llama.cpp, Ollama) can concatenate.
     assert params["messages"] == [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [{"type": "text", "text": "weather?"}]},
-        {"role": "assistant", "content": None, "tool_calls": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": "", "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
         {"role": "assistant", "content": "It is sunny."},
-        {"role": "user", "content": [{"type": "text", "text": "thanks"}]},
+        {"role": "user", "content": "thanks"},
     ]
     assert params["stream"] is True and params["stream_options"] == {"include_usage": True}
     # The server takes that history (tool messages and all) and answers from it.

@@ -14,6 +14,14 @@ the model answers with calls of them, run them, append the calls and outputs, an
 function tools are passed through untouched: a round that calls them ends the turn with the calls as items, as a
 Responses turn does, for whoever runs them.
 
+What goes on the wire is what every Chat Completions server takes, not only OpenAI's (`wire_request`): llama.cpp,
+llama-cpp-python, Ollama, vLLM and LM Studio serve this API through the model's chat template, which fails on
+anything but plain-string contents. Tools a server refuses are not sent to it again, and the user is told once
+which tools could not be offered (chat_tool_support.py). A stream that closes before saying anything gives no
+reason: the same round is asked for once more without streaming, which returns either the answer or the server's
+error (llama-cpp-python's server, for one, closes the stream empty when the model calls a tool: it cannot stream
+that). A stream that closes after some of the answer ends the turn incomplete, saying so (chat_stream.py).
+
 The events are the Responses backend's (chat_stream.py, chat_turn.py), so the thread, the index and `compare`
 never branch on the backend.
 """
@@ -24,9 +32,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
+
+import openai
 
 from assistant.backends.base import TurnRequest
-from assistant.backends.chat_stream import ChatStreamReader
+from assistant.backends.chat_stream import ChatStreamReader, completion_chunk
+from assistant.backends.chat_tool_support import ToolSupport, refuses_tools, tool_names
 from assistant.backends.chat_tools import HostedToolRunner
 from assistant.backends.chat_turn import ChatTurn
 from assistant.backends.local_tools import LocalToolRuntimes
@@ -48,6 +60,7 @@ class ChatBackend:
         """`local_tools` runs hosted tools; without it a turn that asks for them offers none."""
         self.clients = clients
         self.local_tools = local_tools
+        self.tool_support = ToolSupport()
 
     def _turn(self, request: TurnRequest) -> ChatTurn:
         runner = HostedToolRunner(self.local_tools, request) if self.local_tools and request.tools else None
@@ -55,15 +68,14 @@ class ChatBackend:
 
     def stream(self, request: TurnRequest) -> Iterator[Event]:
         turn = self._turn(request)
+        server = str(self.clients.client.base_url).rstrip("/")
+        offered: list[str] = []
         exhausted = False
         for round_number in range(1, MAX_TOOL_ROUNDS + 1):
             turn.begin_round()
-            reader = ChatStreamReader()
-            params = round_params(turn, offer_tools=round_number < MAX_TOOL_ROUNDS)
-            with self.clients.client.chat.completions.create(**params) as chunks:
-                for chunk in chunks:
-                    yield from turn.feed(reader.feed(chunk))
-            yield from turn.feed(reader.ended())
+            params = round_params(turn, offer_tools=round_number < MAX_TOOL_ROUNDS, server=server)
+            offered = offered or tool_names(params)
+            yield from self._round(turn, params, server)
             if not turn.runs_tools:
                 break
             if round_number == MAX_TOOL_ROUNDS:
@@ -77,20 +89,19 @@ class ChatBackend:
                 yield from turn.runner.finished(call, outcome)
             if not turn.asks_again:
                 break
+        yield from self._answered(turn, offered, server)
         yield from turn.ended(rounds_exhausted=exhausted)
 
     async def astream(self, request: TurnRequest) -> AsyncIterator[Event]:
         turn = self._turn(request)
+        server = str(self.clients.async_client.base_url).rstrip("/")
+        offered: list[str] = []
         exhausted = False
         for round_number in range(1, MAX_TOOL_ROUNDS + 1):
             turn.begin_round()
-            reader = ChatStreamReader()
-            params = round_params(turn, offer_tools=round_number < MAX_TOOL_ROUNDS)
-            async with await self.clients.async_client.chat.completions.create(**params) as chunks:
-                async for chunk in chunks:
-                    for event in turn.feed(reader.feed(chunk)):
-                        yield event
-            for event in turn.feed(reader.ended()):
+            params = round_params(turn, offer_tools=round_number < MAX_TOOL_ROUNDS, server=server)
+            offered = offered or tool_names(params)
+            async for event in self._round_async(turn, params, server):
                 yield event
             if not turn.runs_tools:
                 break
@@ -107,21 +118,156 @@ class ChatBackend:
                     yield event
             if not turn.asks_again:
                 break
+        for event in self._answered(turn, offered, server):
+            yield event
         for event in turn.ended(rounds_exhausted=exhausted):
             yield event
 
+    # one round: a streamed completion, asked again when the server refuses its tools or says nothing
 
-def chat_params(request: TurnRequest) -> dict[str, Any]:
-    """The `chat.completions.create` arguments of a turn's first round."""
-    return round_params(ChatTurn(request, None), offer_tools=True)
+    def _round(self, turn: ChatTurn, params: dict[str, Any], server: str) -> Iterator[Event]:
+        create = self.clients.client.chat.completions.create
+        params, notices = self._offerable(turn, params, server)
+        yield from notices
+        reader = ChatStreamReader()
+        try:
+            with create(**params) as chunks:
+                for chunk in chunks:
+                    yield from turn.feed(reader.feed(chunk))
+        except openai.APIStatusError as error:
+            if "tools" not in params or reader.response_id is not None or not refuses_tools(error):
+                raise
+            yield from self._refused(turn, params, server, error)
+            yield from self._round(turn, without_tools(params), server)
+            return
+        if reader.said_nothing:
+            logger.info("chat backend: %s closed the stream without a word; asking again without streaming", server)
+            try:
+                completion = create(**unstreamed(params))
+            except openai.APITimeoutError:
+                raise
+            except openai.APIConnectionError:
+                # A server that failed while streaming may close that connection just after the stream ended
+                # (llama-cpp-python's does), and a request sent at once can still be given it by the pool, and be
+                # reset: once more, on a new connection.
+                completion = create(**unstreamed(params))
+            yield from turn.feed(reader.feed(completion_chunk(completion)))
+        yield from turn.feed(reader.ended())
+
+    async def _round_async(self, turn: ChatTurn, params: dict[str, Any], server: str) -> AsyncIterator[Event]:
+        create = self.clients.async_client.chat.completions.create
+        params, notices = self._offerable(turn, params, server)
+        for event in notices:
+            yield event
+        reader = ChatStreamReader()
+        try:
+            async with await create(**params) as chunks:
+                async for chunk in chunks:
+                    for event in turn.feed(reader.feed(chunk)):
+                        yield event
+        except openai.APIStatusError as error:
+            if "tools" not in params or reader.response_id is not None or not refuses_tools(error):
+                raise
+            for event in self._refused(turn, params, server, error):
+                yield event
+            async for event in self._round_async(turn, without_tools(params), server):
+                yield event
+            return
+        if reader.said_nothing:
+            logger.info("chat backend: %s closed the stream without a word; asking again without streaming", server)
+            try:
+                completion = await create(**unstreamed(params))
+            except openai.APITimeoutError:
+                raise
+            except openai.APIConnectionError:  # the connection the broken stream was on: see _round
+                completion = await create(**unstreamed(params))
+            for event in turn.feed(reader.feed(completion_chunk(completion))):
+                yield event
+        for event in turn.feed(reader.ended()):
+            yield event
+
+    # tools on servers without function calling (chat_tool_support.py)
+
+    def _offerable(self, turn: ChatTurn, params: dict[str, Any],
+                   server: str) -> tuple[dict[str, Any], list[Event]]:
+        """The round's request without its tools when the server has refused them for this model, and the
+        notice saying so if the thread has not had it."""
+        if "tools" not in params or turn.request.model not in self.tool_support.refused:
+            return params, []
+        notices = self.tool_support.notice(turn.request.thread.id, turn.request.model, tool_names(params), server)
+        return without_tools(params), list(notices)
+
+    def _refused(self, turn: ChatTurn, params: dict[str, Any], server: str,
+                 error: openai.APIStatusError) -> list[Event]:
+        logger.info("chat backend: %s refused tools for %s: %s", server, turn.request.model, error.message)
+        return list(self.tool_support.refusal(turn.request.thread.id, turn.request.model, tool_names(params),
+                                              server, error))
+
+    def _answered(self, turn: ChatTurn, offered: list[str], server: str) -> list[Event]:
+        completed = turn.round_end is not None and turn.round_end.status == "completed"
+        if not offered or not completed or turn.request.model in self.tool_support.refused:
+            return []
+        return list(self.tool_support.answered(turn.request.thread.id, turn.request.model, offered, server,
+                                               called=turn.called))
 
 
-def round_params(turn: ChatTurn, *, offer_tools: bool) -> dict[str, Any]:
-    """The `chat.completions.create` arguments for one round: the Responses request it stands for, translated."""
+def chat_params(request: TurnRequest, *, server: str = "") -> dict[str, Any]:
+    """The `chat.completions.create` arguments of a turn's first round, for a server at `server`."""
+    return round_params(ChatTurn(request, None), offer_tools=True, server=server)
+
+
+def round_params(turn: ChatTurn, *, offer_tools: bool, server: str) -> dict[str, Any]:
+    """The `chat.completions.create` arguments for one round: the Responses request it stands for, translated,
+    in the shape every Chat server takes."""
     translation = responses_to_chat(turn.responses_request(offer_tools=offer_tools))
     for warning in translation.warnings:
         logger.info("chat backend, thread %s: %s", turn.request.thread.id, warning)
-    return translation.request
+    return wire_request(translation.request, server=server)
+
+
+def wire_request(request: dict[str, Any], *, server: str) -> dict[str, Any]:
+    """A translated request as every Chat Completions server takes it, not only OpenAI's:
+
+    - a message whose parts are all text carries its text as a plain string: chat templates (llama.cpp's,
+      Ollama's) concatenate `content` as a string and fail on a list; parts stay only for images and files;
+    - an assistant message that only calls tools has "" for content, not null, for the same templates;
+    - tools come with `tool_choice: "auto"`, OpenAI's default when tools are given, which llama-cpp-python's
+      server needs spelled out (without it, it ignores the tools);
+    - the output limit is `max_tokens`, which every compatible server reads (llama-cpp-python's ignores
+      `max_completion_tokens` and runs on to the end of its context), except on OpenAI's own API, whose
+      reasoning models take only `max_completion_tokens`.
+    """
+    request = {**request, "messages": [_plain(message) for message in request.get("messages") or []]}
+    if request.get("tools") and "tool_choice" not in request:
+        request["tool_choice"] = "auto"
+    if "max_completion_tokens" in request and not _is_openai(server):
+        request["max_tokens"] = request.pop("max_completion_tokens")
+    return request
+
+
+def without_tools(params: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in params.items() if key not in ("tools", "tool_choice", "parallel_tool_calls")}
+
+
+def unstreamed(params: dict[str, Any]) -> dict[str, Any]:
+    """The same request, answered in one piece (`stream_options` is refused without a stream)."""
+    return {**{key: value for key, value in params.items() if key != "stream_options"}, "stream": False}
+
+
+def _plain(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    # Only parts that are text and nothing more (a part with a cache breakpoint keeps its shape).
+    if isinstance(content, list) and all(isinstance(part, dict) and part.get("type") == "text"
+                                         and set(part) <= {"type", "text"} for part in content):
+        return {**message, "content": "\n".join(str(part.get("text") or "") for part in content)}
+    if content is None and message.get("role") == "assistant":
+        return {**message, "content": ""}
+    return message
+
+
+def _is_openai(server: str) -> bool:
+    host = urlsplit(server).hostname or ""
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
 
 
 def _without_hosted_tools(request: TurnRequest) -> TurnRequest:

@@ -9,6 +9,10 @@ tool calls, `Usage`, and a final `ResponseEnded`.
 A lenient SDK passes chunks through as they came, so any field may be missing, null or of the wrong type. What
 the reader cannot use is skipped (a chunk that is not an object, a text delta that is not text, a tool call
 without an index): the turn then ends with what did arrive, and is completed only if a real `finish_reason` did.
+A stream that ends without one is incomplete (`stream_interrupted`), with an error that says so in words.
+
+A non-streamed completion is read as the one chunk it amounts to (`completion_chunk`): the backend asks for one
+when a stream closed without saying anything.
 """
 
 from __future__ import annotations
@@ -61,6 +65,11 @@ class ChatStreamReader:
         return [item for _, item in sorted(indexed, key=lambda pair: pair[0])]
 
     @property
+    def said_nothing(self) -> bool:
+        """Whether the stream so far carried no answer at all: no text, no refusal, no call, no finish_reason."""
+        return self._message is None and not self._calls and self.finish_reason is None
+
+    @property
     def text(self) -> str:
         parts = self._message["content"] if self._message else []
         return "".join(part.get("text", "") for part in parts if part.get("type") == "output_text")
@@ -101,12 +110,18 @@ class ChatStreamReader:
             self.usage = Usage()
             events.append(self.usage)
         if self.finish_reason is None:
-            # The body ended without a finish_reason: whatever arrived is all there is.
+            # The body ended without a finish_reason: whatever arrived is all there is. A server that fails while
+            # answering (llama.cpp's on a chat template error, for one) closes the stream like this, with a 200.
             return events + [ResponseEnded(status="incomplete", items=self._finished_items(),
-                                           error="the stream ended before the response finished",
-                                           incomplete_reason="stream_interrupted")]
+                                           error=self._cut_short(), incomplete_reason="stream_interrupted")]
         status, reason = _ENDINGS.get(self.finish_reason, ("completed", None))
         return events + [ResponseEnded(status=status, items=self.items, incomplete_reason=reason)]
+
+    def _cut_short(self) -> str:
+        if self.said_nothing:
+            return "the server closed the stream before answering; check its log"
+        return (f"the server closed the stream after {len(self.text)} characters, before the answer finished; "
+                "check its log")
 
     def _text(self, text: str) -> list[Event]:
         events: list[Event] = []
@@ -183,6 +198,22 @@ class ChatStreamReader:
         index = self._next_index
         self._next_index += 1
         return index
+
+
+def completion_chunk(completion: Any) -> dict[str, Any]:
+    """A non-streamed chat completion (an SDK `ChatCompletion` or its wire dict) as the one stream chunk that says
+    the same: each choice's message as its delta, tool calls numbered as a stream numbers them."""
+    try:
+        data = as_dict(completion)
+    except MalformedEvent:
+        return {}
+    choices = []
+    for choice in _objects(data.get("choices")):
+        delta = dict(_mapping(choice.get("message")))
+        calls = _objects(delta.get("tool_calls"))
+        delta["tool_calls"] = [{**call, "index": number} for number, call in enumerate(calls)]
+        choices.append({**choice, "delta": delta})
+    return {**data, "choices": choices}
 
 
 def _string(value: Any) -> str:

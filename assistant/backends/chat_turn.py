@@ -48,6 +48,7 @@ class ChatTurn:
         self.sources = CitationSources()
         self.pending: list[HostedCall] = []  # hosted calls of the current round, to run
         self.user_calls = 0  # the user's own function calls in the current round
+        self.called = False  # whether any round called a tool (hosted or the user's own)
         self.round_end: ResponseEnded | None = None
         self._usage = Usage()
         self._next_index = 0
@@ -123,6 +124,8 @@ class ChatTurn:
 
     def _item_done(self, event: ItemDone) -> list[Event]:
         item = event.item
+        if item.get("type") == "function_call":
+            self.called = True
         if is_hosted_call(item, self.request):
             assert self.runner is not None  # hosted calls are only recognised when tools were offered
             self.pending.append(self.runner.new_call(item.get("call_id") or "", item["name"],

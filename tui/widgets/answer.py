@@ -233,7 +233,9 @@ def footer_text(turn: Turn | None, note: str = "") -> str:
         if turn.status == "cancelled":
             parts.append("cancelled · what had arrived is saved")
         elif turn.status == "incomplete":
-            parts.append(f"incomplete ({turn.incomplete_reason or turn.error or 'stopped early'})")
+            # A broken stream says what happened and where to look; other stops are named by their reason.
+            why = turn.error if turn.incomplete_reason == "stream_interrupted" else turn.incomplete_reason
+            parts.append(f"incomplete ({why or turn.error or 'stopped early'})")
         elif turn.status == "failed":
             parts.append("failed")
         usage = turn.usage
