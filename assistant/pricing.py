@@ -1,7 +1,9 @@
 """Prices of OpenAI models and hosted tools, and the dollar cost of one turn.
 
-Figures are USD, Standard tier, per 1M text tokens (see shared/reference/openai-api.md section 6).
-Dated snapshots ("gpt-4.1-mini-2025-04-14") are priced as their base model.
+Figures are USD, Standard tier, per 1M text tokens, as published on https://openai.com/api/pricing/.
+Dated snapshots ("gpt-4.1-mini-2025-04-14") are priced as their base model. A turn a local model answered
+(`model_names.LOCAL_MODELS`) costs $0, its tools too; what it would have cost on OpenAI is an estimate, and is
+always labelled as one (`estimate_label`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .model_names import HOSTED_DEFAULT_MODEL, is_local_model
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,41 @@ def turn_cost(
     but an unknown OpenAI model is not: None says "unknown" rather than a wrong $0)."""
     price = price_of(model)
     if price is None:
-        return None
+        return 0.0 if is_local_model(model) else None
     uncached = max(input_tokens - cached_tokens, 0)
     cost = (uncached * price.input + cached_tokens * price.cached_input + output_tokens * price.output) / 1e6
     for item_type, count in (tool_calls or {}).items():
         cost += TOOL_CALL_PRICES.get(item_type, 0.0) * count
     return cost
+
+
+def estimate_model(model: str | None) -> str:
+    """Whose prices estimate a local turn: the thread's model when it has a price, else gpt-4.1-mini."""
+    return model if model and price_of(model) is not None else HOSTED_DEFAULT_MODEL
+
+
+def estimate_label(cost: float | None, model: str) -> str:
+    """An estimate, labelled as one: "≈ $0.000075 at gpt-4.1-mini prices" ("" when there is none)."""
+    return "" if cost is None else f"≈ ${cost:.6f} at {base_model(model)} prices"
+
+
+def local_estimate(model: str, input_tokens: int, cached_tokens: int, output_tokens: int,
+                   estimate_at: str | None = None) -> float | None:
+    """What a turn a local model answered would have cost at `estimate_at`'s prices (see `estimate_model`);
+    None for a turn another model answered (its cost is real, not estimated)."""
+    if not is_local_model(model):
+        return None
+    return turn_cost(estimate_model(estimate_at), input_tokens, cached_tokens, output_tokens)
+
+
+def describe_cost(model: str, cost_usd: float | None, input_tokens: int, cached_tokens: int, output_tokens: int,
+                  *, estimate_at: str | None = None) -> str:
+    """A turn's cost for display: "$0.000056"; a local model's "$0 (local, ≈ $0.000075 at gpt-4.1-mini
+    prices)", estimated at `estimate_at`'s prices (see `estimate_model`); "price unknown"."""
+    if is_local_model(model):
+        estimate = local_estimate(model, input_tokens, cached_tokens, output_tokens, estimate_at)
+        return f"$0 (local, {estimate_label(estimate, estimate_model(estimate_at))})"
+    return "price unknown" if cost_usd is None else f"${cost_usd:.6f}"
 
 
 # -- a user's own prices ---------------------------------------------------------------------------------------
@@ -87,7 +120,7 @@ class PriceTable:
         """As `turn_cost`, with this table's prices."""
         price = self.models.get(model) or self.models.get(base_model(model))
         if price is None:
-            return None
+            return 0.0 if is_local_model(model) else None
         uncached = max(input_tokens - cached_tokens, 0)
         cost = (uncached * price.input + cached_tokens * price.cached_input + output_tokens * price.output) / 1e6
         for item_type, count in (tool_calls or {}).items():
@@ -112,6 +145,8 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
         raise ValueError(f"cannot read the price file {path}: {error.strerror or error}") from None
     except ValueError as error:
         raise ValueError(f"the price file {path} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError(f"the price file {path} is nested too deeply to read") from None
     if not isinstance(data, dict) or not set(data) <= {"models", "tool_calls"}:
         raise ValueError(f'the price file {path} must be an object with "models" and/or "tool_calls"')
     for name, entry in (data.get("models") or {}).items():

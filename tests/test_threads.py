@@ -211,7 +211,8 @@ def test_rename_archive_model_and_delete(assistant, server):
     first.set_model("gpt-4o-mini")
     # Renaming is not activity: the order of the list does not change.
     assert [(t.id, t.title) for t in assistant.threads()] == [(second.id, "second"), (first.id, "renamed")]
-    assert first.model == "gpt-4o-mini" and first.ask("x").model == "gpt-4o-mini"
+    # The thread asks for gpt-4o-mini; the turn records the model that answered it (the local reference engine).
+    assert first.model == "gpt-4o-mini" and first.ask("x").model == "reference"
     second.set_archived(True)
     assert [t.id for t in assistant.threads()] == [first.id]
     assert [t.id for t in assistant.threads(archived=True)] == [second.id]

@@ -4,7 +4,7 @@ Chat messages are translated into the canonical input items the engines take (th
 same mapping `assistant migrate` prints), so an engine sees the same prompt whichever API asked, and the
 reference engine gives the same answers on both ("what did I say first?" is answered from the messages).
 
-Wire format, as recorded from the real API (shared/recordings, pydantic-ai / llm / logfire chat streams):
+Wire format, as recorded from the real API (tests/recordings/: pydantic-ai / llm / logfire chat streams):
 - JSON: `{id: "chatcmpl-…", object: "chat.completion", created, model, choices: [{index, message{role, content,
   refusal, annotations[, tool_calls]}, logprobs, finish_reason}], usage, service_tier, system_fingerprint}`;
 - SSE: `data: {chunk}` lines only (no `event:` lines), ending with `data: [DONE]`. The first chunk carries
@@ -176,7 +176,7 @@ def prepare(body: dict[str, Any], engines: EngineRegistry) -> PreparedChat:
     return PreparedChat(
         id="chatcmpl-" + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(29)),
         created=int(time.time()),
-        model=model,
+        model=served.answered_by,  # the model that answers, not the id it was asked as
         served=served,
         generation=generation,
         max_tokens=max_tokens,

@@ -1,7 +1,7 @@
 """The llama engine (SmolLM2-135M-Instruct through llama.cpp) behind the real server, driven by the real openai SDK
 with strict validation. Real decoding: a crash at the first token fails these tests.
 
-CI installs llama-cpp-python and the weights (scripts/install-local-model.sh), so there a missing install is a
+CI installs llama-cpp-python and the weights (scripts/setup.sh), so there a missing install is a
 failure, never a skip.
 """
 

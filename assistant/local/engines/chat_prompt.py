@@ -2,7 +2,9 @@
 
 Messages keep their roles (developer -> system). Tool call items become text in the user turn they answer, quoted
 by the same rules the reference engine answers with (`tool_rules.quote_tool_result`), so a model that cannot
-call tools still reads exactly what the tools returned.
+call tools still reads exactly what the tools returned. The quotes the engine appended to its earlier answers
+are left out of them (`grounding.without_quotes`): the model reads the results in the user turn, and never as
+words of its own that it would then imitate.
 
 A small model's context is short and its prefill slow, so a prompt over budget loses its oldest messages, in
 blocks of `DROP_BLOCK` (a stable cut keeps the prompt prefix, and so llama.cpp's prefix cache, valid for several
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..items import item_text
+from .grounding import without_quotes
 from .tool_rules import TOOL_RESULT_TYPES, quote_tool_result
 
 DROP_BLOCK = 4
@@ -46,6 +49,8 @@ def chat_messages(instructions: str | None, items: Sequence[Mapping[str, Any]],
             text = item_text(item)  # type: ignore[arg-type]
             if role == "user":
                 question = text
+            elif role == "assistant":
+                text = without_quotes(text)
             messages.append({"role": role, "content": text})
         elif kind in TOOL_RESULT_TYPES:
             _add_to_user_turn(messages, _tool_result_text(item, question))

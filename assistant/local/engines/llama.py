@@ -9,8 +9,11 @@
   "max_output_tokens", so the response is `incomplete`.
 - A 135M model cannot choose tools: hosted tools are routed by `tool_rules.route`, as the reference engine does.
   Once the tool results are in the prompt the model writes its answer from them, and the engine then appends
-  the quoted results with their citations (`tool_rules.answer_from_tools`), so every citation points at text that
-  really is in the answer and says what the tool really returned.
+  the quoted results with their citations (`tool_rules.answer_from_tools`; function outputs a client sent:
+  `function_rules.answer_from_functions`), so every citation points at text that really is in the answer and
+  says what the tool really returned. The model's prose is let through a sentence at a time, and a sentence
+  stating a number or a quote the tool output does not hold is dropped (`grounding.py`).
+- No answer repeats an earlier one of the conversation word for word (`repeats.py`).
 - One llama.cpp context cannot run two requests at once: requests wait for a lock, in turn. The lock is held while
   the engine's iterator is consumed, and released when it ends or is closed (a client that leaves).
 """
@@ -30,8 +33,11 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from .base import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
 from .chat_prompt import FittedPrompt, Message, chat_messages, fit_prompt
+from .function_rules import answer_from_functions
+from .grounding import GroundedProse
+from .repeats import NoVerbatimRepeat
 from .smollm2 import INSTALL_HINT, smollm2_weights
-from .tool_rules import answer_from_tools, latest_tool_results, route
+from .tool_rules import TOOL_RESULT_TYPES, Segment, answer_from_tools, latest_tool_results, route
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +100,21 @@ class LlamaEngine:
 
         # After a tool ran, the model writes a short answer and the quoted results follow it: room is kept for them
         # so that they are never cut off by the model's prose.
-        grounded = bool(latest_tool_results(request.input_items))
-        quotes_cost = self.count_tokens("\n\n" + "".join(s.text for s in answer_from_tools(request.input_items))) \
-            if grounded else 0
+        function_quote = answer_from_functions(request.input_items)
+        grounded = bool(latest_tool_results(request.input_items)) or function_quote is not None
+        quotes = "".join(s.text for s in answer_from_tools(request.input_items)) + (function_quote or "")
+        quotes_cost = self.count_tokens("\n\n" + quotes) if grounded else 0
         prose_limit = max(0, min(TOOL_ANSWER_TOKENS, limit - quotes_cost)) if grounded else limit
+        # The tool results are in the latest user turn of the prompt: what the model's sentences must agree with.
+        prose = GroundedProse(prompt.messages[-1]["content"]) if grounded else None
+        if prose is None and any(item.get("type") in (*TOOL_RESULT_TYPES, "function_call_output")
+                                 for item in request.input_items):
+            # A later turn: what it says of the earlier tools' results must agree with them.
+            conversation = "\n\n".join(message["content"] for message in prompt.messages)
+            prose = GroundedProse(conversation, about_tools_only=True)
+        repeats = NoVerbatimRepeat([self.model.tokenize(message["content"].encode(), add_bos=False)
+                                    for message in prompt.messages if message["role"] == "assistant"],
+                                   len(prompt.tokens))
 
         produced = cached = 0
         reason = "stop"
@@ -113,12 +130,14 @@ class LlamaEngine:
                 for token in self._decode_ahead(
                     prompt.tokens[cached:], stop_after,
                     temp=DEFAULT_TEMPERATURE if temperature is None else temperature,
-                    top_p=DEFAULT_TOP_P if top_p is None else top_p,
+                    top_p=DEFAULT_TOP_P if top_p is None else top_p, repeats=repeats,
                 ):
                     if self._is_end(token):
                         break
                     produced += 1
                     piece = decoder.decode(self.model.detokenize([token]))
+                    if prose is not None:
+                        piece = prose.feed(piece)
                     if piece:
                         text.append(piece)
                         yield TextDelta(piece)
@@ -126,7 +145,10 @@ class LlamaEngine:
                         reason = "max_output_tokens"
                     if produced >= stop_after:
                         break
-                if tail := decoder.decode(b"", final=True):
+                tail = decoder.decode(b"", final=True)
+                if prose is not None:
+                    tail = prose.feed(tail) + prose.finish()
+                if tail:
                     text.append(tail)
                     yield TextDelta(tail)
 
@@ -134,6 +156,8 @@ class LlamaEngine:
             answer = "".join(text)
             lead = "\n\n" if answer.strip() else ""
             segments = answer_from_tools(request.input_items, start=len(answer) + len(lead))
+            if function_quote is not None:
+                segments += [Segment("\n\n")] * bool(segments) + [Segment(function_quote)]
             if lead:
                 produced += self.count_tokens(lead)
                 yield TextDelta(lead)
@@ -149,7 +173,8 @@ class LlamaEngine:
         yield Finish(Usage(input_tokens=len(prompt.tokens), output_tokens=produced, cached_tokens=cached),
                      reason=reason)  # type: ignore[arg-type]
 
-    def _decode_ahead(self, tokens: Sequence[int], stop_after: int, *, temp: float, top_p: float) -> Iterator[int]:
+    def _decode_ahead(self, tokens: Sequence[int], stop_after: int, *, temp: float, top_p: float,
+                      repeats: NoVerbatimRepeat) -> Iterator[int]:
         """The generated tokens (evaluating `tokens` first, after the reused prefix), decoded on a thread of their
         own. llama.cpp releases the GIL while it computes, so the next token is computed while this one is sent to
         the client: decoding one token per pull, in step with the HTTP stream, ran at ~0.9x raw llama.cpp speed.
@@ -160,8 +185,9 @@ class LlamaEngine:
         def produce() -> None:
             try:
                 produced = 0
+                processors = llama_cpp.LogitsProcessorList([repeats]) if repeats else None
                 for token in self.model.generate(tokens, reset=False, temp=temp, top_p=top_p,
-                                                 repeat_penalty=REPEAT_PENALTY):
+                                                 repeat_penalty=REPEAT_PENALTY, logits_processor=processors):
                     if stop.is_set():
                         break
                     ready.put(token)

