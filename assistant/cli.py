@@ -21,6 +21,9 @@ from assistant.errors import AssistantError, ModelNotFound
 from assistant.events import TurnEnded
 from assistant.files import FileProgress
 from assistant.index.store import ThreadInfo
+from assistant.model_names import display_name
+from assistant.pricing import describe_cost
+from assistant.private_files import make_private_folder
 from assistant.thread import MODES, Thread
 from assistant.tool_settings import parse_tools
 
@@ -28,6 +31,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
+THREADS_PER_PAGE = 50  # threads read at a time while looking for the latest conversation
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=name, handler=handler)
         return sub
 
-    ask = command("ask", cmd_ask, "Send a message and stream the answer (continues the latest thread by default).")
+    ask = command("ask", cmd_ask, "Send a message and stream the answer (continues the latest thread by default, "
+                  "never one `compare` made).")
     ask.add_argument("text", help="the message; - reads it from standard input")
     which = ask.add_mutually_exclusive_group()
     which.add_argument("--thread", metavar="ID", help="continue this thread")
@@ -114,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what answers: llama (SmolLM2 through llama.cpp, the default when installed) or "
                             "reference (deterministic)")
     serve.add_argument("--api-key", metavar="KEY",
-                       help="require this bearer key (needed to listen beyond loopback)")
+                       help="require this bearer key (needed to listen beyond loopback); other local users can read "
+                            "it in the process list: prefer ASSISTANT_SERVER_API_KEY")
+    serve.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[],
+                       help="let web pages from ORIGIN (e.g. http://localhost:3000) use the server; repeatable. "
+                            "Requests from any other page are refused")
 
     files = command("files", cmd_files, "Files for file search: add, list, remove (per thread).")
     files_commands = files.add_subparsers(dest="files_command", metavar="ACTION", required=True)
@@ -125,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     files_rm = files_commands.add_parser("rm", help="detach a file from the thread's vector store")
     files_rm.add_argument("file_id", metavar="FILE_ID")
     for sub in (files_add, files_list, files_rm):
-        sub.add_argument("--thread", metavar="ID", help="the thread (default: the latest)")
+        sub.add_argument("--thread", metavar="ID", help="the thread (default: the latest, never one `compare` made)")
 
     mode = command("mode", cmd_mode, "Move a thread to another state mode (nothing is lost: the index has it all).")
     mode.add_argument("id", metavar="ID", help="thread id")
@@ -173,6 +182,10 @@ def run_app() -> int:
     return run()
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_ERROR
@@ -207,7 +220,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         if args.json:
             print(json.dumps(turn.to_dict(), indent=2, ensure_ascii=False))
-        else:
+        if turn.incomplete_reason == "stream_interrupted":
+            # The server ended the stream without saying the answer was over: not an answer to rely on.
+            return fail(f"{turn.error or 'the stream ended before the answer finished'} ({assistant.base_url}); "
+                        f"what arrived is saved in thread {thread.id}, turn {turn.seq}")
+        if not args.json:
             note = f" ({turn.status}: {turn.incomplete_reason or turn.error})" if turn.status != "completed" else ""
             print(f"[thread {thread.id}, turn {turn.seq}{note}]", file=sys.stderr)
     return 0
@@ -217,9 +234,9 @@ def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Th
     if args.thread:
         return assistant.thread(args.thread)
     if not args.new:
-        latest = assistant.threads(limit=1)
-        if latest:
-            return assistant.thread(latest[0].id)
+        latest = latest_conversation(assistant)
+        if latest is not None:
+            return latest
     title = args.title or " ".join(text.split())[:60]
     return assistant.thread(title=title, mode=args.mode, model=args.model, instructions=args.instructions,
                             tools=parse_tools(args.tools) if args.tools else None)
@@ -275,7 +292,7 @@ def show(event: Any, quiet: bool) -> Any:
         sys.stdout.flush()
     elif event.type == "thread.state_rebuilt":
         print(f"note: {event.reason}", file=sys.stderr)
-    elif event.type == "container.replaced":
+    elif event.type in ("container.replaced", "tools.unavailable"):
         print(f"note: {event.message}", file=sys.stderr)
     elif isinstance(event, TurnEnded):
         return event.turn
@@ -299,7 +316,8 @@ def cmd_threads(args: argparse.Namespace) -> int:
         print("No threads yet. Start one: assistant ask \"hello\"", file=sys.stderr)
     for thread in threads:
         when = thread.updated_at.strftime("%Y-%m-%d %H:%M")
-        print(f"{thread.id}  {when}  {thread.mode:<12} {thread.turn_count:>4} turns  {thread.title}")
+        print(f"{thread.id}  {when}  {thread.mode:<12} {plural(thread.turn_count, 'turn'):>10}  {thread.title}"
+              f"  [{display_name(thread.model)}]")
     return 0
 
 
@@ -312,20 +330,27 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps({**thread_dict(info), "turns": [turn.to_dict() for turn in turns]}, indent=2,
                          ensure_ascii=False))
         return 0
-    print(f"{info.title or '(untitled)'}  [{info.id}, {info.mode}, {info.model}]")
+    print(f"{info.title or '(untitled)'}  [{info.id}, {info.mode}, {display_name(info.model)}]")
     if info.conversation_id:
         print(f"conversation {info.conversation_id}")
     for turn in turns:
         status = "" if turn.status == "completed" else f" [{turn.status}]"
-        cost = f", ${turn.cost_usd:.6f}" if turn.cost_usd is not None else ""
+        usage = turn.usage
+        cost = describe_cost(turn.model, turn.cost_usd, usage.input_tokens, usage.cached_tokens, usage.output_tokens,
+                             estimate_at=info.model)
         print(f"\n#{turn.seq} you: {turn.input}")
         print(f"#{turn.seq} assistant{status}: {turn.text}")
-        print(f"   ({turn.usage.input_tokens} in / {turn.usage.cached_tokens} cached / {turn.usage.output_tokens} out"
-              f"{cost}, {turn.latency_ms or 0:.0f} ms)")
+        print(f"   (answered by {display_name(turn.model)}: {usage.input_tokens} in / {usage.cached_tokens} cached / "
+              f"{usage.output_tokens} out, {cost}, {turn.latency_ms or 0:.0f} ms)")
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from assistant.index.search import search_query
+
+    query = search_query(args.text)
+    if query.note:
+        print(f"note: {query.note}", file=sys.stderr)
     with Assistant() as assistant:
         hits = assistant.search(args.text, limit=args.limit)
     if args.json:
@@ -334,26 +359,35 @@ def cmd_search(args: argparse.Namespace) -> int:
                            "created_at": hit.created_at.isoformat()} for hit in hits], indent=2, ensure_ascii=False))
         return 0
     if not hits:
-        print(f"No turns match {args.text!r}.", file=sys.stderr)
+        print(f"No turns match {' '.join(query.terms)!r}.", file=sys.stderr)
     for hit in hits:
         print(f"{hit.thread_id} #{hit.seq}  {hit.thread_title}\n    {hit.snippet}")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.local.front_door import normalized_origin
     from assistant.local.server import check_exposure, serve
 
     settings = load_settings()
     db_path = args.db or settings.local_server_db
+    if args.api_key:
+        print("warning: --api-key shows the key to every user of this machine (in the process list, "
+              "/proc/<pid>/cmdline); set ASSISTANT_SERVER_API_KEY instead.", file=sys.stderr)
+    api_key = args.api_key or settings.server_api_key
     try:
-        check_exposure(args.host, args.api_key)
+        check_exposure(args.host, api_key)
+        origins = [normalized_origin(origin) for origin in args.allow_origin]
     except ValueError as error:
         return fail(str(error))
-    print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}). "
-          "Ctrl-C stops it.", file=sys.stderr)
+    access = "requests must carry its API key" if api_key else \
+        "no key: any program on this machine may use it; set ASSISTANT_SERVER_API_KEY to require one"
+    print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}; "
+          f"{access}). Ctrl-C stops it.", file=sys.stderr)
     try:
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)  # the data folder, for a PostgreSQL index
-        serve(host=args.host, port=args.port, db_path=db_path, api_key=args.api_key, engine=args.engine)
+        make_private_folder(Path(db_path).parent)  # the data folder, for a PostgreSQL index
+        serve(host=args.host, port=args.port, db_path=db_path, api_key=api_key, engine=args.engine,
+              allowed_origins=origins)
     except (ValueError, OSError, RuntimeError) as error:
         return fail(str(error))
     return 0
@@ -368,7 +402,8 @@ def cmd_files(args: argparse.Namespace) -> int:
                 if outcome.error:
                     print(f"error: {outcome.error}", file=sys.stderr)
             ready = sum(1 for outcome in outcomes if outcome.status == "completed")
-            print(f"{ready} of {len(outcomes)} files ready for file search in thread {thread.id}", file=sys.stderr)
+            print(f"{ready} of {plural(len(outcomes), 'file')} ready for file search in thread {thread.id}",
+                  file=sys.stderr)
             return 0 if ready == len(outcomes) else EXIT_ERROR
         if args.files_command == "rm":
             assistant.files.remove(thread.id, args.file_id)
@@ -400,10 +435,22 @@ class FilesProgressBar:
 
 
 def latest_thread(assistant: Assistant) -> Thread:
-    latest = assistant.threads(limit=1)
-    if not latest:
+    latest = latest_conversation(assistant)
+    if latest is None:
         raise AssistantError("There is no thread yet. Start one: assistant ask \"hello\"")
-    return assistant.thread(latest[0].id)
+    return latest
+
+
+def latest_conversation(assistant: Assistant) -> Thread | None:
+    """The most recently active thread that is not one of a comparison's pair: `assistant compare` and the app's
+    compare screen record theirs as comparisons, and a question sent into one would skew what it measures."""
+    offset = 0
+    while page := assistant.threads(limit=THREADS_PER_PAGE, offset=offset):
+        for info in page:
+            if not assistant.store.comparisons(thread_id=info.id, limit=1):
+                return assistant.thread(info.id)
+        offset += len(page)
+    return None
 
 
 def cmd_mode(args: argparse.Namespace) -> int:
@@ -461,6 +508,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         body = json.loads(text)
     except ValueError as error:
         return fail(f"{source} is not valid JSON: {error}")
+    except RecursionError:
+        return fail(f"{source} nests objects and arrays too deeply to read; no API request does")
     try:
         translation = responses_to_chat(body) if args.reverse else chat_to_responses(body)
     except MigrationError as error:
@@ -510,14 +559,57 @@ class ProgressBar:
         if not self.tty and done < total:
             return
         filled = self.width * done // total if total else self.width
-        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} turns"
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{plural(total, 'turn')}"
         print(("\r" if self.tty else "") + line, end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
 
 def cmd_config(_args: argparse.Namespace) -> int:
-    for name, value in load_settings().describe().items():
+    """Every setting in effect, then what answers. Nothing is started or loaded to say so."""
+    from assistant.local.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
+    from assistant.pricing import PRICES_ENV, load_prices
+    from assistant.tools.web_search import CORPUS_ENV, describe_web_search
+
+    settings = load_settings()
+    engine = local_engine()
+    try:
+        load_prices()
+        prices = "the built-in table" + (", with this file's prices over it" if os.environ.get(PRICES_ENV) else "")
+    except ValueError as error:
+        prices = f"cannot be used: {error}"
+    settings_in_effect = {
+        **settings.describe(),
+        ENGINE_ENVIRONMENT_VARIABLE: f"{os.environ.get(ENGINE_ENVIRONMENT_VARIABLE) or '(not set)'}: {engine}",
+        CORPUS_ENV: f"{os.environ.get(CORPUS_ENV) or '(not set)'}: {describe_web_search()}",
+        PRICES_ENV: f"{os.environ.get(PRICES_ENV) or '(not set)'}: {prices}",
+    }
+    for name, value in settings_in_effect.items():
         print(f"{name}={value}")
+    if settings.uses_local_server:
+        print(f"answers: the embedded local server, with {engine}")
+    else:
+        print(f"answers: the server at {settings_in_effect['OPENAI_BASE_URL']}, model {settings.model}")
     return 0
+
+
+def local_engine() -> str:
+    """What answers in the local server, decided as the server decides (`registry_for("auto")`) but without
+    loading a model."""
+    from assistant.local.engines.registry import ENGINE_CHOICES, ENGINE_ENVIRONMENT_VARIABLE
+    from assistant.local.engines.smollm2 import llama_engine_missing
+
+    choice = os.environ.get(ENGINE_ENVIRONMENT_VARIABLE) or "auto"
+    llama = "the llama engine (SmolLM2-135M-Instruct through llama.cpp)"
+    reference = "the reference engine (deterministic answers that show the server's state)"
+    if choice not in ENGINE_CHOICES:
+        return f"no engine: {choice!r} is not one of {', '.join(ENGINE_CHOICES)}"
+    if choice == "reference":
+        return reference
+    missing = llama_engine_missing()
+    if missing is None:
+        return llama
+    if choice == "llama":
+        return f"{llama}, which cannot start: {missing}"
+    return f"{reference}. {missing}"
 
 
 def thread_dict(thread: ThreadInfo) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 conversation mode (Responses: only the new message goes out each turn) and in a thread in chat mode (Chat
 Completions: the whole history goes out each turn, hosted tools run on the client). Both threads are ordinary
 threads of the index, titled "compare: <name> (responses)" / "(chat)", and the pair is recorded as a comparison
-(`IndexStore.comparisons()`), so the app can find them later.
+(`IndexStore.comparisons()`) before its first turn, so the app can find them later and `assistant ask` never
+takes one for the latest conversation (not even while the comparison runs, or after it was interrupted).
 
 Each turn's numbers are the ones the index records for every turn (request bytes as sent on the wire, tokens
 from the API's usage, time to first token, latency), so both sides are measured the same way. Cost uses the
@@ -30,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.compare_input import ComparisonInput, Conversation, Skipped
 from assistant.errors import AssistantError
-from assistant.pricing import PriceTable, load_prices
+from assistant.pricing import PriceTable, load_prices, local_estimate
 from assistant.turn import Turn
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
+    from assistant.thread import Thread
 
 BACKENDS = ("responses", "chat")
 MODE_OF_BACKEND = {"responses": "conversation", "chat": "chat"}
@@ -61,6 +63,10 @@ class TurnMetrics:
     tool_call_types: dict[str, int]
     text: str
     error: str | None = None
+    answered_by: str = ""  # the model that answered (the response's `model`)
+    # A local model's turn costs $0; this is what it would have cost at the comparison model's prices (or
+    # gpt-4.1-mini's): an estimate, shown as one. None for a turn a hosted model answered.
+    estimate_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class Totals:
     mean_ttft_ms: float | None
     cost_usd: float | None  # None when no turn could be priced
     tool_calls: int
+    estimate_usd: float | None = None  # the local turns' estimate (see TurnMetrics)
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ class ComparisonReport:
                     "instructions": result.conversation.instructions,
                     "turns": [{"turn": number, "user": user, "reference": reference, "similarity": similarity}
                               for number, (user, reference, similarity) in enumerate(
-                                  zip(result.conversation.turns, result.conversation.references, result.similarity),
+                                  zip(result.conversation.turns, _references(result.conversation), result.similarity),
                                   start=1)],
                     "similarity": result.mean_similarity,
                     **{backend: {"thread_id": run.thread_id, "turns": [asdict(turn) for turn in run.turns],
@@ -140,6 +147,12 @@ class ComparisonReport:
             ],
             "totals": {backend: asdict(self.totals(backend)) for backend in BACKENDS},
         }
+
+
+def _references(conversation: Conversation) -> list[str | None]:
+    """A recorded answer (or None) for every turn: a Conversation made in code may leave `references` empty."""
+    missing = len(conversation.turns) - len(conversation.references)
+    return [*conversation.references, *[None] * missing]
 
 
 def similarity(first: str, second: str) -> float:
@@ -154,6 +167,7 @@ def similarity(first: str, second: str) -> float:
 def totals_of(turns: Sequence[TurnMetrics]) -> Totals:
     ttfts = [turn.ttft_ms for turn in turns if turn.ttft_ms is not None]
     costs = [turn.cost_usd for turn in turns if turn.cost_usd is not None]
+    estimates = [turn.estimate_usd for turn in turns if turn.estimate_usd is not None]
     return Totals(
         turns=len(turns),
         request_bytes=sum(turn.request_bytes for turn in turns),
@@ -164,6 +178,7 @@ def totals_of(turns: Sequence[TurnMetrics]) -> Totals:
         mean_ttft_ms=round(sum(ttfts) / len(ttfts), 3) if ttfts else None,
         cost_usd=sum(costs) if costs else None,
         tool_calls=sum(turn.tool_calls for turn in turns),
+        estimate_usd=sum(estimates) if estimates else None,
     )
 
 
@@ -198,33 +213,43 @@ def compare(
 
     if progress:
         progress(0, total_turns)
-    jobs = [(conversation, backend) for conversation in items for backend in BACKENDS]
+    pairs = [_start(assistant, conversation, model, tools, run_id, source) for conversation in items]
+    jobs = [(conversation, backend, threads[backend])
+            for conversation, (threads, _) in zip(items, pairs) for backend in BACKENDS]
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
-        futures = [pool.submit(_run, assistant, conversation, backend, model, tools, prices, one_turn_done)
-                   for conversation, backend in jobs]
+        futures = [pool.submit(_run, thread, backend, conversation, prices, one_turn_done)
+                   for conversation, backend, thread in jobs]
         runs = [future.result() for future in futures]
 
     results = []
-    for position, conversation in enumerate(items):
+    for position, (conversation, (_, comparison_id)) in enumerate(zip(items, pairs)):
         by_backend = {run.backend: run for run in runs[2 * position:2 * position + 2]}
         scores = [similarity(first.text, second.text)
                   for first, second in zip(by_backend["responses"].turns, by_backend["chat"].turns)]
-        result = ConversationResult(conversation, by_backend, scores)
-        comparison_id = assistant.store.add_comparison(
-            run_id=run_id, name=conversation.name, source=source,
-            responses_thread_id=by_backend["responses"].thread_id, chat_thread_id=by_backend["chat"].thread_id,
-            summary={"similarity": result.mean_similarity,
-                     **{backend: asdict(run.totals) for backend, run in by_backend.items()}},
-        )
-        results.append(ConversationResult(conversation, by_backend, scores, comparison_id))
+        result = ConversationResult(conversation, by_backend, scores, comparison_id)
+        assistant.store.set_comparison_summary(comparison_id, {
+            "similarity": result.mean_similarity,
+            **{backend: asdict(run.totals) for backend, run in by_backend.items()}})
+        results.append(result)
     return ComparisonReport(run_id, model, source, datetime.now(timezone.utc).isoformat(timespec="seconds"),
                             results, skipped)
 
 
-def _run(assistant: Assistant, conversation: Conversation, backend: str, model: str, tools: Any,
-         prices: PriceTable, turn_done: Callable[[], None]) -> BackendRun:
-    thread = assistant.thread(title=f"compare: {conversation.name} ({backend})", mode=MODE_OF_BACKEND[backend],
-                              model=model, instructions=conversation.instructions, tools=tools)
+def _start(assistant: Assistant, conversation: Conversation, model: str, tools: Any, run_id: str,
+           source: str | None) -> tuple[dict[str, Thread], str]:
+    """A conversation's two threads, by backend, recorded as a comparison before either runs."""
+    threads = {backend: assistant.thread(title=f"compare: {conversation.name} ({backend})",
+                                         mode=MODE_OF_BACKEND[backend], model=model,
+                                         instructions=conversation.instructions, tools=tools)
+               for backend in BACKENDS}
+    comparison_id = assistant.store.add_comparison(
+        run_id=run_id, name=conversation.name, source=source, responses_thread_id=threads["responses"].id,
+        chat_thread_id=threads["chat"].id, summary={})
+    return threads, comparison_id
+
+
+def _run(thread: Thread, backend: str, conversation: Conversation, prices: PriceTable,
+         turn_done: Callable[[], None]) -> BackendRun:
     metrics = []
     for number, text in enumerate(conversation.turns, start=1):
         try:
@@ -232,13 +257,13 @@ def _run(assistant: Assistant, conversation: Conversation, backend: str, model: 
             error = None
         except AssistantError as failure:
             turn, error = getattr(failure, "turn", None), str(failure)
-        metrics.append(_metrics(number, text, turn, error, backend, prices))
+        metrics.append(_metrics(number, text, turn, error, backend, prices, estimate_at=thread.model))
         turn_done()
     return BackendRun(backend, thread.id, metrics)
 
 
 def _metrics(number: int, user: str, turn: Turn | None, error: str | None, backend: str,
-             prices: PriceTable) -> TurnMetrics:
+             prices: PriceTable, estimate_at: str | None = None) -> TurnMetrics:
     if turn is None:  # failed before the turn was recorded (it always is; this is belt and braces)
         return TurnMetrics(number, user, "failed", 0, 0, 0, 0, None, None, None, 0, {}, "", error)
     types: dict[str, int] = {}
@@ -256,4 +281,7 @@ def _metrics(number: int, user: str, turn: Turn | None, error: str | None, backe
         cost_usd=prices.cost(turn.model, turn.usage.input_tokens, turn.usage.cached_tokens,
                              turn.usage.output_tokens, billable),
         tool_calls=sum(types.values()), tool_call_types=types, text=turn.text, error=error or turn.error,
+        answered_by=turn.model,
+        estimate_usd=local_estimate(turn.model, turn.usage.input_tokens, turn.usage.cached_tokens,
+                                    turn.usage.output_tokens, estimate_at),
     )

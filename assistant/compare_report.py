@@ -2,7 +2,9 @@
 
 The chart is the headline: request bytes and input tokens sent per turn, Responses against Chat. With server
 state the Responses line stays flat (only the new message goes out); Chat resends the whole history, so its line
-grows with every turn. Plain SVG, no JavaScript.
+grows with every turn. Plain SVG, no JavaScript. The Markdown and HTML reports also show both answers of every
+turn beside its similarity, so a score can be checked by reading what it compares (the JSON report has them as
+each turn's `text`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 from pathlib import Path
 
 from assistant.compare import BACKENDS, ComparisonReport, ConversationResult, Totals, TurnMetrics
+from assistant.pricing import estimate_label, estimate_model
+from assistant.private_files import write_private_file
 
 COLOURS = {"responses": "#1f77b4", "chat": "#d62728"}
 _COLUMNS = ("bytes", "input", "cached", "output", "ttft ms", "latency ms", "cost $", "tools")
@@ -33,6 +37,13 @@ def _ms(value: float | None) -> str:
 
 def _cost(value: float | None) -> str:
     return "?" if value is None else f"{value:.6f}"
+
+
+def _estimate(totals: Totals, model: str) -> str:
+    """For local turns (which cost $0): " (local, ≈ $0.000075 at gpt-4.1-mini prices)"."""
+    if totals.estimate_usd is None:
+        return ""
+    return f" (local, {estimate_label(totals.estimate_usd, estimate_model(model))})"
 
 
 def _similarity(value: float | None) -> str:
@@ -70,13 +81,40 @@ def _summary(report: ComparisonReport) -> list[str]:
     lines = []
     for backend in BACKENDS:
         totals = report.totals(backend)
-        lines.append(f"{backend:>9}: {totals.turns} turns, {totals.request_bytes:,} bytes sent, "
+        turns = f"{totals.turns} turn{'' if totals.turns == 1 else 's'}"
+        lines.append(f"{backend:>9}: {turns}, {totals.request_bytes:,} bytes sent, "
                      f"{totals.input_tokens:,} input tokens ({totals.cached_tokens:,} cached), "
-                     f"{totals.output_tokens:,} output, cost {_cost(totals.cost_usd)}, {totals.tool_calls} tool calls")
+                     f"{totals.output_tokens:,} output, cost {_cost(totals.cost_usd)}"
+                     f"{_estimate(totals, report.model)}, {totals.tool_calls} tool calls")
     for skip in report.skipped:
         where = f"line {skip.line}" if skip.line else (skip.name or "input")
         lines.append(f"skipped {where}: {skip.reason}")
     return lines
+
+
+def _answer_of(turn: TurnMetrics) -> str:
+    """A turn's answer as the report shows it: the text, and how the turn ended when it did not complete."""
+    ending = "" if turn.status == "completed" else f"[{turn.status}{f': {turn.error}' if turn.error else ''}]"
+    return "\n".join(part for part in (turn.text, ending) if part) or "(no answer)"
+
+
+def _answers(result: ConversationResult) -> list[tuple[int, str, TurnMetrics, TurnMetrics, float]]:
+    """(turn, user message, Responses turn, Chat turn, similarity) for every turn of a conversation."""
+    responses, chat = result.runs["responses"], result.runs["chat"]
+    return [(r.turn, r.user, r, c, score) for r, c, score in zip(responses.turns, chat.turns, result.similarity)]
+
+
+def _quoted(text: str) -> str:
+    """Markdown block quote: keeps a multi-line answer (headings, lists) inside the report's layout."""
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines() or [""])
+
+
+def _markdown_answers(result: ConversationResult) -> list[str]:
+    out = ["### Answers", ""]
+    for number, user, responses, chat, score in _answers(result):
+        out += [f"**Turn {number}**, similarity {_similarity(score)}", "", "You:", "", _quoted(user), "",
+                "Responses:", "", _quoted(_answer_of(responses)), "", "Chat:", "", _quoted(_answer_of(chat)), ""]
+    return out
 
 
 def markdown(report: ComparisonReport) -> str:
@@ -89,6 +127,7 @@ def markdown(report: ComparisonReport) -> str:
                 "|" + "---:|" * len(header)]
         out += ["| " + " | ".join(row) + " |" for row in _rows(result)]
         out.append("")
+        out += _markdown_answers(result)
     out += ["## Totals", ""] + [f"- {line.strip()}" for line in _summary(report)]
     return "\n".join(out) + "\n"
 
@@ -128,6 +167,16 @@ def chart(result: ConversationResult, metric: str, title: str, width: int = 560,
     return "\n".join(parts)
 
 
+def _html_answers(result: ConversationResult) -> str:
+    header = "".join(f"<th>{name}</th>" for name in ("turn", "you", "Responses", "Chat", "similarity"))
+    rows = "".join(
+        f"<tr><td>{number}</td><td>{html.escape(user)}</td><td>{html.escape(_answer_of(responses))}</td>"
+        f"<td>{html.escape(_answer_of(chat))}</td><td>{_similarity(score)}</td></tr>"
+        for number, user, responses, chat, score in _answers(result))
+    return (f"<h3>Answers</h3><table class=\"answers\"><thead><tr>{header}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
 def to_html(report: ComparisonReport) -> str:
     sections = []
     for result in report.conversations:
@@ -138,7 +187,8 @@ def to_html(report: ComparisonReport) -> str:
             f"<section><h2>{html.escape(result.conversation.name)}</h2>"
             f"<div class=\"charts\">{chart(result, 'request_bytes', 'Request bytes sent per turn')}"
             f"{chart(result, 'input_tokens', 'Input tokens per turn')}</div>"
-            f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></section>"
+            f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+            f"{_html_answers(result)}</section>"
         )
     summary = "".join(f"<li>{html.escape(line.strip())}</li>" for line in _summary(report))
     return f"""<!doctype html>
@@ -147,6 +197,7 @@ def to_html(report: ComparisonReport) -> str:
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+table.answers td {{ text-align: left; vertical-align: top; white-space: pre-wrap; max-width: 40em; }}
 .charts svg {{ margin-right: 1em; }}
 </style></head>
 <body>
@@ -167,4 +218,4 @@ def write_report(report: ComparisonReport, path: str | Path) -> None:
     renderer = renderers.get(path.suffix.lower())
     if renderer is None:
         raise ValueError(f"cannot write a {path.suffix or 'suffix-less'} report: name it .md, .json or .html")
-    path.write_text(renderer(report), encoding="utf-8")
+    write_private_file(path, renderer(report).encode("utf-8"))

@@ -177,3 +177,91 @@ def test_a_closed_pipe_ends_quietly(env):
     shell = f"{sys.executable} -m assistant.cli ask 'count to 20000' | head -c 10"
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env, timeout=60)
     assert result.stdout == "1 2 3 4 5 " and "Traceback" not in result.stderr
+
+
+def test_ask_and_files_continue_the_latest_conversation_never_a_comparison(env, tmp_path):
+    first = run("ask", "hello from the shell", env=env)
+    thread_id = first.stderr.split("[thread ")[1].split(",")[0]
+    script = tmp_path / "turns.yaml"
+    script.write_text("- a compared question\n")
+    assert run("compare", str(script), env=env).returncode == 0  # two newer threads, both the comparison's
+
+    second = run("ask", "What did I say first?", env=env)
+    assert second.stdout == 'You first said: "hello from the shell"\n'
+    assert f"[thread {thread_id}, turn 2]" in second.stderr
+    assert f"Thread {thread_id} has no files" in run("files", "list", env=env).stderr
+    listing = run("threads", env=env).stdout
+    assert "   2 turns  hello from the shell" in listing
+    assert "    1 turn  compare: turns (chat)" in listing and "1 turns" not in listing
+
+
+def test_a_comparison_is_never_the_latest_conversation_even_while_it_runs(assistant):
+    from assistant.cli import latest_conversation
+    from assistant.compare import compare
+    from assistant.compare_input import Conversation
+
+    talk = assistant.thread(title="a conversation")
+    talk.ask("hello")
+    latest_mid_run: list[str | None] = []
+
+    def progress(done: int, total: int) -> None:
+        if 0 < done < total:  # the comparison's threads exist and have turns by now
+            latest = latest_conversation(assistant)
+            latest_mid_run.append(latest.id if latest else None)
+
+    compare(assistant, [Conversation(name="pair", turns=["one", "two"])], progress=progress)
+    assert latest_mid_run and set(latest_mid_run) == {talk.id}
+    assert latest_conversation(assistant).id == talk.id
+
+
+def test_without_a_conversation_ask_starts_one_and_files_says_there_is_none(env, tmp_path):
+    script = tmp_path / "turns.yaml"
+    script.write_text("- a compared question\n")
+    assert run("compare", str(script), env=env).returncode == 0
+    assert "There is no thread yet" in one_error_line(run("files", "list", env=env))
+    started = run("ask", "a question of my own", env=env)
+    assert started.returncode == 0 and "turn 1]" in started.stderr
+
+
+def test_config_lists_every_setting_and_what_answers(tmp_path):
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"models": {"my-model": {"input": 1, "output": 2}}}')
+    corpus = tmp_path / "pages"
+    corpus.mkdir()
+    env = environment(ASSISTANT_DB=str(tmp_path / "index.db"), ASSISTANT_PRICES=str(prices),
+                      ASSISTANT_WEB_CORPUS=str(corpus), ASSISTANT_TIMEOUT="30")
+    result = run("config", env=env)
+    assert result.returncode == 0, result.stderr
+    settings = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_MODEL", "ASSISTANT_DB", "ASSISTANT_TIMEOUT",
+            "ASSISTANT_MAX_RETRIES", "ASSISTANT_MAX_RETRY_WAIT", "ASSISTANT_LOCAL_ENGINE", "ASSISTANT_WEB_CORPUS",
+            "ASSISTANT_PRICES"} <= set(settings)
+    assert settings["ASSISTANT_TIMEOUT"] == "30"
+    assert settings["ASSISTANT_LOCAL_ENGINE"].startswith("reference: the reference engine")
+    assert settings["ASSISTANT_WEB_CORPUS"].startswith(str(corpus))
+    assert settings["ASSISTANT_PRICES"] == f"{prices}: the built-in table, with this file's prices over it"
+    assert result.stdout.splitlines()[-1].startswith("answers: the embedded local server, with the reference engine")
+
+    prices.write_text("{not json")
+    assert run("config", env=env).stdout.count(f"ASSISTANT_PRICES={prices}: cannot be used: ") == 1
+
+
+def test_config_says_which_engine_answers_without_starting_anything(tmp_path):
+    from assistant.local.engines.smollm2 import llama_engine_missing
+
+    env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
+    del env["ASSISTANT_LOCAL_ENGINE"]  # what a user has: the server picks
+    probe = ("import sys; from assistant.cli import main; main(['config']); "
+             "print('llama_cpp imported' if 'llama_cpp' in sys.modules else 'llama_cpp not imported')")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    answers = next(line for line in result.stdout.splitlines() if line.startswith("answers: "))
+    missing = llama_engine_missing()
+    if missing is None:
+        assert answers == "answers: the embedded local server, with the llama engine (SmolLM2-135M-Instruct " \
+                          "through llama.cpp)"
+    else:
+        assert answers.startswith("answers: the embedded local server, with the reference engine")
+        assert missing in answers
+    assert result.stdout.rstrip().endswith("llama_cpp not imported")
+    assert not list(tmp_path.iterdir())  # no index, no server state: nothing was started

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.compare import compare, similarity
-from assistant.compare_input import CompareInputError, load_conversations
-from assistant.compare_report import to_html, write_report
+from assistant.compare import BackendRun, ComparisonReport, ConversationResult, TurnMetrics, compare, similarity
+from assistant.compare_input import CompareInputError, Conversation, load_conversations
+from assistant.compare_report import markdown, table, to_html, write_report
 from assistant.pricing import load_prices
 
 from .conftest import TEST_KEY, environment
@@ -58,12 +58,16 @@ def test_a_script_runs_through_both_backends_and_is_recorded(assistant: Assistan
     chat_input = [turn.input_tokens for turn in memory.runs["chat"].turns]
     assert chat_input == sorted(chat_input) and chat_input[-1] > chat_input[0]
 
-    # Hosted tools ran on the client in chat mode: priced per call only on the Responses side.
+    # The local reference engine answered: each turn costs $0, and what it would have cost at the comparison
+    # model's prices is an estimate, kept apart from the cost.
     responses_turn, chat_turn = maths.runs["responses"].turns[0], maths.runs["chat"].turns[0]
     prices = load_prices()
-    assert responses_turn.cost_usd == pytest.approx(prices.cost("gpt-4.1-mini", responses_turn.input_tokens, 0,
-                                                                responses_turn.output_tokens))
-    assert chat_turn.cost_usd is not None and chat_turn.cost_usd > 0
+    for turn in (responses_turn, chat_turn):
+        assert turn.answered_by == "reference" and turn.cost_usd == 0.0
+        assert turn.estimate_usd == pytest.approx(prices.cost("gpt-4.1-mini", turn.input_tokens, turn.cached_tokens,
+                                                              turn.output_tokens)) and turn.estimate_usd > 0
+    assert report.totals("chat").cost_usd == 0.0 and report.totals("chat").estimate_usd > 0
+    assert "cost 0.000000 (local, ≈ $" in table(report) and "at gpt-4.1-mini prices)" in table(report)
 
     # Both threads are in the index, titled and linked by a comparison record.
     records = assistant.store.comparisons(run_id=report.run_id)
@@ -134,6 +138,55 @@ def test_the_html_report_has_the_chart_of_bytes_and_tokens_per_turn(assistant: A
     assert len(chat_line.split()) == 3  # one point per turn
 
 
+def test_the_reports_show_both_answers_of_each_turn(tmp_path: Path) -> None:
+    """So that a similarity can be checked by reading the two answers it compares."""
+    answers = {"responses": ["Paris is the capital of France.", "About 2.1 million people.\n- in the city"],
+               "chat": ["The capital is Paris.", ""]}
+
+    def turns(backend: str) -> list[TurnMetrics]:
+        return [TurnMetrics(number, user, "completed" if text else "failed", 100, 10, 0, 5, 1.0, 2.0, None, 0, {},
+                            text, None if text else "The stream broke off. <Try again>")
+                for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend]), start=1)]
+
+    conversation = Conversation(name="france", turns=["capital?", "people?"])
+    runs = {backend: BackendRun(backend, f"thr_{backend}", turns(backend)) for backend in ("responses", "chat")}
+    scores = [similarity(first, second) for first, second in zip(answers["responses"], answers["chat"])]
+    report = ComparisonReport("run_1", "gpt-4.1-mini", None, "2026-01-01T00:00:00+00:00",
+                              [ConversationResult(conversation, runs, scores)])
+    for suffix in (".md", ".html", ".json"):
+        write_report(report, tmp_path / f"report{suffix}")
+
+    page = (tmp_path / "report.md").read_text()
+    first, second = page.split("### Answers")[1].split("**Turn 2**")
+    assert f"**Turn 1**, similarity {scores[0]:.2f}" in first
+    assert first.index("Responses:") < first.index("> Paris is the capital of France.") < first.index("Chat:") \
+        < first.index("> The capital is Paris.")
+    assert "> About 2.1 million people.\n> - in the city" in second  # quoted line by line: stays in the report
+    assert "> [failed: The stream broke off. <Try again>]" in second
+
+    page = (tmp_path / "report.html").read_text()
+    answers_table = page.split('<table class="answers">')[1].split("</table>")[0]
+    rows = answers_table.split("<tr>")[2:]
+    assert "<td>Paris is the capital of France.</td><td>The capital is Paris.</td>" in rows[0]
+    assert f"<td>{scores[0]:.2f}</td>" in rows[0]
+    assert "[failed: The stream broke off. &lt;Try again&gt;]" in rows[1]
+
+    data = json.loads((tmp_path / "report.json").read_text())
+    [entry] = data["conversations"]
+    assert [turn["text"] for turn in entry["responses"]["turns"]] == answers["responses"]
+    assert [turn["text"] for turn in entry["chat"]["turns"]] == answers["chat"]
+    assert [turn["similarity"] for turn in entry["turns"]] == scores
+
+
+def test_a_count_of_one_is_singular() -> None:
+    conversation = Conversation(name="one", turns=["hi"])
+    runs = {backend: BackendRun(backend, f"thr_{backend}", [TurnMetrics(1, "hi", "completed", 1, 1, 0, 1, 1.0, 1.0,
+                                                                        None, 0, {}, "hello")])
+            for backend in ("responses", "chat")}
+    report = ComparisonReport("run_1", "gpt-4.1-mini", None, "now", [ConversationResult(conversation, runs, [1.0])])
+    assert "responses: 1 turn, " in table(report) and "1 turns" not in table(report) + markdown(report)
+
+
 def test_similarity_is_word_level_and_ignores_case_and_punctuation() -> None:
     assert similarity("Hello, World!", "hello world") == 1.0
     assert similarity("", "") == 1.0
@@ -151,6 +204,66 @@ def test_bad_input_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CompareInputError, match=r"no conversation to replay \(line 1: the transcript has no user "
                                                 r"turn to replay; line 2: not valid JSON"):
         load_conversations(nothing)
+
+
+BILLION_LAUGHS = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in zip("abcdefgh", "bcdefghi")]
+    + ["turns: *i"]
+) + "\n"
+
+
+def test_yaml_with_aliases_is_refused_before_it_grows(tmp_path: Path) -> None:
+    """Nine lines standing for 9^9 strings once took 35 s to end in a MemoryError; one anchor used twice is
+    refused too (a script never needs them)."""
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text(BILLION_LAUGHS)
+    with pytest.raises(CompareInputError, match=r"refused: it uses a YAML alias \(\*a at line 2, column 8\)"):
+        load_conversations(laughs)
+    reused = tmp_path / "reused.yaml"
+    reused.write_text("turns:\n  - &hi hello\n  - *hi\n")
+    with pytest.raises(CompareInputError, match="YAML alias"):
+        load_conversations(reused)
+    anchored = tmp_path / "anchored.yaml"  # an anchor alone expands nothing
+    anchored.write_text("turns: &t\n  - hello\n")
+    assert load_conversations(anchored).conversations[0].turns == ["hello"]
+
+
+def test_input_too_deep_to_read_is_one_line_or_a_skipped_line(tmp_path: Path) -> None:
+    deep_yaml = tmp_path / "deep.yaml"
+    deep_yaml.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(CompareInputError, match="nested too deeply to read as YAML"):
+        load_conversations(deep_yaml)
+    deep_line = tmp_path / "deep.jsonl"
+    deep_line.write_text('"hello"\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    loaded = load_conversations(deep_line)
+    assert loaded.conversations[0].turns == ["hello"]
+    assert [(skip.line, skip.reason) for skip in loaded.skipped] == [(2, "nested too deeply to read")]
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00 not text\n")
+    with pytest.raises(CompareInputError, match=r"is not UTF-8 text \(byte 0\)"):
+        load_conversations(binary)
+    prices = tmp_path / "prices.json"
+    prices.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply to read"):
+        load_prices(prices)
+    # A bad turn is quoted in its message, briefly, however big it is.
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("turns:\n  - [" + ", ".join(["x" * 1000] * 1000) + "]\n")
+    with pytest.raises(CompareInputError) as raised:
+        load_conversations(huge)
+    assert len(str(raised.value)) < len(str(huge)) + 300
+
+
+def test_the_command_says_each_in_one_line(tmp_path: Path) -> None:
+    files = {"laughs.yaml": BILLION_LAUGHS.encode(), "deep.yaml": b"[" * 100_000 + b"]" * 100_000,
+             "binary.jsonl": b"\xff\xfe garbage\n"}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        result = subprocess.run([sys.executable, "-m", "assistant.cli", "compare", str(tmp_path / name)],
+                                capture_output=True, text=True, env=environment(), timeout=60)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
 
 
 def test_price_overrides_come_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

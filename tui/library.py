@@ -163,8 +163,8 @@ class Library:
     async def new_comparison(self, name: str, *, model: str) -> tuple[ComparisonRecord, dict[str, Thread]]:
         """A pair of threads for one comparison, named and recorded as `assistant compare` records its own
         (`assistant.compare`: the same titles, modes and `comparisons` row), so either lists it. The row's
-        summary stays empty: the pair grows turn by turn and the store cannot update a summary; the screen reads
-        the numbers from the recorded turns."""
+        summary stays empty: the pair grows turn by turn, so the screen reads the numbers from the recorded
+        turns."""
 
         def make() -> tuple[ComparisonRecord, dict[str, Thread]]:
             threads = {backend: self.assistant.thread(title=f"compare: {name} ({backend})",

@@ -3,7 +3,8 @@
 - file search: BM25 over chunks of the index's local copies of the thread's files (`TurnRequest.local_files`);
 - code interpreter: one persistent sandboxed Python process per thread, working in `<folder>/<thread id>`
   (seen by the code as /mnt/data), so variables and files survive between turns as in an auto container;
-- web search: the configured provider (`ASSISTANT_WEB_CORPUS`, else python3-doc), or one given explicitly.
+- web search: the configured provider (`ASSISTANT_WEB_CORPUS`, else python3-doc, else Python's own pydoc
+  documentation), or one given explicitly.
 
 One `LocalToolRuntimes` lives as long as the Assistant: the sandboxes and the file index must outlast a turn.
 Nothing here knows about HTTP, the index or events.
@@ -17,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.backends.base import LocalFile
+from assistant.private_files import make_private_folder
 from assistant.tools import (
     ExecutionResult,
     FileSearchIndex,
     FileSearchResult,
-    NoWebSearchProvider,
     PythonSandbox,
     SandboxLimits,
     ToolError,
@@ -58,7 +59,7 @@ class LocalToolRuntimes:
     def web_search_provider(self) -> WebSearchProvider:
         with self._lock:
             if self._web_search is None:
-                self._web_search = default_web_search_provider() or NoWebSearchProvider()
+                self._web_search = default_web_search_provider()
             return self._web_search
 
     def web_search(self, query: str, *, max_results: int, allowed_domains: Sequence[str] = ()) -> list[WebResult]:
@@ -110,6 +111,7 @@ class LocalToolRuntimes:
         with self._lock:
             sandbox = self._sandboxes.get(thread_id)
             if sandbox is None:
+                make_private_folder(self.containers_folder)
                 sandbox = PythonSandbox(self.containers_folder / thread_id, self.sandbox_limits)
                 self._sandboxes[thread_id] = sandbox
             return sandbox

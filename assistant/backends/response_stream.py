@@ -1,7 +1,7 @@
 """Rebuild a turn from the Responses API's SSE events and translate them into normalized events.
 
 The reader is pure: it holds no connection and does no I/O, so the sync and async backends share it, and the
-recordings in shared/recordings/ can be replayed through it. It dispatches on the `type` string of each event
+recordings in tests/recordings/ can be replayed through it. It dispatches on the `type` string of each event
 (the SDK builds unknown types as the wrong class when validation is lenient), and ignores types it does not
 know, so a newer API does not break an older client. An event of a known type that lacks what the reader needs
 from it (no `response` object, a `delta` that is not text: a lenient SDK passes such events through as they came)

@@ -1,5 +1,5 @@
-"""`/v1/containers`: containers and their files (openai-api.md 1.10). Deletes answer a deleted-object body, which
-the SDK ignores (it returns None)."""
+"""`/v1/containers`: containers and their files (https://platform.openai.com/docs/api-reference/containers).
+Deletes answer a deleted-object body, which the SDK ignores (it returns None)."""
 
 from __future__ import annotations
 

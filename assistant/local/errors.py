@@ -2,7 +2,7 @@
 
 Every failure leaves the server as `{"error": {"message", "type", "param", "code"}}` with the status the real API
 uses, because the SDK maps the status to an exception class and copies `code`/`param`/`type` from the body.
-Messages copy the real API's wording where a source records it (see docs in openai-api.md and the recordings).
+Messages copy the real API's wording where a source records it (OpenAI's docs, the recordings in tests/recordings/).
 """
 
 from __future__ import annotations

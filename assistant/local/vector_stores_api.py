@@ -1,4 +1,4 @@
-"""`/v1/vector_stores`: stores, their files, file batches and search (openai-api.md 1.9; recorded shapes).
+"""`/v1/vector_stores`: stores, their files, file batches and search (API reference and recorded shapes).
 
 Quirks kept from the real API: a file batch's `object` is `vector_store.file_batch` (the SDK's Literal says
 `files_batch` and special-cases it); search is a POST returning a `vector_store.search_results.page`. Responses

@@ -37,7 +37,7 @@ def chunks_of(body: str) -> list[Any]:
 
 
 def label(chunk: Any) -> str:
-    """The notation of recorded-traffic.md: chunk(<non-empty delta keys>[,finish_reason=…][,usage]), no-choices."""
+    """A chunk as a label: chunk(<non-empty delta keys>[,finish_reason=…][,usage]), no-choices."""
     if chunk == "[DONE]":
         return "[DONE]"
     if not chunk["choices"]:

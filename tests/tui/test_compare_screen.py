@@ -77,6 +77,18 @@ async def test_one_prompt_fills_both_panes_the_table_and_the_chart(app: Assistan
     assert [turn.input for turn in threads["chat"].history()] == ["hello there", "and once more", "a third time"]
 
 
+async def test_threads_made_here_are_listed_on_the_main_screen_at_once(app: AssistantApp, assistant: Assistant):
+    async with app.run_test(size=SIZE) as pilot:
+        main = await started(pilot)
+        screen = await open_compare(pilot)
+        await send(pilot, screen, "hello there")
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is main)
+        await until(pilot, lambda: {thread.title for thread in main.sidebar.rows} == {
+            "compare: hello there (responses)", "compare: hello there (chat)"})
+        assert pilot.app.focused is main.prompt
+
+
 async def test_escape_cancels_both_answers(app: AssistantApp, assistant: Assistant):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_compare(pilot)

@@ -10,8 +10,11 @@ from assistant import Assistant
 from assistant.index.tables import utcnow
 from tests.tui.conftest import SIZE, send, started, until
 from tui.app import AssistantApp
+from tui.screens.files import FilesScreen
+from tui.screens.mode_picker import ModePickerScreen
 from tui.screens.model_picker import ModelPickerScreen
 from tui.screens.rename import RenameScreen
+from tui.screens.tools import ToolsScreen
 from tui.widgets.answer import AnswerText, AssistantAnswer
 from tui.widgets.conversation import TurnView
 from tui.widgets.thread_list import PAGE_SIZE
@@ -29,7 +32,11 @@ async def test_send_shows_the_streamed_answer_and_records_the_turn(app: Assistan
         [turn] = assistant.thread(thread.id).history()
         assert turn.status == "completed" and turn.text == answer.text
         # The status bar shows where the answer came from and what it cost.
-        assert str(screen.status.model.content) == assistant.settings.model
+        # The thread asks for gpt-4.1-mini; the local reference engine answered, and the status bar says so
+        # (what was asked for is in the tooltip: the line must fit 80 columns).
+        assert str(screen.status.model.content) == "reference engine (local)"
+        assert screen.status.model.tooltip == f"reference engine (local), asked for {assistant.settings.model}"
+        assert f"{turn.usage.input_tokens}/0/{turn.usage.output_tokens} $0" in str(screen.status.spend.content)
         assert str(screen.status.conversation_id.content) == thread.conversation_id
         spend = str(screen.status.spend.content)
         assert f"{turn.usage.input_tokens}/0/{turn.usage.output_tokens}" in spend
@@ -282,10 +289,42 @@ async def test_model_picker_lists_the_servers_models_and_sets_the_threads_model(
         assert models == assistant.models()
         picker.query_one("#models").highlighted = models.index("reference")
         await pilot.press("enter")
-        await until(pilot, lambda: app.screen is screen and str(screen.status.model.content) == "reference")
+        await until(pilot, lambda: app.screen is screen
+                    and str(screen.status.model.content) == "reference engine (local)")
         assert assistant.store.thread(screen.thread.id).model == "reference"
         await send(pilot, "next")
         assert screen.thread.history()[-1].model == "reference"
+
+
+async def test_closing_a_dialog_or_panel_puts_the_focus_back_on_the_prompt(app: AssistantApp):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await send(pilot, "hello")
+        # files, tools, model, mode: opened while the thread list has the focus (Textual would give it back there)
+        for key, dialog in (("ctrl+l", FilesScreen), ("ctrl+t", ToolsScreen), ("ctrl+o", ModelPickerScreen),
+                            ("ctrl+g", ModePickerScreen)):
+            screen.sidebar.options.focus()
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.screen, dialog))
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is screen)
+            assert app.focused is screen.prompt, f"after {dialog.__name__}: {app.focused}"
+        # from the command palette, which leaves the main screen with no focus at all
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Files")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, FilesScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        assert app.focused is screen.prompt
+        # the search: Esc clears it and leaves the sidebar
+        await pilot.press("ctrl+f")
+        await pilot.press(*"hello")
+        await until(pilot, lambda: screen.sidebar.hits)
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.sidebar.hits is None)
+        assert app.focused is screen.prompt and screen.sidebar.search.value == ""
 
 
 async def test_the_sidebar_reads_threads_a_page_at_a_time(app: AssistantApp, assistant: Assistant):

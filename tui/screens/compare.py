@@ -28,6 +28,8 @@ from textual.worker import Worker
 from assistant import Thread, Turn
 from assistant.compare import BACKENDS
 from assistant.index.store import ComparisonRecord
+from assistant.model_names import answered_label
+from assistant.pricing import estimate_label, estimate_model, local_estimate
 from tui.library import Library
 from tui.notices import error_message, error_title, send_failed_message
 from tui.screens.main import Command, MainScreen
@@ -182,8 +184,15 @@ class CompareScreen(Screen[None]):
         record = self.comparison
         origin = "this screen" if record.source == "app" else (record.source or "assistant compare")
         model = self.threads["responses"].model if self.threads else ""
+        turns = [turn for backend in BACKENDS for turn in self.turns[backend]]
+        shown = answered_label(model, turns[-1].model if turns else None) if model else ""
+        # Local turns cost $0: what they would have cost is an estimate, labelled as one.
+        estimates = [estimate for turn in turns
+                     if (estimate := local_estimate(turn.model, turn.usage.input_tokens, turn.usage.cached_tokens,
+                                                    turn.usage.output_tokens, model)) is not None]
+        cost = f" · $0, {estimate_label(sum(estimates), estimate_model(model))}" if estimates else ""
         self.title_label.update(Content.assemble(
-            "Compare: ", (record.name, "bold"), (f" · {model} · from {origin}", "dim")))
+            "Compare: ", (record.name, "bold"), (f" · {shown}{cost} · from {origin}", "dim")))
 
     # sending
 

@@ -56,9 +56,10 @@ class Command:
 
 
 class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#prompt"  # when nothing has the focus (e.g. after the command palette): the prompt, not the sidebar
     BINDINGS = [
         # Priority so that Esc cancels from anywhere; when no answer runs, check_action lets Esc through to
-        # the focused widget (the search box clears itself with it).
+        # the focused widget (the sidebar clears its search and gives the focus back to the prompt).
         Binding("escape", "cancel_answer", "Cancel answer", priority=True),
         Binding("ctrl+n", "new_thread", "New"),
         Binding("ctrl+f", "search", "Search"),
@@ -79,6 +80,7 @@ class MainScreen(Screen[None]):
         self.draft_model = library.default_model
         self.draft_tools: list[str] = []
         self.untitled = False  # the open thread was made before its first message (to hold files): no title yet
+        self.covered = False  # another screen (a dialog, a panel, the compare screen) is over this one
         self.answer_worker: Worker[None] | None = None
         self.sidebar = ThreadList(library)
         self.thread_title = Label("New thread", id="thread-title")
@@ -101,6 +103,22 @@ class MainScreen(Screen[None]):
         await self.conversation.show_welcome()
         self._show_thread_status([])
         self.connect()
+
+    def on_screen_suspend(self) -> None:
+        self.covered = True
+
+    def on_screen_resume(self) -> None:
+        """Back from a dialog or the compare screen: the thread list is read again, since the compare screen
+        makes threads (and the dialogs rename and change them)."""
+        if self.covered:  # not on the first show: the sidebar is reading its first page then
+            self.covered = False
+            self.sidebar.refresh_threads()
+
+    def back_to_prompt(self, _result: object = None) -> None:
+        """After a dialog about the next message (tools, files, model, mode): the prompt has the focus again.
+        Textual gives it back to whatever had it before, which is nothing after the command palette (the
+        sidebar then takes it)."""
+        self.prompt.focus()
 
     @work(group="connect")
     async def connect(self) -> None:
@@ -150,7 +168,7 @@ class MainScreen(Screen[None]):
                         case "turn.completed" | "turn.incomplete" | "turn.failed" | "turn.cancelled":
                             ended = event.turn
                             await self._turn_ended(view, ended)
-                        case "thread.state_rebuilt" | "container.replaced":
+                        case "thread.state_rebuilt" | "container.replaced" | "tools.unavailable":
                             self._notice(event, notices)
                         case _:
                             await self._show_event(view, event)
@@ -182,6 +200,9 @@ class MainScreen(Screen[None]):
             message = event.reason[:1].upper() + event.reason[1:] + "."
             title = "Thread moved to chat mode" if "chat mode" in event.reason else "Thread state rebuilt"
             severity = "information"
+        elif event.type == "tools.unavailable":
+            message = event.message[:1].upper() + event.message[1:] + "."
+            title, severity = "Tools not available on this server", "warning"
         else:
             message, title, severity = event.message, "Code interpreter container replaced", "warning"
         if message not in shown:
@@ -239,6 +260,10 @@ class MainScreen(Screen[None]):
     @on(ThreadList.HitChosen)
     def _hit_chosen(self, event: ThreadList.HitChosen) -> None:
         self.open_thread(event.hit.thread_id, focus_seq=event.hit.seq)
+
+    @on(ThreadList.Left)
+    def _sidebar_left(self) -> None:
+        self.prompt.focus()
 
     @work(group="open", exclusive=True)
     async def open_thread(self, thread_id: str, *, focus_seq: int | None = None) -> None:
@@ -370,6 +395,7 @@ class MainScreen(Screen[None]):
     async def action_pick_model(self) -> None:
         current = self.thread.model if self.thread else self.draft_model
         model = await self.app.push_screen_wait(ModelPickerScreen(self.library, current))
+        self.back_to_prompt()
         if not model or model == current:
             return
         if self.thread is None:
@@ -417,8 +443,8 @@ class MainScreen(Screen[None]):
     def action_tools(self) -> None:
         note = ""
         if self.mode == "chat":
-            note = "Hosted tools do not run in chat mode: switch the thread's mode (ctrl+g) to use them."
-        self.app.push_screen(ToolsScreen(self.tools_enabled, self.set_tool, note=note))
+            note = "In chat mode the tools run on this machine: Chat Completions has no hosted tools."
+        self.app.push_screen(ToolsScreen(self.tools_enabled, self.set_tool, note=note), self.back_to_prompt)
 
     async def set_tool(self, name: str, on: bool) -> list[str]:
         """Turn a hosted tool on or off for the thread (or the draft); returns the tools now on."""
@@ -449,7 +475,7 @@ class MainScreen(Screen[None]):
         title = self.thread.title if self.thread is not None else ""
         self.app.push_screen(FilesScreen(self.library, self.thread.id if self.thread else None,
                                          title or "new thread", ensure_thread=self._thread_for_files,
-                                         on_added=self._files_added))
+                                         on_added=self._files_added), self.back_to_prompt)
 
     async def _thread_for_files(self) -> str:
         """Files belong to a thread: a draft becomes an untitled thread, titled by its first message later."""
@@ -476,6 +502,7 @@ class MainScreen(Screen[None]):
         current = self.mode
         mode = await self.app.push_screen_wait(ModePickerScreen(self.library.modes, current,
                                                                 draft=self.thread is None))
+        self.back_to_prompt()
         if mode and mode != current:
             await self._switch_mode(mode)
 
@@ -502,7 +529,7 @@ class MainScreen(Screen[None]):
         self.sidebar.refresh_threads()
         message = f"The thread is in {mode} mode now; its next turn rebuilds the state it needs from the index."
         if mode == "chat" and self.thread.tools.enabled:
-            message += " Hosted tools do not run in chat mode: turn them off (ctrl+t) to send in it."
+            message += " Its tools now run on this machine: Chat Completions has no hosted tools."
         self.notify(message, title="Mode switched", timeout=8)
 
     # edit and resend (in a fork)

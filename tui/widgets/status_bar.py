@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.widgets import Label, Static
 
 from assistant import Turn
+from assistant.model_names import answered_label, display_name
 from tui.tools import tools_text
 from tui.widgets.answer import money
 
@@ -85,6 +86,7 @@ class StatusBar(Vertical):
         super().__init__(id="status-bar")
         self.provider = Label("connecting…", id="provider")
         self.model = Label("", id="model")
+        self.asked_for = ""  # the thread's model; the label says which model answered when another did
         self.mode = ActionLabel("screen.pick_mode", "Click (or ctrl+g) to switch the thread's mode", id="mode")
         self.tools = ActionLabel("screen.tools", "Click (or ctrl+t) to turn tools on or off", id="tools")
         self.conversation_id = ConversationId()
@@ -106,7 +108,8 @@ class StatusBar(Vertical):
 
     def show_thread(self, *, model: str, mode: str, conversation_id: str | None, turns: list[Turn],
                     tools: list[str] | None = None) -> None:
-        self.model.update(model)
+        self.asked_for = model
+        self._show_model(turns[-1].model if turns else None)
         self.show_mode(mode, conversation_id)
         self.show_tools(tools or [])
         self.last_turn = Spend.of(turns[-1]) if turns else Spend()
@@ -114,7 +117,8 @@ class StatusBar(Vertical):
         self._show_spend()
 
     def show_model(self, model: str) -> None:
-        self.model.update(model)
+        self.asked_for = model
+        self._show_model(None)
 
     def show_mode(self, mode: str, conversation_id: str | None) -> None:
         self.mode.update(mode)
@@ -125,9 +129,18 @@ class StatusBar(Vertical):
         self.tools.set_class(not enabled, "-none")
 
     def add_turn(self, turn: Turn) -> None:
+        self._show_model(turn.model)
         self.last_turn = Spend.of(turn)
         self.thread_total = self.thread_total + self.last_turn
         self._show_spend()
+
+    def _show_model(self, answered_by: str | None) -> None:
+        # The model that answered, alone: the line has 80 columns for provider, model, mode, tools and the
+        # conversation. The tooltip says what the thread asked for when that differs.
+        label = answered_label(self.asked_for, answered_by)
+        self.model.update(display_name(answered_by) if answered_by and label != display_name(self.asked_for)
+                          else display_name(self.asked_for))
+        self.model.tooltip = label
 
     def _show_spend(self) -> None:
         self.spend.update(Content.assemble(

@@ -4,8 +4,8 @@ Threads are read a page at a time (the index may hold tens of thousands): the fi
 when the list is scrolled or walked near its end. A fork is listed under the thread it was forked from
 (indented, newest first) when that thread is listed too; otherwise in its own place. Each row shows the
 thread's mode and its hosted tools (W web search, F file search, C code interpreter). Typing in the search box
-replaces the list with matching turns; choosing one opens its thread at that turn. Esc in the search box
-clears it.
+replaces the list with matching turns; choosing one opens its thread at that turn. Esc in the sidebar clears
+the search and goes back to the prompt.
 """
 
 from __future__ import annotations
@@ -137,11 +137,15 @@ class ThreadOptions(OptionList):
 
 
 class ThreadList(Vertical):
-    BINDINGS = [Binding("escape", "clear_search", "Clear search", show=False)]
+    BINDINGS = [Binding("escape", "leave", "Clear search, back to the prompt", show=False)]
 
     @dataclass
     class ThreadChosen(Message):
         thread_id: str
+
+    @dataclass
+    class Left(Message):
+        """Esc: the user is done with the sidebar (the main screen puts the focus back on the prompt)."""
 
     @dataclass
     class HitChosen(Message):
@@ -302,11 +306,9 @@ class ThreadList(Vertical):
         else:
             self.options.add_option(Option(Content.styled("No turn matches.", "dim"), disabled=True))
 
-    def action_clear_search(self) -> None:
-        if self.search.value:
-            self.search.value = ""  # Input.Changed ends the search
-        else:
-            self.screen.focus_next()
+    def action_leave(self) -> None:
+        self.search.value = ""  # Input.Changed ends a search
+        self.post_message(self.Left())
 
     def _end_search(self) -> None:
         if self.hits is None:
