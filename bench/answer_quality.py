@@ -1,11 +1,18 @@
 """How often the local engines answer correctly, and whether a tool turn's answer ever contradicts the tool.
 
     python bench/answer_quality.py [--engines llama,reference] [--temperature T] [--top-p P] [--show]
+        [--budgets full,turns=2,turns=4,tokens=512] [--seed N] [--max-output-tokens N] [--categories ...]
 
-42 fixed questions with expected facts, in six categories: arithmetic with code on, facts from an uploaded file
+49 fixed questions with expected facts, in seven categories: arithmetic with code on, facts from an uploaded file
 with file search on, web search over an offline corpus (pages this script writes), follow-ups that need the
-history, general knowledge, small talk. Each runs through `LocalServer(engine=...)` with the openai SDK over
-loopback HTTP, as any client would (model `gpt-4.1-mini`: the server answers it with its local model).
+history (one exchange back), long follow-ups (a fact stated, then 2-6 unrelated turns, then a question that needs
+the fact), general knowledge, small talk. Each runs through a `LocalServer` with the openai SDK over loopback
+HTTP, as any client would (model `gpt-4.1-mini`: the server answers it with its local model).
+
+`--budgets` runs the llama engine once per history budget, for tuning `llama.HISTORY_TURNS` / `PROMPT_BUDGET` on
+this fixed set: `default` (the engine's own), `full` (no limit of turns), `turns=N` (at most N earlier turns), `tokens=N` (a prompt budget
+of N tokens), or both joined by `+` (`turns=4+tokens=1024`). `--seed` fixes the llama engine's sampling, so two
+runs with the same settings answer the same.
 
 Per engine and category it prints the share answered correctly (every expected fact in the answer; for small
 talk, a reply that does not repeat an earlier answer word for word) and, for tool turns, the share whose answer
@@ -33,7 +40,11 @@ from typing import Any
 from openai import OpenAI
 
 from assistant.local import LocalServer
+from assistant.local.engines import EngineRegistry
 from assistant.local.engines.grounding import QUOTE_OPENERS, numbers_in, without_quotes
+from assistant.local.engines.registry import registry_for
+from assistant.local.engines.smollm2 import SMOLLM2_MODEL
+from assistant.pricing import MODEL_PRICES
 
 MODEL = "gpt-4.1-mini"
 CODE = [{"type": "code_interpreter", "container": {"type": "auto"}}]
@@ -117,6 +128,26 @@ QUESTIONS: list[Question] = [
         (["I work as a nurse."], "What is my job?", r"nurse"),
         (["I was born in 1990."], "In which year was I born?", r"1990"),
     ]],
+    # A fact, unrelated turns, then the question: whether the fact is still in the prompt, and still used.
+    *[Question("long follow-up", text, [answer], before=before) for before, text, answer in [
+        (["My name is Ana.", "What is the capital of Italy?", "How many legs does a spider have?"],
+         "What is my name?", r"\bAna\b"),
+        (["My dog is called Bruno.", "What do cows drink?", "Name a yellow fruit.", "What is the opposite of hot?"],
+         "What is my dog called?", r"\bBruno\b"),
+        (["I live in Oslo.", "What colour is grass?", "How many hours are in a day?", "What do bees make?",
+          "Tell me a fun fact about the ocean."], "Which city do I live in?", r"\bOslo\b"),
+        (["My favourite colour is purple.", "What is the largest ocean?", "How many wheels does a bicycle have?",
+          "What is the capital of Spain?", "Name a musical instrument.", "What sound does a cat make?"],
+         "What is my favourite colour?", r"purple"),
+        (["I work as a baker.", "Which planet is closest to the sun?", "What is ice made of?",
+          "Name a bird that cannot fly.", "How many months are in a year?", "What do plants need to grow?",
+          "What is the capital of Japan?"], "What is my job?", r"\bbak(er|ing|e)\b"),
+        (["My sister is called Lena.", "What is the tallest animal?", "What colour is a banana?"],
+         "What is my sister called?", r"\bLena\b"),
+        (["I have three brothers.", "What is the boiling point of water in Celsius?", "Name a fruit that is red.",
+          "Which animal says moo?", "What is the capital of Germany?"],
+         "How many brothers do I have?", r"\b(three|3)\b"),
+    ]],
     *[Question("general", text, [answer]) for text, answer in [
         ("What is the capital of France?", r"\bParis\b"),
         ("How many days are in a week?", r"\b(seven|7)\b"),
@@ -191,32 +222,65 @@ def contradicts(answer: str, tool_output: str, question: str) -> bool:
     return not stated <= known
 
 
-def ask(client: OpenAI, question: Question, store_id: str, sampling: dict[str, float]) -> tuple[str, Any, list[str]]:
+def ask(client: OpenAI, question: Question, store_id: str, sampling: dict[str, float],
+        max_output_tokens: int) -> tuple[str, Any, list[str]]:
     previous = None
     earlier: list[str] = []
     for text in question.before:
         turn = client.responses.create(model=MODEL, input=text, previous_response_id=previous,
-                                       max_output_tokens=200, **sampling)
+                                       max_output_tokens=max_output_tokens, **sampling)
         previous = turn.id
         earlier.append(turn.output_text)
     tools: list[dict[str, Any]] = {"code": CODE, "web": WEB, "": []}.get(question.tools, [])
     if question.tools == "file":
         tools = [{"type": "file_search", "vector_store_ids": [store_id]}]
     response = client.responses.create(model=MODEL, input=question.text, previous_response_id=previous,
-                                       tools=tools, max_output_tokens=300, include=INCLUDE,  # type: ignore[arg-type]
+                                       tools=tools, max_output_tokens=max(300, max_output_tokens),
+                                       include=INCLUDE,  # type: ignore[arg-type]
                                        **sampling)
     return response.output_text, response, earlier
 
 
-def run_engine(engine: str, questions: Sequence[Question], folder: Path, sampling: dict[str, float],
-               show: bool) -> dict[str, Tally]:
+def llama_settings(budget: str) -> dict[str, int | None]:
+    """`LlamaEngine` keyword arguments for a `--budgets` entry: "default" (the engine's), "full" (no limit of turns,
+    the default token budget), "turns=N", "tokens=N" or "turns=N+tokens=M"."""
+    settings: dict[str, int | None] = {}
+    for part in budget.split("+"):
+        name, _, value = part.partition("=")
+        if name == "default" and not value:
+            pass
+        elif name == "full" and not value:
+            settings["history_turns"] = None
+        elif name in ("turns", "tokens") and value.isdigit():
+            settings["history_turns" if name == "turns" else "prompt_budget"] = int(value)
+        else:
+            raise SystemExit(f"Unknown budget {part!r}: expected default, full, turns=N or tokens=N (joined by +).")
+    return settings
+
+
+def engines_for(engine: str, budget: str, seed: int | None) -> EngineRegistry:
+    if engine != "llama":
+        return registry_for(engine)
+    from assistant.local.engines.llama import (
+        LlamaEngine,  # imports llama_cpp: only when it is benched
+    )
+
+    registry = EngineRegistry()
+    registry.serve_locally(LlamaEngine(seed=seed, **llama_settings(budget)), SMOLLM2_MODEL,  # type: ignore[arg-type]
+                           also_for=MODEL_PRICES)
+    return registry
+
+
+def run_engine(engine: str, budget: str, questions: Sequence[Question], folder: Path, sampling: dict[str, float],
+               seed: int | None, max_output_tokens: int, show: bool) -> dict[str, Tally]:
     tallies: dict[str, Tally] = defaultdict(Tally)
-    with LocalServer(db_path=folder / f"{engine}.db", engine=engine) as server, \
+    label = engine_label(engine, budget)
+    with LocalServer(db_path=folder / f"{label}.db", engines=engines_for(engine, budget, seed)) as server, \
             OpenAI(base_url=server.base_url, api_key="bench", max_retries=0, timeout=600) as client:
         store_id = vector_store(client, folder)
         for question in questions:
             started = time.perf_counter()
-            answer, response, earlier = ask(client, question, store_id, sampling)
+            answer, response, earlier = ask(client, question, store_id, sampling, max_output_tokens)
             tally = tallies[question.category]
             tally.seconds += time.perf_counter() - started
             tally.asked += 1
@@ -236,9 +300,13 @@ def run_engine(engine: str, questions: Sequence[Question], folder: Path, samplin
                 tally.failures.append(f"{question.text!r} -> {answer!r}")
             if show:
                 mark = "ok " if right else "BAD"
-                print(f"[{engine}] {mark}{' CONTRADICTS' if contradiction else ''} {question.text!r} -> "
+                print(f"[{label}] {mark}{' CONTRADICTS' if contradiction else ''} {question.text!r} -> "
                       f"{answer!r} ({response.model})", flush=True)
     return tallies
+
+
+def engine_label(engine: str, budget: str) -> str:
+    return f"{engine}[{budget}]" if engine == "llama" else engine
 
 
 def percent(part: int, whole: int) -> str:
@@ -251,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--categories", help="only these categories, comma-separated (for tuning)")
+    parser.add_argument("--budgets", default="default",
+                        help="llama history budgets to compare: default, full, turns=N, tokens=N, joined by + (comma-separated)")
+    parser.add_argument("--seed", type=int, default=7, help="the llama engine's sampling seed (fixed: repeatable)")
+    parser.add_argument("--max-output-tokens", type=int, default=200,
+                        help="output limit of the earlier turns (tool answers get at least 300 for their quotes)")
     parser.add_argument("--show", action="store_true", help="print every question and answer")
     args = parser.parse_args(argv)
     wanted = args.categories.split(",") if args.categories else None
@@ -264,23 +337,31 @@ def main(argv: Sequence[str] | None = None) -> None:
         corpus.mkdir()
         write_corpus(corpus)
         os.environ["ASSISTANT_WEB_CORPUS"] = str(corpus)  # the servers' web search reads these pages
-        results = {engine: run_engine(engine, questions, folder, sampling, args.show)
-                   for engine in args.engines.split(",")}
+        runs = [(engine, budget) for engine in args.engines.split(",")
+                for budget in (args.budgets.split(",") if engine == "llama" else ["full"])]
+        results = {engine_label(engine, budget): run_engine(engine, budget, questions, folder, sampling, args.seed,
+                                                            args.max_output_tokens, args.show)
+                   for engine, budget in runs}
 
-    print(f"\n{len(questions)} questions; sampling: {sampling or 'engine defaults'}")
-    print(f"{'engine':<10} {'category':<11} {'correct':>8} {'tool turns':>10} {'contradict':>10} {'s/question':>10}")
+    print(f"\n{len(questions)} questions; sampling: {sampling or 'engine defaults'}; llama seed {args.seed}; "
+          f"earlier turns' max_output_tokens {args.max_output_tokens}")
+    width = max(len("engine"), *(len(label) for label in results))
+    print(f"{'engine':<{width}} {'category':<14} {'correct':>8} {'tool turns':>10} {'contradict':>10}"
+          f" {'s/question':>10}")
     for engine, tallies in results.items():
         for category in categories:
             tally = tallies[category]
             share = percent(tally.correct, tally.asked)
-            print(f"{engine:<10} {category:<11} {tally.correct:>3}/{tally.asked:<2} {share:>4}"
+            print(f"{engine:<{width}} {category:<14} {tally.correct:>3}/{tally.asked:<2} {share:>4}"
                   f" {tally.tool_turns:>10} {percent(tally.contradictions, tally.tool_turns):>10}"
                   f" {tally.seconds / max(tally.asked, 1):>10.1f}")
         tool = [tallies[c] for c in categories if tallies[c].tool_turns]
         correct = sum(t.correct for t in tool)
         turns = sum(t.tool_turns for t in tool)
         wrong = sum(t.contradictions for t in tool)
-        print(f"{engine:<10} {'tool turns':<11} {correct:>3}/{turns:<2} {percent(correct, turns):>4}"
+        if not turns:
+            continue
+        print(f"{engine:<{width}} {'tool turns':<14} {correct:>3}/{turns:<2} {percent(correct, turns):>4}"
               f" {turns:>10} {percent(wrong, turns):>10}   (target: >= 90% correct, 0% contradict)")
     for engine, tallies in results.items():
         failures = [line for category in categories for line in tallies[category].failures]

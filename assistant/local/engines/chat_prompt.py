@@ -6,10 +6,15 @@ call tools still reads exactly what the tools returned. The quotes the engine ap
 are left out of them (`grounding.without_quotes`): the model reads the results in the user turn, and never as
 words of its own that it would then imitate.
 
-A small model's context is short and its prefill slow, so a prompt over budget loses its oldest messages, in
-blocks of `DROP_BLOCK` (a stable cut keeps the prompt prefix, and so llama.cpp's prefix cache, valid for several
-turns), and the system message says how many were left out. The latest user turn is never dropped; if it alone is
-over budget its middle is cut, with a marker. Nothing fails for being long.
+History is left out in whole turns (a user message and what follows it up to the next one), so a tool exchange,
+which lives in its user turn, is kept or left out whole. Two budgets apply, oldest turns going first:
+- `history_turns`: at most that many earlier turns are kept before the latest, since a small model answers worse
+  from a long history it cannot use (the engine's default is measured: see `llama.HISTORY_TURNS`);
+- the token budget: a small model's context is short and its prefill slow, so a prompt over budget loses its
+  oldest turns, `DROP_TURNS` at a time (a stable cut keeps the prompt prefix, and so llama.cpp's prefix cache,
+  valid for several turns).
+The system message is always kept and says how many messages were left out. The latest user turn is never
+dropped; if it alone is over budget its middle is cut, with a marker. Nothing fails for being long.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from ..items import item_text
 from .grounding import without_quotes
 from .tool_rules import TOOL_RESULT_TYPES, quote_tool_result
 
-DROP_BLOCK = 4
+DROP_TURNS = 2
 CUT_MARKER = "\n[... {} characters left out to fit the context window ...]\n"
 
 Message = dict[str, str]  # {"role": ..., "content": ...}
@@ -80,21 +85,25 @@ def _add_to_user_turn(messages: list[Message], text: str) -> None:
         messages.append({"role": "user", "content": text})
 
 
-def fit_prompt(messages: list[Message], tokenize: Tokenize, budget: int) -> FittedPrompt:
-    """`messages` (system first) within `budget` tokens, dropping and cutting as the module docstring says."""
+def fit_prompt(messages: list[Message], tokenize: Tokenize, budget: int,
+               history_turns: int | None = None) -> FittedPrompt:
+    """`messages` (system first) within `budget` tokens and `history_turns` earlier turns (None: no limit),
+    dropping and cutting as the module docstring says."""
     system, rest = messages[0], messages[1:]
-    last_user = max((i for i, message in enumerate(rest) if message["role"] == "user"), default=0)
-    dropped = 0
+    starts = turn_starts(rest)
+    latest = len(starts) - 1
+    first = 0 if history_turns is None else max(0, latest - history_turns)
     while True:
+        dropped = starts[first]
         fitted = [_with_notice(system, dropped)] + rest[dropped:]
         tokens = tokenize(fitted)
         if len(tokens) <= budget:
             return FittedPrompt(fitted, tokens, dropped, 0)
-        if dropped + DROP_BLOCK > last_user:
+        if first + DROP_TURNS > latest:
             break
-        dropped += DROP_BLOCK
+        first += DROP_TURNS
     # Only the latest turn is left: cut the middle of its longest message until it fits.
-    dropped = last_user
+    dropped = starts[latest]
     kept = [_with_notice(system, dropped)] + rest[dropped:]
     tokens = tokenize(kept)
     longest = max(range(len(kept)), key=lambda i: len(kept[i]["content"]))
@@ -107,6 +116,13 @@ def fit_prompt(messages: list[Message], tokenize: Tokenize, budget: int) -> Fitt
         kept[longest] = {**kept[longest], "content": head + CUT_MARKER.format(cut) + tail}
         tokens = tokenize(kept)
     return FittedPrompt(kept, tokens, dropped, cut)
+
+
+def turn_starts(conversation: Sequence[Message]) -> list[int]:
+    """Where each turn of `conversation` (the messages after the system one) begins: at 0, then at every user
+    message that does not follow another user message. Tool results are part of their user turn."""
+    return [0] + [i for i in range(1, len(conversation))
+                  if conversation[i]["role"] == "user" and conversation[i - 1]["role"] != "user"]
 
 
 def _with_notice(system: Message, dropped: int) -> Message:

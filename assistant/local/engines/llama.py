@@ -49,6 +49,18 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 # Prefill runs at a few hundred tokens per second on a small CPU: a longer prompt would keep a user waiting tens
 # of seconds before the first token (once; the prefix cache keeps later turns fast).
 PROMPT_BUDGET = 3072
+# How many earlier turns the prompt keeps (None: all that fit PROMPT_BUDGET). None, measured with
+# bench/answer_quality.py (--budgets, seeds 7/11/23, earlier turns' max_output_tokens 60; 21 questions a category):
+#   budget           follow-up  long follow-up  general  small talk
+#   all (default)      13/21        9/21         16/21     12/21
+#   last 8 turns       13/21        9/21         16/21     12/21   (same answers: no conversation is longer)
+#   last 4 turns       13/21        4/21         16/21     12/21
+#   last 2 turns       13/21        0/21         16/21     12/21
+#   last 1 turn        13/21        0/21         16/21     12/21
+#   512 / 1024 tokens  13/21        9/21         16/21     12/21   (same answers: these prompts stay under 512)
+# Keeping fewer turns never helped (the 135M model does not get confused by a few unrelated turns), and it loses
+# the fact a long follow-up needs; so only the token budget trims.
+HISTORY_TURNS: int | None = None
 # This model's own output limit, as every real model has one: a 135M model can loop on a phrase, and must not
 # fill the whole context doing so. Reaching it ends the response `incomplete`, like any max_output_tokens.
 MAX_OUTPUT_TOKENS = 1024
@@ -66,14 +78,19 @@ REPEAT_PENALTY = 1.1
 
 class LlamaEngine:
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int | None = None,
-                 prompt_budget: int = PROMPT_BUDGET) -> None:
+                 prompt_budget: int = PROMPT_BUDGET, history_turns: int | None = HISTORY_TURNS,
+                 seed: int | None = None) -> None:
+        """`prompt_budget` (tokens) and `history_turns` (earlier turns kept) bound the prompt (`fit_prompt`);
+        `seed` fixes the sampling's random numbers (None: random), for measurements that can be repeated."""
         path = model_path or smollm2_weights()
         if path is None:
             raise RuntimeError(f"The SmolLM2 weights are not installed ({INSTALL_HINT}).")
         # n_ctx=0 takes the context length the model was trained with (8192 for SmolLM2).
-        self.model = llama_cpp.Llama(str(path), n_ctx=n_ctx or 0, verbose=False)
+        options = {} if seed is None else {"seed": seed}
+        self.model = llama_cpp.Llama(str(path), n_ctx=n_ctx or 0, verbose=False, **options)
         self.n_ctx = self.model.n_ctx()
         self.prompt_budget = min(prompt_budget, self.n_ctx - 16)
+        self.history_turns = history_turns
         template = self.model.metadata.get("tokenizer.chat_template")
         if not template:
             raise RuntimeError(f"{path} has no chat template")
@@ -215,10 +232,11 @@ class LlamaEngine:
 
     def prompt(self, request: GenerationRequest, budget: int) -> FittedPrompt:
         messages = chat_messages(request.instructions, request.input_items, DEFAULT_SYSTEM)
-        fitted = fit_prompt(messages, self.template_tokens, budget)
+        fitted = fit_prompt(messages, self.template_tokens, budget, self.history_turns)
         if fitted.dropped_messages or fitted.cut_characters:
-            logger.info("prompt over %d tokens: left out the %d oldest messages and %d characters of the latest",
-                        budget, fitted.dropped_messages, fitted.cut_characters)
+            logger.info("prompt within %d tokens and %s earlier turns: left out the %d oldest messages and %d "
+                        "characters of the latest", budget, self.history_turns, fitted.dropped_messages,
+                        fitted.cut_characters)
         return fitted
 
     def template_tokens(self, messages: list[Message]) -> list[int]:
