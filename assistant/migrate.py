@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.nesting import nests_deeper_than
+
 JSON = dict[str, Any]
 
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
@@ -87,15 +89,9 @@ class MigrationError(ValueError):
 
 def check_nesting(body: Any) -> None:
     """Raise MigrationError when `body` nests objects and arrays more than MAX_NESTING levels deep."""
-    stack = [(body, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if not isinstance(value, Mapping | list):
-            continue
-        if depth > MAX_NESTING:
-            raise MigrationError(f"the request nests objects and arrays more than {MAX_NESTING} levels deep; "
-                                 "no API request does")
-        stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, Mapping) else value))
+    if nests_deeper_than(body, MAX_NESTING):
+        raise MigrationError(f"the request nests objects and arrays more than {MAX_NESTING} levels deep; "
+                             "no API request does")
 
 
 @dataclass(frozen=True)

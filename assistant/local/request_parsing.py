@@ -19,6 +19,8 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from assistant.nesting import nests_deeper_than
+
 from . import errors
 from .errors import ApiError
 from .store import paginate
@@ -53,7 +55,7 @@ async def json_object(request: Request, empty_ok: bool = False) -> dict[str, Any
         raise _nested_too_deeply() from None
     if not isinstance(body, dict):
         raise errors.invalid_json()
-    if _deeper_than(body, MAX_JSON_DEPTH):
+    if nests_deeper_than(body, MAX_JSON_DEPTH):
         raise _nested_too_deeply()
     return body
 
@@ -122,17 +124,6 @@ def _nested_too_deeply() -> ApiError:
                     "Send a flatter body.", code="invalid_json")
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether `value` nests objects and arrays more than `limit` deep (without recursion: it is the check)."""
-    pending = [(value, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > limit:
-            return True
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, (dict, list)):
-                pending.append((child, depth + 1))
-    return False
 
 
 def int_query(request: Request, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
