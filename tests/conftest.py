@@ -16,6 +16,7 @@ from assistant import Assistant
 from assistant.index import store as index_store
 from assistant.index.database import open_index
 from assistant.local import LocalServer
+from tests.misbehaving_provider import MisbehavingProvider
 from tests.postgres_index import PostgresSchemas, postgres_server
 
 TEST_KEY = "sk-test-0123456789abcdef0123456789abcdef"
@@ -111,6 +112,13 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
 def server(local_server: LocalServer) -> Iterator[LocalServer]:
     yield local_server
     local_server.clear_faults()
+
+
+@pytest.fixture
+def provider(server: LocalServer) -> Iterator[MisbehavingProvider]:
+    """A misbehaving provider in front of the test server (it forwards until told to misbehave)."""
+    with MisbehavingProvider(server.base_url) as provider:
+        yield provider
 
 
 @pytest.fixture

@@ -27,12 +27,6 @@ CHAT = "/v1/chat/completions"
 
 
 @pytest.fixture
-def provider(server) -> Iterator[MisbehavingProvider]:
-    with MisbehavingProvider(server.base_url) as provider:
-        yield provider
-
-
-@pytest.fixture
 def assistant(provider: MisbehavingProvider, tmp_path: Path) -> Iterator[Assistant]:
     with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0,
                    strict_validation=True) as instance:

@@ -18,7 +18,6 @@ from assistant import Assistant, RateLimited, ServerError, ServerUnreachable, Tu
 from assistant.config import load_settings
 from assistant.errors import AssistantError
 from tests.conftest import TEST_KEY
-from tests.misbehaving_provider import MisbehavingProvider
 
 
 def assistant_on(base_url: str, tmp_path, **options) -> Assistant:
@@ -126,12 +125,6 @@ def test_a_503_asking_for_a_long_wait_says_how_long(server, tmp_path):
 # Answers that never come. The provider holds the request (or the rest of a stream) until the test ends, so
 # any timeout is shorter than the silence; the timeout is generous enough for the answers that do come.
 TIMEOUT_S = 3.0
-
-
-@pytest.fixture
-def provider(server):
-    with MisbehavingProvider(server.base_url) as provider:
-        yield provider
 
 
 def test_a_response_that_never_arrives_is_a_clear_timeout_error(provider, tmp_path):

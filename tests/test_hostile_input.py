@@ -211,12 +211,6 @@ NOT_JSON = [b"<html><body><h1>502 Bad Gateway</h1></body></html>", b'{"id": "con
 
 
 @pytest.fixture
-def provider(server):
-    with MisbehavingProvider(server.base_url) as provider:
-        yield provider
-
-
-@pytest.fixture
 def assistant_via(provider, tmp_path):
     with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0) \
             as assistant:  # lenient, as users run it: the SDK's strict validation would catch some of this itself

@@ -18,12 +18,6 @@ from .conftest import SIZE, send, started
 
 
 @pytest.fixture
-def provider(server) -> Iterator[MisbehavingProvider]:
-    with MisbehavingProvider(server.base_url) as provider:
-        yield provider
-
-
-@pytest.fixture
 def app(provider: MisbehavingProvider, tmp_path: Path) -> Iterator[AssistantApp]:
     with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
                    max_retries=0) as assistant:
