@@ -21,30 +21,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import random
-import socket
 import sqlite3
 import statistics
-import subprocess
-import tempfile
+import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from assistant.index.store import IndexStore
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/index_scale.py`
+
+from assistant.index.store import IndexStore  # noqa: E402
+from tests.postgres_index import postgres_server, schema_url  # noqa: E402
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
          "romeo sierra tango uniform victor whiskey xray yankee zulu invoice refund shipping latency database "
          "python kernel network migration quarterly budget forecast report customer support").split()
 PASTE_LINE = "naïve café ✓ — a long pasted log line with some words in it\n"  # "pasted": on every line
 PASTE_END = "the needle is zanzibar\n"  # "zanzibar": once, at the end
-START_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "start-test-postgres.sh"
 SCHEMA = "index_scale"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -156,9 +154,9 @@ def build_postgres(url: str, plan: Plan) -> str:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         admin.execute(f"CREATE SCHEMA {SCHEMA}")
-    schema_url = f"{url}{'&' if '?' in url else '?'}options={quote(f'-c search_path={SCHEMA}')}"
-    IndexStore(schema_url).close()  # the schema, by the real migrations
-    with psycopg.connect(schema_url) as connection:
+    in_schema = schema_url(url, SCHEMA)
+    IndexStore(in_schema).close()  # the schema, by the real migrations
+    with psycopg.connect(in_schema) as connection:
         connection.execute("SET synchronous_commit = off")
         with connection.cursor().copy(f"COPY threads ({', '.join(THREAD_COLUMNS)}) FROM STDIN") as copy:
             for row in plan.thread_rows():
@@ -174,9 +172,9 @@ def build_postgres(url: str, plan: Plan) -> str:
         # The ids were given: the next turn the store writes takes the one after them.
         connection.execute("SELECT setval(pg_get_serial_sequence('turns', 'id'), (SELECT max(id) FROM turns))")
         connection.commit()
-    with psycopg.connect(schema_url, autocommit=True) as connection:
+    with psycopg.connect(in_schema, autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
-    return schema_url
+    return in_schema
 
 
 def add_pastes(store: IndexStore, count: int) -> None:
@@ -248,22 +246,6 @@ def postgres_size(url: str) -> float:
         return float(size)
 
 
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL server started by scripts/start-test-postgres.sh for as long as the context lasts."""
-    folder = tempfile.mkdtemp(prefix="assistant-bench-postgres-")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "TEST_POSTGRES_DIR": folder, "TEST_POSTGRES_PORT": str(port)}
-    try:
-        started = subprocess.run(["bash", str(START_SCRIPT)], env=env, capture_output=True, text=True, check=True)
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(["bash", str(START_SCRIPT), "stop"], env=env, capture_output=True)
-        subprocess.run(["rm", "-rf", folder], capture_output=True)
-
-
 def run(backend: str, location: Path | str, plan: Plan, pastes: int) -> tuple[dict[str, tuple[float, float]], float]:
     print(f"{backend}: building {len(plan.thread_ids):,} threads / {len(plan.turns):,} turns ...")
     started = time.perf_counter()
@@ -295,7 +277,7 @@ def main() -> None:
     plan = Plan.make(args.threads, args.turns, args.long_thread)
     backends = [name for name in args.backends.split(",") if name == "sqlite" or args.postgres]
     results = {}
-    with throwaway_postgres() if args.postgres == "start" else nullcontext(args.postgres) as url:
+    with postgres_server() if args.postgres == "start" else nullcontext(args.postgres) as url:
         for backend in backends:
             results[backend] = run(backend, args.path if backend == "sqlite" else url, plan, args.pastes)
 
