@@ -72,6 +72,28 @@ LEASE_FIRST_WAIT_S = 0.05
 LEASE_LONGEST_WAIT_S = 1.0
 
 
+class LeaseWaits:
+    """How long a chain-mode turn waits before it tries again to take the thread's lease from `holder`: twice as
+    long each time, up to the longest; past the lease's hold (the timeout) the wait ends in one clear line."""
+
+    def __init__(self, thread_id: str, lease: Lease) -> None:
+        self.thread_id = thread_id
+        self.lease = lease
+        self.since = time.monotonic()
+        self.wait = LEASE_FIRST_WAIT_S
+
+    def after(self, holder: LeaseHolder) -> float:
+        waited_s = time.monotonic() - self.since
+        if waited_s >= self.lease.hold.total_seconds():
+            host, _, rest = holder.owner.partition(" ")
+            who = f"process {rest.split(' ')[0]} on {host}" if rest else "another process"
+            raise AssistantError(f"Thread {self.thread_id} is busy: a turn by {who} has held it for the last "
+                                 f"{waited_s:.0f} s (in chain mode one turn runs at a time, so the chain stays in "
+                                 "one line). Ask again when that turn has finished.")
+        wait, self.wait = self.wait, min(self.wait * 2, LEASE_LONGEST_WAIT_S)
+        return wait
+
+
 @dataclass(frozen=True)
 class TurnExtras:
     """What a turn adds to its request beyond text: functions, approval, a structured-answer schema."""
@@ -281,11 +303,9 @@ class Thread:
         check_message(text)
         lease = self._lease()
         if lease is not None:
-            since, wait = time.monotonic(), LEASE_FIRST_WAIT_S
+            waits = LeaseWaits(self.id, lease)
             while (holder := self._assistant.store.take_lease(lease)) is not None:
-                self._check_wait(lease, holder, time.monotonic() - since)
-                time.sleep(wait)
-                wait = min(wait * 2, LEASE_LONGEST_WAIT_S)
+                time.sleep(waits.after(holder))
         try:
             backend, request = self._prepare(text, options)
             request = self._with_extras(request, extras)
@@ -348,11 +368,9 @@ class Thread:
         # blocking index work: off the event loop, so an app streaming this turn never stutters.
         lease = self._lease()
         if lease is not None:
-            since, wait = time.monotonic(), LEASE_FIRST_WAIT_S
+            waits = LeaseWaits(self.id, lease)
             while (holder := await self._atake_lease(lease)) is not None:
-                self._check_wait(lease, holder, time.monotonic() - since)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, LEASE_LONGEST_WAIT_S)
+                await asyncio.sleep(waits.after(holder))
         try:
             backend, request = await asyncio.to_thread(self._prepare, text, options)
             request = self._with_extras(request, extras)
@@ -422,16 +440,6 @@ class Thread:
         except asyncio.CancelledError:
             taking.add_done_callback(lambda _: self._release(lease))
             raise
-
-    def _check_wait(self, lease: Lease, holder: LeaseHolder, waited_s: float) -> None:
-        """Past the timeout, waiting for another turn's lease on the thread ends in one clear line."""
-        if waited_s < lease.hold.total_seconds():
-            return
-        host, _, rest = holder.owner.partition(" ")
-        who = f"process {rest.split(' ')[0]} on {host}" if rest else "another process"
-        raise AssistantError(f"Thread {self.id} is busy: a turn by {who} has held it for the last {waited_s:.0f} s "
-                             "(in chain mode one turn runs at a time, so the chain stays in one line). Ask again "
-                             "when that turn has finished.")
 
     def _release(self, lease: Lease | None) -> None:
         if lease is not None:
