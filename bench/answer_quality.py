@@ -39,11 +39,11 @@ from typing import Any
 
 from openai import OpenAI
 
-from assistant.local import LocalServer
-from assistant.local.engines import EngineRegistry
-from assistant.local.engines.grounding import QUOTE_OPENERS, numbers_in, without_quotes
-from assistant.local.engines.registry import registry_for
-from assistant.local.engines.smollm2 import SMOLLM2_MODEL
+from assistant.server import LocalServer
+from assistant.server.engines import EngineRegistry
+from assistant.server.engines.grounding import QUOTE_OPENERS, numbers_in, without_quotes
+from assistant.server.engines.registry import registry_for
+from assistant.server.engines.smollm2 import SMOLLM2_MODEL
 from assistant.pricing import MODEL_PRICES
 
 MODEL = "gpt-4.1-mini"
@@ -261,7 +261,7 @@ def llama_settings(budget: str) -> dict[str, int | None]:
 def engines_for(engine: str, budget: str, seed: int | None) -> EngineRegistry:
     if engine != "llama":
         return registry_for(engine)
-    from assistant.local.engines.llama import (
+    from assistant.server.engines.llama import (
         LlamaEngine,  # imports llama_cpp: only when it is benched
     )
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import llama_cpp
 from openai import OpenAI
 
-from assistant.local import LocalServer
-from assistant.local.engines.llama import DEFAULT_SYSTEM, REPEAT_PENALTY
-from assistant.local.engines.smollm2 import SMOLLM2_MODEL, smollm2_weights
+from assistant.server import LocalServer
+from assistant.server.engines.llama import DEFAULT_SYSTEM, REPEAT_PENALTY
+from assistant.server.engines.smollm2 import SMOLLM2_MODEL, smollm2_weights
 
 TOPICS = ["a dragon", "a lighthouse", "a robot", "a river", "a violin", "a comet", "a garden", "a train", "a fox",
           "a mountain", "a clock", "a ship"]

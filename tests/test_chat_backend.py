@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.chat import ChatBackend, chat_params
 from assistant.backends.chat_stream import ChatStreamReader
 from assistant.backends.responses import ResponsesBackend
 from assistant.events import Event, ResponseEnded
 from assistant.index.store import ThreadInfo
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 from tests.conftest import TEST_KEY
-from tests.local.conftest import RECORDINGS
+from tests.server.conftest import RECORDINGS
 
 MODEL = "gpt-4.1-mini"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.chat import MAX_TOOL_ROUNDS, chat_params
-from assistant.local import LocalServer
-from assistant.local.engines.base import Finish, GenerationRequest, ToolCall, Usage
-from assistant.local.engines.registry import EngineRegistry
+from assistant.server import LocalServer
+from assistant.server.engines.engine import Finish, GenerationRequest, ToolCall, Usage
+from assistant.server.engines.registry import EngineRegistry
 
 from .conftest import TEST_KEY
 from .tool_threads import tool_assistant, tool_server_with_corpus  # noqa: F401

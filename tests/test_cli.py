@@ -92,7 +92,7 @@ def test_errors_are_one_clear_line(env, tmp_path):
 
 
 def test_rejected_key_says_where_to_fix_it(tmp_path):
-    from assistant.local import LocalServer
+    from assistant.server import LocalServer
 
     with LocalServer(db_path=tmp_path / "server.db", api_key="sk-server-key-000000000000") as server:
         env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bad-key-1234567890abcdefghij",
@@ -247,7 +247,7 @@ def test_config_lists_every_setting_and_what_answers(tmp_path):
 
 
 def test_config_says_which_engine_answers_without_starting_anything(tmp_path):
-    from assistant.local.engines.smollm2 import llama_engine_missing
+    from assistant.server.engines.smollm2 import llama_engine_missing
 
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
     del env["ASSISTANT_LOCAL_ENGINE"]  # what a user has: the server picks

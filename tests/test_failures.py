@@ -16,7 +16,7 @@ from assistant import (
     ServerUnreachable,
     TurnFailed,
 )
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 from tests.conftest import TEST_KEY
 
 

@@ -1,5 +1,5 @@
 """Your own tools and structured answers, end to end: the real SDK (strict validation) against the local server
-over loopback HTTP, the reference engine deciding the calls (assistant/local/engines/function_rules.py)."""
+over loopback HTTP, the reference engine deciding the calls (assistant/server/engines/function_rules.py)."""
 
 from __future__ import annotations
 

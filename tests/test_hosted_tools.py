@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, TurnFailed
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 from tests.conftest import TEST_KEY, environment
-from tests.local.tools_server import DOCUMENTS, MAX_UPLOAD, tool_settings, write_corpus
+from tests.server.tools_server import DOCUMENTS, MAX_UPLOAD, tool_settings, write_corpus
 
 PNG_CODE = """```python
 import struct, zlib

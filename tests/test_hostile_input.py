@@ -14,9 +14,9 @@ import pytest
 from openai import OpenAI
 
 from assistant import Assistant, ServerError, TurnFailed
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 from tests.conftest import TEST_KEY, environment
-from tests.local.tools_server import tool_settings, write_corpus
+from tests.server.tools_server import tool_settings, write_corpus
 from tests.misbehaving_provider import MisbehavingProvider
 
 

@@ -29,7 +29,7 @@ from assistant.migrate import (
     responses_to_chat,
 )
 from tests.conftest import environment
-from tests.local.conftest import RECORDINGS, Spec
+from tests.server.conftest import RECORDINGS, Spec
 
 
 def chat_recordings() -> list[Path]:

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.local import LocalServer
-from assistant.local.hosted_tools import HostedToolSettings
+from assistant.server import LocalServer
+from assistant.server.hosted_tools import HostedToolSettings
 from assistant.tools import PydocCorpus, default_web_search_provider
 from tests.conftest import TEST_KEY, environment
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 from tests.conftest import environment
-from tests.local.tools_server import DOCUMENTS, tool_settings, write_corpus
+from tests.server.tools_server import DOCUMENTS, tool_settings, write_corpus
 
 KEY = "sk-proj-" + "Zq9" * 16  # looks like a real project key
 WRONG_KEY = "sk-wrong-" + "Xy7" * 14

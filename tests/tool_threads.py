@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 
 from .conftest import TEST_KEY
-from .local.tools_server import DOCUMENTS, tool_settings, write_corpus
+from .server.tools_server import DOCUMENTS, tool_settings, write_corpus
 
 __all__ = ["DOCUMENTS", "ToolServer", "tool_assistant", "tool_server_with_corpus"]
 

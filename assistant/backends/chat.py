@@ -36,12 +36,12 @@ from urllib.parse import urlsplit
 
 import openai
 
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.chat_stream import ChatStreamReader, completion_chunk
 from assistant.backends.chat_tool_support import ToolSupport, refuses_tools, tool_names
 from assistant.backends.chat_tools import HostedToolRunner
 from assistant.backends.chat_turn import ChatTurn
-from assistant.backends.local_tools import LocalToolRuntimes
+from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.backends.responses import Clients
 from assistant.events import Event
 from assistant.migrate import responses_to_chat

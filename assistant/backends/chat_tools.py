@@ -4,7 +4,7 @@ recorded hosted-tool item goes back into a Chat history.
 The model sees three functions named like the hosted tools (`web_search(query)`, `file_search(queries)`,
 `code_interpreter(code)`) and gets JSON back. Everyone else sees what the Responses API would have produced:
 `web_search_call` / `file_search_call` / `code_interpreter_call` items, their progress events in the order the
-API streams them, and results hidden unless `include` asks for them (see assistant/local/hosted_tools.py).
+API streams them, and results hidden unless `include` asks for them (see assistant/server/hosted_tools.py).
 
 A call runs in three steps so the async backend can run the blocking middle one on a worker thread:
 `started` (item added, in progress), `execute` (the runtime works), `finished` (completed or failed, item done).
@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.chat_citations import CitationSources
-from assistant.backends.local_tools import LocalToolRuntimes
+from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.events import Event, ItemAdded, ItemDone, ToolCallProgress
 from assistant.tools import ToolError
 from assistant.tools.code_sandbox import SANDBOX_PATH, ProducedFile

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.chat_citations import CitationSources, citations_in
 from assistant.backends.chat_tools import (
     HostedCall,

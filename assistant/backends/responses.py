@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import openai
 from openai import AsyncOpenAI, OpenAI, omit
 
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.response_stream import ResponseStreamReader
 from assistant.events import ConversationCreated, Event, ResponseEnded
 from assistant.index.store import ThreadInfo

@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.response_stream import output_text
 from assistant.events import Event, ResponseEnded, Usage
 from assistant.index.store import IndexStore, Lease

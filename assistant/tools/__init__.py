@@ -1,6 +1,6 @@
 """Local tool runtimes: file search, a Python sandbox and web search providers.
 
-They do the work behind the hosted tools, with no HTTP in between, so the local server (`assistant.local`) and
+They do the work behind the hosted tools, with no HTTP in between, so the local server (`assistant.server`) and
 the Chat Completions fallback (which runs hosted tools locally as function tools) share them:
 
 - files: `extract_text(bytes, filename)` -> text (txt, md, html, pdf, source code) or `UnsupportedFile`;
@@ -26,7 +26,7 @@ from .code_sandbox import (
     detect_isolation,
     isolation_available,
 )
-from .errors import ToolError, UnsupportedFile
+from .tool_error import ToolError, UnsupportedFile
 from .file_search import DocumentChunk, FileSearchIndex, FileSearchResult, chunk_document, matches_filter
 from .retrieval import ChunkIndex, SearchHit
 from .text_extraction import extract_text, html_document

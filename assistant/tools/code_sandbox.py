@@ -45,7 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from .errors import ToolError
+from .tool_error import ToolError
 from .untrusted_folder import FileState, RefusedEntry, UntrustedFolder
 
 logger = logging.getLogger(__name__)

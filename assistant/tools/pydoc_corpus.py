@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from platformdirs import user_cache_path
 
-from .errors import ToolError
+from .tool_error import ToolError
 
 logger = logging.getLogger(__name__)
 

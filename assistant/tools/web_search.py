@@ -28,7 +28,7 @@ from urllib.parse import urldefrag, urlparse
 
 from . import pydoc_corpus
 from .chunking import ChunkingStrategy, chunk_text
-from .errors import ToolError
+from .tool_error import ToolError
 from .pydoc_corpus import DocPage
 from .retrieval import ChunkIndex
 from .text_extraction import html_document

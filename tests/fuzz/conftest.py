@@ -16,7 +16,7 @@ import hypothesis
 import pytest
 
 from assistant import Assistant
-from assistant.local import LocalServer
+from assistant.server import LocalServer
 
 from .raw_stream_server import RawStreamServer
 

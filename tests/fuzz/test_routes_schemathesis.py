@@ -17,13 +17,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from assistant.local import LocalServer
-from assistant.local.app import create_app
-from assistant.local.engines.registry import default_registry
-from assistant.local.hosted_tools import HostedTools
-from assistant.local.store import ServerStore
-from assistant.local.tool_store import ToolStore
-from tests.local.conftest import recorded_spec
+from assistant.server import LocalServer
+from assistant.server.routes import create_app
+from assistant.server.engines.registry import default_registry
+from assistant.server.hosted_tools import HostedTools
+from assistant.server.state import ServerStore
+from assistant.server.tool_state import ToolStore
+from tests.server.conftest import recorded_spec
 
 from .conftest import FUZZ_COVERAGE, FUZZ_SEED, examples
 from .live_objects import SERVED_MODEL, LiveObjects
@@ -56,7 +56,7 @@ def _template(path: str) -> str:
 def wire_spec() -> dict:
     """The spec as the real API behaves; the recordings and the API's own behaviour win where they disagree:
 
-    - the recorded nulls (tests/local/conftest.py RECORDED_NULLS);
+    - the recorded nulls (tests/server/conftest.py RECORDED_NULLS);
     - error bodies are wrapped in `{"error": ...}`: a few 404s declare the bare `Error` object, but every recorded
       error (and the SDK, which reads `body["error"]`) has the wrapper;
     - a file comes back with the purpose it was uploaded with, so `OpenAIFile.purpose` takes every upload
@@ -135,7 +135,7 @@ schema = schemathesis.openapi.from_dict(wire_spec(), config=CONFIG).include(
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 MODEL_ROUTES = {"/responses", "/chat/completions"}
-# Item and tool types the local server models (assistant/local/items.py, hosted_tools.py). Others (tool calls
+# Item and tool types the local server models (assistant/server/items.py, hosted_tools.py). Others (tool calls
 # replayed as input, shell, apply_patch, computer, MCP, namespaces, custom tools ...) are kept and echoed back as
 # sent: the spec's output shapes require fields the real API fills in for tools it runs (`action.timeout_ms`,
 # `outputs`, ...), which a server that does not run them cannot know. Requests that send such items or tools

@@ -33,12 +33,12 @@ import pytest
 from openai import OpenAI
 
 from assistant import Assistant
-from assistant.backends.base import TurnRequest
+from assistant.backends.backend import TurnRequest
 from assistant.backends.chat import ChatBackend
 from assistant.compare import compare
 from assistant.compare_input import Conversation
 from assistant.events import ItemDone, ResponseEnded, ToolsUnavailable
-from assistant.local.engines.smollm2 import llama_engine_missing, smollm2_weights
+from assistant.server.engines.smollm2 import llama_engine_missing, smollm2_weights
 from tests.conftest import environment
 from tests.misbehaving_provider import MisbehavingProvider
 from tests.tui.conftest import SIZE, send, started

@@ -28,13 +28,13 @@ import pytest
 from openai import OpenAI
 
 from assistant import Assistant
-from assistant.local import LocalServer
-from assistant.local.hosted_tools import HostedToolSettings
+from assistant.server import LocalServer
+from assistant.server.hosted_tools import HostedToolSettings
 from assistant.tools import Isolation, SandboxLimits, isolation_available
 from assistant.tools.code_sandbox import ISOLATIONS
 
 from ..conftest import TEST_KEY
-from ..local.conftest import make_client
+from ..server.conftest import make_client
 
 MODES = [mode for mode in ISOLATIONS if isolation_available(mode)]
 PLACES = ["in the cell", "beside the cell"]

@@ -66,6 +66,20 @@ async def until(pilot: Pilot, condition: Callable[[], object], *, timeout: float
     await pilot.pause()
 
 
+async def click_when_settled(pilot: Pilot, selector: str) -> None:
+    """Click `selector` once it is laid out and has stopped moving: a transcript that has just loaded still
+    scrolls to its end, and a click aimed at where a widget was lands on whatever is there now."""
+    widget = pilot.app.screen.query_one(selector)
+    seen = [widget.region]
+
+    def settled() -> bool:
+        seen.append(widget.region)
+        return seen[-1].area > 0 and seen[-1] == seen[-2]
+
+    await until(pilot, settled)
+    await pilot.click(selector)
+
+
 async def started(pilot: Pilot) -> MainScreen:
     """The main screen once its provider is known and the sidebar's first page is in."""
     screen = main_screen(pilot.app)  # type: ignore[arg-type]

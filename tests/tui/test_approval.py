@@ -10,7 +10,7 @@ from textual.app import App
 from assistant import Turn
 from assistant.functions import FunctionCall
 from tui.screens.approval import ApprovalScreen, dialog_approver
-from tui.structured import structured_markdown
+from tui.structured_view import structured_markdown
 
 
 async def _answer(key: str) -> bool:

@@ -12,7 +12,7 @@ from textual.widgets import Checkbox, DataTable, Markdown, OptionList
 
 from assistant import Assistant
 from tests.conftest import TEST_KEY
-from tests.tui.conftest import SIZE, send, started, until
+from tests.tui.conftest import SIZE, click_when_settled, send, started, until
 from tui.app import AssistantApp
 from tui.screens.delete import DeleteThreadScreen
 from tui.screens.edit_message import EditMessageScreen, MessagePickerScreen
@@ -260,7 +260,7 @@ async def test_edit_and_resend_forks_the_thread_and_shows_the_fork_under_its_par
         screen = await started(pilot)
         screen.open_thread(parent.id)
         await until(pilot, lambda: screen.thread is not None and len(screen.query(TurnView)) == 3)
-        await pilot.click("#turn-2 .user-message")
+        await click_when_settled(pilot, "#turn-2 .user-message")
         await until(pilot, lambda: isinstance(app.screen, EditMessageScreen))
         editor = app.screen.query_one("#edited")
         assert editor.text == "second words"

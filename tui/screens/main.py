@@ -36,7 +36,7 @@ from tui.screens.mode_picker import ModePickerScreen
 from tui.screens.model_picker import ModelPickerScreen
 from tui.screens.rename import RenameScreen
 from tui.screens.tools import ToolsScreen
-from tui.tools import BY_NAME, TOOLS
+from tui.tool_names import BY_NAME, TOOLS
 from tui.widgets.conversation import Conversation, TurnView, UserMessage
 from tui.widgets.prompt import PromptInput
 from tui.widgets.status_bar import StatusBar

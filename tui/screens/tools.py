@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Label, Static
 
 from tui.notices import error_message
-from tui.tools import TOOLS
+from tui.tool_names import TOOLS
 
 # (tool name, on) -> the tools now enabled
 Toggle = Callable[[str, bool], Awaitable[list[str]]]

@@ -20,7 +20,7 @@ from textual.widgets.markdown import MarkdownStream
 from assistant import Turn
 from tui.citations import Citations, cites_files
 from tui.opener import local_path, open_local_file
-from tui.structured import function_outputs, structured_markdown
+from tui.structured_view import function_outputs, structured_markdown
 from tui.widgets.tool_card import ToolCard, is_tool_item
 
 

@@ -17,7 +17,7 @@ from textual.widgets import Label, Static
 
 from assistant import Turn
 from assistant.model_names import answered_label, display_name
-from tui.tools import tools_text
+from tui.tool_names import tools_text
 from tui.widgets.answer import money
 
 

@@ -29,7 +29,7 @@ from textual.widgets.option_list import Option
 from assistant import SearchHit, ThreadInfo
 from tui.library import Library, enabled_tools
 from tui.notices import error_message
-from tui.tools import tool_badges
+from tui.tool_names import tool_badges
 
 PAGE_SIZE = 100
 SEARCH_DELAY_S = 0.15  # wait for a pause in typing before searching
