@@ -1,9 +1,9 @@
 """Stateful assistants on the OpenAI Responses API.
 
-    from assistant import Assistant
-    a = Assistant()
-    t = a.thread(title="support")
-    print(t.ask("hello").text)
+from assistant import Assistant
+a = Assistant()
+t = a.thread(title="support")
+print(t.ask("hello").text)
 """
 
 from assistant import events
@@ -29,6 +29,8 @@ __all__ = [
     "Assistant",
     "AssistantError",
     "AuthenticationFailed",
+    "FunctionCall",
+    "FunctionTool",
     "IndexUnavailable",
     "Item",
     "ModelNotFound",
@@ -37,13 +39,11 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "StructuredAnswerError",
-    "FunctionCall",
-    "FunctionTool",
-    "function_tool",
     "Thread",
     "ThreadInfo",
     "ThreadNotFound",
     "Turn",
     "TurnFailed",
     "events",
+    "function_tool",
 ]

@@ -59,8 +59,7 @@ def read_message(raw: bytes | str) -> str:
         raw = raw.encode("utf-8", "surrogateescape")
     text = raw.decode("utf-8", "replace")
     if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
-        print("warning: the message was not valid UTF-8; undecodable bytes were replaced with U+FFFD",
-              file=sys.stderr)
+        print("warning: the message was not valid UTF-8; undecodable bytes were replaced with U+FFFD", file=sys.stderr)
     if "\x00" in text:
         print(f"warning: removed {text.count(chr(0))} NUL character(s) from the message", file=sys.stderr)
         text = text.replace("\x00", "")
@@ -81,20 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=name, handler=handler)
         return sub
 
-    ask = command("ask", cmd_ask, "Send a message and stream the answer (continues the latest thread by default, "
-                  "never one `compare` made).")
+    ask = command(
+        "ask",
+        cmd_ask,
+        "Send a message and stream the answer (continues the latest thread by default, never one `compare` made).",
+    )
     ask.add_argument("text", help="the message; - reads it from standard input")
     which = ask.add_mutually_exclusive_group()
     which.add_argument("--thread", metavar="ID", help="continue this thread")
     which.add_argument("--new", action="store_true", help="start a new thread")
     ask.add_argument("--model", help="model for this turn (default: the thread's, or ASSISTANT_MODEL)")
     ask.add_argument("--title", help="title of a new thread (default: the start of the message)")
-    ask.add_argument("--mode", choices=MODES, default="conversation",
-                     help="state mode of a new thread (default: conversation)")
+    ask.add_argument(
+        "--mode", choices=MODES, default="conversation", help="state mode of a new thread (default: conversation)"
+    )
     ask.add_argument("--instructions", help="instructions (system prompt) for a new thread")
     ask.add_argument("--max-output-tokens", type=int, metavar="N", help="cap the answer's length")
-    ask.add_argument("--tools", metavar="LIST",
-                     help="hosted tools for this turn, e.g. web,files,code (a new thread keeps them)")
+    ask.add_argument(
+        "--tools", metavar="LIST", help="hosted tools for this turn, e.g. web,files,code (a new thread keeps them)"
+    )
     ask.add_argument("--json", action="store_true", help="print the finished turn as JSON instead of streaming")
 
     threads = command("threads", cmd_threads, "List threads, most recently active first.")
@@ -115,15 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--db", metavar="PATH", help="server state file (default: local-server.db beside the index)")
-    serve.add_argument("--engine", choices=("llama", "reference"), default="auto",
-                       help="what answers: llama (SmolLM2 through llama.cpp, the default when installed) or "
-                            "reference (deterministic)")
-    serve.add_argument("--api-key", metavar="KEY",
-                       help="require this bearer key (needed to listen beyond loopback); other local users can read "
-                            "it in the process list: prefer ASSISTANT_SERVER_API_KEY")
-    serve.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[],
-                       help="let web pages from ORIGIN (e.g. http://localhost:3000) use the server; repeatable. "
-                            "Requests from any other page are refused")
+    serve.add_argument(
+        "--engine",
+        choices=("llama", "reference"),
+        default="auto",
+        help="what answers: llama (SmolLM2 through llama.cpp, the default when installed) or reference (deterministic)",
+    )
+    serve.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="require this bearer key (needed to listen beyond loopback); other local users can read "
+        "it in the process list: prefer ASSISTANT_SERVER_API_KEY",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="let web pages from ORIGIN (e.g. http://localhost:3000) use the server; repeatable. "
+        "Requests from any other page are refused",
+    )
 
     files = command("files", cmd_files, "Files for file search: add, list, remove (per thread).")
     files_commands = files.add_subparsers(dest="files_command", metavar="ACTION", required=True)
@@ -138,35 +153,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     mode = command("mode", cmd_mode, "Move a thread to another state mode (nothing is lost: the index has it all).")
     mode.add_argument("id", metavar="ID", help="thread id")
-    mode.add_argument("mode", choices=MODES, help="conversation (server conversation), chain "
-                      "(previous_response_id), local (whole history each turn, nothing stored on the server)")
+    mode.add_argument(
+        "mode",
+        choices=MODES,
+        help="conversation (server conversation), chain "
+        "(previous_response_id), local (whole history each turn, nothing stored on the server)",
+    )
 
     fork = command("fork", cmd_fork, "Start a new thread from a thread's history up to a turn.")
     fork.add_argument("id", metavar="ID", help="thread id")
     fork.add_argument("--at", type=int, required=True, metavar="N", help="the last turn the fork keeps")
     fork.add_argument("--title", help="title of the new thread")
 
-    doctor = command("doctor", cmd_doctor, "Check that the server still holds each thread's state as the index "
-                     "records it.")
+    doctor = command(
+        "doctor", cmd_doctor, "Check that the server still holds each thread's state as the index records it."
+    )
     doctor.add_argument("id", metavar="ID", nargs="?", help="one thread (default: every thread)")
     doctor.add_argument("--fix", action="store_true", help="rebuild the server state of threads that differ")
     doctor.add_argument("--json", action="store_true", help="print JSON")
 
-    migrate = command("migrate", cmd_migrate, "Translate a Chat Completions request body into the equivalent "
-                      "Responses request (JSON on stdout, warnings on stderr).")
+    migrate = command(
+        "migrate",
+        cmd_migrate,
+        "Translate a Chat Completions request body into the equivalent "
+        "Responses request (JSON on stdout, warnings on stderr).",
+    )
     migrate.add_argument("file", metavar="FILE", help="the request body as JSON; - reads standard input")
     migrate.add_argument("--reverse", action="store_true", help="translate a Responses request into Chat Completions")
 
-    compare = command("compare", cmd_compare, "Replay conversations through the Responses API and the Chat "
-                      "Completions fallback at once, and report tokens, bytes, latency, cost, tool calls and how "
-                      "similar the answers are. Both runs are recorded as threads.")
-    compare.add_argument("file", metavar="FILE", help="user turns as YAML (.yaml/.yml), or JSONL: one "
-                         '{"messages": [...]} transcript, {"turns": [...]} script or user turn per line')
+    compare = command(
+        "compare",
+        cmd_compare,
+        "Replay conversations through the Responses API and the Chat "
+        "Completions fallback at once, and report tokens, bytes, latency, cost, tool calls and how "
+        "similar the answers are. Both runs are recorded as threads.",
+    )
+    compare.add_argument(
+        "file",
+        metavar="FILE",
+        help="user turns as YAML (.yaml/.yml), or JSONL: one "
+        '{"messages": [...]} transcript, {"turns": [...]} script or user turn per line',
+    )
     compare.add_argument("--model", help="model for both runs (default: ASSISTANT_MODEL)")
     compare.add_argument("--tools", help="hosted tools for both runs: web,files,code")
     compare.add_argument("--report", metavar="FILE", help="also write the report: .md, .json or .html (with a chart)")
-    compare.add_argument("--prices", metavar="FILE", help="JSON price overrides (default: the file ASSISTANT_PRICES "
-                         "names, if any)")
+    compare.add_argument(
+        "--prices", metavar="FILE", help="JSON price overrides (default: the file ASSISTANT_PRICES names, if any)"
+    )
     compare.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
 
     command("config", cmd_config, "Print the effective settings (API key masked).")
@@ -177,7 +210,7 @@ def run_app() -> int:
     try:
         from tui.app import run
     except ImportError:
-        print("The terminal app is not available in this build. Try: assistant ask \"hello\"", file=sys.stderr)
+        print('The terminal app is not available in this build. Try: assistant ask "hello"', file=sys.stderr)
         return EXIT_USAGE
     return run()
 
@@ -194,8 +227,11 @@ def fail(message: str) -> int:
 def open_assistant() -> Assistant:
     assistant = Assistant()
     if assistant.settings.uses_local_server:
-        print(f"No OPENAI_API_KEY set: using the embedded local server at {assistant.base_url} "
-              "(set OPENAI_API_KEY to use OpenAI).", file=sys.stderr)
+        print(
+            f"No OPENAI_API_KEY set: using the embedded local server at {assistant.base_url} "
+            "(set OPENAI_API_KEY to use OpenAI).",
+            file=sys.stderr,
+        )
     return assistant
 
 
@@ -222,8 +258,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(turn.to_dict(), indent=2, ensure_ascii=False))
         if turn.incomplete_reason == "stream_interrupted":
             # The server ended the stream without saying the answer was over: not an answer to rely on.
-            return fail(f"{turn.error or 'the stream ended before the answer finished'} ({assistant.base_url}); "
-                        f"what arrived is saved in thread {thread.id}, turn {turn.seq}")
+            return fail(
+                f"{turn.error or 'the stream ended before the answer finished'} ({assistant.base_url}); "
+                f"what arrived is saved in thread {thread.id}, turn {turn.seq}"
+            )
         if not args.json:
             note = f" ({turn.status}: {turn.incomplete_reason or turn.error})" if turn.status != "completed" else ""
             print(f"[thread {thread.id}, turn {turn.seq}{note}]", file=sys.stderr)
@@ -238,8 +276,13 @@ def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Th
         if latest is not None:
             return latest
     title = args.title or " ".join(text.split())[:60]
-    return assistant.thread(title=title, mode=args.mode, model=args.model, instructions=args.instructions,
-                            tools=parse_tools(args.tools) if args.tools else None)
+    return assistant.thread(
+        title=title,
+        mode=args.mode,
+        model=args.model,
+        instructions=args.instructions,
+        tools=parse_tools(args.tools) if args.tools else None,
+    )
 
 
 class CtrlC:
@@ -313,11 +356,13 @@ def cmd_threads(args: argparse.Namespace) -> int:
         print(json.dumps([thread_dict(thread) for thread in threads], indent=2, ensure_ascii=False))
         return 0
     if not threads:
-        print("No threads yet. Start one: assistant ask \"hello\"", file=sys.stderr)
+        print('No threads yet. Start one: assistant ask "hello"', file=sys.stderr)
     for thread in threads:
         when = thread.updated_at.strftime("%Y-%m-%d %H:%M")
-        print(f"{thread.id}  {when}  {thread.mode:<12} {plural(thread.turn_count, 'turn'):>10}  {thread.title}"
-              f"  [{display_name(thread.model)}]")
+        print(
+            f"{thread.id}  {when}  {thread.mode:<12} {plural(thread.turn_count, 'turn'):>10}  {thread.title}"
+            f"  [{display_name(thread.model)}]"
+        )
     return 0
 
 
@@ -327,8 +372,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         turns = thread.history()
         info = assistant.store.thread(thread.id)
     if args.json:
-        print(json.dumps({**thread_dict(info), "turns": [turn.to_dict() for turn in turns]}, indent=2,
-                         ensure_ascii=False))
+        print(
+            json.dumps({**thread_dict(info), "turns": [turn.to_dict() for turn in turns]}, indent=2, ensure_ascii=False)
+        )
         return 0
     print(f"{info.title or '(untitled)'}  [{info.id}, {info.mode}, {display_name(info.model)}]")
     if info.conversation_id:
@@ -336,12 +382,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     for turn in turns:
         status = "" if turn.status == "completed" else f" [{turn.status}]"
         usage = turn.usage
-        cost = describe_cost(turn.model, turn.cost_usd, usage.input_tokens, usage.cached_tokens, usage.output_tokens,
-                             estimate_at=info.model)
+        cost = describe_cost(
+            turn.model,
+            turn.cost_usd,
+            usage.input_tokens,
+            usage.cached_tokens,
+            usage.output_tokens,
+            estimate_at=info.model,
+        )
         print(f"\n#{turn.seq} you: {turn.input}")
         print(f"#{turn.seq} assistant{status}: {turn.text}")
-        print(f"   (answered by {display_name(turn.model)}: {usage.input_tokens} in / {usage.cached_tokens} cached / "
-              f"{usage.output_tokens} out, {cost}, {turn.latency_ms or 0:.0f} ms)")
+        print(
+            f"   (answered by {display_name(turn.model)}: {usage.input_tokens} in / {usage.cached_tokens} cached / "
+            f"{usage.output_tokens} out, {cost}, {turn.latency_ms or 0:.0f} ms)"
+        )
     return 0
 
 
@@ -354,9 +408,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     with Assistant() as assistant:
         hits = assistant.search(args.text, limit=args.limit)
     if args.json:
-        print(json.dumps([{"thread_id": hit.thread_id, "thread_title": hit.thread_title, "turn_id": hit.turn_id,
-                           "seq": hit.seq, "input": hit.input, "snippet": hit.snippet,
-                           "created_at": hit.created_at.isoformat()} for hit in hits], indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "thread_id": hit.thread_id,
+                        "thread_title": hit.thread_title,
+                        "turn_id": hit.turn_id,
+                        "seq": hit.seq,
+                        "input": hit.input,
+                        "snippet": hit.snippet,
+                        "created_at": hit.created_at.isoformat(),
+                    }
+                    for hit in hits
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     if not hits:
         print(f"No turns match {' '.join(query.terms)!r}.", file=sys.stderr)
@@ -372,22 +441,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     db_path = args.db or settings.local_server_db
     if args.api_key:
-        print("warning: --api-key shows the key to every user of this machine (in the process list, "
-              "/proc/<pid>/cmdline); set ASSISTANT_SERVER_API_KEY instead.", file=sys.stderr)
+        print(
+            "warning: --api-key shows the key to every user of this machine (in the process list, "
+            "/proc/<pid>/cmdline); set ASSISTANT_SERVER_API_KEY instead.",
+            file=sys.stderr,
+        )
     api_key = args.api_key or settings.server_api_key
     try:
         check_exposure(args.host, api_key)
         origins = [normalized_origin(origin) for origin in args.allow_origin]
     except ValueError as error:
         return fail(str(error))
-    access = "requests must carry its API key" if api_key else \
-        "no key: any program on this machine may use it; set ASSISTANT_SERVER_API_KEY to require one"
-    print(f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}; "
-          f"{access}). Ctrl-C stops it.", file=sys.stderr)
+    access = (
+        "requests must carry its API key"
+        if api_key
+        else "no key: any program on this machine may use it; set ASSISTANT_SERVER_API_KEY to require one"
+    )
+    print(
+        f"Serving the OpenAI-compatible local server at http://{args.host}:{args.port}/v1 (state: {db_path}; "
+        f"{access}). Ctrl-C stops it.",
+        file=sys.stderr,
+    )
     try:
         make_private_folder(Path(db_path).parent)  # the data folder, for a PostgreSQL index
-        serve(host=args.host, port=args.port, db_path=db_path, api_key=api_key, engine=args.engine,
-              allowed_origins=origins)
+        serve(
+            host=args.host,
+            port=args.port,
+            db_path=db_path,
+            api_key=api_key,
+            engine=args.engine,
+            allowed_origins=origins,
+        )
     except (ValueError, OSError, RuntimeError) as error:
         return fail(str(error))
     return 0
@@ -402,8 +486,10 @@ def cmd_files(args: argparse.Namespace) -> int:
                 if outcome.error:
                     print(f"error: {outcome.error}", file=sys.stderr)
             ready = sum(1 for outcome in outcomes if outcome.status == "completed")
-            print(f"{ready} of {plural(len(outcomes), 'file')} ready for file search in thread {thread.id}",
-                  file=sys.stderr)
+            print(
+                f"{ready} of {plural(len(outcomes), 'file')} ready for file search in thread {thread.id}",
+                file=sys.stderr,
+            )
             return 0 if ready == len(outcomes) else EXIT_ERROR
         if args.files_command == "rm":
             assistant.files.remove(thread.id, args.file_id)
@@ -411,9 +497,23 @@ def cmd_files(args: argparse.Namespace) -> int:
             return 0
         records = assistant.files.list(thread.id)
     if args.json:
-        print(json.dumps([{"id": r.id, "filename": r.filename, "bytes": r.bytes, "sha256": r.sha256,
-                           "vector_store_id": r.vector_store_id, "status": r.status, "last_error": r.last_error}
-                          for r in records], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "filename": r.filename,
+                        "bytes": r.bytes,
+                        "sha256": r.sha256,
+                        "vector_store_id": r.vector_store_id,
+                        "status": r.status,
+                        "last_error": r.last_error,
+                    }
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
     elif not records:
         print(f"Thread {thread.id} has no files. Add some: assistant files add PATH...", file=sys.stderr)
     for record in [] if args.json else records:
@@ -428,8 +528,10 @@ class FilesProgressBar:
     def __call__(self, progress: FileProgress) -> None:
         width = 20
         filled = width * progress.done // max(progress.total, 1)
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {progress.done}/{progress.total} {progress.step} " \
-               f"{Path(progress.path).name}"
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {progress.done}/{progress.total} {progress.step} "
+            f"{Path(progress.path).name}"
+        )
         end = "\n" if progress.done == progress.total and progress.step in ("completed", "failed") else ""
         print(f"\r{line[:100]:<100}", end=end, file=sys.stderr, flush=True)
 
@@ -437,7 +539,7 @@ class FilesProgressBar:
 def latest_thread(assistant: Assistant) -> Thread:
     latest = latest_conversation(assistant)
     if latest is None:
-        raise AssistantError("There is no thread yet. Start one: assistant ask \"hello\"")
+        raise AssistantError('There is no thread yet. Start one: assistant ask "hello"')
     return latest
 
 
@@ -458,8 +560,10 @@ def cmd_mode(args: argparse.Namespace) -> int:
         thread = assistant.thread(args.id)
         before = thread.mode
         thread.set_mode(args.mode)
-    print(f"thread {thread.id}: {before} -> {thread.mode}" + (
-        "; the next turn rebuilds the server state from the index" if before != thread.mode else " (unchanged)"))
+    print(
+        f"thread {thread.id}: {before} -> {thread.mode}"
+        + ("; the next turn rebuilds the server state from the index" if before != thread.mode else " (unchanged)")
+    )
     return 0
 
 
@@ -467,8 +571,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
     with Assistant() as assistant:
         fork = assistant.thread(args.id).fork(args.at, title=args.title)
     print(fork.id)
-    print(f"forked {args.id} at turn {args.at}: continue with  assistant ask --thread {fork.id} \"...\"",
-          file=sys.stderr)
+    print(f'forked {args.id} at turn {args.at}: continue with  assistant ask --thread {fork.id} "..."', file=sys.stderr)
     return 0
 
 
@@ -479,13 +582,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         ids = [args.id] if args.id else [thread.id for thread in assistant.threads(limit=10_000)]
         reports = [check(assistant, thread_id, fix=args.fix) for thread_id in ids]
     if args.json:
-        print(json.dumps([{"thread_id": r.thread_id, "mode": r.mode, "ok": r.ok, "repaired": r.repaired,
-                           "findings": [{"kind": f.kind, "detail": f.detail} for f in r.findings]}
-                          for r in reports], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "thread_id": r.thread_id,
+                        "mode": r.mode,
+                        "ok": r.ok,
+                        "repaired": r.repaired,
+                        "findings": [{"kind": f.kind, "detail": f.detail} for f in r.findings],
+                    }
+                    for r in reports
+                ],
+                indent=2,
+            )
+        )
     else:
         for report in reports:
-            print(f"{report.thread_id} ({report.mode}): " + ("ok" if report.ok else f"{len(report.findings)} "
-                                                              "difference(s)"))
+            print(
+                f"{report.thread_id} ({report.mode}): "
+                + ("ok" if report.ok else f"{len(report.findings)} difference(s)")
+            )
             for finding in report.findings:
                 print(f"  {finding.kind}: {finding.detail}")
             if report.repaired:
@@ -536,7 +653,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         where = f"line {skip.line}" if skip.line else (skip.name or args.file)
         print(f"warning: {args.file}: {where}: {skip.reason}; skipped", file=sys.stderr)
     with open_assistant() as assistant:
-        report = compare(assistant, loaded, model=args.model, tools=tools, prices=prices, progress=ProgressBar("compare"))
+        report = compare(
+            assistant, loaded, model=args.model, tools=tools, prices=prices, progress=ProgressBar("compare")
+        )
     print(to_json(report) if args.json else table(report))
     if args.report:
         try:
@@ -565,8 +684,8 @@ class ProgressBar:
 
 def cmd_config(_args: argparse.Namespace) -> int:
     """Every setting in effect, then what answers. Nothing is started or loaded to say so."""
-    from assistant.server.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
     from assistant.pricing import PRICES_ENV, load_prices
+    from assistant.server.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
     from assistant.tools.web_search import CORPUS_ENV, describe_web_search
 
     settings = load_settings()
@@ -614,10 +733,16 @@ def local_engine() -> str:
 
 def thread_dict(thread: ThreadInfo) -> dict[str, Any]:
     return {
-        "id": thread.id, "title": thread.title, "mode": thread.mode, "model": thread.model,
-        "instructions": thread.instructions, "conversation_id": thread.conversation_id,
-        "last_response_id": thread.last_response_id, "archived": thread.archived,
-        "created_at": thread.created_at.isoformat(), "updated_at": thread.updated_at.isoformat(),
+        "id": thread.id,
+        "title": thread.title,
+        "mode": thread.mode,
+        "model": thread.model,
+        "instructions": thread.instructions,
+        "conversation_id": thread.conversation_id,
+        "last_response_id": thread.last_response_id,
+        "archived": thread.archived,
+        "created_at": thread.created_at.isoformat(),
+        "updated_at": thread.updated_at.isoformat(),
         "turn_count": thread.turn_count,
     }
 

@@ -16,8 +16,8 @@ import openai
 
 from assistant.backends.backend import Backend
 from assistant.backends.chat import ChatBackend
-from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.backends.responses import ResponsesBackend
+from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
 from assistant.errors import PROVIDER_ERRORS, AssistantError, explain, retry_after_seconds
@@ -61,8 +61,12 @@ class Assistant:
         `strict_validation=True` makes the SDK validate every response body and stream event against its
         types and raise on any mismatch: for tests, and for checking that a provider is faithful."""
         self.settings = (settings or load_settings()).with_overrides(
-            api_key=api_key, base_url=base_url,
-            model=model, max_retries=max_retries, timeout=timeout, max_retry_wait=max_retry_wait,
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            max_retries=max_retries,
+            timeout=timeout,
+            max_retry_wait=max_retry_wait,
         )
         if db_path:  # a file, or a postgresql:// URL
             self.settings = self.settings.with_index(db_path)
@@ -99,13 +103,18 @@ class Assistant:
                     make_private_folder(self.settings.local_server_db.parent)
                     # A key of its own, made afresh each start and known only to this process's clients: any
                     # other process or local user can reach a loopback port, but not use it.
-                    server = LocalServer(db_path=self.settings.local_server_db, engine="auto", enable_faults=False,
-                                         api_key=secrets.token_urlsafe(32))
+                    server = LocalServer(
+                        db_path=self.settings.local_server_db,
+                        engine="auto",
+                        enable_faults=False,
+                        api_key=secrets.token_urlsafe(32),
+                    )
                     server.start()
                 except (OSError, RuntimeError, sqlite3.Error) as exc:
                     raise AssistantError(
                         f"The embedded local server cannot keep its state in {self.settings.local_server_db} "
-                        f"({exc}). Set ASSISTANT_DB to a writable path, or OPENAI_API_KEY to use OpenAI.") from exc
+                        f"({exc}). Set ASSISTANT_DB to a writable path, or OPENAI_API_KEY to use OpenAI."
+                    ) from exc
                 self.local_server = server
                 log.info("No OPENAI_API_KEY set: using the embedded local server at %s", server.base_url)
         return self.local_server.base_url
@@ -128,9 +137,13 @@ class Assistant:
     def _client_options(self) -> dict[str, Any]:
         base_url = self.base_url  # starts the embedded server, if it is the one, which makes its key
         embedded_key = self.local_server.api_key if self.local_server is not None else None
-        return dict(api_key=self.settings.api_key or embedded_key or PLACEHOLDER_KEY, base_url=base_url,
-                    max_retries=self.settings.max_retries, timeout=self.settings.timeout,
-                    _strict_response_validation=self._strict_validation)
+        return dict(
+            api_key=self.settings.api_key or embedded_key or PLACEHOLDER_KEY,
+            base_url=base_url,
+            max_retries=self.settings.max_retries,
+            timeout=self.settings.timeout,
+            _strict_response_validation=self._strict_validation,
+        )
 
     @property
     def client(self) -> openai.OpenAI:
@@ -138,8 +151,7 @@ class Assistant:
             checks = AnswerChecks(self.settings.max_retry_wait)
             self._client = openai.OpenAI(
                 **self._client_options(),
-                http_client=openai.DefaultHttpx2Client(event_hooks={"request": [count_request],
-                                                                    "response": [checks]}),
+                http_client=openai.DefaultHttpx2Client(event_hooks={"request": [count_request], "response": [checks]}),
             )
         return self._client
 
@@ -149,8 +161,9 @@ class Assistant:
             checks = AnswerChecks(self.settings.max_retry_wait)
             self._async_client = openai.AsyncOpenAI(
                 **self._client_options(),
-                http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"request": [count_request_async],
-                                                                         "response": [checks.acall]}),
+                http_client=openai.DefaultAsyncHttpx2Client(
+                    event_hooks={"request": [count_request_async], "response": [checks.acall]}
+                ),
             )
         return self._async_client
 
@@ -194,9 +207,14 @@ class Assistant:
         if id is not None:
             return Thread(self, self.store.thread(id))
         check_mode(mode)
-        info = self.store.create_thread(model=model or self.settings.model, title=title, mode=mode,
-                                        instructions=instructions, base_url=self.state_server,
-                                        tools=parse_tools(tools).to_json())
+        info = self.store.create_thread(
+            model=model or self.settings.model,
+            title=title,
+            mode=mode,
+            instructions=instructions,
+            base_url=self.state_server,
+            tools=parse_tools(tools).to_json(),
+        )
         return Thread(self, info)
 
     def threads(self, *, limit: int = 50, offset: int = 0, archived: bool = False) -> list[ThreadInfo]:
@@ -217,8 +235,10 @@ class Assistant:
         info = self.store.thread(thread_id)
         if server:
             store_id = self.store.thread_vector_store(thread_id)
-            for delete, object_id in ((self.client.conversations.delete, info.conversation_id),
-                                      (self.client.vector_stores.delete, store_id)):
+            for delete, object_id in (
+                (self.client.conversations.delete, info.conversation_id),
+                (self.client.vector_stores.delete, store_id),
+            ):
                 if object_id:
                     try:
                         delete(object_id)

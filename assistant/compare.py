@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.compare_input import ComparisonInput, Conversation, Skipped
@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 
 BACKENDS = ("responses", "chat")
 MODE_OF_BACKEND = {"responses": "conversation", "chat": "chat"}
-SIMILARITY_MEASURE = ("difflib.SequenceMatcher ratio of the two answers as lower-case words joined by single "
-                      "spaces (0 = nothing in common, 1 = the same words in the same order)")
+SIMILARITY_MEASURE = (
+    "difflib.SequenceMatcher ratio of the two answers as lower-case words joined by single "
+    "spaces (0 = nothing in common, 1 = the same words in the same order)"
+)
 _WORD = re.compile(r"\w+")
 
 Progress = Callable[[int, int], None]  # (turns done, turns in all)
@@ -134,14 +136,21 @@ class ComparisonReport:
                     "comparison_id": result.comparison_id,
                     "line": result.conversation.line,
                     "instructions": result.conversation.instructions,
-                    "turns": [{"turn": number, "user": user, "reference": reference, "similarity": similarity}
-                              for number, (user, reference, similarity) in enumerate(
-                                  zip(result.conversation.turns, _references(result.conversation), result.similarity),
-                                  start=1)],
+                    "turns": [
+                        {"turn": number, "user": user, "reference": reference, "similarity": similarity}
+                        for number, (user, reference, similarity) in enumerate(
+                            zip(result.conversation.turns, _references(result.conversation), result.similarity), start=1
+                        )
+                    ],
                     "similarity": result.mean_similarity,
-                    **{backend: {"thread_id": run.thread_id, "turns": [asdict(turn) for turn in run.turns],
-                                 "totals": asdict(run.totals)}
-                       for backend, run in result.runs.items()},
+                    **{
+                        backend: {
+                            "thread_id": run.thread_id,
+                            "turns": [asdict(turn) for turn in run.turns],
+                            "totals": asdict(run.totals),
+                        }
+                        for backend, run in result.runs.items()
+                    },
                 }
                 for result in self.conversations
             ],
@@ -214,42 +223,67 @@ def compare(
     if progress:
         progress(0, total_turns)
     pairs = [_start(assistant, conversation, model, tools, run_id, source) for conversation in items]
-    jobs = [(conversation, backend, threads[backend])
-            for conversation, (threads, _) in zip(items, pairs) for backend in BACKENDS]
+    jobs = [
+        (conversation, backend, threads[backend])
+        for conversation, (threads, _) in zip(items, pairs)
+        for backend in BACKENDS
+    ]
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
-        futures = [pool.submit(_run, thread, backend, conversation, prices, one_turn_done)
-                   for conversation, backend, thread in jobs]
+        futures = [
+            pool.submit(_run, thread, backend, conversation, prices, one_turn_done)
+            for conversation, backend, thread in jobs
+        ]
         runs = [future.result() for future in futures]
 
     results = []
     for position, (conversation, (_, comparison_id)) in enumerate(zip(items, pairs)):
-        by_backend = {run.backend: run for run in runs[2 * position:2 * position + 2]}
-        scores = [similarity(first.text, second.text)
-                  for first, second in zip(by_backend["responses"].turns, by_backend["chat"].turns)]
+        by_backend = {run.backend: run for run in runs[2 * position : 2 * position + 2]}
+        scores = [
+            similarity(first.text, second.text)
+            for first, second in zip(by_backend["responses"].turns, by_backend["chat"].turns)
+        ]
         result = ConversationResult(conversation, by_backend, scores, comparison_id)
-        assistant.store.set_comparison_summary(comparison_id, {
-            "similarity": result.mean_similarity,
-            **{backend: asdict(run.totals) for backend, run in by_backend.items()}})
+        assistant.store.set_comparison_summary(
+            comparison_id,
+            {
+                "similarity": result.mean_similarity,
+                **{backend: asdict(run.totals) for backend, run in by_backend.items()},
+            },
+        )
         results.append(result)
-    return ComparisonReport(run_id, model, source, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            results, skipped)
+    return ComparisonReport(
+        run_id, model, source, datetime.now(UTC).isoformat(timespec="seconds"), results, skipped
+    )
 
 
-def _start(assistant: Assistant, conversation: Conversation, model: str, tools: Any, run_id: str,
-           source: str | None) -> tuple[dict[str, Thread], str]:
+def _start(
+    assistant: Assistant, conversation: Conversation, model: str, tools: Any, run_id: str, source: str | None
+) -> tuple[dict[str, Thread], str]:
     """A conversation's two threads, by backend, recorded as a comparison before either runs."""
-    threads = {backend: assistant.thread(title=f"compare: {conversation.name} ({backend})",
-                                         mode=MODE_OF_BACKEND[backend], model=model,
-                                         instructions=conversation.instructions, tools=tools)
-               for backend in BACKENDS}
+    threads = {
+        backend: assistant.thread(
+            title=f"compare: {conversation.name} ({backend})",
+            mode=MODE_OF_BACKEND[backend],
+            model=model,
+            instructions=conversation.instructions,
+            tools=tools,
+        )
+        for backend in BACKENDS
+    }
     comparison_id = assistant.store.add_comparison(
-        run_id=run_id, name=conversation.name, source=source, responses_thread_id=threads["responses"].id,
-        chat_thread_id=threads["chat"].id, summary={})
+        run_id=run_id,
+        name=conversation.name,
+        source=source,
+        responses_thread_id=threads["responses"].id,
+        chat_thread_id=threads["chat"].id,
+        summary={},
+    )
     return threads, comparison_id
 
 
-def _run(thread: Thread, backend: str, conversation: Conversation, prices: PriceTable,
-         turn_done: Callable[[], None]) -> BackendRun:
+def _run(
+    thread: Thread, backend: str, conversation: Conversation, prices: PriceTable, turn_done: Callable[[], None]
+) -> BackendRun:
     metrics = []
     for number, text in enumerate(conversation.turns, start=1):
         try:
@@ -262,8 +296,15 @@ def _run(thread: Thread, backend: str, conversation: Conversation, prices: Price
     return BackendRun(backend, thread.id, metrics)
 
 
-def _metrics(number: int, user: str, turn: Turn | None, error: str | None, backend: str,
-             prices: PriceTable, estimate_at: str | None = None) -> TurnMetrics:
+def _metrics(
+    number: int,
+    user: str,
+    turn: Turn | None,
+    error: str | None,
+    backend: str,
+    prices: PriceTable,
+    estimate_at: str | None = None,
+) -> TurnMetrics:
     if turn is None:  # failed before the turn was recorded (it always is; this is belt and braces)
         return TurnMetrics(number, user, "failed", 0, 0, 0, 0, None, None, None, 0, {}, "", error)
     types: dict[str, int] = {}
@@ -273,15 +314,24 @@ def _metrics(number: int, user: str, turn: Turn | None, error: str | None, backe
     # Hosted tools the Chat fallback ran on the client cost nothing; function calls are never charged per call.
     billable = types if backend == "responses" else {}
     return TurnMetrics(
-        turn=number, user=user, status=turn.status, request_bytes=turn.request_bytes,
-        input_tokens=turn.usage.input_tokens, cached_tokens=turn.usage.cached_tokens,
+        turn=number,
+        user=user,
+        status=turn.status,
+        request_bytes=turn.request_bytes,
+        input_tokens=turn.usage.input_tokens,
+        cached_tokens=turn.usage.cached_tokens,
         output_tokens=turn.usage.output_tokens,
         ttft_ms=round(turn.ttft_ms, 3) if turn.ttft_ms is not None else None,
         latency_ms=round(turn.latency_ms, 3) if turn.latency_ms is not None else None,
-        cost_usd=prices.cost(turn.model, turn.usage.input_tokens, turn.usage.cached_tokens,
-                             turn.usage.output_tokens, billable),
-        tool_calls=sum(types.values()), tool_call_types=types, text=turn.text, error=error or turn.error,
+        cost_usd=prices.cost(
+            turn.model, turn.usage.input_tokens, turn.usage.cached_tokens, turn.usage.output_tokens, billable
+        ),
+        tool_calls=sum(types.values()),
+        tool_call_types=types,
+        text=turn.text,
+        error=error or turn.error,
         answered_by=turn.model,
-        estimate_usd=local_estimate(turn.model, turn.usage.input_tokens, turn.usage.cached_tokens,
-                                    turn.usage.output_tokens, estimate_at),
+        estimate_usd=local_estimate(
+            turn.model, turn.usage.input_tokens, turn.usage.cached_tokens, turn.usage.output_tokens, estimate_at
+        ),
     )

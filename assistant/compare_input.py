@@ -43,8 +43,10 @@ class NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise AliasesRefused(f"it uses a YAML alias (*{event.anchor} at line {event.start_mark.line + 1}, "
-                                 f"column {event.start_mark.column + 1}); write each value out instead")
+            raise AliasesRefused(
+                f"it uses a YAML alias (*{event.anchor} at line {event.start_mark.line + 1}, "
+                f"column {event.start_mark.column + 1}); write each value out instead"
+            )
         return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
@@ -98,7 +100,7 @@ def _describe(skip: Skipped) -> str:
 
 def _from_yaml(text: str, path: Path) -> ComparisonInput:
     try:
-        data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (a safe loader)
+        data = yaml.load(text, Loader=NoAliasLoader)
     except AliasesRefused as error:
         raise CompareInputError(f"{path} is refused: {error}") from None
     except yaml.YAMLError as error:
@@ -147,11 +149,13 @@ def _from_jsonl(text: str, path: Path) -> ComparisonInput:
                 loose_turns.append(turn)
                 first_loose_line = first_loose_line or line_number
             elif isinstance(value, dict) and "messages" in value:
-                conversations.append(_transcript(value, f"{value.get('name') or path.stem + ' line ' + str(line_number)}",
-                                                 line_number))
+                conversations.append(
+                    _transcript(value, f"{value.get('name') or path.stem + ' line ' + str(line_number)}", line_number)
+                )
             elif isinstance(value, dict) and "turns" in value:
-                conversations.append(_script(value, str(value.get("name") or f"{path.stem} line {line_number}"),
-                                             line_number))
+                conversations.append(
+                    _script(value, str(value.get("name") or f"{path.stem} line {line_number}"), line_number)
+                )
             else:
                 raise ValueError('expected {"messages": [...]}, {"turns": [...]}, {"user": "..."} or a string')
         except ValueError as error:
@@ -174,8 +178,13 @@ def _script(entry: Any, name: str, line: int | None = None) -> Conversation:
             raise ValueError(f"every turn must be a non-empty string (got {_SHORT.repr(turn)})")
         texts.append(text)
     instructions = entry.get("instructions")
-    return Conversation(str(entry.get("name") or name), texts, [None] * len(texts),
-                        instructions if isinstance(instructions, str) else None, line)
+    return Conversation(
+        str(entry.get("name") or name),
+        texts,
+        [None] * len(texts),
+        instructions if isinstance(instructions, str) else None,
+        line,
+    )
 
 
 # A value quoted in a message: a glimpse, however big the value.
@@ -213,5 +222,7 @@ def _message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: only text can be replayed
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+        return "".join(
+            part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
     return ""

@@ -24,9 +24,16 @@ _COLUMNS = ("bytes", "input", "cached", "output", "ttft ms", "latency ms", "cost
 def _pair(turn_r: TurnMetrics | Totals, turn_c: TurnMetrics | Totals) -> list[str]:
     def cells(metrics: TurnMetrics | Totals) -> list[str]:
         ttft = metrics.ttft_ms if isinstance(metrics, TurnMetrics) else metrics.mean_ttft_ms
-        return [f"{metrics.request_bytes:,}", f"{metrics.input_tokens:,}", f"{metrics.cached_tokens:,}",
-                f"{metrics.output_tokens:,}", _ms(ttft), _ms(metrics.latency_ms), _cost(metrics.cost_usd),
-                str(metrics.tool_calls)]
+        return [
+            f"{metrics.request_bytes:,}",
+            f"{metrics.input_tokens:,}",
+            f"{metrics.cached_tokens:,}",
+            f"{metrics.output_tokens:,}",
+            _ms(ttft),
+            _ms(metrics.latency_ms),
+            _cost(metrics.cost_usd),
+            str(metrics.tool_calls),
+        ]
 
     return [f"{r} / {c}" for r, c in zip(cells(turn_r), cells(turn_c))]
 
@@ -52,8 +59,10 @@ def _similarity(value: float | None) -> str:
 
 def _rows(result: ConversationResult) -> list[list[str]]:
     responses, chat = result.runs["responses"], result.runs["chat"]
-    rows = [[str(r.turn), *_pair(r, c), _similarity(score)]
-            for r, c, score in zip(responses.turns, chat.turns, result.similarity)]
+    rows = [
+        [str(r.turn), *_pair(r, c), _similarity(score)]
+        for r, c, score in zip(responses.turns, chat.turns, result.similarity)
+    ]
     rows.append(["total", *_pair(responses.totals, chat.totals), _similarity(result.mean_similarity)])
     return rows
 
@@ -66,8 +75,10 @@ def table(report: ComparisonReport) -> str:
         rows = [header, *_rows(result)]
         widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
         out.append("")
-        out.append(f"{result.conversation.name}  (threads {result.runs['responses'].thread_id} / "
-                   f"{result.runs['chat'].thread_id})")
+        out.append(
+            f"{result.conversation.name}  (threads {result.runs['responses'].thread_id} / "
+            f"{result.runs['chat'].thread_id})"
+        )
         for number, row in enumerate(rows):
             out.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
             if number == 0 or number == len(rows) - 2:
@@ -82,10 +93,12 @@ def _summary(report: ComparisonReport) -> list[str]:
     for backend in BACKENDS:
         totals = report.totals(backend)
         turns = f"{totals.turns} turn{'' if totals.turns == 1 else 's'}"
-        lines.append(f"{backend:>9}: {turns}, {totals.request_bytes:,} bytes sent, "
-                     f"{totals.input_tokens:,} input tokens ({totals.cached_tokens:,} cached), "
-                     f"{totals.output_tokens:,} output, cost {_cost(totals.cost_usd)}"
-                     f"{_estimate(totals, report.model)}, {totals.tool_calls} tool calls")
+        lines.append(
+            f"{backend:>9}: {turns}, {totals.request_bytes:,} bytes sent, "
+            f"{totals.input_tokens:,} input tokens ({totals.cached_tokens:,} cached), "
+            f"{totals.output_tokens:,} output, cost {_cost(totals.cost_usd)}"
+            f"{_estimate(totals, report.model)}, {totals.tool_calls} tool calls"
+        )
     for skip in report.skipped:
         where = f"line {skip.line}" if skip.line else (skip.name or "input")
         lines.append(f"skipped {where}: {skip.reason}")
@@ -112,19 +125,36 @@ def _quoted(text: str) -> str:
 def _markdown_answers(result: ConversationResult) -> list[str]:
     out = ["### Answers", ""]
     for number, user, responses, chat, score in _answers(result):
-        out += [f"**Turn {number}**, similarity {_similarity(score)}", "", "You:", "", _quoted(user), "",
-                "Responses:", "", _quoted(_answer_of(responses)), "", "Chat:", "", _quoted(_answer_of(chat)), ""]
+        out += [
+            f"**Turn {number}**, similarity {_similarity(score)}",
+            "",
+            "You:",
+            "",
+            _quoted(user),
+            "",
+            "Responses:",
+            "",
+            _quoted(_answer_of(responses)),
+            "",
+            "Chat:",
+            "",
+            _quoted(_answer_of(chat)),
+            "",
+        ]
     return out
 
 
 def markdown(report: ComparisonReport) -> str:
-    out = ["# Responses vs Chat Completions", "",
-           f"Model `{report.model}`, run `{report.run_id}`{f', from `{report.source}`' if report.source else ''}. "
-           "Each cell: Responses / Chat.", ""]
+    out = [
+        "# Responses vs Chat Completions",
+        "",
+        f"Model `{report.model}`, run `{report.run_id}`{f', from `{report.source}`' if report.source else ''}. "
+        "Each cell: Responses / Chat.",
+        "",
+    ]
     header = ["turn", *_COLUMNS, "similarity"]
     for result in report.conversations:
-        out += [f"## {result.conversation.name}", "", "| " + " | ".join(header) + " |",
-                "|" + "---:|" * len(header)]
+        out += [f"## {result.conversation.name}", "", "| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
         out += ["| " + " | ".join(row) + " |" for row in _rows(result)]
         out.append("")
         out += _markdown_answers(result)
@@ -149,20 +179,26 @@ def chart(result: ConversationResult, metric: str, title: str, width: int = 560,
         y = top + plot_h - plot_h * value / peak
         return f"{x:.1f},{y:.1f}"
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}" class="chart" data-metric="{metric}">',
-             f'<text x="{left}" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>',
-             f'<text x="{left - 6}" y="{top + 4}" font-size="11" text-anchor="end">{peak:,}</text>',
-             f'<text x="{left - 6}" y="{top + plot_h}" font-size="11" text-anchor="end">0</text>',
-             f'<text x="{left + plot_w / 2}" y="{height - 8}" font-size="11" text-anchor="middle">turn (1..{turns})</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{html.escape(title)}" class="chart" data-metric="{metric}">',
+        f'<text x="{left}" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>',
+        f'<text x="{left - 6}" y="{top + 4}" font-size="11" text-anchor="end">{peak:,}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" font-size="11" text-anchor="end">0</text>',
+        f'<text x="{left + plot_w / 2}" y="{height - 8}" font-size="11" text-anchor="middle">turn (1..{turns})</text>',
+    ]
     for number, (backend, values) in enumerate(series.items()):
         points = " ".join(point(index, value) for index, value in enumerate(values))
-        parts.append(f'<polyline fill="none" stroke="{COLOURS[backend]}" stroke-width="2" points="{points}" '
-                     f'data-backend="{backend}"/>')
-        parts.append(f'<text x="{left + 10 + number * 110}" y="{top + 14}" font-size="12" '
-                     f'fill="{COLOURS[backend]}">— {backend}</text>')
+        parts.append(
+            f'<polyline fill="none" stroke="{COLOURS[backend]}" stroke-width="2" points="{points}" '
+            f'data-backend="{backend}"/>'
+        )
+        parts.append(
+            f'<text x="{left + 10 + number * 110}" y="{top + 14}" font-size="12" '
+            f'fill="{COLOURS[backend]}">— {backend}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -172,20 +208,21 @@ def _html_answers(result: ConversationResult) -> str:
     rows = "".join(
         f"<tr><td>{number}</td><td>{html.escape(user)}</td><td>{html.escape(_answer_of(responses))}</td>"
         f"<td>{html.escape(_answer_of(chat))}</td><td>{_similarity(score)}</td></tr>"
-        for number, user, responses, chat, score in _answers(result))
-    return (f"<h3>Answers</h3><table class=\"answers\"><thead><tr>{header}</tr></thead>"
-            f"<tbody>{rows}</tbody></table>")
+        for number, user, responses, chat, score in _answers(result)
+    )
+    return f'<h3>Answers</h3><table class="answers"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def to_html(report: ComparisonReport) -> str:
     sections = []
     for result in report.conversations:
         header = "".join(f"<th>{html.escape(name)}</th>" for name in ("turn", *_COLUMNS, "similarity"))
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-                       for row in _rows(result))
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in _rows(result)
+        )
         sections.append(
             f"<section><h2>{html.escape(result.conversation.name)}</h2>"
-            f"<div class=\"charts\">{chart(result, 'request_bytes', 'Request bytes sent per turn')}"
+            f'<div class="charts">{chart(result, "request_bytes", "Request bytes sent per turn")}'
             f"{chart(result, 'input_tokens', 'Input tokens per turn')}</div>"
             f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
             f"{_html_answers(result)}</section>"
@@ -206,7 +243,7 @@ table.answers td {{ text-align: left; vertical-align: top; white-space: pre-wrap
 Responses / Chat. Responses keeps the conversation on the server and sends only the new message; Chat sends the
 whole history every turn.</p>
 <ul>{summary}</ul>
-{''.join(sections)}
+{"".join(sections)}
 </body></html>
 """
 

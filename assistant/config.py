@@ -91,10 +91,12 @@ class Settings:
         """The effective settings for display, key masked."""
         return {
             "OPENAI_API_KEY": mask_key(self.api_key),
-            "OPENAI_BASE_URL": without_credentials(self.base_url) if self.base_url else (
-                "(embedded local server)" if self.uses_local_server else "https://api.openai.com/v1"),
-            "ASSISTANT_MODEL": id_and_name(self.model) if self.chosen_model else
-                               f"(not set): {id_and_name(self.model)}",
+            "OPENAI_BASE_URL": without_credentials(self.base_url)
+            if self.base_url
+            else ("(embedded local server)" if self.uses_local_server else "https://api.openai.com/v1"),
+            "ASSISTANT_MODEL": id_and_name(self.model)
+            if self.chosen_model
+            else f"(not set): {id_and_name(self.model)}",
             "ASSISTANT_DB": masked_url(self.db_url) if self.db_url else str(self.db_path),
             "ASSISTANT_TIMEOUT": f"{self.timeout:g}",
             "ASSISTANT_MAX_RETRIES": str(self.max_retries),
@@ -133,8 +135,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | P
         except ValueError:
             parsed = None
         if parsed is None or not math.isfinite(parsed) or parsed < 0 or (parsed == 0 and not zero_ok):
-            wanted = "a whole number of retries, 0 or more" if kind is int else \
-                f"a number of seconds, {'0 or more' if zero_ok else 'more than 0'}"
+            wanted = (
+                "a whole number of retries, 0 or more"
+                if kind is int
+                else f"a number of seconds, {'0 or more' if zero_ok else 'more than 0'}"
+            )
             raise AssistantError(f"{name}={value!r} is not valid: it must be {wanted}.")
         return parsed
 

@@ -39,8 +39,11 @@ def containers_used(items: list[dict[str, Any]]) -> list[str]:
     for item in items:
         ids = [item.get("container_id")] if item.get("type") == "code_interpreter_call" else []
         for part in item.get("content") or [] if item.get("type") == "message" else []:
-            ids += [note.get("container_id") for note in part.get("annotations") or []
-                    if note.get("type") == "container_file_citation"]
+            ids += [
+                note.get("container_id")
+                for note in part.get("annotations") or []
+                if note.get("type") == "container_file_citation"
+            ]
         used += [container_id for container_id in ids if container_id and container_id not in used]
     # "local_…" containers are the Chat fallback's own sandboxes on this machine: no server holds them.
     return [container_id for container_id in used if not container_id.startswith(LOCAL_CONTAINER_PREFIX)]
@@ -82,12 +85,15 @@ class ContainerTracker:
         for container_id in used:
             if previous and container_id != previous and self._expired(previous):
                 store.replace_container(previous, container_id)
-                notices.append(ContainerReplaced(
-                    old_container_id=previous, new_container_id=container_id,
-                    message=f"The code interpreter's container {previous} expired (containers stop after 20 idle "
-                            f"minutes); the code ran in a new one, {container_id}: variables and files from "
-                            "before are gone.",
-                ))
+                notices.append(
+                    ContainerReplaced(
+                        old_container_id=previous,
+                        new_container_id=container_id,
+                        message=f"The code interpreter's container {previous} expired (containers stop after 20 idle "
+                        f"minutes); the code ran in a new one, {container_id}: variables and files from "
+                        "before are gone.",
+                    )
+                )
             store.record_container(container_id, turn.thread_id)
             previous = container_id
             self._download_new_files(container_id, turn)
@@ -120,8 +126,14 @@ class ContainerTracker:
                 path, size = str(folder / name), len(data)
             except (*PROVIDER_ERRORS, OSError):
                 pass  # recorded without a path: the file exists on the server, the download did not work
-            store.add_container_file(container_id=container_id, file_id=file.id, turn_id=turn.id,
-                                     filename=safe_filename(file.path), path=path, bytes=size)
+            store.add_container_file(
+                container_id=container_id,
+                file_id=file.id,
+                turn_id=turn.id,
+                filename=safe_filename(file.path),
+                path=path,
+                bytes=size,
+            )
 
 
 def _save_new(folder: UntrustedFolder, name: str, data: bytes) -> str:

@@ -45,17 +45,22 @@ def check(assistant: Assistant, thread_id: str, *, fix: bool = False) -> DoctorR
     client = assistant.client
     if thread.mode == "conversation" and thread.conversation_id:
         try:
-            server_items = [item.to_dict(mode="json", warnings=False)
-                            for item in client.conversations.items.list(thread.conversation_id, order="asc")]
+            server_items = [
+                item.to_dict(mode="json", warnings=False)
+                for item in client.conversations.items.list(thread.conversation_id, order="asc")
+            ]
         except openai.NotFoundError:
             report.findings.append(Finding("unresolved_id", f"conversation {thread.conversation_id} no longer exists"))
         else:
             report.findings.extend(compare(history, server_items))
         if fix and report.findings:
             conversation_id = seed_conversation(client, thread, history)
-            assistant.store.record_change(thread.id, "repaired", f"server state rebuilt as {conversation_id}: "
-                                          + "; ".join(f.detail for f in report.findings[:5]),
-                                          conversation_id=conversation_id)
+            assistant.store.record_change(
+                thread.id,
+                "repaired",
+                f"server state rebuilt as {conversation_id}: " + "; ".join(f.detail for f in report.findings[:5]),
+                conversation_id=conversation_id,
+            )
             report.repaired = f"new conversation {conversation_id} seeded with {len(history)} items from the index"
     elif thread.mode == "chain" and thread.last_response_id:
         try:
@@ -88,12 +93,21 @@ def compare(index_items: list[dict[str, Any]], server_items: list[dict[str, Any]
     for operation, a_start, a_end, b_start, b_end in matcher.get_opcodes():
         if operation in ("delete", "replace"):
             for position in range(a_start, a_end):
-                findings.append(Finding("missing_on_server", f"index item {position + 1} ({describe(index_items[position])}) "
-                                                             "is not in the server's conversation"))
+                findings.append(
+                    Finding(
+                        "missing_on_server",
+                        f"index item {position + 1} ({describe(index_items[position])}) "
+                        "is not in the server's conversation",
+                    )
+                )
         if operation in ("insert", "replace"):
             for position in range(b_start, b_end):
-                findings.append(Finding("missing_in_index", f"server item {position + 1} "
-                                                            f"({describe(server_items[position])}) is not in the index"))
+                findings.append(
+                    Finding(
+                        "missing_in_index",
+                        f"server item {position + 1} ({describe(server_items[position])}) is not in the index",
+                    )
+                )
     return findings
 
 

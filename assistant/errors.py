@@ -83,15 +83,17 @@ class StructuredAnswerError(AssistantError):
     """A turn asked for a structured answer (`schema=`) and the answer is a refusal (`refusal`), is not JSON,
     or does not validate (`problem`). The turn is recorded as it came (`turn`, whose text is the raw answer)."""
 
-    def __init__(self, message: str, *, turn: Turn | None = None, refusal: str | None = None,
-                 problem: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, turn: Turn | None = None, refusal: str | None = None, problem: str | None = None
+    ) -> None:
         super().__init__(message, turn=turn)
         self.refusal = refusal
         self.problem = problem or ("refused" if refusal else None)
 
 
-def explain(exc: BaseException, *, base_url: str, model: str, turn: Turn | None = None,
-            timeout: float | None = None) -> AssistantError:
+def explain(
+    exc: BaseException, *, base_url: str, model: str, turn: Turn | None = None, timeout: float | None = None
+) -> AssistantError:
     """One clear AssistantError for an exception raised while talking to the server. `timeout` is the client's
     timeout in seconds, named when the server did not answer within it."""
     if isinstance(exc, AssistantError):

@@ -2,7 +2,8 @@
 
 A turn is a stream of these events. The Responses backend translates the API's SSE events into them; the Chat
 Completions fallback produces the same ones, so the UI, the index and `compare` never branch on the backend.
-Every event has a `type` string: consumers dispatch on it (`match event.type`), never on the class.
+Every event has a `type` field typed as a `Literal`, so `Event` is a tagged union: consumers dispatch on it
+(`match event.type`) and a type checker narrows the event from the tag.
 
 A turn always ends with exactly one terminal event: `turn.completed`, `turn.incomplete`, `turn.failed` or
 `turn.cancelled`, carrying the finished `Turn`.
@@ -11,7 +12,7 @@ A turn always ends with exactly one terminal event: `turn.completed`, `turn.inco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from assistant.turn import Turn
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 class TurnStarted:
     """The turn row is in the index and the request is about to go out."""
 
-    type: ClassVar[str] = "turn.started"
+    type: Literal["turn.started"] = field(default="turn.started", init=False)
     thread_id: str
     turn_id: int
 
@@ -31,7 +32,7 @@ class ConversationCreated:
     """The backend created a server-side conversation for the thread: on its first turn in conversation mode,
     or to rebuild lost server state, seeded with `seeded_items` items of the thread's history."""
 
-    type: ClassVar[str] = "conversation.created"
+    type: Literal["conversation.created"] = field(default="conversation.created", init=False)
     conversation_id: str
     seeded_items: int = 0
 
@@ -41,7 +42,7 @@ class StateRebuilt:
     """The server no longer knew the thread's conversation or previous response (expired, deleted, another
     server); the turn is being sent again with the state rebuilt from the index. Said once, kept on record."""
 
-    type: ClassVar[str] = "thread.state_rebuilt"
+    type: Literal["thread.state_rebuilt"] = field(default="thread.state_rebuilt", init=False)
     reason: str
 
 
@@ -50,7 +51,7 @@ class ContainerReplaced:
     """The code interpreter's container expired between turns and the code ran in a new one: what the old one
     held (variables, files) is gone. Said once, kept on record."""
 
-    type: ClassVar[str] = "container.replaced"
+    type: Literal["container.replaced"] = field(default="container.replaced", init=False)
     old_container_id: str
     new_container_id: str
     message: str
@@ -62,7 +63,7 @@ class ToolsUnavailable:
     was answered without them), or the model answered without ever calling them, as a server without function
     calling does. `tools` names them. Said once per thread."""
 
-    type: ClassVar[str] = "tools.unavailable"
+    type: Literal["tools.unavailable"] = field(default="tools.unavailable", init=False)
     tools: list[str]
     message: str
 
@@ -71,14 +72,14 @@ class ToolsUnavailable:
 class ResponseStarted:
     """The server accepted the request and named the response."""
 
-    type: ClassVar[str] = "response.started"
+    type: Literal["response.started"] = field(default="response.started", init=False)
     response_id: str
     model: str
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    type: ClassVar[str] = "text.delta"
+    type: Literal["text.delta"] = field(default="text.delta", init=False)
     text: str
     item_id: str
     output_index: int
@@ -88,7 +89,7 @@ class TextDelta:
 class ItemAdded:
     """An output item began (message, reasoning, tool call...). `item` is its wire JSON so far."""
 
-    type: ClassVar[str] = "item.added"
+    type: Literal["item.added"] = field(default="item.added", init=False)
     item: dict[str, Any]
     output_index: int
 
@@ -97,7 +98,7 @@ class ItemAdded:
 class ItemDone:
     """An output item is finished. `item` is its full wire JSON, as the server will list it back."""
 
-    type: ClassVar[str] = "item.done"
+    type: Literal["item.done"] = field(default="item.done", init=False)
     item: dict[str, Any]
     output_index: int
 
@@ -107,7 +108,7 @@ class ToolCallProgress:
     """A hosted tool call moved on: `status` is in_progress, searching, interpreting, completed or failed;
     `delta` carries streamed code or arguments where the tool streams them."""
 
-    type: ClassVar[str] = "tool_call.progress"
+    type: Literal["tool_call.progress"] = field(default="tool_call.progress", init=False)
     item_id: str
     output_index: int
     tool: str
@@ -121,7 +122,7 @@ class FunctionResult:
     and what it will read back. `error` is set when the function raised, its arguments did not validate, it is
     unknown, or its approval was denied (`approved` False); `output` is then the error text the model sees."""
 
-    type: ClassVar[str] = "function.result"
+    type: Literal["function.result"] = field(default="function.result", init=False)
     call_id: str
     item_id: str | None
     name: str
@@ -137,7 +138,7 @@ class FunctionResult:
 class Citation:
     """An annotation on answer text: url_citation, file_citation, container_file_citation or file_path."""
 
-    type: ClassVar[str] = "citation"
+    type: Literal["citation"] = field(default="citation", init=False)
     item_id: str
     output_index: int
     annotation: dict[str, Any]
@@ -145,7 +146,7 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    type: ClassVar[str] = "usage"
+    type: Literal["usage"] = field(default="usage", init=False)
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
@@ -161,7 +162,7 @@ class ResponseEnded:
     """A backend's last event for a turn: how the response ended and its final output items. The thread
     records it and emits the public `TurnEnded` in its place."""
 
-    type: ClassVar[str] = "response.ended"
+    type: Literal["response.ended"] = field(default="response.ended", init=False)
     status: str  # completed | incomplete | failed
     items: list[dict[str, Any]]
     error: str | None = None

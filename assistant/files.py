@@ -25,10 +25,37 @@ if TYPE_CHECKING:
     from assistant.client import Assistant
 
 # What OpenAI file search indexes (by extension); other files are refused before upload.
-INDEXABLE = frozenset({
-    ".c", ".cpp", ".cs", ".css", ".doc", ".docx", ".go", ".html", ".htm", ".java", ".js", ".json", ".md",
-    ".pdf", ".php", ".pptx", ".py", ".rb", ".sh", ".tex", ".ts", ".txt", ".csv", ".xml", ".yaml", ".yml", ".rst",
-})
+INDEXABLE = frozenset(
+    {
+        ".c",
+        ".cpp",
+        ".cs",
+        ".css",
+        ".doc",
+        ".docx",
+        ".go",
+        ".html",
+        ".htm",
+        ".java",
+        ".js",
+        ".json",
+        ".md",
+        ".pdf",
+        ".php",
+        ".pptx",
+        ".py",
+        ".rb",
+        ".sh",
+        ".tex",
+        ".ts",
+        ".txt",
+        ".csv",
+        ".xml",
+        ".yaml",
+        ".yml",
+        ".rst",
+    }
+)
 MAX_BYTES = 512 * 1024 * 1024  # the API's limit per file
 DEFAULT_WAIT_S = 300.0
 
@@ -146,8 +173,15 @@ class FileLibrary:
             except openai.NotFoundError:
                 self.assistant.store.forget_file(known.id)  # deleted on the server since: upload it again
         uploaded = self.assistant.client.files.create(file=(path.name, data), purpose="assistants")
-        self.assistant.store.add_file(id=uploaded.id, server=server, filename=path.name, bytes=len(data),
-                                      sha256=digest, purpose="assistants", path=str(self._keep_copy(data, digest, path)))
+        self.assistant.store.add_file(
+            id=uploaded.id,
+            server=server,
+            filename=path.name,
+            bytes=len(data),
+            sha256=digest,
+            purpose="assistants",
+            path=str(self._keep_copy(data, digest, path)),
+        )
         return uploaded.id, False
 
     def _keep_copy(self, data: bytes, digest: str, path: Path) -> Path:
@@ -164,14 +198,23 @@ class FileLibrary:
         existing = self.assistant.store.thread_vector_store(thread_id)
         if existing:
             return existing
-        store = self.assistant.client.vector_stores.create(name=f"assistant {title or thread_id}"[:256],
-                                                           metadata={"thread_id": thread_id})
-        self.assistant.store.add_vector_store(id=store.id, server=self.assistant.state_server, thread_id=thread_id,
-                                              name=store.name or "")
+        store = self.assistant.client.vector_stores.create(
+            name=f"assistant {title or thread_id}"[:256], metadata={"thread_id": thread_id}
+        )
+        self.assistant.store.add_vector_store(
+            id=store.id, server=self.assistant.state_server, thread_id=thread_id, name=store.name or ""
+        )
         return store.id
 
-    def _wait(self, store_id: str, attached: dict[int, str], outcomes: dict[int, FileOutcome], report: Progress,
-              total: int, wait_s: float) -> None:
+    def _wait(
+        self,
+        store_id: str,
+        attached: dict[int, str],
+        outcomes: dict[int, FileOutcome],
+        report: Progress,
+        total: int,
+        wait_s: float,
+    ) -> None:
         deadline = time.monotonic() + wait_s
         pending = dict(attached)
         delay = 0.05
@@ -190,26 +233,41 @@ class FileLibrary:
                 self.assistant.store.set_vector_store_file(store_id, file_id, attachment.status, error)
                 outcome = outcomes[position]
                 outcomes[position] = FileOutcome(
-                    outcome.path, file_id, attachment.status,
+                    outcome.path,
+                    file_id,
+                    attachment.status,
                     f"{outcome.path}: {error or attachment.status}" if attachment.status != "completed" else None,
                     outcome.reused,
                 )
                 del pending[position]
                 finished = sum(1 for each in outcomes.values() if each.status != "in_progress")
-                report(FileProgress(outcome.path, "completed" if attachment.status == "completed" else "failed",
-                                    finished, total))
+                report(
+                    FileProgress(
+                        outcome.path, "completed" if attachment.status == "completed" else "failed", finished, total
+                    )
+                )
             if not pending or time.monotonic() > deadline:
                 break
             for position in pending:
-                report(FileProgress(outcomes[position].path, "indexing",
-                                    sum(1 for each in outcomes.values() if each.status != "in_progress"), total))
+                report(
+                    FileProgress(
+                        outcomes[position].path,
+                        "indexing",
+                        sum(1 for each in outcomes.values() if each.status != "in_progress"),
+                        total,
+                    )
+                )
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
         for position in pending:  # still indexing: say so, and leave the index saying so too
             outcome = outcomes[position]
-            outcomes[position] = FileOutcome(outcome.path, outcome.file_id, "in_progress",
-                                             f"{outcome.path}: still being indexed after {wait_s:.0f} s; "
-                                             "check again with `assistant files list`", outcome.reused)
+            outcomes[position] = FileOutcome(
+                outcome.path,
+                outcome.file_id,
+                "in_progress",
+                f"{outcome.path}: still being indexed after {wait_s:.0f} s; check again with `assistant files list`",
+                outcome.reused,
+            )
 
     def _reason(self, exc: BaseException) -> str:
         if isinstance(exc, OSError):

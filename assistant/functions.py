@@ -74,8 +74,13 @@ class FunctionTool:
 
     def api_param(self) -> dict[str, Any]:
         """The Responses API function tool param (the Chat backend translates it)."""
-        return {"type": "function", "name": self.name, "description": self.description,
-                "parameters": self.parameters, "strict": self.strict}
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+            "strict": self.strict,
+        }
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:  # a decorated function stays callable
         return self.function(*args, **kwargs)
@@ -95,9 +100,13 @@ class FunctionTool:
             validated = self.arguments_model.model_validate(data)
         except pydantic.ValidationError as error:
             raise ValueError(f"invalid arguments: {_short_validation(error)}") from None
-        return {name: getattr(validated, name) for name in self.arguments_model.model_fields
-                if name in data or self.arguments_model.model_fields[name].is_required()
-                or getattr(validated, name) is not None}
+        return {
+            name: getattr(validated, name)
+            for name in self.arguments_model.model_fields
+            if name in data
+            or self.arguments_model.model_fields[name].is_required()
+            or getattr(validated, name) is not None
+        }
 
 
 def function_tool(
@@ -242,13 +251,23 @@ def _unknown(call: FunctionCall, tools: dict[str, FunctionTool]) -> FunctionOutc
 
 def _denied(call: FunctionCall, answer: Any) -> FunctionOutcome:
     reason = answer if isinstance(answer, str) and answer else "the user did not approve this call"
-    return FunctionOutcome(call=call, output=f"error: not run: {reason}. Do not retry it; answer without it.",
-                           duration_ms=0.0, error=f"denied: {reason}", approved=False)
+    return FunctionOutcome(
+        call=call,
+        output=f"error: not run: {reason}. Do not retry it; answer without it.",
+        duration_ms=0.0,
+        error=f"denied: {reason}",
+        approved=False,
+    )
 
 
 def _error(call: FunctionCall, started: float, message: str, approved: bool | None) -> FunctionOutcome:
-    return FunctionOutcome(call=call, output=f"error: {message}", duration_ms=(time.perf_counter() - started) * 1000,
-                           error=message, approved=approved)
+    return FunctionOutcome(
+        call=call,
+        output=f"error: {message}",
+        duration_ms=(time.perf_counter() - started) * 1000,
+        error=message,
+        approved=approved,
+    )
 
 
 def _decide(call: FunctionCall, tools: dict[str, FunctionTool], answer: Any) -> FunctionOutcome | None:
@@ -281,8 +300,9 @@ def _run_approved(call: FunctionCall, tool: FunctionTool) -> FunctionOutcome:
             value = asyncio.run(_awaited(value))
     except Exception as error:
         return _error(call, started, f"{type(error).__name__}: {error}", approved)
-    return FunctionOutcome(call=call, output=output_text(value), duration_ms=(time.perf_counter() - started) * 1000,
-                           approved=approved)
+    return FunctionOutcome(
+        call=call, output=output_text(value), duration_ms=(time.perf_counter() - started) * 1000, approved=approved
+    )
 
 
 async def _arun_approved(call: FunctionCall, tool: FunctionTool) -> FunctionOutcome:
@@ -301,16 +321,18 @@ async def _arun_approved(call: FunctionCall, tool: FunctionTool) -> FunctionOutc
                 value = await value
     except Exception as error:
         return _error(call, started, f"{type(error).__name__}: {error}", approved)
-    return FunctionOutcome(call=call, output=output_text(value), duration_ms=(time.perf_counter() - started) * 1000,
-                           approved=approved)
+    return FunctionOutcome(
+        call=call, output=output_text(value), duration_ms=(time.perf_counter() - started) * 1000, approved=approved
+    )
 
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def run_calls(calls: Sequence[FunctionCall], tools: dict[str, FunctionTool],
-              approve: Approver | None) -> list[FunctionOutcome]:
+def run_calls(
+    calls: Sequence[FunctionCall], tools: dict[str, FunctionTool], approve: Approver | None
+) -> list[FunctionOutcome]:
     """Run the calls of one response, concurrently when there are several (the model asked for them in
     parallel). Approvals are asked first, one at a time and in order; an async function runs on its own loop."""
     decided: list[FunctionOutcome | None] = []
@@ -322,15 +344,20 @@ def run_calls(calls: Sequence[FunctionCall], tools: dict[str, FunctionTool],
     runnable = [call for call, outcome in zip(calls, decided) if outcome is None]
     if len(runnable) > 1:
         with ThreadPoolExecutor(max_workers=min(8, len(runnable))) as pool:
-            ran = dict(zip((call.call_id for call in runnable),
-                           pool.map(lambda call: _run_approved(call, tools[call.name]), runnable)))
+            ran = dict(
+                zip(
+                    (call.call_id for call in runnable),
+                    pool.map(lambda call: _run_approved(call, tools[call.name]), runnable),
+                )
+            )
     else:
         ran = {call.call_id: _run_approved(call, tools[call.name]) for call in runnable}
     return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided)]
 
 
-async def arun_calls(calls: Sequence[FunctionCall], tools: dict[str, FunctionTool],
-                     approve: Approver | None) -> list[FunctionOutcome]:
+async def arun_calls(
+    calls: Sequence[FunctionCall], tools: dict[str, FunctionTool], approve: Approver | None
+) -> list[FunctionOutcome]:
     """The async twin of `run_calls`: async functions are awaited together, sync ones run in worker threads;
     the approval callback may be a coroutine (a dialog)."""
     decided: list[FunctionOutcome | None] = []

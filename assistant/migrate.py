@@ -42,8 +42,19 @@ EMPTY_PARAMETERS: JSON = {"type": "object", "properties": {}}  # what an omitted
 
 # Parameters both APIs spell and mean the same way (present in both request schemas).
 SHARED_PARAMETERS = (
-    "model", "stream", "temperature", "top_p", "metadata", "store", "user", "safety_identifier",
-    "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "parallel_tool_calls", "moderation",
+    "model",
+    "stream",
+    "temperature",
+    "top_p",
+    "metadata",
+    "store",
+    "user",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "parallel_tool_calls",
+    "moderation",
     "top_logprobs",
 )
 
@@ -55,15 +66,19 @@ CHAT_ONLY = {
     "frequency_penalty": "Responses takes no frequency penalty; discourage repetition in the instructions.",
     "seed": "Responses takes no seed; outputs are not reproducible by seed (compare them by content instead).",
     "stop": "Responses has no stop sequences; ask for the boundary in the instructions, use a structured "
-            "output format, or cut the text client-side.",
+    "output format, or cut the text client-side.",
     "audio": "Responses produces no audio; use the Realtime API, or generate text and speak it with the "
-             "audio/speech endpoint.",
+    "audio/speech endpoint.",
     "modalities": "Responses produces text only; for audio use the Realtime API or the audio/speech endpoint.",
     "prediction": "Predicted Outputs are Chat Completions only; send the full request without a prediction.",
 }
 # Chat parameters whose no-op value can be dropped without a word.
 CHAT_NO_OP_VALUES: dict[str, Any] = {
-    "n": 1, "presence_penalty": 0, "frequency_penalty": 0, "modalities": ["text"], "logit_bias": {},
+    "n": 1,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+    "modalities": ["text"],
+    "logit_bias": {},
 }
 
 # Responses parameters Chat Completions has no field for.
@@ -90,8 +105,9 @@ class MigrationError(ValueError):
 def check_nesting(body: Any) -> None:
     """Raise MigrationError when `body` nests objects and arrays more than MAX_NESTING levels deep."""
     if nests_deeper_than(body, MAX_NESTING):
-        raise MigrationError(f"the request nests objects and arrays more than {MAX_NESTING} levels deep; "
-                             "no API request does")
+        raise MigrationError(
+            f"the request nests objects and arrays more than {MAX_NESTING} levels deep; no API request does"
+        )
 
 
 @dataclass(frozen=True)
@@ -137,9 +153,24 @@ def chat_to_responses(body: Mapping[str, Any]) -> Translation:
     for name, advice in CHAT_ONLY.items():
         if name in body and body[name] is not None and body[name] != CHAT_NO_OP_VALUES.get(name, object()):
             warnings.append(f"'{name}' cannot be carried: {advice}")
-    known = {*SHARED_PARAMETERS, *CHAT_ONLY, "messages", "max_tokens", "max_completion_tokens", "response_format",
-             "verbosity", "reasoning_effort", "tools", "tool_choice", "functions", "function_call",
-             "web_search_options", "stream_options", "logprobs", "service_tier"}
+    known = {
+        *SHARED_PARAMETERS,
+        *CHAT_ONLY,
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "response_format",
+        "verbosity",
+        "reasoning_effort",
+        "tools",
+        "tool_choice",
+        "functions",
+        "function_call",
+        "web_search_options",
+        "stream_options",
+        "logprobs",
+        "service_tier",
+    }
     for name in body:
         if name not in known:
             warnings.append(f"'{name}' is not a Chat Completions parameter this translator knows; not carried.")
@@ -162,8 +193,10 @@ def messages_to_items(messages: Sequence[Any]) -> tuple[str | None, list[JSON], 
             raise MigrationError(f"{where} must be an object with a 'role'")
         role = message["role"]
         if message.get("name") is not None:
-            warnings.append(f"{where}.name cannot be carried: Responses messages have no participant names; "
-                            "put the name in the message text if the model needs it.")
+            warnings.append(
+                f"{where}.name cannot be carried: Responses messages have no participant names; "
+                "put the name in the message text if the model needs it."
+            )
         if role in ("system", "developer"):
             if index == 0 and isinstance(message.get("content"), str):
                 instructions = message["content"]
@@ -177,13 +210,20 @@ def messages_to_items(messages: Sequence[Any]) -> tuple[str | None, list[JSON], 
             output = message.get("content")
             if isinstance(output, list):
                 output = _content_forward(output, where, warnings)
-            items.append({"type": "function_call_output", "call_id": message.get("tool_call_id"),
-                          "output": output if output is not None else ""})
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.get("tool_call_id"),
+                    "output": output if output is not None else "",
+                }
+            )
         elif role == "function":
             name = message.get("name") or ""
             call_id = legacy_calls.get(name) or f"call_legacy_{index}"
-            warnings.append(f"{where}: legacy 'function' message became a function_call_output for call {call_id}; "
-                            "use tool messages with tool_call_id.")
+            warnings.append(
+                f"{where}: legacy 'function' message became a function_call_output for call {call_id}; "
+                "use tool messages with tool_call_id."
+            )
             items.append({"type": "function_call_output", "call_id": call_id, "output": message.get("content") or ""})
         else:
             raise MigrationError(f"{where}.role '{role}' is not a Chat Completions role")
@@ -205,13 +245,16 @@ def _content_forward(content: Any, where: str, warnings: list[str]) -> str | lis
         elif kind == "image_url":
             image = part.get("image_url") or {}
             # `detail` is required by CreateResponse; "auto" is Chat's default.
-            parts.append({"type": "input_image", "image_url": image.get("url"),
-                          "detail": image.get("detail") or "auto"})
+            parts.append(
+                {"type": "input_image", "image_url": image.get("url"), "detail": image.get("detail") or "auto"}
+            )
         elif kind == "file":
             parts.append({"type": "input_file", **{k: v for k, v in (part.get("file") or {}).items() if v is not None}})
         elif kind == "input_audio":
-            warnings.append(f"{where}.content[{number}] (input_audio) cannot be carried: Responses takes no audio "
-                            "input; transcribe it (audio/transcriptions) and send the text.")
+            warnings.append(
+                f"{where}.content[{number}] (input_audio) cannot be carried: Responses takes no audio "
+                "input; transcribe it (audio/transcriptions) and send the text."
+            )
             continue
         elif kind == "refusal":
             parts.append({"type": "input_text", "text": part.get("refusal", "")})
@@ -228,40 +271,64 @@ def _carry_breakpoint(source: Mapping[str, Any], target: JSON) -> None:
         target["prompt_cache_breakpoint"] = source["prompt_cache_breakpoint"]
 
 
-def _assistant_forward(message: Mapping[str, Any], where: str, warnings: list[str],
-                       legacy_calls: dict[str, str]) -> list[JSON]:
+def _assistant_forward(
+    message: Mapping[str, Any], where: str, warnings: list[str], legacy_calls: dict[str, str]
+) -> list[JSON]:
     items: list[JSON] = []
     text = _assistant_text(message.get("content"))
     if message.get("refusal"):
         if not isinstance(message["refusal"], str):
             raise MigrationError(f"{where}.refusal must be a string")
-        warnings.append(f"{where}.refusal was carried as the assistant's text (Responses input has no refusal "
-                        "field on easy messages).")
+        warnings.append(
+            f"{where}.refusal was carried as the assistant's text (Responses input has no refusal "
+            "field on easy messages)."
+        )
         text = (text or "") + message["refusal"]
     if text or not (message.get("tool_calls") or message.get("function_call")):
         # Assistant history is plain text: easy input messages only take input_* parts, which the API refuses for
         # the assistant role. A message with no text and no calls is kept too: it is still a turn.
         items.append({"role": "assistant", "content": text or ""})
     if message.get("audio"):
-        warnings.append(f"{where}.audio cannot be carried: Responses has no audio output to refer back to; "
-                        "put the transcript in the assistant's text.")
+        warnings.append(
+            f"{where}.audio cannot be carried: Responses has no audio output to refer back to; "
+            "put the transcript in the assistant's text."
+        )
     for call in message.get("tool_calls") or []:
         if call.get("type") == "custom":
             custom = call.get("custom") or {}
-            items.append({"type": "custom_tool_call", "call_id": call.get("id"), "name": custom.get("name"),
-                          "input": custom.get("input", "")})
+            items.append(
+                {
+                    "type": "custom_tool_call",
+                    "call_id": call.get("id"),
+                    "name": custom.get("name"),
+                    "input": custom.get("input", ""),
+                }
+            )
         else:
             function = call.get("function") or {}
-            items.append({"type": "function_call", "call_id": call.get("id"), "name": function.get("name"),
-                          "arguments": function.get("arguments", "")})
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call.get("id"),
+                    "name": function.get("name"),
+                    "arguments": function.get("arguments", ""),
+                }
+            )
     legacy = message.get("function_call")
     if legacy:
         call_id = f"call_legacy_{where.removeprefix('messages[').rstrip(']')}"
         legacy_calls[legacy.get("name", "")] = call_id
-        warnings.append(f"{where}.function_call (legacy) became a function_call item with call id {call_id}; "
-                        "use tool_calls.")
-        items.append({"type": "function_call", "call_id": call_id, "name": legacy.get("name"),
-                      "arguments": legacy.get("arguments", "")})
+        warnings.append(
+            f"{where}.function_call (legacy) became a function_call item with call id {call_id}; use tool_calls."
+        )
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call_id,
+                "name": legacy.get("name"),
+                "arguments": legacy.get("arguments", ""),
+            }
+        )
     return items
 
 
@@ -285,8 +352,10 @@ def _max_tokens_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
     if limit is None:
         return
     if limit < MIN_MAX_OUTPUT_TOKENS:
-        warnings.append(f"max_output_tokens must be at least {MIN_MAX_OUTPUT_TOKENS} on Responses; {limit} was "
-                        f"raised to {MIN_MAX_OUTPUT_TOKENS}.")
+        warnings.append(
+            f"max_output_tokens must be at least {MIN_MAX_OUTPUT_TOKENS} on Responses; {limit} was "
+            f"raised to {MIN_MAX_OUTPUT_TOKENS}."
+        )
         limit = MIN_MAX_OUTPUT_TOKENS
     request["max_output_tokens"] = limit
 
@@ -320,22 +389,30 @@ def _tools_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
         function = dict(tool.get("function") or {})
         if function.get("strict") is None:
             non_strict.append(function.get("name", "?"))
-        tools.append({
-            "type": "function",
-            "name": function.get("name"),
-            **({"description": function["description"]} if "description" in function else {}),
-            "parameters": function.get("parameters") if function.get("parameters") is not None else EMPTY_PARAMETERS,
-            "strict": bool(function.get("strict")),
-        })
+        tools.append(
+            {
+                "type": "function",
+                "name": function.get("name"),
+                **({"description": function["description"]} if "description" in function else {}),
+                "parameters": function.get("parameters")
+                if function.get("parameters") is not None
+                else EMPTY_PARAMETERS,
+                "strict": bool(function.get("strict")),
+            }
+        )
     if non_strict:
-        warnings.append(f"function tools {', '.join(non_strict)}: Chat functions are non-strict by default, so "
-                        "strict: false was set explicitly (omitted, Responses would try strict mode); set strict: "
-                        "true once the schemas allow it.")
+        warnings.append(
+            f"function tools {', '.join(non_strict)}: Chat functions are non-strict by default, so "
+            "strict: false was set explicitly (omitted, Responses would try strict mode); set strict: "
+            "true once the schemas allow it."
+        )
     search = body.get("web_search_options")
     if search is not None:
         tools.append(_web_search_tool(search))
-        warnings.append("web_search_options became a web_search tool: the model now decides when to search "
-                        "(force it with tool_choice), and any model that supports the tool can use it.")
+        warnings.append(
+            "web_search_options became a web_search tool: the model now decides when to search "
+            "(force it with tool_choice), and any model that supports the tool can use it."
+        )
     if tools:
         request["tools"] = tools
     choice = body.get("tool_choice")
@@ -367,8 +444,11 @@ def _tool_choice_forward(choice: Any) -> Any:
         return {"type": "custom", "name": (choice.get("custom") or {}).get("name")}
     if kind == "allowed_tools":
         allowed = choice.get("allowed_tools") or {}
-        return {"type": "allowed_tools", "mode": allowed.get("mode"),
-                "tools": [_tool_choice_forward(tool) for tool in allowed.get("tools") or []]}
+        return {
+            "type": "allowed_tools",
+            "mode": allowed.get("mode"),
+            "tools": [_tool_choice_forward(tool) for tool in allowed.get("tools") or []],
+        }
     return choice
 
 
@@ -377,8 +457,10 @@ def _stream_options_forward(body: JSON, request: JSON, warnings: list[str]) -> N
     if not isinstance(options, Mapping):
         return
     if "include_usage" in options:
-        warnings.append("stream_options.include_usage has no Responses equivalent and needs none: usage always "
-                        "arrives in the response.completed event.")
+        warnings.append(
+            "stream_options.include_usage has no Responses equivalent and needs none: usage always "
+            "arrives in the response.completed event."
+        )
     if "include_obfuscation" in options:
         request["stream_options"] = {"include_obfuscation": options["include_obfuscation"]}
 
@@ -419,8 +501,10 @@ def responses_to_chat(body: Mapping[str, Any]) -> Translation:
     fmt = text.get("format")
     if isinstance(fmt, Mapping):
         if fmt.get("type") == "json_schema":
-            request["response_format"] = {"type": "json_schema",
-                                          "json_schema": {k: v for k, v in fmt.items() if k != "type"}}
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {k: v for k, v in fmt.items() if k != "type"},
+            }
         else:
             request["response_format"] = dict(fmt)
     if text.get("verbosity") is not None:
@@ -429,8 +513,10 @@ def responses_to_chat(body: Mapping[str, Any]) -> Translation:
     if reasoning.get("effort") is not None:
         request["reasoning_effort"] = reasoning["effort"]
     if any(reasoning.get(key) for key in ("summary", "generate_summary", "context", "mode")):
-        warnings.append("reasoning summaries/options other than effort cannot be carried: Chat Completions "
-                        "returns no reasoning summary.")
+        warnings.append(
+            "reasoning summaries/options other than effort cannot be carried: Chat Completions "
+            "returns no reasoning summary."
+        )
     _tools_reverse(body, request, warnings)
     _include_reverse(body, request, warnings)
 
@@ -445,16 +531,27 @@ def responses_to_chat(body: Mapping[str, Any]) -> Translation:
     tier = body.get("service_tier")
     if tier is not None:
         if tier == "ultrafast":
-            warnings.append("service_tier 'ultrafast' does not exist on Chat Completions; 'priority' is the "
-                            "closest.")
+            warnings.append("service_tier 'ultrafast' does not exist on Chat Completions; 'priority' is the closest.")
         else:
             request["service_tier"] = tier
 
     for name, advice in RESPONSES_ONLY.items():
         if body.get(name) not in (None, False, "disabled"):
             warnings.append(f"'{name}' cannot be carried: {advice}")
-    known = {*SHARED_PARAMETERS, *RESPONSES_ONLY, "instructions", "input", "max_output_tokens", "text",
-             "reasoning", "tools", "tool_choice", "include", "stream_options", "service_tier"}
+    known = {
+        *SHARED_PARAMETERS,
+        *RESPONSES_ONLY,
+        "instructions",
+        "input",
+        "max_output_tokens",
+        "text",
+        "reasoning",
+        "tools",
+        "tool_choice",
+        "include",
+        "stream_options",
+        "service_tier",
+    }
     for name in body:
         if name not in known:
             warnings.append(f"'{name}' is not a Responses parameter this translator knows; not carried.")
@@ -485,11 +582,17 @@ def items_to_messages(items: Sequence[Any]) -> tuple[list[JSON], list[str]]:
                 raise MigrationError(f"{where}.role {role!r} is not a message role")
         elif kind in ("function_call", "custom_tool_call"):
             if kind == "function_call":
-                call = {"id": item.get("call_id"), "type": "function",
-                        "function": {"name": item.get("name"), "arguments": item.get("arguments", "")}}
+                call = {
+                    "id": item.get("call_id"),
+                    "type": "function",
+                    "function": {"name": item.get("name"), "arguments": item.get("arguments", "")},
+                }
             else:
-                call = {"id": item.get("call_id"), "type": "custom",
-                        "custom": {"name": item.get("name"), "input": item.get("input", "")}}
+                call = {
+                    "id": item.get("call_id"),
+                    "type": "custom",
+                    "custom": {"name": item.get("name"), "input": item.get("input", "")},
+                }
             last = messages[-1] if messages else None
             if last is None or last.get("role") != "assistant":
                 last = {"role": "assistant", "content": None}
@@ -503,8 +606,10 @@ def items_to_messages(items: Sequence[Any]) -> tuple[list[JSON], list[str]]:
         elif kind == "reasoning":
             continue  # the model's private reasoning: Chat has no way to send it back
         else:
-            warnings.append(f"{where} of type {kind!r} cannot be carried to Chat Completions (no equivalent "
-                            "message); run that tool yourself as a function tool.")
+            warnings.append(
+                f"{where} of type {kind!r} cannot be carried to Chat Completions (no equivalent "
+                "message); run that tool yourself as a function tool."
+            )
     return messages, warnings
 
 
@@ -532,11 +637,17 @@ def _content_reverse(content: Any, where: str, warnings: list[str]) -> str | lis
                 image["detail"] = part["detail"]
             parts.append({"type": "image_url", "image_url": image})
         elif kind == "input_file" and not part.get("file_url"):
-            parts.append({"type": "file", "file": {k: part[k] for k in ("file_id", "file_data", "filename")
-                                                   if part.get(k) is not None}})
+            parts.append(
+                {
+                    "type": "file",
+                    "file": {k: part[k] for k in ("file_id", "file_data", "filename") if part.get(k) is not None},
+                }
+            )
         else:
-            warnings.append(f"{where}.content[{number}] ({kind}) cannot be carried: Chat Completions takes images "
-                            "by URL and files by id or data only; upload it or inline it.")
+            warnings.append(
+                f"{where}.content[{number}] ({kind}) cannot be carried: Chat Completions takes images "
+                "by URL and files by id or data only; upload it or inline it."
+            )
             continue
         _carry_breakpoint(part, parts[-1])
     return parts
@@ -564,11 +675,15 @@ def _tools_reverse(body: JSON, request: JSON, warnings: list[str]) -> None:
             if tool.get("filters"):
                 warnings.append("web_search filters (allowed domains) cannot be carried to web_search_options.")
             request["web_search_options"] = options
-            warnings.append("the web_search tool became web_search_options: on Chat Completions it needs a search "
-                            "model (e.g. gpt-4o-search-preview), which searches on every request.")
+            warnings.append(
+                "the web_search tool became web_search_options: on Chat Completions it needs a search "
+                "model (e.g. gpt-4o-search-preview), which searches on every request."
+            )
         else:
-            warnings.append(f"the hosted tool {kind!r} has no Chat Completions equivalent; run it yourself as a "
-                            "function tool (the Chat fallback backend does this).")
+            warnings.append(
+                f"the hosted tool {kind!r} has no Chat Completions equivalent; run it yourself as a "
+                "function tool (the Chat fallback backend does this)."
+            )
     if tools:
         request["tools"] = tools
     choice = body.get("tool_choice")
@@ -587,8 +702,10 @@ def _tool_choice_reverse(choice: Any, warnings: list[str]) -> Any:
     if kind == "allowed_tools":
         tools = [_tool_choice_reverse(tool, warnings) for tool in choice.get("tools") or []]
         return {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode"), "tools": tools}}
-    warnings.append(f"tool_choice {json.dumps(choice)} names a hosted tool; Chat Completions cannot force it, so "
-                    "'required' was used.")
+    warnings.append(
+        f"tool_choice {json.dumps(choice)} names a hosted tool; Chat Completions cannot force it, so "
+        "'required' was used."
+    )
     return "required"
 
 

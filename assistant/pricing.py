@@ -84,8 +84,9 @@ def estimate_label(cost: float | None, model: str) -> str:
     return "" if cost is None else f"≈ ${cost:.6f} at {base_model(model)} prices"
 
 
-def local_estimate(model: str, input_tokens: int, cached_tokens: int, output_tokens: int,
-                   estimate_at: str | None = None) -> float | None:
+def local_estimate(
+    model: str, input_tokens: int, cached_tokens: int, output_tokens: int, estimate_at: str | None = None
+) -> float | None:
     """What a turn a local model answered would have cost at `estimate_at`'s prices (see `estimate_model`);
     None for a turn another model answered (its cost is real, not estimated)."""
     if not is_local_model(model):
@@ -93,8 +94,15 @@ def local_estimate(model: str, input_tokens: int, cached_tokens: int, output_tok
     return turn_cost(estimate_model(estimate_at), input_tokens, cached_tokens, output_tokens)
 
 
-def describe_cost(model: str, cost_usd: float | None, input_tokens: int, cached_tokens: int, output_tokens: int,
-                  *, estimate_at: str | None = None) -> str:
+def describe_cost(
+    model: str,
+    cost_usd: float | None,
+    input_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
+    *,
+    estimate_at: str | None = None,
+) -> str:
     """A turn's cost for display: "$0.000056"; a local model's "$0 (local, ≈ $0.000075 at gpt-4.1-mini
     prices)", estimated at `estimate_at`'s prices (see `estimate_model`); "price unknown"."""
     if is_local_model(model):
@@ -115,8 +123,14 @@ class PriceTable:
     models: dict[str, ModelPrice]
     tool_calls: dict[str, float]
 
-    def cost(self, model: str, input_tokens: int, cached_tokens: int, output_tokens: int,
-             tool_calls: dict[str, int] | None = None) -> float | None:
+    def cost(
+        self,
+        model: str,
+        input_tokens: int,
+        cached_tokens: int,
+        output_tokens: int,
+        tool_calls: dict[str, int] | None = None,
+    ) -> float | None:
         """As `turn_cost`, with this table's prices."""
         price = self.models.get(model) or self.models.get(base_model(model))
         if price is None:
@@ -151,11 +165,14 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
         raise ValueError(f'the price file {path} must be an object with "models" and/or "tool_calls"')
     for name, entry in (data.get("models") or {}).items():
         try:
-            models[name] = ModelPrice(float(entry["input"]), float(entry.get("cached_input", entry["input"])),
-                                      float(entry["output"]))
+            models[name] = ModelPrice(
+                float(entry["input"]), float(entry.get("cached_input", entry["input"])), float(entry["output"])
+            )
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f'{path}: models.{name} needs numbers "input" and "output" ($ per 1M tokens; '
-                             '"cached_input" is optional)') from None
+            raise ValueError(
+                f'{path}: models.{name} needs numbers "input" and "output" ($ per 1M tokens; '
+                '"cached_input" is optional)'
+            ) from None
     for name, value in (data.get("tool_calls") or {}).items():
         if not isinstance(value, int | float):
             raise ValueError(f"{path}: tool_calls.{name} must be a number ($ per call)")

@@ -46,15 +46,23 @@ def answer_schema(schema: Any) -> AnswerSchema:
             strict = to_strict_json_schema(schema)
         except Exception:  # the helper is the SDK's own (responses.parse uses it); fall back to pydantic's
             strict = schema.model_json_schema()
-        return AnswerSchema(format={"type": "json_schema", "name": _name(schema.__name__), "schema": strict,
-                                    "strict": True}, model=schema)
+        return AnswerSchema(
+            format={"type": "json_schema", "name": _name(schema.__name__), "schema": strict, "strict": True},
+            model=schema,
+        )
     if isinstance(schema, dict):
         if schema.get("type") == "json_schema" and isinstance(schema.get("schema"), dict):
             return AnswerSchema(format={"name": "answer", **schema})
         if schema.get("type") == "json_object":
             return AnswerSchema(format={"type": "json_object"})
-        return AnswerSchema(format={"type": "json_schema", "name": _name(str(schema.get("title") or "answer")),
-                                    "schema": schema, "strict": strict_fits(schema)})
+        return AnswerSchema(
+            format={
+                "type": "json_schema",
+                "name": _name(str(schema.get("title") or "answer")),
+                "schema": schema,
+                "strict": strict_fits(schema),
+            }
+        )
     raise TypeError("schema= takes a pydantic model class or a JSON schema dict")
 
 
@@ -89,30 +97,38 @@ def parse_answer(items: list[dict[str, Any]], schema: AnswerSchema, *, turn: Any
     parts = (message or {}).get("content") or []
     refusal = "".join(part.get("refusal") or "" for part in parts if part.get("type") == "refusal")
     if refusal:
-        raise StructuredAnswerError(f"The model refused to answer in the requested format: {refusal}",
-                                    turn=turn, refusal=refusal)
+        raise StructuredAnswerError(
+            f"The model refused to answer in the requested format: {refusal}", turn=turn, refusal=refusal
+        )
     text = "".join(part.get("text") or "" for part in parts if part.get("type") == "output_text")
     if message is None or not text.strip():
-        raise StructuredAnswerError("The model gave no answer to parse as structured data.", turn=turn,
-                                    problem="no answer")
+        raise StructuredAnswerError(
+            "The model gave no answer to parse as structured data.", turn=turn, problem="no answer"
+        )
     if schema.model is not None:
         try:
             return schema.model.model_validate_json(text)
         except pydantic.ValidationError as error:
-            problem = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
-                                for e in error.errors()[:5])
-            raise StructuredAnswerError(f"The answer does not match {schema.model.__name__}: {problem}. "
-                                        f"It was: {_short(text)}", turn=turn, problem=problem) from None
+            problem = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in error.errors()[:5]
+            )
+            raise StructuredAnswerError(
+                f"The answer does not match {schema.model.__name__}: {problem}. It was: {_short(text)}",
+                turn=turn,
+                problem=problem,
+            ) from None
     try:
         value = json.loads(text)
     except ValueError as error:
-        raise StructuredAnswerError(f"The answer is not JSON ({error}). It was: {_short(text)}", turn=turn,
-                                    problem=str(error)) from None
+        raise StructuredAnswerError(
+            f"The answer is not JSON ({error}). It was: {_short(text)}", turn=turn, problem=str(error)
+        ) from None
     if schema.format.get("type") == "json_schema":
         problem = schema_problem(value, schema.json_schema)
         if problem:
-            raise StructuredAnswerError(f"The answer does not match the schema: {problem}. It was: {_short(text)}",
-                                        turn=turn, problem=problem)
+            raise StructuredAnswerError(
+                f"The answer does not match the schema: {problem}. It was: {_short(text)}", turn=turn, problem=problem
+            )
     return value
 
 
@@ -127,4 +143,4 @@ def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
 
 
 def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

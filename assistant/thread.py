@@ -87,9 +87,11 @@ class LeaseWaits:
         if waited_s >= self.lease.hold.total_seconds():
             host, _, rest = holder.owner.partition(" ")
             who = f"process {rest.split(' ')[0]} on {host}" if rest else "another process"
-            raise AssistantError(f"Thread {self.thread_id} is busy: a turn by {who} has held it for the last "
-                                 f"{waited_s:.0f} s (in chain mode one turn runs at a time, so the chain stays in "
-                                 "one line). Ask again when that turn has finished.")
+            raise AssistantError(
+                f"Thread {self.thread_id} is busy: a turn by {who} has held it for the last "
+                f"{waited_s:.0f} s (in chain mode one turn runs at a time, so the chain stays in "
+                "one line). Ask again when that turn has finished."
+            )
         wait, self.wait = self.wait, min(self.wait * 2, LEASE_LONGEST_WAIT_S)
         return wait
 
@@ -109,9 +111,16 @@ class TurnExtras:
         ended = recorder.ended
         if not self.functions or ended is None or ended.status != "completed":
             return []
-        return [FunctionCall(call_id=item.get("call_id") or "", name=item.get("name") or "",
-                             arguments=item.get("arguments") or "", item_id=item.get("id"))
-                for item in ended.items if item.get("type") == "function_call"]
+        return [
+            FunctionCall(
+                call_id=item.get("call_id") or "",
+                name=item.get("name") or "",
+                arguments=item.get("arguments") or "",
+                item_id=item.get("id"),
+            )
+            for item in ended.items
+            if item.get("type") == "function_call"
+        ]
 
 
 @dataclass(frozen=True)
@@ -128,8 +137,9 @@ def missing_route(exc: openai.APIStatusError) -> bool:
     if not path.endswith(("/responses", "/conversations")):
         return False
     message = exc.message.lower()
-    return exc.status_code == 405 or not any(word in message for word in ("conversation with id", "response with id",
-                                                                          "previous response"))
+    return exc.status_code == 405 or not any(
+        word in message for word in ("conversation with id", "response with id", "previous response")
+    )
 
 
 def lost_server_state(exc: openai.APIStatusError, mode: str) -> str | None:
@@ -261,8 +271,9 @@ class Thread:
         check_mode(mode)
         if mode == self.mode:
             return
-        self._assistant.store.record_change(self.id, "mode_changed", f"{self.mode} -> {mode}", mode=mode,
-                                            conversation_id=None, last_response_id=None)
+        self._assistant.store.record_change(
+            self.id, "mode_changed", f"{self.mode} -> {mode}", mode=mode, conversation_id=None, last_response_id=None
+        )
         self.refresh()
 
     def fork(self, at_turn: int, *, title: str | None = None) -> Thread:
@@ -274,10 +285,12 @@ class Thread:
         if not 0 <= at_turn <= len(turns):
             raise AssistantError(f"Cannot fork at turn {at_turn}: thread {self.id} has turns 1 to {len(turns)}.")
         head = turns[at_turn - 1] if at_turn else None
-        chain_head = (head.response_id if head and self.mode == "chain" and head.status in ("completed", "incomplete")
-                      else None)
-        info = self._assistant.store.fork_thread(self._info, at_turn, title=title or f"{self.title} (fork)".strip(),
-                                                 last_response_id=chain_head)
+        chain_head = (
+            head.response_id if head and self.mode == "chain" and head.status in ("completed", "incomplete") else None
+        )
+        info = self._assistant.store.fork_thread(
+            self._info, at_turn, title=title or f"{self.title} (fork)".strip(), last_response_id=chain_head
+        )
         return Thread(self._assistant, info)
 
     # one turn
@@ -331,8 +344,11 @@ class Thread:
                     calls = extras.calls(recorder)
                     if not calls or self._out_of_rounds(recorder, extras):
                         break
-                    outcomes = (self._refused_past_limit(calls, extras) if self._at_limit(recorder, extras)
-                                else run_calls(calls, extras.functions, extras.approve))
+                    outcomes = (
+                        self._refused_past_limit(calls, extras)
+                        if self._at_limit(recorder, extras)
+                        else run_calls(calls, extras.functions, extras.approve)
+                    )
                     yield from self._results(outcomes, recorder)
                     request = self._next_round(request, recorder, outcomes, extras)
         except (GeneratorExit, KeyboardInterrupt):
@@ -374,8 +390,9 @@ class Thread:
         try:
             backend, request = await asyncio.to_thread(self._prepare, text, options)
             request = self._with_extras(request, extras)
-            recorder = await asyncio.to_thread(TurnRecorder, self._assistant.store, request, backend=backend.name,
-                                               lease=lease)
+            recorder = await asyncio.to_thread(
+                TurnRecorder, self._assistant.store, request, backend=backend.name, lease=lease
+            )
         except BaseException:
             self._release(lease)
             raise
@@ -398,8 +415,11 @@ class Thread:
                     calls = extras.calls(recorder)
                     if not calls or self._out_of_rounds(recorder, extras):
                         break
-                    outcomes = (self._refused_past_limit(calls, extras) if self._at_limit(recorder, extras)
-                                else await arun_calls(calls, extras.functions, extras.approve))
+                    outcomes = (
+                        self._refused_past_limit(calls, extras)
+                        if self._at_limit(recorder, extras)
+                        else await arun_calls(calls, extras.functions, extras.approve)
+                    )
                     for result in self._results(outcomes, recorder):
                         yield result
                     request = self._next_round(request, recorder, outcomes, extras)
@@ -470,13 +490,20 @@ class Thread:
         schema = options.pop("schema", None)
         approve = options.pop("approve", None) or self.approve
         max_rounds = options.pop("max_function_rounds", None) or MAX_FUNCTION_ROUNDS
-        return TurnExtras(functions=functions, approve=approve,
-                          schema=answer_schema(schema) if schema is not None else None, max_rounds=max_rounds)
+        return TurnExtras(
+            functions=functions,
+            approve=approve,
+            schema=answer_schema(schema) if schema is not None else None,
+            max_rounds=max_rounds,
+        )
 
     @staticmethod
     def _with_extras(request: TurnRequest, extras: TurnExtras) -> TurnRequest:
-        return replace(request, functions=[tool.api_param() for tool in extras.functions.values()],
-                       text_format=extras.schema.format if extras.schema else None)
+        return replace(
+            request,
+            functions=[tool.api_param() for tool in extras.functions.values()],
+            text_format=extras.schema.format if extras.schema else None,
+        )
 
     @staticmethod
     def _at_limit(recorder: TurnRecorder, extras: TurnExtras) -> bool:
@@ -488,29 +515,44 @@ class Thread:
         if recorder.rounds <= extras.max_rounds + 1:
             return False
         assert recorder.ended is not None
-        recorder.ended = replace(recorder.ended, status="incomplete", incomplete_reason="max_function_rounds",
-                                 error=f"the model kept calling functions after {extras.max_rounds} rounds")
+        recorder.ended = replace(
+            recorder.ended,
+            status="incomplete",
+            incomplete_reason="max_function_rounds",
+            error=f"the model kept calling functions after {extras.max_rounds} rounds",
+        )
         return True
 
     @staticmethod
     def _refused_past_limit(calls: list[FunctionCall], extras: TurnExtras) -> list[FunctionOutcome]:
-        message = (f"not run: this turn reached its limit of {extras.max_rounds} rounds of function calls; "
-                   "answer with what you have")
-        return [FunctionOutcome(call=call, output=f"error: {message}", duration_ms=0.0, error=message)
-                for call in calls]
+        message = (
+            f"not run: this turn reached its limit of {extras.max_rounds} rounds of function calls; "
+            "answer with what you have"
+        )
+        return [
+            FunctionOutcome(call=call, output=f"error: {message}", duration_ms=0.0, error=message) for call in calls
+        ]
 
     @staticmethod
     def _results(outcomes: list[FunctionOutcome], recorder: TurnRecorder) -> Iterator[Event]:
         for outcome in outcomes:
-            event = FunctionResult(call_id=outcome.call.call_id, item_id=outcome.call.item_id,
-                                   name=outcome.call.name, arguments=outcome.call.arguments, output=outcome.output,
-                                   duration_ms=outcome.duration_ms, error=outcome.error, approved=outcome.approved,
-                                   round=recorder.rounds)
+            event = FunctionResult(
+                call_id=outcome.call.call_id,
+                item_id=outcome.call.item_id,
+                name=outcome.call.name,
+                arguments=outcome.call.arguments,
+                output=outcome.output,
+                duration_ms=outcome.duration_ms,
+                error=outcome.error,
+                approved=outcome.approved,
+                round=recorder.rounds,
+            )
             recorder.record(event)
             yield event
 
-    def _next_round(self, request: TurnRequest, recorder: TurnRecorder, outcomes: list[FunctionOutcome],
-                    extras: TurnExtras) -> TurnRequest:
+    def _next_round(
+        self, request: TurnRequest, recorder: TurnRecorder, outcomes: list[FunctionOutcome], extras: TurnExtras
+    ) -> TurnRequest:
         """The request that sends the function outputs back: the conversation (now holding the message and the
         calls) or the response that asked for them as the chain head; the whole turn so far in local and chat
         mode. Past the round limit the model is told to answer (`tool_choice: "none"`)."""
@@ -560,10 +602,18 @@ class Thread:
             store.record_change(self.id, "state_rebuilt", reason, conversation_id=None, last_response_id=None)
             notice: Event = StateRebuilt(reason=reason)
         elif exc.status_code in (404, 405) and missing_route(exc):
-            reason = (f"{exc.request.url} answered {exc.status_code}: this server has no Responses API; "
-                      "the thread now uses Chat Completions (chat mode)")
-            store.record_change(self.id, "mode_changed", f"{self.mode} -> chat: {reason}", mode="chat",
-                                conversation_id=None, last_response_id=None)
+            reason = (
+                f"{exc.request.url} answered {exc.status_code}: this server has no Responses API; "
+                "the thread now uses Chat Completions (chat mode)"
+            )
+            store.record_change(
+                self.id,
+                "mode_changed",
+                f"{self.mode} -> chat: {reason}",
+                mode="chat",
+                conversation_id=None,
+                last_response_id=None,
+            )
             notice = StateRebuilt(reason=reason)
         else:
             return None
@@ -583,12 +633,26 @@ class Thread:
         tools = settings.api_tools([own_store] if own_store else [])
         # Local copies of the thread's files, for backends that search them on the client (chat mode, and a turn
         # that falls back to it).
-        local_files = [LocalFile(record.id, record.filename, record.path)
-                       for record in self._assistant.store.thread_files(self.id)
-                       if record.path] if settings.file_search else []
-        request = TurnRequest(thread=self._info, input_text=text, model=model, instructions=instructions,
-                              options=options, history=history, tools=tools,
-                              include=settings.includes() if tools else [], local_files=local_files)
+        local_files = (
+            [
+                LocalFile(record.id, record.filename, record.path)
+                for record in self._assistant.store.thread_files(self.id)
+                if record.path
+            ]
+            if settings.file_search
+            else []
+        )
+        request = TurnRequest(
+            thread=self._info,
+            input_text=text,
+            model=model,
+            instructions=instructions,
+            options=options,
+            history=history,
+            tools=tools,
+            include=settings.includes() if tools else [],
+            local_files=local_files,
+        )
         return self._assistant.backend_for(self.mode), request
 
     def _needs_history(self) -> bool:
@@ -622,8 +686,11 @@ class Thread:
     def _explain(self, exc: Exception, turn: Turn) -> AssistantError:
         timeout = self._assistant.settings.timeout
         if turn.status == "incomplete":  # the server was reached; the answer stopped half-way
-            why = (f"nothing more arrived for {timeout:g} s, the timeout (ASSISTANT_TIMEOUT)"
-                   if isinstance(exc, openai.APITimeoutError) else turn.error)
+            why = (
+                f"nothing more arrived for {timeout:g} s, the timeout (ASSISTANT_TIMEOUT)"
+                if isinstance(exc, openai.APITimeoutError)
+                else turn.error
+            )
             return TurnFailed(
                 f"The answer from {self._assistant.server_url} broke off after {len(turn.text)} characters "
                 f"({why}). What arrived is saved in thread {turn.thread_id}; ask again to continue.",

@@ -13,9 +13,14 @@ from typing import Any
 
 # Short names people type (`--tools web,files,code`) and the API's names.
 ALIASES = {
-    "web": "web_search", "web_search": "web_search",
-    "files": "file_search", "file": "file_search", "file_search": "file_search",
-    "code": "code_interpreter", "python": "code_interpreter", "code_interpreter": "code_interpreter",
+    "web": "web_search",
+    "web_search": "web_search",
+    "files": "file_search",
+    "file": "file_search",
+    "file_search": "file_search",
+    "code": "code_interpreter",
+    "python": "code_interpreter",
+    "code_interpreter": "code_interpreter",
 }
 CONTEXT_SIZES = ("low", "medium", "high")
 MEMORY_LIMITS = ("1g", "4g", "16g", "64g")
@@ -127,8 +132,9 @@ def parse_tools(spec: Any) -> ToolSettings:
         options.pop("type", None)
         canonical = ALIASES.get(str(name).strip().lower())
         if canonical is None:
-            raise ValueError(f"Unknown tool {name!r}; use web_search (web), file_search (files) or "
-                             "code_interpreter (code).")
+            raise ValueError(
+                f"Unknown tool {name!r}; use web_search (web), file_search (files) or code_interpreter (code)."
+            )
         settings[canonical] = _tool(canonical, options)
     return ToolSettings(**settings)
 
@@ -139,15 +145,19 @@ def _tool(name: str, options: dict[str, Any]) -> WebSearch | FileSearch | CodeIn
             size = options.get("search_context_size")
             if size is not None and size not in CONTEXT_SIZES:
                 raise ValueError(f"search_context_size must be one of {', '.join(CONTEXT_SIZES)}, not {size!r}")
-            return WebSearch(allowed_domains=tuple(options.get("allowed_domains") or ()), search_context_size=size,
-                             user_location=options.get("user_location"))
+            return WebSearch(
+                allowed_domains=tuple(options.get("allowed_domains") or ()),
+                search_context_size=size,
+                user_location=options.get("user_location"),
+            )
         if name == "file_search":
-            return FileSearch(vector_store_ids=tuple(options.get("vector_store_ids") or ()),
-                              max_num_results=options.get("max_num_results"))
+            return FileSearch(
+                vector_store_ids=tuple(options.get("vector_store_ids") or ()),
+                max_num_results=options.get("max_num_results"),
+            )
         limit = options.get("memory_limit")
         if limit is not None and limit not in MEMORY_LIMITS:
             raise ValueError(f"memory_limit must be one of {', '.join(MEMORY_LIMITS)}, not {limit!r}")
         return CodeInterpreter(container=options.get("container") or "auto", memory_limit=limit)
     except TypeError as exc:
         raise ValueError(f"Bad options for {name}: {exc}") from exc
-

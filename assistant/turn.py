@@ -62,6 +62,7 @@ class Turn:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for `--json` output and exports)."""
         data = asdict(self)
+        del data["usage"]["type"]  # the event's tag says nothing in a turn's JSON
         data["usage"]["total_tokens"] = self.usage.total_tokens
         if hasattr(self.parsed, "model_dump"):  # a pydantic instance: its JSON form
             data["parsed"] = self.parsed.model_dump(mode="json")

@@ -38,9 +38,21 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--engine", "reference",
-                                   "--port", str(port), "--db", str(Path(folder) / "server.db")],
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "assistant.cli",
+                "serve",
+                "--engine",
+                "reference",
+                "--port",
+                str(port),
+                "--db",
+                str(Path(folder) / "server.db"),
+            ],
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 20
             while True:
@@ -52,8 +64,12 @@ def main() -> None:
                         raise SystemExit("the local server did not start") from None
                     time.sleep(0.05)
             conversation = Conversation("bench", [SENTENCE.format(n=n) for n in range(1, args.turns + 1)])
-            with Assistant(base_url=f"http://127.0.0.1:{port}/v1", api_key="bench", db_path=Path(folder) / "i.db",
-                           model="gpt-4.1-mini") as assistant:
+            with Assistant(
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key="bench",
+                db_path=Path(folder) / "i.db",
+                model="gpt-4.1-mini",
+            ) as assistant:
                 started = time.perf_counter()
                 report = compare(assistant, [conversation])
                 elapsed = time.perf_counter() - started
@@ -63,19 +79,25 @@ def main() -> None:
 
     [result] = report.conversations
     responses, chat = result.runs["responses"].turns, result.runs["chat"].turns
-    print(f"{args.turns} turns, model gpt-4.1-mini on the local reference engine; both backends ran at once "
-          f"({elapsed:.1f} s in all)\n")
+    print(
+        f"{args.turns} turns, model gpt-4.1-mini on the local reference engine; both backends ran at once "
+        f"({elapsed:.1f} s in all)\n"
+    )
     print(f"{'turn':>4}  {'bytes R':>8} {'bytes C':>8}  {'input R':>8} {'input C':>8}  {'ms R':>7} {'ms C':>7}")
     for r, c in zip(responses, chat):
-        print(f"{r.turn:>4}  {r.request_bytes:>8,} {c.request_bytes:>8,}  {r.input_tokens:>8,} {c.input_tokens:>8,}  "
-              f"{r.latency_ms or 0:>7.1f} {c.latency_ms or 0:>7.1f}")
+        print(
+            f"{r.turn:>4}  {r.request_bytes:>8,} {c.request_bytes:>8,}  {r.input_tokens:>8,} {c.input_tokens:>8,}  "
+            f"{r.latency_ms or 0:>7.1f} {c.latency_ms or 0:>7.1f}"
+        )
     for name, turns in (("responses", responses), ("chat", chat)):
         bytes_sent = [turn.request_bytes for turn in turns]
         tokens = [turn.input_tokens for turn in turns]
         slope = (bytes_sent[-1] - bytes_sent[1]) / max(1, len(bytes_sent) - 2)
-        print(f"\n{name:>9}: {sum(bytes_sent):,} bytes and {sum(tokens):,} input tokens in all; turn 2 -> "
-              f"{len(turns)}: {bytes_sent[1]:,} -> {bytes_sent[-1]:,} bytes ({slope:+.0f} bytes per turn), "
-              f"{tokens[1]:,} -> {tokens[-1]:,} input tokens")
+        print(
+            f"\n{name:>9}: {sum(bytes_sent):,} bytes and {sum(tokens):,} input tokens in all; turn 2 -> "
+            f"{len(turns)}: {bytes_sent[1]:,} -> {bytes_sent[-1]:,} bytes ({slope:+.0f} bytes per turn), "
+            f"{tokens[1]:,} -> {tokens[-1]:,} input tokens"
+        )
 
 
 if __name__ == "__main__":

@@ -29,26 +29,39 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/index_scale.py`
 
-from assistant.index.store import IndexStore  # noqa: E402
-from tests.postgres_index import postgres_server, schema_url  # noqa: E402
+from assistant.index.store import IndexStore
+from tests.postgres_index import postgres_server, schema_url
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
-         "romeo sierra tango uniform victor whiskey xray yankee zulu invoice refund shipping latency database "
-         "python kernel network migration quarterly budget forecast report customer support").split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "invoice", "refund", "shipping", "latency", "database", "python", "kernel", "network", "migration", "quarterly", "budget", "forecast", "report", "customer", "support"]
 PASTE_LINE = "naïve café ✓ — a long pasted log line with some words in it\n"  # "pasted": on every line
 PASTE_END = "the needle is zanzibar\n"  # "zanzibar": once, at the end
 SCHEMA = "index_scale"
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
-TURN_COLUMNS = ("id", "thread_id", "seq", "backend", "mode", "status", "model", "input_text", "output_text",
-                "input_tokens", "cached_tokens", "output_tokens", "request_bytes", "reasoning_tokens", "rounds",
-                "created_at")
+TURN_COLUMNS = (
+    "id",
+    "thread_id",
+    "seq",
+    "backend",
+    "mode",
+    "status",
+    "model",
+    "input_text",
+    "output_text",
+    "input_tokens",
+    "cached_tokens",
+    "output_tokens",
+    "request_bytes",
+    "reasoning_tokens",
+    "rounds",
+    "created_at",
+)
 ITEM_COLUMNS = ("turn_id", "position", "direction", "type", "item_id", "status", "payload")
 THREAD_COLUMNS = ("id", "title", "mode", "model", "archived", "created_at", "updated_at", "turn_count")
 
@@ -91,7 +104,7 @@ class Plan:
         rest = thread_ids[:-2]
         per_thread = max((turns - len(plan)) // max(len(rest), 1), 1)
         plan += [(thread_id, seq) for thread_id in rest for seq in range(1, per_thread + 1)]
-        return Plan(thread_ids, plan[:max(turns, long_thread_turns + 1000)], long_thread, thousand_thread)
+        return Plan(thread_ids, plan[: max(turns, long_thread_turns + 1000)], long_thread, thousand_thread)
 
     def thread_rows(self) -> Iterator[tuple[Any, ...]]:
         rng = random.Random(7)
@@ -99,8 +112,16 @@ class Plan:
         for thread_id, _ in self.turns:
             counts[thread_id] = counts.get(thread_id, 0) + 1
         for number, thread_id in enumerate(self.thread_ids):
-            yield (thread_id, sentence(rng, 4), "conversation", "gpt-4.1-mini", False,
-                   START + timedelta(seconds=number), START + timedelta(seconds=number * 10), counts.get(thread_id, 0))
+            yield (
+                thread_id,
+                sentence(rng, 4),
+                "conversation",
+                "gpt-4.1-mini",
+                False,
+                START + timedelta(seconds=number),
+                START + timedelta(seconds=number * 10),
+                counts.get(thread_id, 0),
+            )
 
     def batches(self, size: int = 50_000) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         """(turn rows, item rows) in batches, in TURN_COLUMNS and ITEM_COLUMNS order."""
@@ -108,19 +129,61 @@ class Plan:
         turn_id = 0
         for offset in range(0, len(self.turns), size):
             turn_rows, item_rows = [], []
-            for thread_id, seq in self.turns[offset:offset + size]:
+            for thread_id, seq in self.turns[offset : offset + size]:
                 turn_id += 1
                 question, answer = sentence(rng, 12), f"{sentence(rng, 40)} {tail_words(rng, 3)}"
-                turn_rows.append((turn_id, thread_id, seq, "responses", "conversation", "completed", "gpt-4.1-mini",
-                                  question, answer, 120, 0, 60, 0, 0, 1, START + timedelta(seconds=turn_id)))
-                item_rows.append((turn_id, 0, "input", "message", None, None,
-                                  json.dumps({"type": "message", "role": "user",
-                                              "content": [{"type": "input_text", "text": question}]})))
-                item_rows.append((turn_id, 1, "output", "message", f"msg_{turn_id:x}", "completed",
-                                  json.dumps({"type": "message", "id": f"msg_{turn_id:x}", "role": "assistant",
-                                              "status": "completed",
-                                              "content": [{"type": "output_text", "text": answer,
-                                                           "annotations": []}]})))
+                turn_rows.append(
+                    (
+                        turn_id,
+                        thread_id,
+                        seq,
+                        "responses",
+                        "conversation",
+                        "completed",
+                        "gpt-4.1-mini",
+                        question,
+                        answer,
+                        120,
+                        0,
+                        60,
+                        0,
+                        0,
+                        1,
+                        START + timedelta(seconds=turn_id),
+                    )
+                )
+                item_rows.append(
+                    (
+                        turn_id,
+                        0,
+                        "input",
+                        "message",
+                        None,
+                        None,
+                        json.dumps(
+                            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": question}]}
+                        ),
+                    )
+                )
+                item_rows.append(
+                    (
+                        turn_id,
+                        1,
+                        "output",
+                        "message",
+                        f"msg_{turn_id:x}",
+                        "completed",
+                        json.dumps(
+                            {
+                                "type": "message",
+                                "id": f"msg_{turn_id:x}",
+                                "role": "assistant",
+                                "status": "completed",
+                                "content": [{"type": "output_text", "text": answer, "annotations": []}],
+                            }
+                        ),
+                    )
+                )
             yield turn_rows, item_rows
             print(f"\r  {min(offset + size, len(self.turns)):,} of {len(self.turns):,} turns", end="", flush=True)
         print()
@@ -134,14 +197,16 @@ def build_sqlite(path: Path, plan: Plan) -> None:
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA synchronous = OFF")
     connection.execute("BEGIN")
-    connection.executemany(f"INSERT INTO threads ({', '.join(THREAD_COLUMNS)}) VALUES ({', '.join('?' * 8)})",
-                           ([stamp(value) for value in row] for row in plan.thread_rows()))
+    connection.executemany(
+        f"INSERT INTO threads ({', '.join(THREAD_COLUMNS)}) VALUES ({', '.join('?' * 8)})",
+        ([stamp(value) for value in row] for row in plan.thread_rows()),
+    )
     for turn_rows, item_rows in plan.batches():
         connection.executemany(
             f"INSERT INTO turns ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join('?' * len(TURN_COLUMNS))})",
-            ([stamp(value) for value in row] for row in turn_rows))
-        connection.executemany(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               item_rows)
+            ([stamp(value) for value in row] for row in turn_rows),
+        )
+        connection.executemany(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", item_rows)
     connection.execute("COMMIT")
     connection.execute("PRAGMA optimize")
     connection.close()
@@ -183,13 +248,31 @@ def add_pastes(store: IndexStore, count: int) -> None:
     for number in range(count):
         thread = store.create_thread(model="gpt-4.1-mini", title=f"paste {number}")
         message = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": paste}]}
-        turn_id, _ = store.begin_turn(thread_id=thread.id, input_text=paste, input_items=[message],
-                                      model=thread.model, backend="responses", mode="conversation",
-                                      conversation_id=None, previous_response_id=None)
-        answer = {"type": "message", "id": f"msg_paste{number}", "role": "assistant", "status": "completed",
-                  "content": [{"type": "output_text", "text": "That is a long log.", "annotations": []}]}
-        store.close_turn(turn_id, thread_id=thread.id, thread_values={}, final_items=[(1, answer)],
-                         status="completed", output_text="That is a long log.")
+        turn_id, _ = store.begin_turn(
+            thread_id=thread.id,
+            input_text=paste,
+            input_items=[message],
+            model=thread.model,
+            backend="responses",
+            mode="conversation",
+            conversation_id=None,
+            previous_response_id=None,
+        )
+        answer = {
+            "type": "message",
+            "id": f"msg_paste{number}",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "That is a long log.", "annotations": []}],
+        }
+        store.close_turn(
+            turn_id,
+            thread_id=thread.id,
+            thread_values={},
+            final_items=[(1, answer)],
+            status="completed",
+            output_text="That is a long log.",
+        )
 
 
 def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -205,8 +288,9 @@ def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
 def measure(store: IndexStore, plan: Plan, pastes: int) -> dict[str, tuple[float, float]]:
     long_thread = store.thread(plan.long_thread)
     rows = {
-        f"thread list, first page (50; {long_thread.turn_count:,}-turn thread first)":
-            timed(lambda: store.threads(limit=50), 50),
+        f"thread list, first page (50; {long_thread.turn_count:,}-turn thread first)": timed(
+            lambda: store.threads(limit=50), 50
+        ),
         "open a 1,000-turn thread": timed(lambda: store.turns(plan.thousand_thread), 20),
         "full-text search (2 words)": timed(lambda: store.search("refund latency", limit=20), 50),
         "full-text search (rare words)": timed(lambda: store.search("quarterly zulu budget", limit=20), 50),
@@ -216,14 +300,25 @@ def measure(store: IndexStore, plan: Plan, pastes: int) -> dict[str, tuple[float
         rows[f"search, {pastes} 10 MB pastes: word at each end"] = timed(lambda: store.search("zanzibar"), 20)
 
     def insert_turn() -> None:
-        turn_id, _ = store.begin_turn(thread_id=long_thread.id, input_text="how is the refund going?",
-                                      input_items=[{"type": "message", "role": "user", "content": "x"}],
-                                      model=long_thread.model, backend="responses", mode="conversation",
-                                      conversation_id=None, previous_response_id=None)
+        turn_id, _ = store.begin_turn(
+            thread_id=long_thread.id,
+            input_text="how is the refund going?",
+            input_items=[{"type": "message", "role": "user", "content": "x"}],
+            model=long_thread.model,
+            backend="responses",
+            mode="conversation",
+            conversation_id=None,
+            previous_response_id=None,
+        )
         store.save_progress(turn_id, [(1, {"type": "message", "id": "msg_new", "content": []})], response_id="resp_x")
-        store.close_turn(turn_id, thread_id=long_thread.id, thread_values={"last_response_id": "resp_x"},
-                         final_items=[(1, {"type": "message", "id": "msg_new", "content": []})], status="completed",
-                         output_text="It is on its way.")
+        store.close_turn(
+            turn_id,
+            thread_id=long_thread.id,
+            thread_values={"last_response_id": "resp_x"},
+            final_items=[(1, {"type": "message", "id": "msg_new", "content": []})],
+            status="completed",
+            output_text="It is on its way.",
+        )
 
     rows["insert a turn (3 transactions)"] = timed(insert_turn, 200)
     return rows
@@ -242,7 +337,9 @@ def postgres_size(url: str) -> float:
     with psycopg.connect(url) as connection:
         [(size,)] = connection.execute(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", (SCHEMA,))
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (SCHEMA,),
+        )
         return float(size)
 
 
@@ -266,12 +363,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=100_000)
     parser.add_argument("--turns", type=int, default=1_000_000)
-    parser.add_argument("--long-thread", type=int, default=200_000, metavar="TURNS",
-                        help="turns of the thread first in the thread list (default 200,000)")
+    parser.add_argument(
+        "--long-thread",
+        type=int,
+        default=200_000,
+        metavar="TURNS",
+        help="turns of the thread first in the thread list (default 200,000)",
+    )
     parser.add_argument("--pastes", type=int, default=10, help="10 MB pastes to add (default 10)")
     parser.add_argument("--path", type=Path, default=Path("/tmp/assistant-index-scale.db"))
-    parser.add_argument("--postgres", metavar="URL|start",
-                        help="also on PostgreSQL: a postgresql:// URL, or `start` for a throwaway server")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL|start",
+        help="also on PostgreSQL: a postgresql:// URL, or `start` for a throwaway server",
+    )
     parser.add_argument("--backends", default="sqlite,postgresql", help="which of sqlite,postgresql to run")
     args = parser.parse_args()
     plan = Plan.make(args.threads, args.turns, args.long_thread)
@@ -287,8 +392,11 @@ def main() -> None:
     print(f"{'':<{width}}" + "".join(f"{'p50 ms':>9}{'p95 ms':>9}" for _ in results) + "  target")
     for label in labels:
         target = next(value for prefix, value in TARGETS.items() if label.startswith(prefix))
-        print(f"{label:<{width}}" + "".join(f"{rows[label][0]:>9.2f}{rows[label][1]:>9.2f}"
-                                          for rows, _ in results.values()) + f"  {target}")
+        print(
+            f"{label:<{width}}"
+            + "".join(f"{rows[label][0]:>9.2f}{rows[label][1]:>9.2f}" for rows, _ in results.values())
+            + f"  {target}"
+        )
     print(f"{'index size, MiB':<{width}}" + "".join(f"{size / 2**20:>18,.0f}" for _, size in results.values()))
     print(f"({len(plan.thread_ids):,} threads, {len(plan.turns):,} turns, {args.pastes} pastes of 10 MB)")
 

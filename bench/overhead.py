@@ -59,8 +59,18 @@ def server_process(folder: Path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # The reference engine: a model's own speed is not what this measures (bench/local_model.py does that).
-    command = [sys.executable, "-m", "assistant.cli", "serve", "--engine", "reference", "--port", str(port),
-               "--db", str(folder / "server.db")]
+    command = [
+        sys.executable,
+        "-m",
+        "assistant.cli",
+        "serve",
+        "--engine",
+        "reference",
+        "--port",
+        str(port),
+        "--db",
+        str(folder / "server.db"),
+    ]
     with subprocess.Popen(command, stderr=subprocess.DEVNULL) as process:
         base_url = f"http://127.0.0.1:{port}/v1"
         client = OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
@@ -83,14 +93,16 @@ def server_process(folder: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
-    parser.add_argument("--db", help="the index: a PostgreSQL URL (an empty database or schema) instead of a new "
-                                     "SQLite file")
+    parser.add_argument(
+        "--db", help="the index: a PostgreSQL URL (an empty database or schema) instead of a new SQLite file"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     with server_process(folder) as base_url:
         raw = OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
-        assistant = Assistant(base_url=base_url, api_key="sk-bench", db_path=args.db or folder / "index.db",
-                              max_retries=0)
+        assistant = Assistant(
+            base_url=base_url, api_key="sk-bench", db_path=args.db or folder / "index.db", max_retries=0
+        )
         writes = WriteTimer(assistant.store)
         thread = assistant.thread(title="bench")
         conversation = raw.conversations.create()
@@ -125,8 +137,11 @@ def main() -> None:
     rows = [
         ("raw SDK stream (ms/turn)", percentile(raw_times, 0.5), percentile(raw_times, 0.95)),
         ("Thread.stream (ms/turn)", percentile(library_times, 0.5), percentile(library_times, 0.95)),
-        ("ratio library / raw", percentile(library_times, 0.5) / percentile(raw_times, 0.5),
-         percentile(library_times, 0.95) / percentile(raw_times, 0.95)),
+        (
+            "ratio library / raw",
+            percentile(library_times, 0.5) / percentile(raw_times, 0.5),
+            percentile(library_times, 0.95) / percentile(raw_times, 0.95),
+        ),
         ("index writes (ms/turn)", percentile(write_times, 0.5), percentile(write_times, 0.95)),
     ]
     print(f"{args.turns} streamed turns per side, conversation mode, local server process (reference engine)")

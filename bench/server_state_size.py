@@ -21,9 +21,7 @@ from openai import OpenAI
 
 from assistant.server import LocalServer
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
-         "romeo sierra tango uniform victor whiskey xray yankee zulu invoice refund shipping latency database "
-         "python kernel network migration quarterly budget forecast report customer support").split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "invoice", "refund", "shipping", "latency", "database", "python", "kernel", "network", "migration", "quarterly", "budget", "forecast", "report", "customer", "support"]
 
 
 def user_text(rng: random.Random, size: int) -> str:
@@ -60,7 +58,7 @@ def in_chain(client: OpenAI, texts: list[str]) -> None:
 
 def in_both(client: OpenAI, texts: list[str]) -> None:
     in_conversation(client, texts[: len(texts) // 2])
-    in_chain(client, texts[len(texts) // 2:])
+    in_chain(client, texts[len(texts) // 2 :])
 
 
 def measure(name: str, run: Callable[[OpenAI, list[str]], None], turns: int, size: int) -> tuple:
@@ -84,14 +82,18 @@ def main() -> None:
     parser.add_argument("--kib", type=int, default=10, help="user text per turn, KiB")
     args = parser.parse_args()
     size = args.kib * 1024
-    rows = [measure("conversation", in_conversation, args.turns, size),
-            measure("previous_response_id", in_chain, args.turns, size),
-            measure("both (half each)", in_both, args.turns, size)]
+    rows = [
+        measure("conversation", in_conversation, args.turns, size),
+        measure("previous_response_id", in_chain, args.turns, size),
+        measure("both (half each)", in_both, args.turns, size),
+    ]
     mib = 1024 * 1024
     print(f"{'mode':<22} {'text MiB':>9} {'live MiB':>9} {'at rest MiB':>12} {'at rest / text':>15} {'seconds':>8}")
     for name, said, live, at_rest, seconds in rows:
-        print(f"{name:<22} {said / mib:>9.2f} {live / mib:>9.2f} {at_rest / mib:>12.2f} {at_rest / said:>14.2f}x"
-              f" {seconds:>8.1f}")
+        print(
+            f"{name:<22} {said / mib:>9.2f} {live / mib:>9.2f} {at_rest / mib:>12.2f} {at_rest / said:>14.2f}x"
+            f" {seconds:>8.1f}"
+        )
 
 
 if __name__ == "__main__":

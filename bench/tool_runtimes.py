@@ -28,11 +28,7 @@ from bm25s.tokenization import Tokenizer
 from assistant.server import LocalServer
 from assistant.tools import DocumentChunk, FileSearchIndex, PythonSandbox, SandboxLimits, detect_isolation
 
-WORDS = ("capital city river mountain engine battery protocol server request latency cache index vector token "
-         "python module function thread process memory network socket file folder archive report revenue sales "
-         "quarter growth market customer product design system storage database query result score ranking "
-         "search answer question document chapter section paragraph sentence word letter number table chart "
-         "image plot figure container sandbox limit policy security access error warning status progress").split()
+WORDS = ["capital", "city", "river", "mountain", "engine", "battery", "protocol", "server", "request", "latency", "cache", "index", "vector", "token", "python", "module", "function", "thread", "process", "memory", "network", "socket", "file", "folder", "archive", "report", "revenue", "sales", "quarter", "growth", "market", "customer", "product", "design", "system", "storage", "database", "query", "result", "score", "ranking", "search", "answer", "question", "document", "chapter", "section", "paragraph", "sentence", "word", "letter", "number", "table", "chart", "image", "plot", "figure", "container", "sandbox", "limit", "policy", "security", "access", "error", "warning", "status", "progress"]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -58,8 +54,9 @@ def synthetic_chunks(count: int, rng: random.Random) -> list[str]:
 
 
 def bench_search(chunks: list[str], queries: list[str]) -> list[tuple[str, list[float]]]:
-    index = FileSearchIndex([DocumentChunk(f"file-{i // 100}", f"f{i // 100}.txt", text)
-                             for i, text in enumerate(chunks)])
+    index = FileSearchIndex(
+        [DocumentChunk(f"file-{i // 100}", f"f{i // 100}.txt", text) for i, text in enumerate(chunks)]
+    )
     tokenizer = Tokenizer(stopwords="en")
     retriever = bm25s.BM25()
     retriever.index(tokenizer.tokenize(chunks, return_as="ids", show_progress=False), show_progress=False)
@@ -90,14 +87,16 @@ def bench_search_over_http(chunks: list[str], queries: list[str]) -> tuple[str, 
         file_ids = []
         stored_chunks = 0
         for start in range(0, len(chunks), 100):
-            text = "\n".join(chunks[start:start + 100])
+            text = "\n".join(chunks[start : start + 100])
             stored_chunks += len(chunk_text(text, ChunkingStrategy.from_api(strategy)))
             file_ids.append(client.files.create(file=(f"part{start}.txt", text.encode()), purpose="assistants").id)
-        client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=file_ids,
-                                                          chunking_strategy=strategy, poll_interval_ms=50)
+        client.vector_stores.file_batches.create_and_poll(
+            vector_store_id=store.id, file_ids=file_ids, chunking_strategy=strategy, poll_interval_ms=50
+        )
         client.vector_stores.search(store.id, query=queries[0])  # builds the store's index
-        samples = [timed(lambda: client.vector_stores.search(store.id, query=q, max_num_results=10), 1)[0]
-                   for q in queries]
+        samples = [
+            timed(lambda: client.vector_stores.search(store.id, query=q, max_num_results=10), 1)[0] for q in queries
+        ]
     return (f"vector_stores.search over HTTP, SDK ({stored_chunks} chunks)", samples)
 
 
@@ -114,9 +113,19 @@ def bench_sandbox(calls: int, cold_starts: int) -> list[tuple[str, list[float]]]
         sandbox.close()
 
     bare_cold = timed(lambda: subprocess.run([sys.executable, "-I", "-c", "pass"], check=True), cold_starts)
-    echo = subprocess.Popen([sys.executable, "-I", "-u", "-c",
-                             "import sys\nfor line in sys.stdin:\n    exec(line)\n    print('ok', flush=True)"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    echo = subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            "-u",
+            "-c",
+            "import sys\nfor line in sys.stdin:\n    exec(line)\n    print('ok', flush=True)",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     assert echo.stdin is not None and echo.stdout is not None
 
     def round_trip() -> None:
@@ -149,16 +158,22 @@ def main() -> None:
     rows.append(bench_search_over_http(chunks, queries))
     rows += bench_sandbox(args.calls, args.cold_starts)
 
-    print(f"\nfile search over {args.chunks} chunks ({args.queries} queries); code interpreter "
-          f"({args.calls} warm calls, {args.cold_starts} cold starts); milliseconds\n")
+    print(
+        f"\nfile search over {args.chunks} chunks ({args.queries} queries); code interpreter "
+        f"({args.calls} warm calls, {args.cold_starts} cold starts); milliseconds\n"
+    )
     print(f"{'what':<52} {'p50':>8} {'p95':>8} {'mean':>8}")
     for name, samples in rows:
-        print(f"{name:<52} {percentile(samples, 0.5):8.2f} {percentile(samples, 0.95):8.2f} "
-              f"{statistics.fmean(samples):8.2f}")
+        print(
+            f"{name:<52} {percentile(samples, 0.5):8.2f} {percentile(samples, 0.95):8.2f} "
+            f"{statistics.fmean(samples):8.2f}"
+        )
     search_p50 = percentile(rows[0][1], 0.5)
     warm_p50 = percentile(next(samples for name, samples in rows if name == "sandbox warm call"), 0.5)
-    print(f"\ntargets: search p50 {search_p50:.2f} ms (< 20: {'met' if search_p50 < 20 else 'MISSED'}), "
-          f"warm call p50 {warm_p50:.2f} ms (< 20: {'met' if warm_p50 < 20 else 'MISSED'})")
+    print(
+        f"\ntargets: search p50 {search_p50:.2f} ms (< 20: {'met' if search_p50 < 20 else 'MISSED'}), "
+        f"warm call p50 {warm_p50:.2f} ms (< 20: {'met' if warm_p50 < 20 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

@@ -31,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant import Assistant  # noqa: E402
-from assistant.config import Settings  # noqa: E402
-from assistant.index.store import IndexStore, insert_sql, new_thread_id  # noqa: E402
-from assistant.index.tables import utcnow  # noqa: E402
-from tui.app import AssistantApp  # noqa: E402
-from tui.screens.main import MainScreen  # noqa: E402
+from assistant import Assistant
+from assistant.config import Settings
+from assistant.index.store import IndexStore, insert_sql, new_thread_id
+from assistant.index.tables import utcnow
+from tui.app import AssistantApp
+from tui.screens.main import MainScreen
 
 BUDGET_MS = 500.0
 SIZE = (120, 40)
@@ -51,16 +51,38 @@ def build_index(path: Path, threads: int) -> None:
     for number in range(threads):
         moment = now - timedelta(seconds=number)
         thread_id = new_thread_id()
-        thread_rows.append(dict(id=thread_id, title=f"Thread {number}: a question about topic {number % 97}",
-                                mode=("conversation", "chain", "local")[number % 3], model="gpt-4.1-mini",
-                                archived=False, created_at=moment, updated_at=moment))
-        turn_rows.append(dict(thread_id=thread_id, seq=1, status="completed", model="gpt-4.1-mini",
-                              input_text=f"question {number} about topic {number % 97}",
-                              output_text=f"Reference reply to: question {number}", input_tokens=12,
-                              output_tokens=8, created_at=moment, completed_at=moment))
+        thread_rows.append(
+            dict(
+                id=thread_id,
+                title=f"Thread {number}: a question about topic {number % 97}",
+                mode=("conversation", "chain", "local")[number % 3],
+                model="gpt-4.1-mini",
+                archived=False,
+                created_at=moment,
+                updated_at=moment,
+            )
+        )
+        turn_rows.append(
+            dict(
+                thread_id=thread_id,
+                seq=1,
+                status="completed",
+                model="gpt-4.1-mini",
+                input_text=f"question {number} about topic {number % 97}",
+                output_text=f"Reference reply to: question {number}",
+                input_tokens=12,
+                output_tokens=8,
+                created_at=moment,
+                completed_at=moment,
+            )
+        )
     if threads:
-        store.connection.run([(insert_sql("threads", tuple(thread_rows[0])), thread_rows),
-                              (insert_sql("turns", tuple(turn_rows[0])), turn_rows)])
+        store.connection.run(
+            [
+                (insert_sql("threads", tuple(thread_rows[0])), thread_rows),
+                (insert_sql("turns", tuple(turn_rows[0])), turn_rows),
+            ]
+        )
     store.close()
 
 
@@ -93,8 +115,7 @@ async def one_start(db_path: Path) -> tuple[float, float]:
 
 def import_time() -> float:
     """Seconds for a fresh Python to import what `assistant` (no arguments) imports before the app starts."""
-    code = ("import time; t = time.perf_counter(); import assistant.cli, tui.app; "
-            "print(time.perf_counter() - t)")
+    code = "import time; t = time.perf_counter(); import assistant.cli, tui.app; print(time.perf_counter() - t)"
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, check=True)  # warm .pyc files
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
@@ -121,17 +142,23 @@ def main() -> int:
 
     print(f"App start to first frame, headless {SIZE[0]}x{SIZE[1]}, {args.runs} runs each (budget {BUDGET_MS:.0f} ms)")
     print()
-    header = (f"{'index':<16} {'built in':>9} {'first paint p50':>16} {'max':>8} {'threads shown p50':>18} "
-              f"{'max':>8}  verdict")
+    header = (
+        f"{'index':<16} {'built in':>9} {'first paint p50':>16} {'max':>8} {'threads shown p50':>18} "
+        f"{'max':>8}  verdict"
+    )
     print(header)
     print("-" * len(header))
     for label, build_s, paints, shown in rows:
         verdict = "ok" if max(shown) < BUDGET_MS else "OVER BUDGET"
-        print(f"{label:<16} {build_s:>8.2f}s {statistics.median(paints):>13.0f} ms {max(paints):>5.0f} ms "
-              f"{statistics.median(shown):>15.0f} ms {max(shown):>5.0f} ms  {verdict}")
+        print(
+            f"{label:<16} {build_s:>8.2f}s {statistics.median(paints):>13.0f} ms {max(paints):>5.0f} ms "
+            f"{statistics.median(shown):>15.0f} ms {max(shown):>5.0f} ms  {verdict}"
+        )
     print()
-    print(f"Before any of this, a fresh process imports assistant.cli and tui.app in {import_time() * 1000:.0f} ms "
-          "(openai and textual, mostly).")
+    print(
+        f"Before any of this, a fresh process imports assistant.cli and tui.app in {import_time() * 1000:.0f} ms "
+        "(openai and textual, mostly)."
+    )
     return 0
 
 

@@ -123,8 +123,9 @@ def provider(server: LocalServer) -> Iterator[MisbehavingProvider]:
 
 @pytest.fixture
 def assistant(server: LocalServer, tmp_path: Path) -> Iterator[Assistant]:
-    with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0,
-                   strict_validation=True) as instance:
+    with Assistant(
+        base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0, strict_validation=True
+    ) as instance:
         yield instance
 
 

@@ -62,8 +62,16 @@ class MisbehavingProvider:
 
     # what to get wrong
 
-    def answer(self, method: str, path: str, body: bytes, *, status: int = 200,
-               content_type: str = "text/html; charset=utf-8", count: int = 1) -> None:
+    def answer(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        count: int = 1,
+    ) -> None:
         """The next `count` requests matching `method` and the `path` regex get this answer, not upstream's."""
         with self._lock:
             self._canned.append(CannedAnswer(method, re.compile(path), status, body, content_type, count))
@@ -161,8 +169,9 @@ class MisbehavingProvider:
                     self._send(canned.status, {"content-type": canned.content_type}, canned.body)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS | {"host"}}
-                request = provider._http.build_request(self.command, provider.upstream + self.path, headers=headers,
-                                                       content=body)
+                request = provider._http.build_request(
+                    self.command, provider.upstream + self.path, headers=headers, content=body
+                )
                 upstream = provider._http.send(request, stream=True)
                 try:
                     passed_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS}

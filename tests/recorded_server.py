@@ -56,14 +56,26 @@ class RecordedServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                server.requests.append({"method": self.command, "path": self.path,
-                                        "json": json.loads(body) if body else None})
+                server.requests.append(
+                    {"method": self.command, "path": self.path, "json": json.loads(body) if body else None}
+                )
                 recorded = server.recording or {}
                 if urlsplit(self.path).path != recorded.get("request", {}).get("path"):
                     # Not what was recorded (e.g. a follow-up the library makes): the real API's not-found body.
-                    self._send(404, json.dumps({"error": {"message": f"Invalid URL ({self.command} {self.path})",
-                                                          "type": "invalid_request_error", "param": None,
-                                                          "code": None}}).encode(), "application/json")
+                    self._send(
+                        404,
+                        json.dumps(
+                            {
+                                "error": {
+                                    "message": f"Invalid URL ({self.command} {self.path})",
+                                    "type": "invalid_request_error",
+                                    "param": None,
+                                    "code": None,
+                                }
+                            }
+                        ).encode(),
+                        "application/json",
+                    )
                     return
                 response = recorded.get("response", {})
                 if "sse_events" in response:

@@ -37,8 +37,9 @@ def test_instructions_are_sent_every_turn(tool_assistant: Assistant, mode: str) 
     thread = tool_assistant.thread(mode=mode, instructions="Answer like a pirate.")
     thread.ask("hello")
     assert thread.ask("what are your instructions?").text == 'My instructions are: "Answer like a pirate."'
-    assert thread.ask("what are your instructions?", instructions="Be brief.").text == \
-        'My instructions are: "Be brief."'
+    assert (
+        thread.ask("what are your instructions?", instructions="Be brief.").text == 'My instructions are: "Be brief."'
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -75,7 +76,7 @@ def test_file_search_cites_the_right_file(tool_assistant: Assistant, mode: str, 
     assert call["results"][0]["file_id"] == ids["berlin.md"]
     citation = answer_annotations(turn)[0]
     assert citation["type"] == "file_citation" and citation["file_id"] == ids["berlin.md"]
-    assert "Brandenburg Gate" in turn.text[:citation["index"]]
+    assert "Brandenburg Gate" in turn.text[: citation["index"]]
     recorded = tool_assistant.store.citations(thread.id)
     assert [(row.type, row.file_id) for row in recorded] == [("file_citation", ids["berlin.md"])]
     other = thread.ask("What is the Eiffel Tower known for?")
@@ -107,6 +108,5 @@ def test_web_search_cites_urls_from_the_corpus(tool_assistant: Assistant, mode: 
     citations = answer_annotations(turn)
     assert citations and all(note["type"] == "url_citation" for note in citations)
     penguins = next(note for note in citations if note["url"] == "https://zoo.example.org/penguins")
-    assert turn.text[penguins["start_index"]:penguins["end_index"]] == \
-        "[Penguins](https://zoo.example.org/penguins)"
+    assert turn.text[penguins["start_index"] : penguins["end_index"]] == "[Penguins](https://zoo.example.org/penguins)"
     assert "https://zoo.example.org/penguins" in [row.url for row in tool_assistant.store.citations(thread.id)]

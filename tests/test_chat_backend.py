@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -33,22 +33,49 @@ class SdkClients:
 
 @pytest.fixture
 def clients(server: LocalServer) -> Iterator[SdkClients]:
-    options: dict[str, Any] = {"base_url": server.base_url, "api_key": TEST_KEY, "max_retries": 0,
-                               "_strict_response_validation": True}
+    options: dict[str, Any] = {
+        "base_url": server.base_url,
+        "api_key": TEST_KEY,
+        "max_retries": 0,
+        "_strict_response_validation": True,
+    }
     with OpenAI(**options) as client:
         yield SdkClients(client, AsyncOpenAI(**options))
 
 
 def thread_info(mode: str) -> ThreadInfo:
-    now = datetime.now(timezone.utc)
-    return ThreadInfo(id="thr_test", title="test", mode=mode, model=MODEL, instructions=None, conversation_id=None,
-                      last_response_id=None, base_url=None, archived=False, created_at=now, updated_at=now)
+    now = datetime.now(UTC)
+    return ThreadInfo(
+        id="thr_test",
+        title="test",
+        mode=mode,
+        model=MODEL,
+        instructions=None,
+        conversation_id=None,
+        last_response_id=None,
+        base_url=None,
+        archived=False,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-def turn(text: str, *, mode: str = "chat", history: list[dict[str, Any]] | None = None,
-         instructions: str | None = None, **options: Any) -> TurnRequest:
-    return TurnRequest(thread=thread_info(mode), input_text=text, model=MODEL, instructions=instructions,
-                       options=options, history=history or [])
+def turn(
+    text: str,
+    *,
+    mode: str = "chat",
+    history: list[dict[str, Any]] | None = None,
+    instructions: str | None = None,
+    **options: Any,
+) -> TurnRequest:
+    return TurnRequest(
+        thread=thread_info(mode),
+        input_text=text,
+        model=MODEL,
+        instructions=instructions,
+        options=options,
+        history=history or [],
+    )
 
 
 def user_item(text: str) -> dict[str, Any]:
@@ -57,8 +84,14 @@ def user_item(text: str) -> dict[str, Any]:
 
 def assistant_item(text: str) -> dict[str, Any]:
     # As the index records an answer: the server's output message item.
-    return {"id": "msg_1", "type": "message", "status": "completed", "role": "assistant", "phase": "final_answer",
-            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "phase": "final_answer",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
 
 
 def ended(events: list[Event]) -> ResponseEnded:
@@ -76,19 +109,21 @@ def comparable(item: dict[str, Any]) -> dict[str, Any]:
 # -- the same turn through both backends -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, options", [
-    ("hello there", {}),
-    ("what are your instructions?", {}),
-    ("count to 40", {"max_output_tokens": 16}),
-])
-def test_events_and_items_match_the_responses_backend(clients: SdkClients, text: str,
-                                                      options: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "text, options",
+    [
+        ("hello there", {}),
+        ("what are your instructions?", {}),
+        ("count to 40", {"max_output_tokens": 16}),
+    ],
+)
+def test_events_and_items_match_the_responses_backend(clients: SdkClients, text: str, options: dict[str, Any]) -> None:
     history = [user_item("my name is Ann"), assistant_item("Reference reply to: my name is Ann")]
-    chat_events = list(ChatBackend(clients).stream(
-        turn(text, history=history, instructions="Be brief.", **options)))
+    chat_events = list(ChatBackend(clients).stream(turn(text, history=history, instructions="Be brief.", **options)))
     # Local mode sends the whole history with store=false: the same prompt the chat backend sends.
-    responses_events = list(ResponsesBackend(clients).stream(
-        turn(text, mode="local", history=history, instructions="Be brief.", **options)))
+    responses_events = list(
+        ResponsesBackend(clients).stream(turn(text, mode="local", history=history, instructions="Be brief.", **options))
+    )
 
     assert [e.type for e in chat_events] == [e.type for e in responses_events]
     assert [e.type for e in chat_events[:2]] == ["response.started", "item.added"]
@@ -134,8 +169,14 @@ def test_history_is_rebuilt_from_the_index_items(clients: SdkClients) -> None:
 def test_function_calls_in_the_history_become_tool_messages(clients: SdkClients) -> None:
     history = [
         user_item("weather?"),
-        {"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_1", "name": "weather",
-         "arguments": "{}"},
+        {
+            "id": "fc_1",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_1",
+            "name": "weather",
+            "arguments": "{}",
+        },
         {"id": "fco_1", "type": "function_call_output", "call_id": "call_1", "output": "sunny"},
         assistant_item("It is sunny."),
     ]
@@ -144,8 +185,11 @@ def test_function_calls_in_the_history_become_tool_messages(clients: SdkClients)
     assert params["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
         {"role": "assistant", "content": "It is sunny."},
         {"role": "user", "content": "thanks"},
@@ -163,8 +207,9 @@ def test_usage_is_mapped_including_cached_tokens(clients: SdkClients) -> None:
     list(backend.stream(turn("first", history=long_history)))
     events = list(backend.stream(turn("second", history=long_history)))
     [usage] = [e for e in events if e.type == "usage"]
-    raw = clients.client.chat.completions.create(**{**chat_params(turn("second", history=long_history)),
-                                                    "stream": False, "stream_options": None})
+    raw = clients.client.chat.completions.create(
+        **{**chat_params(turn("second", history=long_history)), "stream": False, "stream_options": None}
+    )
     assert raw.usage is not None
     assert usage.input_tokens == raw.usage.prompt_tokens > 1200  # type: ignore[union-attr]
     assert usage.output_tokens == raw.usage.completion_tokens > 0  # type: ignore[union-attr]
@@ -200,8 +245,11 @@ def test_server_errors_raise_like_the_responses_backend(clients: SdkClients) -> 
     import openai
 
     with pytest.raises(openai.NotFoundError) as raised:
-        list(ChatBackend(clients).stream(TurnRequest(thread=thread_info("chat"), input_text="hi",
-                                                     model="no-such-model", instructions=None)))
+        list(
+            ChatBackend(clients).stream(
+                TurnRequest(thread=thread_info("chat"), input_text="hi", model="no-such-model", instructions=None)
+            )
+        )
     assert raised.value.code == "model_not_found"
 
 
@@ -243,7 +291,8 @@ def test_reader_rebuilds_recorded_chat_streams(name: str) -> None:
     assert "".join(m["content"][0]["text"] for m in messages) == text
     function_calls = [item for item in end.items if item["type"] == "function_call"]
     assert [(c["call_id"], c["name"], c["arguments"]) for c in function_calls] == [
-        (c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())]
+        (c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())
+    ]
     usage_chunks = [chunk["usage"] for chunk in chunks if chunk.get("usage")]
     [usage] = [e for e in events if e.type == "usage"]
     if usage_chunks:

@@ -27,14 +27,17 @@ def test_a_chunk_that_is_not_an_object_is_skipped():
     assert reader.response_id is None
 
 
-@pytest.mark.parametrize("data", [
-    {"id": "chatcmpl-1", "choices": "abc"},  # was: AttributeError on str.get
-    {"id": "chatcmpl-1", "choices": [None, 3]},
-    chunk(delta="hello"),
-    chunk(delta={"content": 15}),  # was: TypeError adding an int to the text
-    chunk(delta={"refusal": ["no"]}),
-    chunk(delta={"tool_calls": {"index": 0}}),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"id": "chatcmpl-1", "choices": "abc"},  # was: AttributeError on str.get
+        {"id": "chatcmpl-1", "choices": [None, 3]},
+        chunk(delta="hello"),
+        chunk(delta={"content": 15}),  # was: TypeError adding an int to the text
+        chunk(delta={"refusal": ["no"]}),
+        chunk(delta={"tool_calls": {"index": 0}}),
+    ],
+)
 def test_choices_and_deltas_of_the_wrong_shape_are_skipped(data):
     reader = ChatStreamReader()
     reader.feed(data)
@@ -67,10 +70,14 @@ def test_a_chunk_id_that_is_not_text_reads_as_absent():
     assert reader.response_id == "" and reader.text == "hi"
 
 
-@pytest.mark.parametrize("usage", [
-    "abc", {"prompt_tokens": "7", "completion_tokens": None, "prompt_tokens_details": []},
-    {"prompt_tokens": -3, "completion_tokens_details": {"reasoning_tokens": [1]}},
-])
+@pytest.mark.parametrize(
+    "usage",
+    [
+        "abc",
+        {"prompt_tokens": "7", "completion_tokens": None, "prompt_tokens_details": []},
+        {"prompt_tokens": -3, "completion_tokens_details": {"reasoning_tokens": [1]}},
+    ],
+)
 def test_usage_of_the_wrong_shape_reads_as_zero(usage):
     reader = ChatStreamReader()
     reader.feed({"id": "chatcmpl-1", "choices": [], "usage": usage})
@@ -80,12 +87,15 @@ def test_usage_of_the_wrong_shape_reads_as_zero(usage):
 def test_a_stream_with_a_malformed_usage_chunk_is_recorded_through_the_index(tmp_path):
     """Through the SDK, the chat backend and the index: a string token count once escaped as a TypeError."""
     events = [dict(event) for event in load_recording(TOOL_USE)["response"]["sse_events"]]
-    usage_index = next(i for i, event in enumerate(events) if isinstance(event["data"], dict)
-                       and event["data"].get("usage"))
+    usage_index = next(
+        i for i, event in enumerate(events) if isinstance(event["data"], dict) and event["data"].get("usage")
+    )
     usage_chunk = events[usage_index]["data"]
     events[usage_index] = {**events[usage_index], "data": {**usage_chunk, "usage": {"prompt_tokens": "54"}}}
-    with RawStreamServer() as server, Assistant(base_url=server.base_url, api_key="sk-fuzz", max_retries=0,
-                                                 db_path=tmp_path / "index.db") as library:
+    with (
+        RawStreamServer() as server,
+        Assistant(base_url=server.base_url, api_key="sk-fuzz", max_retries=0, db_path=tmp_path / "index.db") as library,
+    ):
         server.body = b"".join(sse_frame(event) for event in events)
         thread = library.thread(mode="chat")
         for _event in thread.stream("multiply"):

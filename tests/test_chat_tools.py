@@ -40,7 +40,7 @@ def test_a_plot_is_a_file_in_the_container_folder_with_a_container_citation(tool
     message = next(item.data for item in turn.output_items if item.type == "message")
     citation = message["content"][0]["annotations"][0]
     assert citation["type"] == "container_file_citation" and citation["filename"] == "plot.png"
-    assert turn.text[citation["start_index"]:citation["end_index"]] == "[plot.png](sandbox:/mnt/data/plot.png)"
+    assert turn.text[citation["start_index"] : citation["end_index"]] == "[plot.png](sandbox:/mnt/data/plot.png)"
     png = tool_assistant.settings.db_path.parent / "containers" / thread.id / "plot.png"
     assert png.read_bytes().startswith(b"\x89PNG")
 
@@ -49,9 +49,14 @@ def test_earlier_tool_calls_are_replayed_to_the_model_as_function_calls(tool_ass
     thread = tool_assistant.thread(mode="chat", tools="code")
     thread.ask("What is 17*23?")
     thread.refresh()
-    request = TurnRequest(thread=tool_assistant.store.thread(thread.id), input_text="and now?", model="gpt-4.1-mini",
-                          instructions=None, history=tool_assistant.store.replay_items(thread.id),
-                          tools=[{"type": "code_interpreter", "container": {"type": "auto"}}])
+    request = TurnRequest(
+        thread=tool_assistant.store.thread(thread.id),
+        input_text="and now?",
+        model="gpt-4.1-mini",
+        instructions=None,
+        history=tool_assistant.store.replay_items(thread.id),
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+    )
     messages = chat_params(request)["messages"]
     assert [message["role"] for message in messages] == ["user", "assistant", "tool", "assistant", "user"]
     [call] = messages[1]["tool_calls"]
@@ -61,12 +66,17 @@ def test_earlier_tool_calls_are_replayed_to_the_model_as_function_calls(tool_ass
     assert "391" in messages[3]["content"]
 
 
-def test_a_failing_tool_is_a_failed_item_and_the_answer_says_why(tool_assistant: Assistant,
-                                                                  monkeypatch: pytest.MonkeyPatch,
-                                                                  tmp_path: Path) -> None:
+def test_a_failing_tool_is_a_failed_item_and_the_answer_says_why(
+    tool_assistant: Assistant, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("ASSISTANT_WEB_CORPUS", str(tmp_path / "no-such-folder"))
-    with Assistant(base_url=tool_assistant.base_url, api_key=TEST_KEY, db_path=tmp_path / "other.db",
-                   max_retries=0, strict_validation=True) as other:
+    with Assistant(
+        base_url=tool_assistant.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "other.db",
+        max_retries=0,
+        strict_validation=True,
+    ) as other:
         turn = other.thread(mode="chat", tools="web").ask("search the latest news")
     call = turn.output_items[0].data
     assert call["type"] == "web_search_call" and call["status"] == "failed"
@@ -84,9 +94,16 @@ class EndlessCaller:
 def test_the_tool_loop_is_bounded(tmp_path: Path) -> None:
     engines = EngineRegistry()
     engines.register(EndlessCaller(), ["gpt-4.1-mini"])
-    with LocalServer(db_path=tmp_path / "server.db", engines=engines) as server, \
-            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0,
-                      strict_validation=True) as assistant:
+    with (
+        LocalServer(db_path=tmp_path / "server.db", engines=engines) as server,
+        Assistant(
+            base_url=server.base_url,
+            api_key=TEST_KEY,
+            db_path=tmp_path / "index.db",
+            max_retries=0,
+            strict_validation=True,
+        ) as assistant,
+    ):
         turn = assistant.thread(mode="chat", tools="code").ask("loop forever")
     assert turn.status == "incomplete" and turn.incomplete_reason == "max_tool_rounds"
     calls = [item.data for item in turn.output_items if item.type == "code_interpreter_call"]

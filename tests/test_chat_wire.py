@@ -28,8 +28,13 @@ CHAT = "/v1/chat/completions"
 
 @pytest.fixture
 def assistant(provider: MisbehavingProvider, tmp_path: Path) -> Iterator[Assistant]:
-    with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0,
-                   strict_validation=True) as instance:
+    with Assistant(
+        base_url=provider.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+        strict_validation=True,
+    ) as instance:
         yield instance
 
 
@@ -53,8 +58,10 @@ def test_messages_go_as_plain_strings_and_tool_calls_in_the_shape_chat_servers_t
     for request in requests:
         assert all(isinstance(message["content"], str) for message in request["messages"]), request["messages"]
     first, call, answer = requests
-    assert first["messages"] == [{"role": "system", "content": "Be brief."},
-                                 {"role": "user", "content": "my name is Ann"}]
+    assert first["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "my name is Ann"},
+    ]
     assert "tools" not in first and "tool_choice" not in first
     # The output limit in the name every compatible server reads; tools with the choice spelled out.
     assert call["max_tokens"] == 50 and "max_completion_tokens" not in call
@@ -75,8 +82,7 @@ def test_a_stream_that_closes_half_way_is_explained_and_kept(assistant, provider
     assert events[-1].type == "turn.incomplete"
     assert (turn.status, turn.incomplete_reason) == ("incomplete", "stream_interrupted")
     assert turn.text == "Reference reply "
-    assert turn.error == ("the server closed the stream after 16 characters, before the answer finished; "
-                          "check its log")
+    assert turn.error == ("the server closed the stream after 16 characters, before the answer finished; check its log")
     assert [t.status for t in thread.history()] == ["incomplete"]
     assert len(chat_requests(provider)) == 1  # something arrived: not asked again
 
@@ -94,21 +100,34 @@ def test_a_stream_that_closes_without_a_word_is_asked_for_again_without_streamin
 
 
 def test_the_cli_says_why_a_broken_stream_broke_and_exits_non_zero(provider, tmp_path):
-    env = environment(OPENAI_BASE_URL=provider.base_url, OPENAI_API_KEY=TEST_KEY,
-                      ASSISTANT_DB=str(tmp_path / "index.db"))
+    env = environment(
+        OPENAI_BASE_URL=provider.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
+    )
     provider.corrupt_next_stream(after_events=3, line=b"")
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--mode", "chat", "hello there"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "--mode", "chat", "hello there"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stderr
     assert result.stdout == "Reference reply \n"  # what arrived, as it arrived
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: the server closed the stream after 16 characters, before the answer "
-                           f"finished; check its log ({provider.base_url}); what arrived is saved in thread thr_")
+    assert line.startswith(
+        "error: the server closed the stream after 16 characters, before the answer "
+        f"finished; check its log ({provider.base_url}); what arrived is saved in thread thr_"
+    )
     assert line.endswith(", turn 1")
 
     provider.corrupt_next_stream(after_events=3, line=b"")
-    as_json = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--json", "hello again"],
-                             capture_output=True, text=True, env=env, timeout=60)
+    as_json = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "--json", "hello again"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert as_json.returncode == 1
     recorded = json.loads(as_json.stdout)  # the turn as recorded, then the same one line
     assert (recorded["status"], recorded["incomplete_reason"]) == ("incomplete", "stream_interrupted")
@@ -116,17 +135,24 @@ def test_the_cli_says_why_a_broken_stream_broke_and_exits_non_zero(provider, tmp
 
 
 def test_tools_the_server_refuses_are_named_once_and_the_turn_is_answered_without_them(assistant, provider):
-    refusal = {"error": {"message": "registry.ollama.ai/library/gemma:2b does not support tools",
-                         "type": "api_error", "param": None, "code": None}}
-    provider.answer("POST", f"^{CHAT}$", json.dumps(refusal).encode(), status=400,
-                    content_type="application/json")
+    refusal = {
+        "error": {
+            "message": "registry.ollama.ai/library/gemma:2b does not support tools",
+            "type": "api_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    provider.answer("POST", f"^{CHAT}$", json.dumps(refusal).encode(), status=400, content_type="application/json")
     thread = assistant.thread(mode="chat")
     events = list(thread.stream("hello there", functions=[get_weather]))
     [notice] = [event for event in events if isinstance(event, ToolsUnavailable)]
     assert notice.tools == ["get_weather"]
-    assert notice.message.startswith(f"{provider.base_url} refused the tools offered (get_weather): "
-                                     "registry.ollama.ai/library/gemma:2b does not support tools; the turn was "
-                                     "answered without them.")
+    assert notice.message.startswith(
+        f"{provider.base_url} refused the tools offered (get_weather): "
+        "registry.ollama.ai/library/gemma:2b does not support tools; the turn was "
+        "answered without them."
+    )
     assert events[-1].turn.text == "Reference reply to: hello there"
 
     # Later turns go without the tools from the start, and say nothing more.
@@ -142,12 +168,14 @@ def test_tools_the_model_never_calls_are_named_once(assistant):
     first = list(thread.stream("hello there", functions=[get_weather]))
     [notice] = [event for event in first if isinstance(event, ToolsUnavailable)]
     assert notice.tools == ["get_weather"]
-    assert notice.message.startswith("the model answered without calling the tools offered (get_weather); if "
-                                     f"{assistant.base_url} has no function calling, it ignores them.")
+    assert notice.message.startswith(
+        "the model answered without calling the tools offered (get_weather); if "
+        f"{assistant.base_url} has no function calling, it ignores them."
+    )
     again = list(thread.stream("hello again", functions=[get_weather]))
     assert not [event for event in again if isinstance(event, ToolsUnavailable)]
     # Once the model has called a tool, no thread is told it cannot.
-    assert "get_weather(city=\"Paris\") returned" in thread.ask("weather in Paris", functions=[get_weather]).text
+    assert 'get_weather(city="Paris") returned' in thread.ask("weather in Paris", functions=[get_weather]).text
     other = list(assistant.thread(mode="chat").stream("hello", functions=[get_weather]))
     assert not [event for event in other if isinstance(event, ToolsUnavailable)]
 
@@ -168,10 +196,20 @@ async def test_the_async_twin_asks_again_unstreamed_and_names_refused_tools(assi
 
 
 def test_parts_stay_for_images_and_openai_gets_its_own_limit_parameter():
-    request = {"model": "m", "max_completion_tokens": 40, "messages": [
-        {"role": "user", "content": [{"type": "text", "text": "what is this?"},
-                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
-        {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]}]}
+    request = {
+        "model": "m",
+        "max_completion_tokens": 40,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            },
+            {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+        ],
+    }
     elsewhere = wire_request(request, server="http://localhost:8000/v1")
     assert elsewhere["messages"][0] == request["messages"][0]
     assert elsewhere["messages"][1] == {"role": "user", "content": "one\ntwo"}

@@ -15,14 +15,21 @@ from tests.conftest import TEST_KEY, beside_index, environment
 
 
 def run(*args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                          input=stdin, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
 def env(server, tmp_path):
-    return environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY,
-                       ASSISTANT_DB=str(tmp_path / "index.db"))
+    return environment(
+        OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
+    )
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -52,10 +59,14 @@ def test_ask_streams_and_continues_the_latest_thread(env):
 
     threads = json.loads(run("threads", "--json", env=env).stdout)
     assert [(t["title"], t["mode"], t["turn_count"]) for t in threads] == [
-        ("another topic", "chain", 1), ("hello from the shell", "conversation", 2)]
+        ("another topic", "chain", 1),
+        ("hello from the shell", "conversation", 2),
+    ]
     shown = json.loads(run("show", threads[1]["id"], "--json", env=env).stdout)
     assert [turn["text"] for turn in shown["turns"]] == [
-        "Reference reply to: hello from the shell", 'You first said: "hello from the shell"']
+        "Reference reply to: hello from the shell",
+        'You first said: "hello from the shell"',
+    ]
     assert shown["conversation_id"].startswith("conv_")
     hits = json.loads(run("search", "shell", "--json", env=env).stdout)
     assert {hit["thread_id"] for hit in hits} == {threads[1]["id"]}
@@ -95,8 +106,11 @@ def test_rejected_key_says_where_to_fix_it(tmp_path):
     from assistant.server import LocalServer
 
     with LocalServer(db_path=tmp_path / "server.db", api_key="sk-server-key-000000000000") as server:
-        env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bad-key-1234567890abcdefghij",
-                          ASSISTANT_DB=str(tmp_path / "index.db"))
+        env = environment(
+            OPENAI_BASE_URL=server.base_url,
+            OPENAI_API_KEY="sk-bad-key-1234567890abcdefghij",
+            ASSISTANT_DB=str(tmp_path / "index.db"),
+        )
         line = one_error_line(run("ask", "hi", env=env))
     assert "rejected" in line and "OPENAI_API_KEY" in line
     assert "sk-bad-key-1234567890abcdefghij" not in line
@@ -104,8 +118,14 @@ def test_rejected_key_says_where_to_fix_it(tmp_path):
 
 def test_config_masks_the_key(env, tmp_path):
     (tmp_path / ".env").write_text("ASSISTANT_MODEL=gpt-4o-mini\n")
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=30,
+    )
     assert result.returncode == 0
     assert TEST_KEY not in result.stdout
     assert "OPENAI_API_KEY=sk-...cdef" in result.stdout
@@ -126,11 +146,19 @@ def test_without_a_key_the_embedded_local_server_answers(tmp_path):
 def test_serve_runs_an_openai_compatible_server(tmp_path):
     port = free_port()
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
-    with subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+    with subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
         try:
-            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="anything", max_retries=0,
-                            _strict_response_validation=True)
+            client = OpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key="anything",
+                max_retries=0,
+                _strict_response_validation=True,
+            )
             deadline = time.monotonic() + 20
             while True:
                 try:
@@ -150,14 +178,26 @@ def test_serve_runs_an_openai_compatible_server(tmp_path):
 
 
 def test_serve_refuses_a_public_address_without_a_key(tmp_path):
-    result = run("serve", "--host", "0.0.0.0", "--port", str(free_port()),
-                 env=environment(ASSISTANT_DB=str(tmp_path / "index.db")), timeout=30)
+    result = run(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        env=environment(ASSISTANT_DB=str(tmp_path / "index.db")),
+        timeout=30,
+    )
     assert "api-key" in one_error_line(result).lower() or "key" in one_error_line(result).lower()
 
 
 def test_hostile_messages_are_cleaned_with_a_warning(env):
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--json", "-"],
-                            input=b"bad \xff\xfe utf-8 and a NUL \x00 here", capture_output=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "--json", "-"],
+        input=b"bad \xff\xfe utf-8 and a NUL \x00 here",
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert b"not valid UTF-8" in result.stderr and b"removed 1 NUL" in result.stderr
     turn = json.loads(result.stdout)
@@ -166,8 +206,13 @@ def test_hostile_messages_are_cleaned_with_a_warning(env):
 
 def test_a_huge_paste_goes_through(env):
     paste = "many words " * 500_000  # 5.5 MB
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--json", "-"], input=paste.encode(),
-                            capture_output=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "--json", "-"],
+        input=paste.encode(),
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-500:]
     turn = json.loads(result.stdout)
     assert turn["input"] == paste and turn["status"] == "completed" and turn["request_bytes"] > len(paste)
@@ -228,14 +273,27 @@ def test_config_lists_every_setting_and_what_answers(tmp_path):
     prices.write_text('{"models": {"my-model": {"input": 1, "output": 2}}}')
     corpus = tmp_path / "pages"
     corpus.mkdir()
-    env = environment(ASSISTANT_DB=str(tmp_path / "index.db"), ASSISTANT_PRICES=str(prices),
-                      ASSISTANT_WEB_CORPUS=str(corpus), ASSISTANT_TIMEOUT="30")
+    env = environment(
+        ASSISTANT_DB=str(tmp_path / "index.db"),
+        ASSISTANT_PRICES=str(prices),
+        ASSISTANT_WEB_CORPUS=str(corpus),
+        ASSISTANT_TIMEOUT="30",
+    )
     result = run("config", env=env)
     assert result.returncode == 0, result.stderr
     settings = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    assert {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_MODEL", "ASSISTANT_DB", "ASSISTANT_TIMEOUT",
-            "ASSISTANT_MAX_RETRIES", "ASSISTANT_MAX_RETRY_WAIT", "ASSISTANT_LOCAL_ENGINE", "ASSISTANT_WEB_CORPUS",
-            "ASSISTANT_PRICES"} <= set(settings)
+    assert {
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ASSISTANT_MODEL",
+        "ASSISTANT_DB",
+        "ASSISTANT_TIMEOUT",
+        "ASSISTANT_MAX_RETRIES",
+        "ASSISTANT_MAX_RETRY_WAIT",
+        "ASSISTANT_LOCAL_ENGINE",
+        "ASSISTANT_WEB_CORPUS",
+        "ASSISTANT_PRICES",
+    } <= set(settings)
     assert settings["ASSISTANT_TIMEOUT"] == "30"
     assert settings["ASSISTANT_LOCAL_ENGINE"].startswith("reference: the reference engine")
     assert settings["ASSISTANT_WEB_CORPUS"].startswith(str(corpus))
@@ -251,15 +309,19 @@ def test_config_says_which_engine_answers_without_starting_anything(tmp_path):
 
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
     del env["ASSISTANT_LOCAL_ENGINE"]  # what a user has: the server picks
-    probe = ("import sys; from assistant.cli import main; main(['config']); "
-             "print('llama_cpp imported' if 'llama_cpp' in sys.modules else 'llama_cpp not imported')")
+    probe = (
+        "import sys; from assistant.cli import main; main(['config']); "
+        "print('llama_cpp imported' if 'llama_cpp' in sys.modules else 'llama_cpp not imported')"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     answers = next(line for line in result.stdout.splitlines() if line.startswith("answers: "))
     missing = llama_engine_missing()
     if missing is None:
-        assert answers == "answers: the embedded local server, with the llama engine (SmolLM2-135M-Instruct " \
-                          "through llama.cpp)"
+        assert (
+            answers == "answers: the embedded local server, with the llama engine (SmolLM2-135M-Instruct "
+            "through llama.cpp)"
+        )
     else:
         assert answers.startswith("answers: the embedded local server, with the reference engine")
         assert missing in answers

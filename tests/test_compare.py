@@ -18,8 +18,17 @@ from assistant.pricing import load_prices
 
 from .conftest import TEST_KEY, environment
 
-TURN_FIELDS = {"request_bytes", "input_tokens", "cached_tokens", "output_tokens", "ttft_ms", "latency_ms", "cost_usd",
-               "tool_calls", "text"}
+TURN_FIELDS = {
+    "request_bytes",
+    "input_tokens",
+    "cached_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "latency_ms",
+    "cost_usd",
+    "tool_calls",
+    "text",
+}
 SCRIPT = """\
 conversations:
   - name: memory
@@ -38,14 +47,17 @@ def test_a_script_runs_through_both_backends_and_is_recorded(assistant: Assistan
     script = tmp_path / "script.yaml"
     script.write_text(SCRIPT)
     seen: list[tuple[int, int]] = []
-    report = compare(assistant, load_conversations(script), tools="code",
-                     progress=lambda done, total: seen.append((done, total)))
+    report = compare(
+        assistant, load_conversations(script), tools="code", progress=lambda done, total: seen.append((done, total))
+    )
     assert seen[0] == (0, 10) and seen[-1] == (10, 10) and len(seen) == 11
 
     memory, maths = report.conversations
     for backend in ("responses", "chat"):
         assert [turn.text for turn in memory.runs[backend].turns][2:] == [
-            'You first said: "my name is Ada"', 'My instructions are: "Be brief."']
+            'You first said: "my name is Ada"',
+            'My instructions are: "Be brief."',
+        ]
         assert maths.runs[backend].turns[0].tool_calls == 1 and "391" in maths.runs[backend].turns[0].text
     assert memory.similarity == [1.0, 1.0, 1.0, 1.0]
 
@@ -64,8 +76,11 @@ def test_a_script_runs_through_both_backends_and_is_recorded(assistant: Assistan
     prices = load_prices()
     for turn in (responses_turn, chat_turn):
         assert turn.answered_by == "reference" and turn.cost_usd == 0.0
-        assert turn.estimate_usd == pytest.approx(prices.cost("gpt-4.1-mini", turn.input_tokens, turn.cached_tokens,
-                                                              turn.output_tokens)) and turn.estimate_usd > 0
+        assert (
+            turn.estimate_usd
+            == pytest.approx(prices.cost("gpt-4.1-mini", turn.input_tokens, turn.cached_tokens, turn.output_tokens))
+            and turn.estimate_usd > 0
+        )
     assert report.totals("chat").cost_usd == 0.0 and report.totals("chat").estimate_usd > 0
     assert "cost 0.000000 (local, ≈ $" in table(report) and "at gpt-4.1-mini prices)" in table(report)
 
@@ -84,19 +99,31 @@ def test_a_script_runs_through_both_backends_and_is_recorded(assistant: Assistan
 
 def test_transcripts_replay_user_turns_and_keep_the_recorded_answers(assistant: Assistant, tmp_path: Path) -> None:
     log = tmp_path / "chat-log.jsonl"
-    log.write_text("\n".join([
-        json.dumps({"messages": [{"role": "system", "content": "You are terse."},
-                                 {"role": "user", "content": "hello"},
-                                 {"role": "assistant", "content": "Hi!"},
-                                 {"role": "user", "content": [{"type": "text", "text": "what are your instructions?"}]},
-                                 {"role": "assistant", "content": "To be terse."}]}),
-        '{"messages": [broken',
-        json.dumps({"messages": [{"role": "system", "content": "only a system message"}]}),
-        "",
-    ]))
+    log.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "system", "content": "You are terse."},
+                            {"role": "user", "content": "hello"},
+                            {"role": "assistant", "content": "Hi!"},
+                            {"role": "user", "content": [{"type": "text", "text": "what are your instructions?"}]},
+                            {"role": "assistant", "content": "To be terse."},
+                        ]
+                    }
+                ),
+                '{"messages": [broken',
+                json.dumps({"messages": [{"role": "system", "content": "only a system message"}]}),
+                "",
+            ]
+        )
+    )
     loaded = load_conversations(log)
     assert [(skip.line, skip.reason) for skip in loaded.skipped] == [
-        (2, "not valid JSON (Expecting value at column 15)"), (3, "the transcript has no user turn to replay")]
+        (2, "not valid JSON (Expecting value at column 15)"),
+        (3, "the transcript has no user turn to replay"),
+    ]
     [conversation] = loaded.conversations
     assert conversation.turns == ["hello", "what are your instructions?"]
     assert conversation.references == ["Hi!", "To be terse."]
@@ -117,7 +144,7 @@ def test_the_json_report_schema(assistant: Assistant, tmp_path: Path) -> None:
     [entry] = data["conversations"]
     for backend in ("responses", "chat"):
         turns = entry[backend]["turns"]
-        assert len(turns) == 2 and all(TURN_FIELDS <= set(turn) for turn in turns)
+        assert len(turns) == 2 and all(set(turn) >= TURN_FIELDS for turn in turns)
         assert all(isinstance(turn["request_bytes"], int) and turn["request_bytes"] > 0 for turn in turns)
         assert all(turn["ttft_ms"] > 0 and turn["latency_ms"] >= turn["ttft_ms"] for turn in turns)
         totals = entry[backend]["totals"]
@@ -140,27 +167,50 @@ def test_the_html_report_has_the_chart_of_bytes_and_tokens_per_turn(assistant: A
 
 def test_the_reports_show_both_answers_of_each_turn(tmp_path: Path) -> None:
     """So that a similarity can be checked by reading the two answers it compares."""
-    answers = {"responses": ["Paris is the capital of France.", "About 2.1 million people.\n- in the city"],
-               "chat": ["The capital is Paris.", ""]}
+    answers = {
+        "responses": ["Paris is the capital of France.", "About 2.1 million people.\n- in the city"],
+        "chat": ["The capital is Paris.", ""],
+    }
 
     def turns(backend: str) -> list[TurnMetrics]:
-        return [TurnMetrics(number, user, "completed" if text else "failed", 100, 10, 0, 5, 1.0, 2.0, None, 0, {},
-                            text, None if text else "The stream broke off. <Try again>")
-                for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend]), start=1)]
+        return [
+            TurnMetrics(
+                number,
+                user,
+                "completed" if text else "failed",
+                100,
+                10,
+                0,
+                5,
+                1.0,
+                2.0,
+                None,
+                0,
+                {},
+                text,
+                None if text else "The stream broke off. <Try again>",
+            )
+            for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend]), start=1)
+        ]
 
     conversation = Conversation(name="france", turns=["capital?", "people?"])
     runs = {backend: BackendRun(backend, f"thr_{backend}", turns(backend)) for backend in ("responses", "chat")}
     scores = [similarity(first, second) for first, second in zip(answers["responses"], answers["chat"])]
-    report = ComparisonReport("run_1", "gpt-4.1-mini", None, "2026-01-01T00:00:00+00:00",
-                              [ConversationResult(conversation, runs, scores)])
+    report = ComparisonReport(
+        "run_1", "gpt-4.1-mini", None, "2026-01-01T00:00:00+00:00", [ConversationResult(conversation, runs, scores)]
+    )
     for suffix in (".md", ".html", ".json"):
         write_report(report, tmp_path / f"report{suffix}")
 
     page = (tmp_path / "report.md").read_text()
     first, second = page.split("### Answers")[1].split("**Turn 2**")
     assert f"**Turn 1**, similarity {scores[0]:.2f}" in first
-    assert first.index("Responses:") < first.index("> Paris is the capital of France.") < first.index("Chat:") \
+    assert (
+        first.index("Responses:")
+        < first.index("> Paris is the capital of France.")
+        < first.index("Chat:")
         < first.index("> The capital is Paris.")
+    )
     assert "> About 2.1 million people.\n> - in the city" in second  # quoted line by line: stays in the report
     assert "> [failed: The stream broke off. <Try again>]" in second
 
@@ -180,9 +230,12 @@ def test_the_reports_show_both_answers_of_each_turn(tmp_path: Path) -> None:
 
 def test_a_count_of_one_is_singular() -> None:
     conversation = Conversation(name="one", turns=["hi"])
-    runs = {backend: BackendRun(backend, f"thr_{backend}", [TurnMetrics(1, "hi", "completed", 1, 1, 0, 1, 1.0, 1.0,
-                                                                        None, 0, {}, "hello")])
-            for backend in ("responses", "chat")}
+    runs = {
+        backend: BackendRun(
+            backend, f"thr_{backend}", [TurnMetrics(1, "hi", "completed", 1, 1, 0, 1, 1.0, 1.0, None, 0, {}, "hello")]
+        )
+        for backend in ("responses", "chat")
+    }
     report = ComparisonReport("run_1", "gpt-4.1-mini", None, "now", [ConversationResult(conversation, runs, [1.0])])
     assert "responses: 1 turn, " in table(report) and "1 turns" not in table(report) + markdown(report)
 
@@ -201,16 +254,22 @@ def test_bad_input_is_an_error(tmp_path: Path) -> None:
         load_conversations(empty)
     nothing = tmp_path / "nothing.jsonl"
     nothing.write_text('{"messages": [{"role": "assistant", "content": "hi"}]}\nnope\n')
-    with pytest.raises(CompareInputError, match=r"no conversation to replay \(line 1: the transcript has no user "
-                                                r"turn to replay; line 2: not valid JSON"):
+    with pytest.raises(
+        CompareInputError,
+        match=r"no conversation to replay \(line 1: the transcript has no user "
+        r"turn to replay; line 2: not valid JSON",
+    ):
         load_conversations(nothing)
 
 
-BILLION_LAUGHS = "\n".join(
-    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    + [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in zip("abcdefgh", "bcdefghi")]
-    + ["turns: *i"]
-) + "\n"
+BILLION_LAUGHS = (
+    "\n".join(
+        ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        + [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in zip("abcdefgh", "bcdefghi")]
+        + ["turns: *i"]
+    )
+    + "\n"
+)
 
 
 def test_yaml_with_aliases_is_refused_before_it_grows(tmp_path: Path) -> None:
@@ -256,20 +315,29 @@ def test_input_too_deep_to_read_is_one_line_or_a_skipped_line(tmp_path: Path) ->
 
 
 def test_the_command_says_each_in_one_line(tmp_path: Path) -> None:
-    files = {"laughs.yaml": BILLION_LAUGHS.encode(), "deep.yaml": b"[" * 100_000 + b"]" * 100_000,
-             "binary.jsonl": b"\xff\xfe garbage\n"}
+    files = {
+        "laughs.yaml": BILLION_LAUGHS.encode(),
+        "deep.yaml": b"[" * 100_000 + b"]" * 100_000,
+        "binary.jsonl": b"\xff\xfe garbage\n",
+    }
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
-        result = subprocess.run([sys.executable, "-m", "assistant.cli", "compare", str(tmp_path / name)],
-                                capture_output=True, text=True, env=environment(), timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "compare", str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=60,
+        )
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
 
 
 def test_price_overrides_come_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prices = tmp_path / "prices.json"
-    prices.write_text(json.dumps({"models": {"my-model": {"input": 1.0, "output": 2.0}},
-                                  "tool_calls": {"web_search_call": 0.5}}))
+    prices.write_text(
+        json.dumps({"models": {"my-model": {"input": 1.0, "output": 2.0}}, "tool_calls": {"web_search_call": 0.5}})
+    )
     table = load_prices(prices)
     assert table.cost("my-model", 1_000_000, 0, 1_000_000, {"web_search_call": 2}) == pytest.approx(4.0)
     monkeypatch.setenv("ASSISTANT_PRICES", str(prices))
@@ -285,8 +353,14 @@ def test_the_command_prints_a_table_writes_reports_and_reports_bad_lines(server,
     script.write_text('"hello"\n{"user": "what did I say first?"}\n{oops\n')
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", "compare", *args], capture_output=True,
-                              text=True, env=env, timeout=120, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "compare", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=tmp_path,
+        )
 
     result = run(str(script), "--report", str(tmp_path / "r.md"))
     assert result.returncode == 0, result.stderr

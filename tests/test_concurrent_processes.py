@@ -12,8 +12,8 @@ import asyncio
 import json
 import os
 import subprocess
-import threading
 import sys
+import threading
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -35,14 +35,30 @@ def test_two_writer_processes_lose_nothing_and_surface_no_lock_errors(server, tm
         shared = [assistant.thread(title=f"shared {n}") for n in range(2)]
         for thread in shared:  # the conversation exists before the writers race to use it
             thread.ask("shared thread, first turn")
-        own = {name: [assistant.thread(title=f"{name} {n}").id for n in range(2)]
-               for name in (f"writer{w}" for w in range(WRITERS))}
+        own = {
+            name: [assistant.thread(title=f"{name} {n}").id for n in range(2)]
+            for name in (f"writer{w}" for w in range(WRITERS))
+        }
 
     writers = {
         name: subprocess.Popen(
-            [sys.executable, str(WRITER_SCRIPT), server.base_url, str(index_location(db)), name, str(TURNS_PER_WRITER),
-             shared[0].id, own[name][0], shared[1].id, own[name][1]],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
+            [
+                sys.executable,
+                str(WRITER_SCRIPT),
+                server.base_url,
+                str(index_location(db)),
+                name,
+                str(TURNS_PER_WRITER),
+                shared[0].id,
+                own[name][0],
+                shared[1].id,
+                own[name][1],
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
         )
         for name in own
     }
@@ -86,8 +102,10 @@ def test_two_writers_taking_a_new_threads_first_turn_at_once_share_one_conversat
     """Both find the thread without a conversation and each creates one (held a second on the server, so both
     have looked before either is recorded): the first recorded wins and the other turn goes to it too."""
     db = tmp_path / "index.db"
-    with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one, \
-            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other:
+    with (
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one,
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other,
+    ):
         thread_id = one.thread(title="new").id
         threads = [one.thread(thread_id), other.thread(thread_id)]
         server.inject_fault(delay_s=1.0, path="/v1/conversations", method="POST", count=2)
@@ -107,23 +125,33 @@ def test_two_writers_taking_a_new_threads_first_turn_at_once_share_one_conversat
         [conversation_id] = {turn.conversation_id for turn in turns.values()}
         assert one.thread(thread_id).conversation_id == conversation_id
         # The shared conversation holds both messages, so the next turn's model sees both.
-        said = [part.text for item in one.client.conversations.items.list(conversation_id, order="asc")
-                if item.type == "message" and item.role == "user" for part in item.content]
+        said = [
+            part.text
+            for item in one.client.conversations.items.list(conversation_id, order="asc")
+            if item.type == "message" and item.role == "user"
+            for part in item.content
+        ]
         assert sorted(said) == ["message 0", "message 1"]
         assert one.thread(thread_id).ask("and now?").conversation_id == conversation_id
 
 
 async def test_the_async_path_shares_one_conversation_too(server, tmp_path):
     db = tmp_path / "index.db"
-    async with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one, \
-            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other:
+    async with (
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one,
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other,
+    ):
         thread_id = one.thread(title="new").id
         server.inject_fault(delay_s=1.0, path="/v1/conversations", method="POST", count=2)
         turns = await asyncio.gather(one.thread(thread_id).aask("message 0"), other.thread(thread_id).aask("message 1"))
         [conversation_id] = {turn.conversation_id for turn in turns}
         assert one.thread(thread_id).conversation_id == conversation_id
-        said = [part.text for item in one.client.conversations.items.list(conversation_id, order="asc")
-                if item.type == "message" and item.role == "user" for part in item.content]
+        said = [
+            part.text
+            for item in one.client.conversations.items.list(conversation_id, order="asc")
+            if item.type == "message" and item.role == "user"
+            for part in item.content
+        ]
         assert sorted(said) == ["message 0", "message 1"]
 
 
@@ -141,8 +169,9 @@ def chain_of(assistant: Assistant, thread_id: str) -> list:
 
 
 def lease_of(assistant: Assistant, thread_id: str) -> dict:
-    [row] = assistant.store.connection.rows("SELECT lease_owner, lease_token FROM threads WHERE id = :id",
-                                            {"id": thread_id})
+    [row] = assistant.store.connection.rows(
+        "SELECT lease_owner, lease_token FROM threads WHERE id = :id", {"id": thread_id}
+    )
     return row
 
 
@@ -158,7 +187,11 @@ def test_two_processes_continuing_one_chain_head_at_once_keep_one_chain(server, 
     writers = {
         name: subprocess.Popen(
             [sys.executable, str(WRITER_SCRIPT), server.base_url, str(index_location(db)), name, "2", thread.id],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
         )
         for name in ("one", "two")
     }
@@ -179,8 +212,10 @@ def test_two_processes_continuing_one_chain_head_at_once_keep_one_chain(server, 
 
 async def test_the_async_path_keeps_one_chain_too(server, tmp_path):
     db = tmp_path / "index.db"
-    async with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one, \
-            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other:
+    async with (
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as one,
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=db) as other,
+    ):
         thread_id = one.thread(title="chain", mode="chain").id
         await one.thread(thread_id).aask("first turn")
         server.inject_fault(delay_s=0.5, path="/v1/responses", method="POST", count=2)
@@ -194,10 +229,13 @@ def test_a_lease_left_by_a_process_that_died_is_taken_over(server, tmp_path):
         thread = assistant.thread(title="chain", mode="chain")
         thread.ask("first turn")
         # A process takes the lease for an hour and ends without letting go, as a killed one would.
-        take = ("import sys; from datetime import timedelta; from assistant.index.store import IndexStore, Lease; "
-                "IndexStore(sys.argv[1]).take_lease(Lease.new(sys.argv[2], timedelta(hours=1)))")
-        subprocess.run([sys.executable, "-c", take, str(index_location(db)), thread.id], check=True,
-                       env=environment(), timeout=60)
+        take = (
+            "import sys; from datetime import timedelta; from assistant.index.store import IndexStore, Lease; "
+            "IndexStore(sys.argv[1]).take_lease(Lease.new(sys.argv[2], timedelta(hours=1)))"
+        )
+        subprocess.run(
+            [sys.executable, "-c", take, str(index_location(db)), thread.id], check=True, env=environment(), timeout=60
+        )
         assert lease_of(assistant, thread.id)["lease_owner"] is not None
         thread.ask("second turn")  # at once, not in an hour
         assert len(chain_of(assistant, thread.id)) == 2
@@ -248,8 +286,16 @@ def test_a_lease_holds_while_its_turn_shows_progress_and_lapses_after(tmp_path):
     # Progress renews it: held from now for its hold again (here: a lease that would have lapsed at once).
     store.release_lease(mine)
     assert store.take_lease(lapsed) is None
-    turn_id, _ = store.begin_turn(thread_id=thread_id, input_text="x", input_items=[], model="gpt-4.1-mini",
-                                  backend="responses", mode="chain", conversation_id=None, previous_response_id=None)
+    turn_id, _ = store.begin_turn(
+        thread_id=thread_id,
+        input_text="x",
+        input_items=[],
+        model="gpt-4.1-mini",
+        backend="responses",
+        mode="chain",
+        conversation_id=None,
+        previous_response_id=None,
+    )
     store.save_progress(turn_id, [], lease=Lease(thread_id, lapsed.token, timedelta(hours=1)), output_text="so far")
     assert store.take_lease(other).token == lapsed.token
     store.release_lease(other)  # not its lease: nothing happens

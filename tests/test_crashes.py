@@ -33,7 +33,8 @@ def server_process(db: Path, port: int):
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--db", str(db)],
         env=environment(ASSISTANT_DB=str(db.with_name("unused-index.db"))),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test", max_retries=0)
     deadline = time.monotonic() + 30
@@ -81,8 +82,12 @@ def test_the_server_killed_mid_stream_leaves_an_incomplete_turn_and_the_thread_g
 
 def test_ctrl_c_in_the_cli_records_a_cancelled_turn_with_the_partial_answer(server, tmp_path):
     env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", ASSISTANT_DB=str(tmp_path / "i.db"))
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         first = b""
@@ -110,8 +115,12 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
     index = tmp_path / "i.db"
     watcher = IndexStore(index)  # made (and migrated) before the client starts; read while the client writes it
     env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", ASSISTANT_DB=str(index))
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # Strike once the answer has streamed long enough for its text so far to be in the index.
         deadline = time.monotonic() + 60
@@ -146,16 +155,37 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
 def test_a_turn_of_a_live_process_or_another_host_is_left_in_progress(tmp_path):
     store = IndexStore(tmp_path / "index.db")
     thread = store.create_thread(title="t", mode="conversation", model="m")
-    live, _ = store.begin_turn(thread_id=thread.id, input_text="live", input_items=[], model="m",
-                               backend="responses", mode="conversation", conversation_id=None,
-                               previous_response_id=None)
-    elsewhere, _ = store.begin_turn(thread_id=thread.id, input_text="elsewhere", input_items=[], model="m",
-                                    backend="responses", mode="conversation", conversation_id=None,
-                                    previous_response_id=None)
+    live, _ = store.begin_turn(
+        thread_id=thread.id,
+        input_text="live",
+        input_items=[],
+        model="m",
+        backend="responses",
+        mode="conversation",
+        conversation_id=None,
+        previous_response_id=None,
+    )
+    elsewhere, _ = store.begin_turn(
+        thread_id=thread.id,
+        input_text="elsewhere",
+        input_items=[],
+        model="m",
+        backend="responses",
+        mode="conversation",
+        conversation_id=None,
+        previous_response_id=None,
+    )
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    gone, _ = store.begin_turn(thread_id=thread.id, input_text="gone", input_items=[], model="m",
-                               backend="responses", mode="conversation", conversation_id=None,
-                               previous_response_id=None)
+    gone, _ = store.begin_turn(
+        thread_id=thread.id,
+        input_text="gone",
+        input_items=[],
+        model="m",
+        backend="responses",
+        mode="conversation",
+        conversation_id=None,
+        previous_response_id=None,
+    )
     host, pid, started = current_owner().split(" ")
     store.update_turn(elsewhere, owner=f"another-host {pid} {started}")
     store.update_turn(gone, owner=f"{host} {dead.stdout.strip()} 1")

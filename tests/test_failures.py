@@ -21,8 +21,13 @@ from tests.conftest import TEST_KEY
 
 
 def retrying_assistant(server, tmp_path, retries: int) -> Assistant:
-    return Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                     max_retries=retries, strict_validation=True)
+    return Assistant(
+        base_url=server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=retries,
+        strict_validation=True,
+    )
 
 
 def test_a_stream_cut_mid_way_is_recorded_incomplete_with_its_partial_text(assistant, server):
@@ -85,8 +90,9 @@ def test_unknown_model_is_a_clear_error(assistant):
 def test_rejected_key_is_a_clear_error_that_does_not_show_the_key(tmp_path):
     with LocalServer(db_path=tmp_path / "server.db", api_key="sk-the-right-key-0000000000") as server:
         wrong = "sk-wrong-key-abcdefghijklmnopqrstuvwxyz"
-        with Assistant(base_url=server.base_url, api_key=wrong, db_path=tmp_path / "index.db",
-                       max_retries=0) as assistant:
+        with Assistant(
+            base_url=server.base_url, api_key=wrong, db_path=tmp_path / "index.db", max_retries=0
+        ) as assistant:
             thread = assistant.thread()
             with pytest.raises(AuthenticationFailed, match="rejected") as caught:
                 thread.ask("hello")

@@ -21,8 +21,9 @@ from tests.conftest import TEST_KEY
 
 
 def assistant_on(base_url: str, tmp_path, **options) -> Assistant:
-    return Assistant(base_url=base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", strict_validation=True,
-                     **options)
+    return Assistant(
+        base_url=base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", strict_validation=True, **options
+    )
 
 
 def left_in_storm(server) -> int:
@@ -79,11 +80,16 @@ def test_max_retry_wait_decides_which_waits_are_slept_through(server, tmp_path):
 
 
 def test_retry_settings_come_from_the_environment():
-    settings = load_settings({"ASSISTANT_TIMEOUT": "2.5", "ASSISTANT_MAX_RETRIES": "4",
-                              "ASSISTANT_MAX_RETRY_WAIT": "30"}, dotenv_path="")
+    settings = load_settings(
+        {"ASSISTANT_TIMEOUT": "2.5", "ASSISTANT_MAX_RETRIES": "4", "ASSISTANT_MAX_RETRY_WAIT": "30"}, dotenv_path=""
+    )
     assert (settings.timeout, settings.max_retries, settings.max_retry_wait) == (2.5, 4, 30)
-    for bad in ({"ASSISTANT_TIMEOUT": "0"}, {"ASSISTANT_TIMEOUT": "soon"}, {"ASSISTANT_MAX_RETRIES": "-1"},
-                {"ASSISTANT_MAX_RETRY_WAIT": "nan"}):
+    for bad in (
+        {"ASSISTANT_TIMEOUT": "0"},
+        {"ASSISTANT_TIMEOUT": "soon"},
+        {"ASSISTANT_MAX_RETRIES": "-1"},
+        {"ASSISTANT_MAX_RETRY_WAIT": "nan"},
+    ):
         [(name, value)] = bad.items()
         with pytest.raises(AssistantError, match=f"{name}={value!r} is not valid"):
             load_settings(bad, dotenv_path="")

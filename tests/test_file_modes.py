@@ -46,8 +46,9 @@ def modes(root: Path) -> dict[Path, int]:
     return found
 
 
-def test_a_session_leaves_only_private_files_and_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          usual_umask: None) -> None:
+def test_a_session_leaves_only_private_files_and_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usual_umask: None
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the data folder, on the PostgreSQL pass
     data = tmp_path / "home" / "data"  # neither exists yet: the project makes them
     (tmp_path / "notes.txt").write_text("the needle is zanzibar")
@@ -56,8 +57,7 @@ def test_a_session_leaves_only_private_files_and_folders(tmp_path: Path, monkeyp
         assert assistant.settings.uses_local_server  # its state goes beside the index too
         thread = assistant.thread(tools=["code_interpreter", "file_search"])
         assert thread.ask(PNG_CODE).status == "completed"
-        assert [outcome.status for outcome in assistant.files.add(thread.id, [tmp_path / "notes.txt"])] == [
-            "completed"]
+        assert [outcome.status for outcome in assistant.files.add(thread.id, [tmp_path / "notes.txt"])] == ["completed"]
         chat = assistant.thread(mode="chat", tools=["code_interpreter"])  # its tools run here, in the data folder
         assert chat.ask(PNG_CODE).status == "completed"
         report = compare(assistant, load_conversations(tmp_path / "script.jsonl"))
@@ -68,13 +68,24 @@ def test_a_session_leaves_only_private_files_and_folders(tmp_path: Path, monkeyp
         index_is_a_file = assistant.store.connection.dialect == "sqlite"
 
     names = {path.name for path in found}
-    assert {"local-server.db", "local-server.db-wal", "local-server.db-shm", "uploads", "containers", "files",
-            "dot.png", "report.md"} <= names
+    assert {
+        "local-server.db",
+        "local-server.db-wal",
+        "local-server.db-shm",
+        "uploads",
+        "containers",
+        "files",
+        "dot.png",
+        "report.md",
+    } <= names
     assert downloads and all(path in found for path in downloads)
     if index_is_a_file:  # the SQLite pass
         assert {"index.db", "index.db-wal", "index.db-shm"} <= names
-    loose = {str(path.relative_to(tmp_path)): oct(mode) for path, mode in found.items()
-             if mode != (0o700 if path.is_dir() else 0o600)}
+    loose = {
+        str(path.relative_to(tmp_path)): oct(mode)
+        for path, mode in found.items()
+        if mode != (0o700 if path.is_dir() else 0o600)
+    }
     assert loose == {}
     for folder in (data, data.parent, data_dir):  # made by the project, parents included
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
@@ -85,8 +96,8 @@ def test_modes_are_given_at_creation_and_existing_modes_are_kept(tmp_path: Path,
     create_private_file(tmp_path / "a" / "b" / "state.db")
     write_private_file(tmp_path / "a" / "report.md", b"report")
     assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in (tmp_path / "a").rglob("*")} | {
-        "a": oct(stat.S_IMODE((tmp_path / "a").stat().st_mode))} == {
-        "a": "0o700", "b": "0o700", "state.db": "0o600", "report.md": "0o600"}
+        "a": oct(stat.S_IMODE((tmp_path / "a").stat().st_mode))
+    } == {"a": "0o700", "b": "0o700", "state.db": "0o600", "report.md": "0o600"}
     # A file or folder the user made keeps the mode they gave it; only its content is written.
     shared = tmp_path / "shared.md"
     shared.write_text("old")

@@ -32,8 +32,14 @@ def get_time(city: str) -> str:
 
 @pytest.fixture
 def assistant(server, tmp_path):
-    with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0,
-                   strict_validation=True, model="reference") as instance:
+    with Assistant(
+        base_url=server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+        strict_validation=True,
+        model="reference",
+    ) as instance:
         yield instance
 
 
@@ -55,8 +61,12 @@ def test_two_functions_two_rounds(assistant, mode):
     assert "Sunny, 21 C in Paris" in turn.text and "14:05 in Tokyo" in turn.text
     # One turn: the message, then every round's items and the outputs that answered them, in order.
     assert [(item.direction, item.type) for item in turn.items] == [
-        ("input", "message"), ("output", "function_call"), ("input", "function_call_output"),
-        ("output", "function_call"), ("input", "function_call_output"), ("output", "message"),
+        ("input", "message"),
+        ("output", "function_call"),
+        ("input", "function_call_output"),
+        ("output", "function_call"),
+        ("input", "function_call_output"),
+        ("output", "message"),
     ]
     calls = [item.data for item in turn.items if item.type == "function_call"]
     outputs = [item.data for item in turn.items if item.type == "function_call_output"]
@@ -137,9 +147,15 @@ def test_arguments_that_do_not_validate_become_an_error_output():
         return f"volume {level}"
 
     tools = {"set_volume": function_tool(set_volume)}
-    bad, not_json, unknown = run_calls([FunctionCall("c1", "set_volume", '{"level": "loud"}'),
-                                        FunctionCall("c2", "set_volume", "{"),
-                                        FunctionCall("c3", "get_volume", "{}")], tools, None)
+    bad, not_json, unknown = run_calls(
+        [
+            FunctionCall("c1", "set_volume", '{"level": "loud"}'),
+            FunctionCall("c2", "set_volume", "{"),
+            FunctionCall("c3", "get_volume", "{}"),
+        ],
+        tools,
+        None,
+    )
     assert bad.output.startswith("error: invalid arguments: level:") and bad.error
     assert not_json.output.startswith("error: the arguments are not JSON")
     assert unknown.output == "error: there is no function named 'get_volume' (available: set_volume)"
@@ -159,15 +175,24 @@ def test_parallel_calls_run_together_in_one_round(assistant):
         return f"noon in {city}"
 
     thread = assistant.thread()
-    events = list(thread.stream("What's the weather in Paris and the time in Paris?",
-                                functions=[get_weather, get_time]))
+    events = list(
+        thread.stream("What's the weather in Paris and the time in Paris?", functions=[get_weather, get_time])
+    )
     results = [event for event in events if event.type == "function.result"]
     assert [(r.name, r.output, r.round, r.error) for r in results] == [
-        ("get_weather", "Sunny in Paris", 1, None), ("get_time", "noon in Paris", 1, None)]
+        ("get_weather", "Sunny in Paris", 1, None),
+        ("get_time", "noon in Paris", 1, None),
+    ]
     turn = events[-1].turn
     assert turn.rounds == 2
-    assert [item.type for item in turn.items] == ["message", "function_call", "function_call",
-                                                  "function_call_output", "function_call_output", "message"]
+    assert [item.type for item in turn.items] == [
+        "message",
+        "function_call",
+        "function_call",
+        "function_call_output",
+        "function_call_output",
+        "message",
+    ]
 
 
 def test_async_tools_in_the_async_api(assistant):
@@ -269,8 +294,12 @@ def test_a_schema_answer_is_parsed_into_the_model(assistant, mode, server):
 
 
 def test_a_json_schema_dict_and_functions_together(assistant):
-    schema = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"],
-              "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"summary": {"type": "string"}},
+        "required": ["summary"],
+        "additionalProperties": False,
+    }
     thread = assistant.thread()
     turn = thread.ask("weather in Paris", functions=[get_weather], schema=schema)
     assert turn.rounds == 2
@@ -298,8 +327,12 @@ def test_an_answer_that_does_not_validate_is_reported(assistant):
 
 
 def test_a_schema_the_engine_cannot_satisfy_fails_honestly(assistant):
-    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[0-9]{6}$"}},
-              "required": ["code"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^[0-9]{6}$"}},
+        "required": ["code"],
+        "additionalProperties": False,
+    }
     thread = assistant.thread()
     with pytest.raises(TurnFailed) as caught:
         thread.ask("give me a code", schema=schema)
@@ -325,10 +358,15 @@ def test_a_chat_refusal_stream_becomes_a_refusal_part():
     from assistant.backends.chat_stream import ChatStreamReader
 
     reader = ChatStreamReader()
-    for delta, finish in (({"role": "assistant", "content": None, "refusal": ""}, None),
-                          ({"refusal": "I can't"}, None), ({"refusal": " help."}, None), ({}, "stop")):
-        reader.feed({"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": delta,
-                                                                     "finish_reason": finish}]})
+    for delta, finish in (
+        ({"role": "assistant", "content": None, "refusal": ""}, None),
+        ({"refusal": "I can't"}, None),
+        ({"refusal": " help."}, None),
+        ({}, "stop"),
+    ):
+        reader.feed(
+            {"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        )
     [ended] = [event for event in reader.ended() if event.type == "response.ended"]
     assert ended.items[0]["content"] == [{"type": "refusal", "refusal": "I can't help."}]
 
@@ -355,8 +393,11 @@ def test_schemas_from_type_hints_and_docstrings():
     assert param["parameters"]["required"] == ["place", "days", "unit"]
     assert param["parameters"]["additionalProperties"] is False
     assert param["parameters"]["$defs"]["Place"]["additionalProperties"] is False
-    [outcome] = run_calls([FunctionCall("c1", "forecast", '{"place": {"city": "Oslo", "country": "NO"}, "days": 2, '
-                                                         '"unit": "c"}')], {"forecast": tool}, None)
+    [outcome] = run_calls(
+        [FunctionCall("c1", "forecast", '{"place": {"city": "Oslo", "country": "NO"}, "days": 2, "unit": "c"}')],
+        {"forecast": tool},
+        None,
+    )
     assert outcome.output == "Oslo: 2 c"  # the nested model arrives as an instance
 
     def search(query: str, limit: int = 5) -> list[str]:
@@ -380,8 +421,9 @@ def test_function_call_events_follow_the_recording(server):
     recorded = load_recording("llm__test_openai_responses__test_responses_tool_use_streaming__00")
     request = recorded["request"]["json"]
     client = openai.OpenAI(base_url=server.base_url, api_key=TEST_KEY, _strict_response_validation=True)
-    with client.responses.create(model="reference", input=request["input"], tools=request["tools"],
-                                 stream=True) as stream:
+    with client.responses.create(
+        model="reference", input=request["input"], tools=request["tools"], stream=True
+    ) as stream:
         ours = [event.type for event in stream]
 
     def shape(types):

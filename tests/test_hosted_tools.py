@@ -38,8 +38,13 @@ def tools_server(tmp_path_factory):
 
 @pytest.fixture
 def assistant(tools_server, tmp_path):
-    with Assistant(base_url=tools_server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                   strict_validation=True, max_retries=0) as instance:
+    with Assistant(
+        base_url=tools_server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        strict_validation=True,
+        max_retries=0,
+    ) as instance:
         yield instance
 
 
@@ -76,7 +81,9 @@ def test_file_search_answers_cite_the_right_file(assistant, documents):
     assert again[0].reused and again[0].file_id == outcomes[0].file_id and again[0].status == "completed"
     listed = assistant.files.list(thread.id)
     assert sorted((record.filename, record.status) for record in listed) == [
-        ("berlin.md", "completed"), ("paris.txt", "completed")]
+        ("berlin.md", "completed"),
+        ("paris.txt", "completed"),
+    ]
     assert all(Path(record.path).read_bytes() == DOCUMENTS[record.filename] for record in listed)
     assistant.files.remove(thread.id, berlin_id)
     assert [record.filename for record in assistant.files.list(thread.id)] == ["paris.txt"]
@@ -90,8 +97,15 @@ def test_bad_files_fail_one_by_one_and_the_rest_go_ahead(assistant, tmp_path, do
     (tmp_path / "program.exe").write_bytes(b"MZ\x00\x01")
     (tmp_path / "huge.txt").write_bytes(b"x" * (MAX_UPLOAD + 1))  # over this server's upload limit
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary pretending to be text\xff\xfe")
-    paths = [tmp_path / "missing.md", folder, tmp_path / "empty.txt", tmp_path / "program.exe",
-             tmp_path / "huge.txt", tmp_path / "binary.txt", documents[0]]
+    paths = [
+        tmp_path / "missing.md",
+        folder,
+        tmp_path / "empty.txt",
+        tmp_path / "program.exe",
+        tmp_path / "huge.txt",
+        tmp_path / "binary.txt",
+        documents[0],
+    ]
     outcomes = assistant.files.add(thread.id, paths)
     errors = [outcome.error or "" for outcome in outcomes]
     assert "no such file" in errors[0]
@@ -135,7 +149,7 @@ def test_web_answers_cite_the_corpus(assistant):
     citations = assistant.store.citations(thread.id)
     assert citations and citations[0].type == "url_citation"
     assert citations[0].url == "https://docs.python.org/3/library/asyncio-task.html"
-    assert turn.text[citations[0].start_index:citations[0].end_index].startswith("[Coroutines and Tasks](")
+    assert turn.text[citations[0].start_index : citations[0].end_index].startswith("[Coroutines and Tasks](")
     [call] = assistant.store.tool_calls(thread.id)
     assert call.type == "web_search_call" and call.queries
     assert call.results and call.results[0]["url"] == "https://docs.python.org/3/library/asyncio-task.html"
@@ -154,8 +168,10 @@ def test_tools_can_be_overridden_per_turn(assistant):
 
 def test_an_expired_container_is_replaced_and_the_user_told(tmp_path):
     settings = tool_settings(write_corpus(tmp_path / "corpus"), container_idle_timeout_s=0.5)
-    with LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server, \
-            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db") as assistant:
+    with (
+        LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server,
+        Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db") as assistant,
+    ):
         thread = assistant.thread(tools=["code_interpreter"], mode="local")  # the container is named each turn
         thread.ask("```python\nanswer = 41 + 1\nprint(answer)\n```")
         first = assistant.store.thread_container(thread.id)
@@ -169,12 +185,14 @@ def test_an_expired_container_is_replaced_and_the_user_told(tmp_path):
 
 
 def test_files_and_tools_from_the_command_line(tools_server, tmp_path, documents):
-    env = environment(OPENAI_BASE_URL=tools_server.base_url, OPENAI_API_KEY=TEST_KEY,
-                      ASSISTANT_DB=str(tmp_path / "index.db"))
+    env = environment(
+        OPENAI_BASE_URL=tools_server.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
+    )
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                              env=env, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        )
 
     first = run("ask", "--new", "--tools", "files,code", "hello")
     assert first.returncode == 0, first.stderr
@@ -199,8 +217,10 @@ def test_a_stream_cut_after_a_finished_tool_call_keeps_the_call(assistant, tools
     tools = [{"type": "web_search", "search_context_size": "low"}]
     question = "search the latest on asyncio TaskGroup"
     with OpenAI(base_url=tools_server.base_url, api_key=TEST_KEY, max_retries=0) as raw:
-        kinds = [(event.type, getattr(getattr(event, "item", None), "type", None))
-                 for event in raw.responses.create(model="gpt-4.1-mini", input=question, tools=tools, stream=True)]
+        kinds = [
+            (event.type, getattr(getattr(event, "item", None), "type", None))
+            for event in raw.responses.create(model="gpt-4.1-mini", input=question, tools=tools, stream=True)
+        ]
     done = kinds.index(("response.output_item.done", "web_search_call"))
     assert ("response.output_text.delta", None) in kinds[done:]  # the answer comes after the call
     tools_server.inject_fault(cut_after_events=done + 1, path="/v1/responses")

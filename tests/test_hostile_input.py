@@ -16,8 +16,8 @@ from openai import OpenAI
 from assistant import Assistant, ServerError, TurnFailed
 from assistant.server import LocalServer
 from tests.conftest import TEST_KEY, environment
-from tests.server.tools_server import tool_settings, write_corpus
 from tests.misbehaving_provider import MisbehavingProvider
+from tests.server.tools_server import tool_settings, write_corpus
 
 
 def files_under(folder: Path) -> set[Path]:
@@ -25,8 +25,9 @@ def files_under(folder: Path) -> set[Path]:
 
 
 def cli(*args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 120):
-    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], input=stdin, capture_output=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args], input=stdin, capture_output=True, env=env, timeout=timeout
+    )
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
@@ -56,8 +57,15 @@ def test_a_10_mb_paste_goes_through_end_to_end_and_is_searchable(server, tmp_pat
 
 # -- uploads: binary content and hostile names --------------------------------------------------------------------
 
-HOSTILE_NAMES = ["../../../../escape-{tag}.txt", "/tmp/escape-{tag}.txt", "..\\..\\escape-{tag}.txt",
-                 "sub/../../escape-{tag}.txt", "..", ".hidden-{tag}.txt", "new\nline-{tag}.txt"]
+HOSTILE_NAMES = [
+    "../../../../escape-{tag}.txt",
+    "/tmp/escape-{tag}.txt",
+    "..\\..\\escape-{tag}.txt",
+    "sub/../../escape-{tag}.txt",
+    "..",
+    ".hidden-{tag}.txt",
+    "new\nline-{tag}.txt",
+]
 
 
 @pytest.fixture
@@ -66,8 +74,9 @@ def deep_server(tmp_path):
     where the test can see it."""
     root = tmp_path / "a" / "b" / "c"
     root.mkdir(parents=True)
-    with LocalServer(db_path=root / "server.db", tool_settings=tool_settings(write_corpus(tmp_path / "corpus"))) \
-            as server:
+    with LocalServer(
+        db_path=root / "server.db", tool_settings=tool_settings(write_corpus(tmp_path / "corpus"))
+    ) as server:
         yield server, root
 
 
@@ -101,8 +110,9 @@ def test_binary_and_oddly_named_files_through_files_add(deep_server, tmp_path):
     garbage.write_bytes(bytes(range(256)) * 16)  # claims to be a PDF, is not
     nul = tmp_path / "uploads-src" / "nul.txt"
     nul.write_bytes(b"text\x00with\x00NULs\xff\xfe")
-    env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY,
-                      ASSISTANT_DB=str(tmp_path / "data" / "index.db"))
+    env = environment(
+        OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "data" / "index.db")
+    )
     assert cli("ask", "hello", env=env).returncode == 0
     before = files_under(tmp_path)
     result = cli("files", "add", str(odd), str(garbage), str(nul), env=env)
@@ -123,7 +133,7 @@ def test_binary_and_oddly_named_files_through_files_add(deep_server, tmp_path):
 
 # -- container files the code writes ------------------------------------------------------------------------------
 
-HOSTILE_CODE = r'''```python
+HOSTILE_CODE = r"""```python
 import os
 os.makedirs('sub/deeper', exist_ok=True)
 open('sub/deeper/nested.txt', 'w').write('nested')
@@ -135,19 +145,25 @@ except OSError as error:
     print('refused', type(error).__name__)
 os.symlink('/etc/hostname', 'link.txt')
 print('done')
-```'''
+```"""
 
 
 @pytest.fixture
 def tool_assistant(deep_server, tmp_path):
     server, _ = deep_server
-    with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "data" / "index.db",
-                   max_retries=0, strict_validation=True) as assistant:
+    with Assistant(
+        base_url=server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "data" / "index.db",
+        max_retries=0,
+        strict_validation=True,
+    ) as assistant:
         yield assistant
 
 
-def assert_downloads_stay_in_the_thread_folder(assistant: Assistant, thread_id: str, tmp_path: Path,
-                                               before: set[Path]) -> list:
+def assert_downloads_stay_in_the_thread_folder(
+    assistant: Assistant, thread_id: str, tmp_path: Path, before: set[Path]
+) -> list:
     folder = assistant.settings.data_dir / "files" / thread_id
     records = assistant.store.container_files(thread_id)
     for record in records:
@@ -178,9 +194,18 @@ def test_files_the_code_writes_under_hostile_names_land_in_the_thread_folder(too
     assert not any(path.name == "escape-code.txt" for path in files_under(tmp_path))
 
 
-HOSTILE_PATHS = ["/mnt/data/../../../../escape-1.txt", "../../escape-2.txt", "/etc/cron.d/escape-3",
-                 "..\\..\\escape-4.txt", "..", "", ".bashrc", "x" * 300 + ".txt", "nul\u0000byte.txt",
-                 "/mnt/data/sub/../../../escape-5.txt"]
+HOSTILE_PATHS = [
+    "/mnt/data/../../../../escape-1.txt",
+    "../../escape-2.txt",
+    "/etc/cron.d/escape-3",
+    "..\\..\\escape-4.txt",
+    "..",
+    "",
+    ".bashrc",
+    "x" * 300 + ".txt",
+    "nul\u0000byte.txt",
+    "/mnt/data/sub/../../../escape-5.txt",
+]
 
 
 def test_a_provider_listing_hostile_container_paths_cannot_write_outside_the_thread_folder(deep_server, tmp_path):
@@ -191,11 +216,20 @@ def test_a_provider_listing_hostile_container_paths_cannot_write_outside_the_thr
             file["path"] = HOSTILE_PATHS[number % len(HOSTILE_PATHS)]
         return listing
 
-    code = (f"```python\nfor n in range({len(HOSTILE_PATHS)}):\n    open(f'f{{n}}.txt', 'w').write(str(n))\n"
-            "print('done')\n```")
-    with MisbehavingProvider(server.base_url) as provider, \
-            Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "data" / "index.db",
-                      max_retries=0, strict_validation=True) as assistant:
+    code = (
+        f"```python\nfor n in range({len(HOSTILE_PATHS)}):\n    open(f'f{{n}}.txt', 'w').write(str(n))\n"
+        "print('done')\n```"
+    )
+    with (
+        MisbehavingProvider(server.base_url) as provider,
+        Assistant(
+            base_url=provider.base_url,
+            api_key=TEST_KEY,
+            db_path=tmp_path / "data" / "index.db",
+            max_retries=0,
+            strict_validation=True,
+        ) as assistant,
+    ):
         provider.rewrite_json("GET", r"^/v1/containers/[^/]+/files(\?|$)", hostile)
         thread = assistant.thread(tools=["code_interpreter"])
         before = files_under(tmp_path)
@@ -212,8 +246,9 @@ NOT_JSON = [b"<html><body><h1>502 Bad Gateway</h1></body></html>", b'{"id": "con
 
 @pytest.fixture
 def assistant_via(provider, tmp_path):
-    with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0) \
-            as assistant:  # lenient, as users run it: the SDK's strict validation would catch some of this itself
+    with Assistant(
+        base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+    ) as assistant:  # lenient, as users run it: the SDK's strict validation would catch some of this itself
         yield assistant
 
 
@@ -248,8 +283,9 @@ def test_an_upload_answered_with_html_fails_that_file_alone(provider, assistant_
     assert [record.filename for record in assistant_via.files.list(thread.id)] == ["two.txt"]
 
 
-@pytest.mark.parametrize("body,content_type", [(NOT_JSON[0], "text/html"), (b'{"id": "resp_1"}', "application/json")],
-                         ids=["html", "json"])
+@pytest.mark.parametrize(
+    "body,content_type", [(NOT_JSON[0], "text/html"), (b'{"id": "resp_1"}', "application/json")], ids=["html", "json"]
+)
 def test_a_stream_request_answered_without_events_is_a_failed_turn(provider, assistant_via, body, content_type):
     thread = assistant_via.thread()
     thread.ask("first")
@@ -259,8 +295,11 @@ def test_a_stream_request_answered_without_events_is_a_failed_turn(provider, ass
     assert [turn.status for turn in thread.history()] == ["completed", "failed"]
 
 
-@pytest.mark.parametrize("line", [b'data: {"type": "response.output_text.delta", "delta": "x"\n\n', b"data: <html>\n\n"],
-                         ids=["truncated", "html"])
+@pytest.mark.parametrize(
+    "line",
+    [b'data: {"type": "response.output_text.delta", "delta": "x"\n\n', b"data: <html>\n\n"],
+    ids=["truncated", "html"],
+)
 def test_an_event_that_is_not_json_ends_the_turn_incomplete_with_what_arrived(provider, assistant_via, line):
     thread = assistant_via.thread()
     provider.corrupt_next_stream(after_events=8, line=line)

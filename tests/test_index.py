@@ -49,8 +49,16 @@ def test_an_older_index_is_upgraded_on_open_and_keeps_its_rows(tmp_path):
     path = tmp_path / "index.db"
     store = IndexStore(path)
     thread = store.create_thread(model="gpt-4.1-mini", title="old")
-    store.begin_turn(thread_id=thread.id, input_text="findable words", input_items=[], model="gpt-4.1-mini",
-                     backend="responses", mode="conversation", conversation_id=None, previous_response_id=None)
+    store.begin_turn(
+        thread_id=thread.id,
+        input_text="findable words",
+        input_items=[],
+        model="gpt-4.1-mini",
+        backend="responses",
+        mode="conversation",
+        conversation_id=None,
+        previous_response_id=None,
+    )
     store.close()
     # Turn the file back into what the first release wrote: no full-text index yet.
     with sqlite3.connect(path) as connection:
@@ -119,14 +127,26 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
         try:
             for number in range(150):
                 turn_id, _ = store.begin_turn(
-                    thread_id=thread.id, input_text=f"{label} {number}", input_items=[{"type": "message"}],
-                    model="gpt-4.1-mini", backend="responses", mode="conversation", conversation_id=None,
-                    previous_response_id=None)
-                store.save_progress(turn_id, [(1, {"type": "message", "id": f"msg_{label}_{number}"})],
-                                    output_text="partial")
-                store.close_turn(turn_id, thread_id=thread.id, thread_values={"last_response_id": f"resp_{label}"},
-                                 final_items=[(1, {"type": "message", "id": f"msg_{label}_{number}"})],
-                                 status="completed", output_text=f"done {label} {number}")
+                    thread_id=thread.id,
+                    input_text=f"{label} {number}",
+                    input_items=[{"type": "message"}],
+                    model="gpt-4.1-mini",
+                    backend="responses",
+                    mode="conversation",
+                    conversation_id=None,
+                    previous_response_id=None,
+                )
+                store.save_progress(
+                    turn_id, [(1, {"type": "message", "id": f"msg_{label}_{number}"})], output_text="partial"
+                )
+                store.close_turn(
+                    turn_id,
+                    thread_id=thread.id,
+                    thread_values={"last_response_id": f"resp_{label}"},
+                    final_items=[(1, {"type": "message", "id": f"msg_{label}_{number}"})],
+                    status="completed",
+                    output_text=f"done {label} {number}",
+                )
         except BaseException as exc:  # surfaced below: the test is that there are none
             errors.append(exc)
 

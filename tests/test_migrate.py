@@ -162,11 +162,18 @@ def without_uncarried(body: dict[str, Any], warnings: list[str]) -> dict[str, An
 
 
 def test_equivalence_ignores_spelling_but_not_meaning() -> None:
-    base = {"model": "gpt-4.1", "messages": [{"role": "developer", "content": "Be brief."},
-                                             {"role": "user", "content": "hi"}], "max_tokens": 50}
-    respelled = {"model": "gpt-4.1", "messages": [{"role": "system", "content": "Be brief."},
-                                                  {"role": "user", "content": "hi"}],
-                 "max_completion_tokens": 50, "n": 1, "stream_options": {"include_usage": True}}
+    base = {
+        "model": "gpt-4.1",
+        "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+        "max_tokens": 50,
+    }
+    respelled = {
+        "model": "gpt-4.1",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+        "max_completion_tokens": 50,
+        "n": 1,
+        "stream_options": {"include_usage": True},
+    }
     assert canonical_chat(base) == canonical_chat(respelled)
     for change in (
         lambda b: b["messages"][1].update(content="hello"),
@@ -206,23 +213,41 @@ def test_the_recordings_cover_the_interesting_shapes() -> None:
                 seen.add("tool_calls")
             for part in message.get("content") if isinstance(message.get("content"), list) else []:
                 seen.add(f"part:{part['type']}")
-    assert {"tools", "tool_choice", "response_format", "stream_options", "web_search_options",
-            "max_completion_tokens", "role:system", "role:tool", "tool_calls", "part:image_url", "part:file",
-            "part:input_audio"} <= seen
+    assert {
+        "tools",
+        "tool_choice",
+        "response_format",
+        "stream_options",
+        "web_search_options",
+        "max_completion_tokens",
+        "role:system",
+        "role:tool",
+        "tool_calls",
+        "part:image_url",
+        "part:file",
+        "part:input_audio",
+    } <= seen
 
 
 # -- mapping rules -----------------------------------------------------------------------------------------------
 
 
 def test_leading_system_message_becomes_instructions_and_later_ones_stay_items() -> None:
-    result = chat_to_responses({"model": "m", "messages": [
-        {"role": "system", "content": "You are terse."},
+    result = chat_to_responses(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "hi"},
+                {"role": "developer", "content": "Now answer in French."},
+            ],
+        }
+    )
+    assert result.request["instructions"] == "You are terse."
+    assert result.request["input"] == [
         {"role": "user", "content": "hi"},
         {"role": "developer", "content": "Now answer in French."},
-    ]})
-    assert result.request["instructions"] == "You are terse."
-    assert result.request["input"] == [{"role": "user", "content": "hi"},
-                                       {"role": "developer", "content": "Now answer in French."}]
+    ]
     assert result.warnings == []
 
 
@@ -253,31 +278,52 @@ def test_a_limit_below_the_responses_minimum_is_raised_and_said() -> None:
 
 def test_response_format_json_schema_is_flattened_and_back() -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    chat = {"model": "m", "messages": [], "response_format": {
-        "type": "json_schema", "json_schema": {"name": "result", "schema": schema, "strict": True}}}
+    chat = {
+        "model": "m",
+        "messages": [],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "result", "schema": schema, "strict": True}},
+    }
     forward = chat_to_responses(chat)
-    assert forward.request["text"] == {"format": {"type": "json_schema", "name": "result", "schema": schema,
-                                                  "strict": True}}
+    assert forward.request["text"] == {
+        "format": {"type": "json_schema", "name": "result", "schema": schema, "strict": True}
+    }
     assert responses_to_chat(forward.request).request["response_format"] == chat["response_format"]
 
 
 def test_json_object_and_verbosity_go_to_text() -> None:
-    result = chat_to_responses({"model": "m", "messages": [], "response_format": {"type": "json_object"},
-                                "verbosity": "low"})
+    result = chat_to_responses(
+        {"model": "m", "messages": [], "response_format": {"type": "json_object"}, "verbosity": "low"}
+    )
     assert result.request["text"] == {"format": {"type": "json_object"}, "verbosity": "low"}
 
 
 def test_function_tools_are_flattened_with_an_explicit_strictness() -> None:
-    chat = {"model": "m", "messages": [], "tools": [
-        {"type": "function", "function": {"name": "lookup", "description": "Find it.",
-                                          "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}},
-        {"type": "function", "function": {"name": "ping"}},
-        {"type": "function", "function": {"name": "exact", "parameters": EMPTY_PARAMETERS, "strict": True}},
-    ], "tool_choice": {"type": "function", "function": {"name": "lookup"}}}
+    chat = {
+        "model": "m",
+        "messages": [],
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "lookup",
+                    "description": "Find it.",
+                    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+                },
+            },
+            {"type": "function", "function": {"name": "ping"}},
+            {"type": "function", "function": {"name": "exact", "parameters": EMPTY_PARAMETERS, "strict": True}},
+        ],
+        "tool_choice": {"type": "function", "function": {"name": "lookup"}},
+    }
     result = chat_to_responses(chat)
     assert result.request["tools"] == [
-        {"type": "function", "name": "lookup", "description": "Find it.",
-         "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}, "strict": False},
+        {
+            "type": "function",
+            "name": "lookup",
+            "description": "Find it.",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            "strict": False,
+        },
         {"type": "function", "name": "ping", "parameters": EMPTY_PARAMETERS, "strict": False},
         {"type": "function", "name": "exact", "parameters": EMPTY_PARAMETERS, "strict": True},
     ]
@@ -287,21 +333,30 @@ def test_function_tools_are_flattened_with_an_explicit_strictness() -> None:
 
 
 def test_allowed_tools_choice_is_flattened() -> None:
-    choice = {"type": "allowed_tools", "allowed_tools": {
-        "mode": "required", "tools": [{"type": "function", "function": {"name": "a"}}]}}
+    choice = {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "required", "tools": [{"type": "function", "function": {"name": "a"}}]},
+    }
     forward = chat_to_responses({"model": "m", "messages": [], "tool_choice": choice})
-    assert forward.request["tool_choice"] == {"type": "allowed_tools", "mode": "required",
-                                              "tools": [{"type": "function", "name": "a"}]}
+    assert forward.request["tool_choice"] == {
+        "type": "allowed_tools",
+        "mode": "required",
+        "tools": [{"type": "function", "name": "a"}],
+    }
     assert responses_to_chat(forward.request).request["tool_choice"] == choice
 
 
 def test_tool_calls_and_tool_messages_become_items_and_back() -> None:
     messages = [
         {"role": "user", "content": "weather in Paris and Rome?"},
-        {"role": "assistant", "content": "Checking.", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}},
-            {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Rome"}'}},
-        ]},
+        {
+            "role": "assistant",
+            "content": "Checking.",
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}},
+                {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Rome"}'}},
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
         {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "rain"}]},
     ]
@@ -320,14 +375,21 @@ def test_tool_calls_and_tool_messages_become_items_and_back() -> None:
 
 
 def test_user_content_parts_map_to_input_parts() -> None:
-    _, items, warnings = messages_to_items([{"role": "user", "content": [
-        {"type": "text", "text": "look"},
-        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/b.png", "detail": "high"}},
-        {"type": "file", "file": {"file_id": "file-1"}},
-        {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,AAAA"}},
-        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
-    ]}])
+    _, items, warnings = messages_to_items(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/b.png", "detail": "high"}},
+                    {"type": "file", "file": {"file_id": "file-1"}},
+                    {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,AAAA"}},
+                    {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+                ],
+            }
+        ]
+    )
     assert items[0]["content"] == [
         {"type": "input_text", "text": "look"},
         {"type": "input_image", "image_url": "https://example.com/a.png", "detail": "auto"},
@@ -347,8 +409,14 @@ def test_logprobs_become_an_include_and_back() -> None:
 
 
 def test_include_usage_is_explained_and_obfuscation_carried() -> None:
-    forward = chat_to_responses({"model": "m", "messages": [], "stream": True,
-                                 "stream_options": {"include_usage": True, "include_obfuscation": False}})
+    forward = chat_to_responses(
+        {
+            "model": "m",
+            "messages": [],
+            "stream": True,
+            "stream_options": {"include_usage": True, "include_obfuscation": False},
+        }
+    )
     assert forward.request["stream_options"] == {"include_obfuscation": False}
     assert any("include_usage" in w and "response.completed" in w for w in forward.warnings)
     back = responses_to_chat(forward.request).request
@@ -356,12 +424,18 @@ def test_include_usage_is_explained_and_obfuscation_carried() -> None:
 
 
 def test_web_search_options_become_a_web_search_tool_and_back() -> None:
-    options = {"search_context_size": "low",
-               "user_location": {"type": "approximate", "approximate": {"city": "Utrecht", "country": "NL"}}}
+    options = {
+        "search_context_size": "low",
+        "user_location": {"type": "approximate", "approximate": {"city": "Utrecht", "country": "NL"}},
+    }
     forward = chat_to_responses({"model": "gpt-4o-search-preview", "messages": [], "web_search_options": options})
-    assert forward.request["tools"] == [{"type": "web_search", "search_context_size": "low",
-                                         "user_location": {"type": "approximate", "city": "Utrecht",
-                                                           "country": "NL"}}]
+    assert forward.request["tools"] == [
+        {
+            "type": "web_search",
+            "search_context_size": "low",
+            "user_location": {"type": "approximate", "city": "Utrecht", "country": "NL"},
+        }
+    ]
     back = responses_to_chat(forward.request)
     assert back.request["web_search_options"] == options
     assert any("search model" in w for w in back.warnings)
@@ -373,13 +447,21 @@ def test_reasoning_effort_goes_to_reasoning() -> None:
     assert responses_to_chat(forward.request).request["reasoning_effort"] == "high"
 
 
-@pytest.mark.parametrize("name, value", [
-    ("n", 3), ("logit_bias", {"50256": -100}), ("presence_penalty", 0.5), ("frequency_penalty", 0.5),
-    ("seed", 42), ("stop", ["\n"]), ("audio", {"voice": "alloy", "format": "wav"}),
-    ("modalities", ["text", "audio"]), ("prediction", {"type": "content", "content": "x"}),
-])
-def test_parameters_responses_cannot_carry_are_dropped_with_advice(name: str, value: Any,
-                                                                   request_spec: Spec) -> None:
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("n", 3),
+        ("logit_bias", {"50256": -100}),
+        ("presence_penalty", 0.5),
+        ("frequency_penalty", 0.5),
+        ("seed", 42),
+        ("stop", ["\n"]),
+        ("audio", {"voice": "alloy", "format": "wav"}),
+        ("modalities", ["text", "audio"]),
+        ("prediction", {"type": "content", "content": "x"}),
+    ],
+)
+def test_parameters_responses_cannot_carry_are_dropped_with_advice(name: str, value: Any, request_spec: Spec) -> None:
     result = chat_to_responses({"model": "m", "messages": [{"role": "user", "content": "x"}], name: value})
     assert name not in result.request
     [warning] = [w for w in result.warnings if f"'{name}'" in w]
@@ -388,23 +470,31 @@ def test_parameters_responses_cannot_carry_are_dropped_with_advice(name: str, va
     assert name not in declared_properties(request_spec, "CreateResponse")
 
 
-@pytest.mark.parametrize("name, value", [("n", 1), ("presence_penalty", 0), ("frequency_penalty", 0),
-                                         ("modalities", ["text"]), ("logprobs", False)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("n", 1), ("presence_penalty", 0), ("frequency_penalty", 0), ("modalities", ["text"]), ("logprobs", False)],
+)
 def test_no_op_defaults_are_dropped_quietly(name: str, value: Any) -> None:
     result = chat_to_responses({"model": "m", "messages": [], name: value})
     assert name not in result.request and result.warnings == []
 
 
 def test_legacy_functions_become_tools_with_synthesized_call_ids() -> None:
-    result = chat_to_responses({"model": "m", "functions": [{"name": "f", "parameters": EMPTY_PARAMETERS}],
-                                "function_call": {"name": "f"}, "messages": [
-                                    {"role": "user", "content": "go"},
-                                    {"role": "assistant", "content": None,
-                                     "function_call": {"name": "f", "arguments": "{}"}},
-                                    {"role": "function", "name": "f", "content": "done"},
-                                ]})
-    assert result.request["tools"] == [{"type": "function", "name": "f", "parameters": EMPTY_PARAMETERS,
-                                        "strict": False}]
+    result = chat_to_responses(
+        {
+            "model": "m",
+            "functions": [{"name": "f", "parameters": EMPTY_PARAMETERS}],
+            "function_call": {"name": "f"},
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+                {"role": "function", "name": "f", "content": "done"},
+            ],
+        }
+    )
+    assert result.request["tools"] == [
+        {"type": "function", "name": "f", "parameters": EMPTY_PARAMETERS, "strict": False}
+    ]
     assert result.request["tool_choice"] == {"type": "function", "name": "f"}
     call, output = result.request["input"][1:]
     assert call == {"type": "function_call", "call_id": "call_legacy_1", "name": "f", "arguments": "{}"}
@@ -413,19 +503,23 @@ def test_legacy_functions_become_tools_with_synthesized_call_ids() -> None:
 
 
 def test_message_names_and_unknown_parameters_are_reported() -> None:
-    result = chat_to_responses({"model": "m", "messages": [{"role": "user", "name": "ann", "content": "x"}],
-                                "frobnicate": 1})
+    result = chat_to_responses(
+        {"model": "m", "messages": [{"role": "user", "name": "ann", "content": "x"}], "frobnicate": 1}
+    )
     assert result.request["input"] == [{"role": "user", "content": "x"}]
     assert any("messages[0].name" in w for w in result.warnings)
     assert any("'frobnicate'" in w for w in result.warnings)
 
 
-@pytest.mark.parametrize("body, message", [
-    ([], "must be a JSON object"),
-    ({"model": "m"}, "'messages' array"),
-    ({"model": "m", "messages": ["hi"]}, "messages[0] must be an object"),
-    ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "not a Chat Completions role"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ([], "must be a JSON object"),
+        ({"model": "m"}, "'messages' array"),
+        ({"model": "m", "messages": ["hi"]}, "messages[0] must be an object"),
+        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "not a Chat Completions role"),
+    ],
+)
 def test_malformed_chat_requests_raise(body: Any, message: str) -> None:
     with pytest.raises(MigrationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         chat_to_responses(body)
@@ -436,17 +530,27 @@ def test_malformed_chat_requests_raise(body: Any, message: str) -> None:
 
 def test_responses_request_to_chat(request_spec: Spec) -> None:
     responses_request = {
-        "model": "gpt-4.1-mini", "instructions": "Be brief.", "stream": True, "max_output_tokens": 64,
+        "model": "gpt-4.1-mini",
+        "instructions": "Be brief.",
+        "stream": True,
+        "max_output_tokens": 64,
         "input": [
             {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
             {"type": "reasoning", "id": "rs_1", "summary": []},
-            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-             "content": [{"type": "output_text", "text": "Hello!", "annotations": [], "logprobs": []}]},
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "Hello!", "annotations": [], "logprobs": []}],
+            },
             {"type": "function_call", "id": "fc_1", "call_id": "call_9", "name": "f", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "call_9", "output": "42"},
         ],
-        "tools": [{"type": "function", "name": "f", "parameters": EMPTY_PARAMETERS, "strict": True},
-                  {"type": "code_interpreter", "container": {"type": "auto"}}],
+        "tools": [
+            {"type": "function", "name": "f", "parameters": EMPTY_PARAMETERS, "strict": True},
+            {"type": "code_interpreter", "container": {"type": "auto"}},
+        ],
         "previous_response_id": "resp_1",
     }
     result = responses_to_chat(responses_request)
@@ -454,55 +558,84 @@ def test_responses_request_to_chat(request_spec: Spec) -> None:
     assert result.request["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "hi"}]},
-        {"role": "assistant", "content": "Hello!", "tool_calls": [
-            {"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": "Hello!",
+            "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "call_9", "content": "42"},
     ]
     assert result.request["max_completion_tokens"] == 64
     assert result.request["stream_options"] == {"include_usage": True}
-    assert result.request["tools"] == [{"type": "function", "function": {"name": "f", "parameters": EMPTY_PARAMETERS,
-                                                                         "strict": True}}]
+    assert result.request["tools"] == [
+        {"type": "function", "function": {"name": "f", "parameters": EMPTY_PARAMETERS, "strict": True}}
+    ]
     assert any("'code_interpreter'" in w for w in result.warnings)
     assert any("'previous_response_id'" in w and "whole history" in w for w in result.warnings)
 
 
 def test_a_bare_string_input_is_one_user_message() -> None:
     assert responses_to_chat({"model": "m", "input": "hello"}).request["messages"] == [
-        {"role": "user", "content": "hello"}]
+        {"role": "user", "content": "hello"}
+    ]
 
 
 # -- the CLI -----------------------------------------------------------------------------------------------------
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assistant.cli", "migrate", *args], input=stdin,
-                          capture_output=True, text=True, env=environment(), timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "migrate", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=60,
+    )
 
 
 def test_cli_translates_a_file(tmp_path: Path) -> None:
     path = tmp_path / "chat.json"
-    path.write_text(json.dumps({"model": "gpt-4.1", "n": 2, "max_tokens": 100, "messages": [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "model": "gpt-4.1",
+                "n": 2,
+                "max_tokens": 100,
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+            }
+        )
+    )
     done = run_cli(str(path))
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"model": "gpt-4.1", "instructions": "Be brief.",
-                                       "input": [{"role": "user", "content": "hi"}], "max_output_tokens": 100}
+    assert json.loads(done.stdout) == {
+        "model": "gpt-4.1",
+        "instructions": "Be brief.",
+        "input": [{"role": "user", "content": "hi"}],
+        "max_output_tokens": 100,
+    }
     assert "'n' cannot be carried" in done.stderr
 
 
 def test_cli_reverse_from_stdin() -> None:
     done = run_cli("-", "--reverse", stdin=json.dumps({"model": "m", "input": "hello", "max_output_tokens": 20}))
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"model": "m", "messages": [{"role": "user", "content": "hello"}],
-                                       "max_completion_tokens": 20}
+    assert json.loads(done.stdout) == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hello"}],
+        "max_completion_tokens": 20,
+    }
     assert done.stderr == ""
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{not json", "is not valid JSON"),
-    ("[1, 2]", "must be a JSON object"),
-    ('{"model": "m"}', "'messages' array"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"model": "m"}', "'messages' array"),
+    ],
+)
 def test_cli_rejects_bad_input_with_one_line(text: str, message: str) -> None:
     done = run_cli("-", stdin=text)
     assert done.returncode == 1
@@ -511,13 +644,17 @@ def test_cli_rejects_bad_input_with_one_line(text: str, message: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
 
 
-@pytest.mark.parametrize("depth, message", [
-    (100_000, "too deeply to read"),  # past what Python's JSON reader can nest
-    (150, "more than 100 levels deep"),  # readable, but translating copies it recursively
-])
+@pytest.mark.parametrize(
+    "depth, message",
+    [
+        (100_000, "too deeply to read"),  # past what Python's JSON reader can nest
+        (150, "more than 100 levels deep"),  # readable, but translating copies it recursively
+    ],
+)
 def test_cli_refuses_json_nested_too_deep_with_one_line(depth: int, message: str) -> None:
-    body = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "metadata": ' + "[" * depth \
-        + "]" * depth + "}"
+    body = (
+        '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "metadata": ' + "[" * depth + "]" * depth + "}"
+    )
     for reverse in ([], ["--reverse"]):
         done = run_cli("-", *reverse, stdin=body)
         assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr, done.stderr

@@ -18,8 +18,7 @@ from .test_cli import run
 
 
 def test_models_list_the_local_model_under_its_own_id_first(server):
-    with OpenAI(base_url=server.base_url, api_key=TEST_KEY, max_retries=0,
-                _strict_response_validation=True) as client:
+    with OpenAI(base_url=server.base_url, api_key=TEST_KEY, max_retries=0, _strict_response_validation=True) as client:
         models = list(client.models.list())
         assert (models[0].id, models[0].owned_by) == ("reference", "local")
         # OpenAI ids stay accepted (clients written for the real API work offline), and say who answers them.
@@ -29,8 +28,7 @@ def test_models_list_the_local_model_under_its_own_id_first(server):
 
 
 def test_a_response_names_the_model_that_answered(server):
-    with OpenAI(base_url=server.base_url, api_key=TEST_KEY, max_retries=0,
-                _strict_response_validation=True) as client:
+    with OpenAI(base_url=server.base_url, api_key=TEST_KEY, max_retries=0, _strict_response_validation=True) as client:
         assert client.responses.create(model="gpt-4.1-mini", input="hi").model == "reference"
         streamed = list(client.responses.create(model="gpt-5", input="hi", stream=True))
         assert {event.response.model for event in streamed if hasattr(event, "response")} == {"reference"}
@@ -46,10 +44,20 @@ def test_a_local_turn_costs_nothing_and_its_estimate_is_labelled(assistant: Assi
     usage = turn.usage
     priced = turn_cost("gpt-4.1-mini", usage.input_tokens, usage.cached_tokens, usage.output_tokens)
     assert priced and priced > 0
-    assert local_estimate(turn.model, usage.input_tokens, usage.cached_tokens, usage.output_tokens,
-                          "gpt-4.1-mini") == pytest.approx(priced)
-    assert describe_cost(turn.model, turn.cost_usd, usage.input_tokens, usage.cached_tokens, usage.output_tokens,
-                         estimate_at="gpt-4.1-mini") == f"$0 (local, ≈ ${priced:.6f} at gpt-4.1-mini prices)"
+    assert local_estimate(
+        turn.model, usage.input_tokens, usage.cached_tokens, usage.output_tokens, "gpt-4.1-mini"
+    ) == pytest.approx(priced)
+    assert (
+        describe_cost(
+            turn.model,
+            turn.cost_usd,
+            usage.input_tokens,
+            usage.cached_tokens,
+            usage.output_tokens,
+            estimate_at="gpt-4.1-mini",
+        )
+        == f"$0 (local, ≈ ${priced:.6f} at gpt-4.1-mini prices)"
+    )
 
 
 def test_prices_of_local_and_unknown_models():
@@ -59,11 +67,12 @@ def test_prices_of_local_and_unknown_models():
     assert describe_cost("gpt-unknown", None, 1, 0, 1) == "price unknown"
     assert describe_cost("gpt-4.1-mini", 0.0028, 1, 0, 1) == "$0.002800"
     # 100 input and 22 output tokens at gpt-4.1-mini's $0.40 / $1.60 per 1M: the example figure.
-    assert estimate_label(turn_cost("gpt-4.1-mini", 100, 0, 22), "gpt-4.1-mini") == \
-        "≈ $0.000075 at gpt-4.1-mini prices"
+    assert estimate_label(turn_cost("gpt-4.1-mini", 100, 0, 22), "gpt-4.1-mini") == "≈ $0.000075 at gpt-4.1-mini prices"
     # A thread on the local model is estimated at gpt-4.1-mini's prices; one on a priced model at its own.
-    assert describe_cost("smollm2-135m-instruct", 0.0, 100, 0, 22, estimate_at="smollm2-135m-instruct") == \
-        "$0 (local, ≈ $0.000075 at gpt-4.1-mini prices)"
+    assert (
+        describe_cost("smollm2-135m-instruct", 0.0, 100, 0, 22, estimate_at="smollm2-135m-instruct")
+        == "$0 (local, ≈ $0.000075 at gpt-4.1-mini prices)"
+    )
     assert "at gpt-4o prices" in describe_cost("reference", 0.0, 100, 0, 22, estimate_at="gpt-4o-2024-08-06")
 
 
@@ -73,8 +82,7 @@ def test_display_names():
     assert display_name("gpt-4.1-mini") == "gpt-4.1-mini"
     assert is_local_model("reference") and not is_local_model("gpt-4.1-mini")
     assert answered_label("gpt-4.1-mini", "gpt-4.1-mini-2025-04-14") == "gpt-4.1-mini"  # the real API's snapshot
-    assert answered_label("gpt-4.1-mini", "smollm2-135m-instruct") == \
-        "SmolLM2-135M (local), asked for gpt-4.1-mini"
+    assert answered_label("gpt-4.1-mini", "smollm2-135m-instruct") == "SmolLM2-135M (local), asked for gpt-4.1-mini"
     assert answered_label("smollm2-135m-instruct", "smollm2-135m-instruct") == "SmolLM2-135M (local)"
 
 
@@ -97,8 +105,10 @@ def test_the_cli_shows_the_local_model_and_zero_cost(tmp_path):
     assert run("ask", "hello offline", env=env).returncode == 0
     [thread] = json.loads(run("threads", "--json", env=env).stdout)
     assert thread["model"] == "reference"  # the embedded server's model, not gpt-4.1-mini
-    assert thread["id"] in run("threads", env=env).stdout and "[reference engine (local)]" in \
-        run("threads", env=env).stdout
+    assert (
+        thread["id"] in run("threads", env=env).stdout
+        and "[reference engine (local)]" in run("threads", env=env).stdout
+    )
     shown = run("show", thread["id"], env=env).stdout
     assert "reference engine (local)]" in shown.splitlines()[0]
     assert "answered by reference engine (local)" in shown

@@ -21,16 +21,23 @@ DOCS = f"https://docs.python.org/{sys.version_info.major}.{sys.version_info.mino
 
 def cited_lines(text: str, spans: list[tuple[int, int]]) -> list[str]:
     """The line of the answer each citation is in: the quoted passage and its link."""
-    return [text[text.rfind("\n", 0, start) + 1: end] for start, end in spans]
+    return [text[text.rfind("\n", 0, start) + 1 : end] for start, end in spans]
 
 
 def test_a_question_with_web_search_cites_the_python_docs_with_nothing_installed(tmp_path: Path) -> None:
     provider = default_web_search_provider(python_docs=tmp_path / "no-python3-doc")
     assert isinstance(provider, PydocCorpus)
     settings = HostedToolSettings(web_search=provider)
-    with LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server, \
-            Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                      strict_validation=True, max_retries=0) as assistant:
+    with (
+        LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server,
+        Assistant(
+            base_url=server.base_url,
+            api_key=TEST_KEY,
+            db_path=tmp_path / "index.db",
+            strict_validation=True,
+            max_retries=0,
+        ) as assistant,
+    ):
         thread = assistant.thread(tools="web")
         turn = thread.ask(QUESTION)
         citations = assistant.store.citations(thread.id)
@@ -49,8 +56,13 @@ def test_the_command_line_answers_with_python_docs_links(tmp_path: Path) -> None
     # The embedded server's own default: python3-doc when this machine has it, else the pydoc corpus (both link
     # to docs.python.org); XDG_CACHE_HOME (tests/conftest.py) keeps the corpus out of the user's cache.
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
-    answer = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", QUESTION, "--tools", "web"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    answer = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", QUESTION, "--tools", "web"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert answer.returncode == 0, answer.stderr
     links = re.findall(r"\]\((https://[^)\s]+)\)", answer.stdout)
     assert len(links) >= 3 and all(link.startswith(DOCS) for link in links), answer.stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import timezone
+from datetime import UTC
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -30,9 +30,16 @@ PASSWORD = "s3cret-Pa55word"
 
 
 def begin(store: IndexStore, thread_id: str, text: str) -> int:
-    turn_id, _ = store.begin_turn(thread_id=thread_id, input_text=text, input_items=[{"type": "message"}],
-                                  model="gpt-4.1-mini", backend="responses", mode="conversation",
-                                  conversation_id=None, previous_response_id=None)
+    turn_id, _ = store.begin_turn(
+        thread_id=thread_id,
+        input_text=text,
+        input_items=[{"type": "message"}],
+        model="gpt-4.1-mini",
+        backend="responses",
+        mode="conversation",
+        conversation_id=None,
+        previous_response_id=None,
+    )
     return turn_id
 
 
@@ -45,16 +52,20 @@ def with_password(url: str, password: str) -> str:
 
 
 def test_masked_url_hides_the_password_wherever_it_is():
-    assert masked_url(f"postgresql://alice:{PASSWORD}@db.example:5432/index") == \
-        "postgresql://alice:***@db.example:5432/index"
+    assert (
+        masked_url(f"postgresql://alice:{PASSWORD}@db.example:5432/index")
+        == "postgresql://alice:***@db.example:5432/index"
+    )
     assert PASSWORD not in masked_url(f"postgres://db.example/index?user=alice&password={PASSWORD}&sslmode=require")
     assert "sslmode=require" in masked_url(f"postgres://db.example/index?password={PASSWORD}&sslmode=require")
     assert masked_url("postgresql://db.example/index") == "postgresql://db.example/index"
 
 
 def test_parameters_become_psycopg_style_once_and_literals_stay():
-    assert pyformat("SELECT :a, x::text, ':b', '50%' FROM t WHERE y LIKE :c") == \
-        "SELECT %(a)s, x::text, ':b', '50%%' FROM t WHERE y LIKE %(c)s"
+    assert (
+        pyformat("SELECT :a, x::text, ':b', '50%' FROM t WHERE y LIKE :c")
+        == "SELECT %(a)s, x::text, ':b', '50%%' FROM t WHERE y LIKE %(c)s"
+    )
     assert pyformat.cache_info().currsize >= 1
 
 
@@ -89,13 +100,15 @@ def test_without_psycopg_the_error_says_what_to_install(monkeypatch):
 def test_the_command_line_says_so_in_one_line(tmp_path, unused_tcp_port):
     url = f"postgresql://alice:{PASSWORD}@127.0.0.1:{unused_tcp_port}/index"
     env = {**environment(), "ASSISTANT_DB": url}
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "threads"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "threads"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: Cannot reach the PostgreSQL index at postgresql://alice:***@")
     assert len(result.stderr.strip().splitlines()) == 1 and PASSWORD not in result.stderr
-    shown = subprocess.run([sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True,
-                           env=env, timeout=60)
+    shown = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert f"ASSISTANT_DB=postgresql://alice:***@127.0.0.1:{unused_tcp_port}/index" in shown.stdout
     assert PASSWORD not in shown.stdout + shown.stderr
 
@@ -107,15 +120,22 @@ def test_migrations_build_the_schema_the_tables_describe(postgres_url):
     IndexStore(postgres_url).close()
     with psycopg.connect(postgres_url) as connection:
         for name, table in SQLModel.metadata.tables.items():
-            found = dict(connection.execute(
-                "SELECT column_name, is_nullable = 'NO' FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = %s", (name,)).fetchall())
+            found = dict(
+                connection.execute(
+                    "SELECT column_name, is_nullable = 'NO' FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s",
+                    (name,),
+                ).fetchall()
+            )
             if name == "turns":  # full-text search's column on PostgreSQL (m002), where SQLite has turns_fts
                 assert found.pop("search_vector") is False
             assert found == {column.name: not column.nullable for column in table.columns}, name
-        kinds = dict(connection.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'turns'").fetchall())
+        kinds = dict(
+            connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'turns'"
+            ).fetchall()
+        )
         applied = [row[0] for row in connection.execute("SELECT name FROM _migrations ORDER BY applied_at, name")]
     assert kinds["id"] == "bigint" and kinds["created_at"] == "timestamp with time zone"
     assert applied == [name for name, _ in MIGRATIONS]
@@ -126,7 +146,7 @@ def test_rows_read_back_with_their_types(postgres_url):
     thread = store.create_thread(model="gpt-4.1-mini", title="typed")
     store.update_thread(thread.id, archived=True, touch=False)
     [archived] = store.threads(archived=True)
-    assert archived.archived is True and archived.created_at.tzinfo == timezone.utc
+    assert archived.archived is True and archived.created_at.tzinfo == UTC
     assert archived.created_at == thread.created_at  # microseconds kept
     assert store.threads() == []
     store.close()
@@ -170,9 +190,11 @@ def test_an_older_index_is_upgraded_on_open_and_keeps_its_rows(postgres_url):
     begin(store, thread.id, "findable words")
     store.close()
     with psycopg.connect(postgres_url, autocommit=True) as connection:  # as the first release left it
-        connection.execute("ALTER TABLE turns DROP COLUMN search_vector; DROP FUNCTION assistant_fts_text; "
-                           "DROP TEXT SEARCH CONFIGURATION assistant_fts; DROP TEXT SEARCH DICTIONARY assistant_english; "
-                           "DELETE FROM _migrations WHERE name = 'm002_turns_fts'")
+        connection.execute(
+            "ALTER TABLE turns DROP COLUMN search_vector; DROP FUNCTION assistant_fts_text; "
+            "DROP TEXT SEARCH CONFIGURATION assistant_fts; DROP TEXT SEARCH DICTIONARY assistant_english; "
+            "DELETE FROM _migrations WHERE name = 'm002_turns_fts'"
+        )
     upgraded = IndexStore(postgres_url)
     assert [hit.input for hit in upgraded.search("findable")] == ["findable words"]
     assert upgraded.thread(thread.id).title == "old"
@@ -252,8 +274,12 @@ def test_a_session_leaves_the_key_in_no_row(postgres_url, server):
             assistant.thread(model="no-such-model").ask("hi")
         assistant.search("hello")
     with psycopg.connect(postgres_url) as connection:
-        tables = [row[0] for row in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            )
+        ]
         assert "turns" in tables
         for table in tables:
             for (row,) in connection.execute(f"SELECT t::text FROM {table} AS t"):

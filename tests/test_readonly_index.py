@@ -28,24 +28,58 @@ READ_ONLY = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shi
 
 
 def run_on_read_only(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    command = ["unshare", "-m", "--propagation", "private", "sh", "-c", READ_ONLY, "sh", str(folder),
-               sys.executable, "-m", "assistant.cli", *args]
+    command = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        READ_ONLY,
+        "sh",
+        str(folder),
+        sys.executable,
+        "-m",
+        "assistant.cli",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=environment(**env), timeout=60)
 
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under `folder` with a hash of its bytes: what "nothing changed" means."""
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module", autouse=True)
 def read_only_mounts_work(tmp_path_factory):
     folder = tmp_path_factory.mktemp("probe")
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", READ_ONLY, "sh", str(folder),
-                            "sh", "-c", f"touch {folder}/x"], capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            READ_ONLY,
+            "sh",
+            str(folder),
+            "sh",
+            "-c",
+            f"touch {folder}/x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "Read-only file system" in probe.stderr, (
-        f"these tests need `unshare -m` and bind mounts (root, CAP_SYS_ADMIN): {probe.stderr.strip()}")
+        f"these tests need `unshare -m` and bind mounts (root, CAP_SYS_ADMIN): {probe.stderr.strip()}"
+    )
     assert not (folder / "x").exists()
 
 
@@ -70,8 +104,9 @@ def existing_index(server, tmp_path) -> tuple[Path, str]:
 
 def run_against(server, index: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """An `assistant` command on the read-only disk holding `index`, talking to `server`."""
-    return run_on_read_only(index.parent, *args, ASSISTANT_DB=str(index), OPENAI_BASE_URL=server.base_url,
-                            OPENAI_API_KEY=TEST_KEY)
+    return run_on_read_only(
+        index.parent, *args, ASSISTANT_DB=str(index), OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY
+    )
 
 
 @pytest.mark.parametrize("command", [["threads"], ["search", "hello"], ["show", "{thread}"]])

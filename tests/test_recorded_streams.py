@@ -43,8 +43,9 @@ def test_library_rebuilds_recorded_stream(name, server, tmp_path):
     server.recording = recording
     server.requests.clear()
     expected = final_response(recording)
-    with Assistant(base_url=server.base_url, api_key="sk-test-key-not-real", db_path=tmp_path / "index.db",
-                   max_retries=0) as assistant:
+    with Assistant(
+        base_url=server.base_url, api_key="sk-test-key-not-real", db_path=tmp_path / "index.db", max_retries=0
+    ) as assistant:
         thread = assistant.thread(mode="chain")
         events = []
         try:
@@ -88,8 +89,10 @@ def test_library_rebuilds_recorded_stream(name, server, tmp_path):
             assert item["action"]["query"] in call.queries
     annotations = [
         annotation
-        for item in output if item["type"] == "message"
-        for part in item["content"] if part["type"] == "output_text"
+        for item in output
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
         for annotation in part["annotations"]
     ]
     assert [(c.type, c.url, c.file_id, c.start_index, c.text_index) for c in citations] == [

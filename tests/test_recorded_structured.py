@@ -11,14 +11,19 @@ from assistant.migrate import chat_to_responses
 from assistant.structured import answer_schema, parse_answer, schema_problem
 from tests.recorded_server import load_recording, recording_names
 
+
 def _asks_for_json(name: str) -> bool:
     request = load_recording(name)["request"]["json"] or {}
     fmt = (request.get("text") or {}).get("format") or request.get("response_format") or {}
     return fmt.get("type") in ("json_schema", "json_object")
 
 
-NAMES = [name for path in ("/v1/responses", "/v1/chat/completions")
-         for name in recording_names(path=path, sse=False) if _asks_for_json(name)]
+NAMES = [
+    name
+    for path in ("/v1/responses", "/v1/chat/completions")
+    for name in recording_names(path=path, sse=False)
+    if _asks_for_json(name)
+]
 
 
 def test_there_are_recorded_structured_outputs():
@@ -32,8 +37,15 @@ def output_items(recording):
         parts = [{"type": "output_text", "text": message["content"]}] if message.get("content") else []
         if message.get("refusal"):
             parts.append({"type": "refusal", "refusal": message["refusal"]})
-        calls = [{"type": "function_call", "call_id": call["id"], "name": call["function"]["name"],
-                  "arguments": call["function"]["arguments"]} for call in message.get("tool_calls") or []]
+        calls = [
+            {
+                "type": "function_call",
+                "call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+            }
+            for call in message.get("tool_calls") or []
+        ]
         return ([{"type": "message", "role": "assistant", "content": parts}] if parts else []) + calls
     return body["output"]
 

@@ -23,11 +23,19 @@ def test_a_terminal_event_without_its_response_is_not_a_completion():
     assert ended(reader).status == "incomplete"
 
 
-@pytest.mark.parametrize("field", [
-    {"usage": "abc"}, {"usage": {"input_tokens": "7", "input_tokens_details": []}},
-    {"error": "boom", "status": "failed"}, {"incomplete_details": 3}, {"id": ["resp_1"]}, {"model": True},
-    {"output": "not a list"}, {"output": [1, None]},
-])
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"usage": "abc"},
+        {"usage": {"input_tokens": "7", "input_tokens_details": []}},
+        {"error": "boom", "status": "failed"},
+        {"incomplete_details": 3},
+        {"id": ["resp_1"]},
+        {"model": True},
+        {"output": "not a list"},
+        {"output": [1, None]},
+    ],
+)
 def test_wrong_fields_in_the_final_response_read_as_absent(field):
     for kind in ("response.failed", "response.incomplete", "response.completed"):
         reader = ResponseStreamReader()
@@ -55,8 +63,10 @@ def test_a_stream_whose_completion_lost_its_usage_is_recorded_without_a_crash(tm
     events = [dict(event) for event in load_recording(BASIC)["response"]["sse_events"]]
     final = events[-1]["data"]
     events[-1] = {**events[-1], "data": {**final, "response": {**final["response"], "usage": "abc", "id": [1]}}}
-    with RawStreamServer() as server, Assistant(base_url=server.base_url, api_key="sk-fuzz", max_retries=0,
-                                                 db_path=tmp_path / "index.db") as library:
+    with (
+        RawStreamServer() as server,
+        Assistant(base_url=server.base_url, api_key="sk-fuzz", max_retries=0, db_path=tmp_path / "index.db") as library,
+    ):
         server.body = b"".join(sse_frame(event) for event in events)
         thread = library.thread(mode="chain")
         turn = thread.ask("hello")
@@ -66,8 +76,10 @@ def test_a_stream_whose_completion_lost_its_usage_is_recorded_without_a_crash(tm
 
 def test_a_stream_cut_inside_its_completion_is_not_recorded_completed(tmp_path):
     body = b"".join(sse_frame(event) for event in load_recording(BASIC)["response"]["sse_events"])
-    with RawStreamServer() as server, Assistant(base_url=server.base_url, api_key="sk-fuzz", max_retries=0,
-                                                 db_path=tmp_path / "index.db") as library:
+    with (
+        RawStreamServer() as server,
+        Assistant(base_url=server.base_url, api_key="sk-fuzz", max_retries=0, db_path=tmp_path / "index.db") as library,
+    ):
         server.body = body[:-20]
         thread = library.thread(mode="chain")
         try:

@@ -24,9 +24,16 @@ PASTE = LINE * (10 * 2**20 // len(LINE.encode())) + "the needle is zanzibar\n"  
 
 
 def begin(store: IndexStore, thread_id: str, text: str) -> int:
-    turn_id, _ = store.begin_turn(thread_id=thread_id, input_text=text, input_items=[{"type": "message"}],
-                                  model="gpt-4.1-mini", backend="responses", mode="conversation",
-                                  conversation_id=None, previous_response_id=None)
+    turn_id, _ = store.begin_turn(
+        thread_id=thread_id,
+        input_text=text,
+        input_items=[{"type": "message"}],
+        model="gpt-4.1-mini",
+        backend="responses",
+        mode="conversation",
+        conversation_id=None,
+        previous_response_id=None,
+    )
     return turn_id
 
 
@@ -67,8 +74,10 @@ def test_a_snippet_is_a_dozen_words_around_the_first_match_marked():
     assert snippet(["**What** did I say first?"], ["first"]) == "**What** did I say [first]?"  # whole when short
     assert snippet(["Dogs sleep; a fox searched."], ["searching"]) == "Dogs sleep; a fox [searched]."  # a stem
     # No visible match (a match FTS5's stemmer made, deep inside a long side): the start, unmarked.
-    assert snippet(["", "answers about many things " * 10], ["zebra"]) == "answers about many things answers about " \
-                                                                         "many things answers about many things…"
+    assert (
+        snippet(["", "answers about many things " * 10], ["zebra"]) == "answers about many things answers about "
+        "many things answers about many things…"
+    )
 
 
 # a 10 MB paste in the index
@@ -150,19 +159,28 @@ def test_an_older_index_gets_previews_and_turn_counts_on_open(tmp_path: Path, in
     begin(store, thread.id, "and a short one")
     store.close()
     # As the previous release left it: no previews, no turn counts.
-    undo = ["DELETE FROM _migrations WHERE name IN ('m009_turn_previews', 'm010_thread_turn_count', "
-            "'m011_thread_lease')", "DROP TABLE turn_previews",
-            "ALTER TABLE threads DROP COLUMN turn_count", "ALTER TABLE threads DROP COLUMN lease_owner",
-            "ALTER TABLE threads DROP COLUMN lease_token", "ALTER TABLE threads DROP COLUMN lease_expires_at"]
+    undo = [
+        "DELETE FROM _migrations WHERE name IN ('m009_turn_previews', 'm010_thread_turn_count', 'm011_thread_lease')",
+        "DROP TABLE turn_previews",
+        "ALTER TABLE threads DROP COLUMN turn_count",
+        "ALTER TABLE threads DROP COLUMN lease_owner",
+        "ALTER TABLE threads DROP COLUMN lease_token",
+        "ALTER TABLE threads DROP COLUMN lease_expires_at",
+    ]
     if index_backend == "postgresql":
         with psycopg.connect(str(index_location(path)), autocommit=True) as connection:
-            for statement in [*undo, "DROP TRIGGER turns_preview ON turns", "DROP FUNCTION assistant_turn_preview",
-                              "DROP FUNCTION assistant_preview"]:
+            for statement in [
+                *undo,
+                "DROP TRIGGER turns_preview ON turns",
+                "DROP FUNCTION assistant_turn_preview",
+                "DROP FUNCTION assistant_preview",
+            ]:
                 connection.execute(statement)
     else:
         with sqlite3.connect(path) as connection:
-            connection.executescript(";".join(["DROP TRIGGER turns_preview_insert", "DROP TRIGGER turns_preview_update",
-                                               *undo]))
+            connection.executescript(
+                ";".join(["DROP TRIGGER turns_preview_insert", "DROP TRIGGER turns_preview_update", *undo])
+            )
     upgraded = IndexStore(path)
     assert upgraded.thread(thread.id).turn_count == 2
     [hit] = upgraded.search("zanzibar")
@@ -172,15 +190,26 @@ def test_an_older_index_gets_previews_and_turn_counts_on_open(tmp_path: Path, in
 
 def test_the_command_says_what_the_caps_left_out_and_prints_bounded_hits(paste_index, tmp_path: Path):
     store, _, paste = paste_index
-    env = environment(ASSISTANT_DB=str(tmp_path / "index.db"), OPENAI_BASE_URL="http://127.0.0.1:9/v1",
-                      OPENAI_API_KEY=TEST_KEY)  # nothing is asked of a server
+    env = environment(
+        ASSISTANT_DB=str(tmp_path / "index.db"), OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY=TEST_KEY
+    )  # nothing is asked of a server
     words = " ".join(f"w{number}" for number in range(MAX_TERMS)) + " zanzibar"
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "--json", "zanzibar " + words],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "search", "--json", "zanzibar " + words],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith(f"note: The search was shortened: only its first {MAX_TERMS} different words")
     assert json.loads(result.stdout) == []  # no turn holds w0 … w14 as well
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "--json", "zanzibar"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "search", "--json", "zanzibar"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     [hit] = json.loads(result.stdout)
     assert hit["turn_id"] == paste and len(result.stdout) < 25_000 and result.stderr == ""

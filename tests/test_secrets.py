@@ -30,8 +30,14 @@ def test_a_full_session_leaves_the_key_in_no_file(tmp_path):
         env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=KEY, ASSISTANT_DB=str(data / "index.db"))
 
         def run(*args: str, key_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-            result = subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                                    env=key_env or env, timeout=120, cwd=tmp_path)
+            result = subprocess.run(
+                [sys.executable, "-m", "assistant.cli", *args],
+                capture_output=True,
+                text=True,
+                env=key_env or env,
+                timeout=120,
+                cwd=tmp_path,
+            )
             assert KEY not in result.stdout + result.stderr
             return result
 
@@ -55,5 +61,7 @@ def test_a_full_session_leaves_the_key_in_no_file(tmp_path):
         assert KEY.encode() not in content, path
         assert WRONG_KEY.encode() not in content, path
         assert b"Zq9Zq9Zq9" not in content, path  # not even a fragment of it
-    leaked = [path for path in Path(tmp_path / "server").rglob("*") if path.is_file() and KEY.encode() in path.read_bytes()]
+    leaked = [
+        path for path in Path(tmp_path / "server").rglob("*") if path.is_file() and KEY.encode() in path.read_bytes()
+    ]
     assert leaked == []  # the local server stores no client key either

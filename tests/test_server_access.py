@@ -37,9 +37,13 @@ def free_port() -> int:
 def serving(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`assistant serve` on a free port; yields its base URL once it answers (with SERVER_KEY), and the process."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port),
-                                "--engine", "reference", *args], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--engine", "reference", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 30
@@ -126,13 +130,18 @@ def test_serve_without_a_key_says_who_can_use_it(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_an_origin_that_is_not_one(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "serve", "--allow-origin", "localhost:3000"],
-                            capture_output=True, text=True, env=environment(ASSISTANT_DB=str(tmp_path / "i.db")),
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "serve", "--allow-origin", "localhost:3000"],
+        capture_output=True,
+        text=True,
+        env=environment(ASSISTANT_DB=str(tmp_path / "i.db")),
+        timeout=60,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: --allow-origin 'localhost:3000' is not a web origin: give the scheme, host and port a browser "
-        "shows, with no path, e.g. http://localhost:3000"]
+        "shows, with no path, e.g. http://localhost:3000"
+    ]
 
 
 # -- credentials inside a base URL -----------------------------------------------------------------------------------
@@ -143,8 +152,13 @@ def with_credentials(base_url: str) -> str:
 
 
 def test_credentials_in_the_base_url_are_not_stored(server, tmp_path: Path) -> None:
-    with Assistant(base_url=with_credentials(server.base_url), api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                   max_retries=0, strict_validation=True) as assistant:
+    with Assistant(
+        base_url=with_credentials(server.base_url),
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+        strict_validation=True,
+    ) as assistant:
         thread = assistant.thread()
         assert thread.ask("hello").status == "completed"
         (tmp_path / "notes.txt").write_text("notes")
@@ -159,16 +173,23 @@ def test_credentials_in_the_base_url_are_not_stored(server, tmp_path: Path) -> N
 
 def test_credentials_in_the_base_url_are_not_shown(tmp_path: Path) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}/v1"
-    env = environment(OPENAI_BASE_URL=with_credentials(unreachable), OPENAI_API_KEY=TEST_KEY,
-                      ASSISTANT_DB=str(tmp_path / "index.db"))
-    config = subprocess.run([sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    env = environment(
+        OPENAI_BASE_URL=with_credentials(unreachable), OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
+    )
+    config = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert config.returncode == 0 and f"OPENAI_BASE_URL={unreachable}\n" in config.stdout
     assert URL_SECRET not in config.stdout + config.stderr and "proxy-user" not in config.stdout
-    ask = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "hi"], capture_output=True, text=True,
-                         env=env, timeout=60)
+    ask = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "hi"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert ask.returncode == 1 and unreachable in ask.stderr and URL_SECRET not in ask.stderr
-    with Assistant(base_url=with_credentials(unreachable), api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                   max_retries=0) as assistant, pytest.raises(ServerUnreachable) as failed:
+    with (
+        Assistant(
+            base_url=with_credentials(unreachable), api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+        ) as assistant,
+        pytest.raises(ServerUnreachable) as failed,
+    ):
         assistant.models()
     assert unreachable in str(failed.value) and URL_SECRET not in str(failed.value)

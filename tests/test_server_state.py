@@ -56,9 +56,12 @@ def test_a_deleted_conversation_is_rebuilt_from_the_index(assistant, sdk):
     assert [change.kind for change in thread.changes()] == ["state_rebuilt"]
     # The new conversation holds the old history plus the new turn, and later turns are cheap again.
     assert conversation_texts(sdk, thread.conversation_id) == [
-        "my favourite colour is teal", "Reference reply to: my favourite colour is teal",
-        "and my cat is called Miso", "Reference reply to: and my cat is called Miso",
-        "what did I say first?", 'You first said: "my favourite colour is teal"',
+        "my favourite colour is teal",
+        "Reference reply to: my favourite colour is teal",
+        "and my cat is called Miso",
+        "Reference reply to: and my cat is called Miso",
+        "what did I say first?",
+        'You first said: "my favourite colour is teal"',
     ]
     follow_up = thread.ask("short")
     assert follow_up.request_bytes < 200
@@ -79,8 +82,9 @@ def test_an_expired_previous_response_is_rebuilt_from_the_index(assistant, sdk):
 
 
 async def test_rebuilding_works_in_the_async_twin(server, sdk, tmp_path):
-    async with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                         strict_validation=True) as assistant:
+    async with Assistant(
+        base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", strict_validation=True
+    ) as assistant:
         thread = assistant.thread()
         await thread.aask("remember: zebra")
         sdk.conversations.delete(thread.conversation_id)
@@ -98,7 +102,12 @@ def test_switching_modes_loses_nothing(assistant, sdk):
         assert thread.ask("what did I say first?").text == 'You first said: "one"'
     assert thread.ask("how many messages?").text == "You have sent me 13 messages."  # 6 turns + this one
     assert [change.detail for change in thread.changes()] == [
-        "conversation -> chain", "chain -> local", "local -> chat", "chat -> conversation", "conversation -> chain"]
+        "conversation -> chain",
+        "chain -> local",
+        "local -> chat",
+        "chat -> conversation",
+        "conversation -> chain",
+    ]
     assert [turn.backend for turn in thread.history()] == ["responses"] * 3 + ["chat"] + ["responses"] * 3
     with pytest.raises(ValueError, match="telepathy"):
         thread.set_mode("telepathy")
@@ -157,12 +166,12 @@ def test_doctor_reports_ids_that_no_longer_resolve(assistant, sdk):
 
 
 def test_doctor_mode_and_fork_commands(server, sdk, tmp_path):
-    env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY,
-                      ASSISTANT_DB=str(tmp_path / "index.db"))
+    env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db"))
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                              env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, timeout=60
+        )
 
     assert run("ask", "first").returncode == 0
     assert run("ask", "second").returncode == 0
@@ -204,9 +213,12 @@ class ChatOnlyProvider:
                 if self.path.startswith(("/v1/responses", "/v1/conversations")):
                     self._send(404, b'{"detail": "Not Found"}', "application/json")
                     return
-                request = urllib.request.Request(upstream.removesuffix("/v1") + self.path, data=body, method="POST",
-                                                 headers={"content-type": "application/json",
-                                                          "authorization": self.headers["authorization"]})
+                request = urllib.request.Request(
+                    upstream.removesuffix("/v1") + self.path,
+                    data=body,
+                    method="POST",
+                    headers={"content-type": "application/json", "authorization": self.headers["authorization"]},
+                )
                 with urllib.request.urlopen(request) as answer:
                     self._send(answer.status, answer.read(), answer.headers["content-type"])
 
@@ -232,8 +244,9 @@ class ChatOnlyProvider:
 def test_a_provider_without_responses_falls_back_to_chat_mode(server, tmp_path, mode):
     provider = ChatOnlyProvider(server.base_url)
     try:
-        with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                       max_retries=0) as assistant:
+        with Assistant(
+            base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+        ) as assistant:
             thread = assistant.thread(mode=mode)
             events = list(thread.stream("hello over chat"))
             notices = [event for event in events if event.type == "thread.state_rebuilt"]

@@ -42,9 +42,7 @@ def test_conversation_mode_three_turns_state_lives_on_the_server(assistant, serv
     assert [turn.seq for turn in history] == [1, 2, 3]
     indexed = [item for turn in history for item in turn.items]
     listed = server_items(server, thread.conversation_id)
-    assert [(item.type, item.direction) for item in indexed] == [
-        ("message", "input"), ("message", "output")
-    ] * 3
+    assert [(item.type, item.direction) for item in indexed] == [("message", "input"), ("message", "output")] * 3
     assert [item["type"] for item in listed] == [item.type for item in indexed]
     assert [item.get("role") for item in listed] == [item.data.get("role") for item in indexed]
     assert [item["content"][0]["text"] for item in listed] == [item.data["content"][0]["text"] for item in indexed]
@@ -81,8 +79,12 @@ def test_chain_mode_three_turns(assistant):
     assert second.previous_response_id == first.response_id
     assert third.previous_response_id == second.response_id
     assert thread.last_response_id == third.response_id
-    body = {"model": thread.model, "input": "what did I say first?", "stream": True,
-            "previous_response_id": second.response_id}
+    body = {
+        "model": thread.model,
+        "input": "what did I say first?",
+        "stream": True,
+        "previous_response_id": second.response_id,
+    }
     assert third.request_bytes == compact_json_size(body)
 
 
@@ -107,8 +109,9 @@ def test_a_fresh_process_resumes_the_thread_and_sends_only_new_input(assistant, 
             print(json.dumps({{"text": turn.text, "conversation_id": t.conversation_id,
                                "bytes": turn.request_bytes, "seq": turn.seq}}))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            env=environment())
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=environment()
+    )
     assert result.returncode == 0, result.stderr
     resumed = json.loads(result.stdout)
     assert resumed["text"] == 'You first said: "the password is swordfish"'
@@ -137,8 +140,9 @@ def test_stream_yields_typed_events_in_order(assistant):
 
 
 async def test_async_twins(server, tmp_path):
-    async with Assistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                         strict_validation=True) as assistant:
+    async with Assistant(
+        base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", strict_validation=True
+    ) as assistant:
         thread = assistant.thread()
         first = await thread.aask("async hello")
         deltas = []

@@ -33,11 +33,17 @@ def tool_server_with_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture
-def tool_assistant(tool_server_with_corpus: ToolServer, tmp_path: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistant]:
+def tool_assistant(
+    tool_server_with_corpus: ToolServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Assistant]:
     monkeypatch.setenv("ASSISTANT_WEB_CORPUS", str(tool_server_with_corpus.corpus))
-    with Assistant(base_url=tool_server_with_corpus.server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                   max_retries=0, strict_validation=True) as instance:
+    with Assistant(
+        base_url=tool_server_with_corpus.server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+        strict_validation=True,
+    ) as instance:
         yield instance
 
 

@@ -100,8 +100,10 @@ class Citations:
         """The numbered list of sources, or "" when nothing was cited."""
         if not self.sources:
             return ""
-        lines = [f"{number}. {source_markdown(source, self.local_paths)}"
-                 for number, source in enumerate(self.sources, start=1)]
+        lines = [
+            f"{number}. {source_markdown(source, self.local_paths)}"
+            for number, source in enumerate(self.sources, start=1)
+        ]
         return "**Sources**\n\n" + "\n".join(lines)
 
 

@@ -67,8 +67,9 @@ class Library:
         return await asyncio.to_thread(self.assistant.thread, thread_id)
 
     async def new_thread(self, *, title: str, mode: str, model: str, tools: Sequence[str] = ()) -> Thread:
-        return await asyncio.to_thread(self.assistant.thread, title=title, mode=mode, model=model,
-                                       tools=list(tools) or None)
+        return await asyncio.to_thread(
+            self.assistant.thread, title=title, mode=mode, model=model, tools=list(tools) or None
+        )
 
     async def history(self, thread: Thread) -> list[Turn]:
         return await asyncio.to_thread(thread.history)
@@ -121,8 +122,9 @@ class Library:
 
     # files
 
-    async def add_files(self, thread_id: str, paths: Sequence[str | Path],
-                        progress: Callable[[FileProgress], None]) -> list[FileOutcome]:
+    async def add_files(
+        self, thread_id: str, paths: Sequence[str | Path], progress: Callable[[FileProgress], None]
+    ) -> list[FileOutcome]:
         """Upload and index `paths` for the thread's file search; `progress` is called on the app's event loop
         (the library reports from the worker thread)."""
         await self.connect()
@@ -153,7 +155,6 @@ class Library:
 
         return await asyncio.to_thread(read)
 
-
     # comparisons (the compare screen)
 
     async def comparisons(self, *, limit: int = 100) -> list[ComparisonRecord]:
@@ -167,12 +168,20 @@ class Library:
         turns."""
 
         def make() -> tuple[ComparisonRecord, dict[str, Thread]]:
-            threads = {backend: self.assistant.thread(title=f"compare: {name} ({backend})",
-                                                      mode=MODE_OF_BACKEND[backend], model=model)
-                       for backend in BACKENDS}
+            threads = {
+                backend: self.assistant.thread(
+                    title=f"compare: {name} ({backend})", mode=MODE_OF_BACKEND[backend], model=model
+                )
+                for backend in BACKENDS
+            }
             self.assistant.store.add_comparison(
-                run_id="app_" + secrets.token_hex(8), name=name, source=COMPARE_SCREEN_SOURCE,
-                responses_thread_id=threads["responses"].id, chat_thread_id=threads["chat"].id, summary={})
+                run_id="app_" + secrets.token_hex(8),
+                name=name,
+                source=COMPARE_SCREEN_SOURCE,
+                responses_thread_id=threads["responses"].id,
+                chat_thread_id=threads["chat"].id,
+                summary={},
+            )
             record = self.assistant.store.comparisons(thread_id=threads["responses"].id, limit=1)[0]
             return record, threads
 

@@ -45,8 +45,13 @@ async def open_local_file(app: App, path: Path) -> None:
     elif opener is not None:
         try:
             process = await asyncio.create_subprocess_exec(
-                *opener, str(path), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+                *opener,
+                str(path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError as error:
             app.copy_to_clipboard(str(path))
             app.notify(f"{path}\n(copied: {opener[0]} failed: {error})", title="File", timeout=8)

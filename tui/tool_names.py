@@ -24,7 +24,7 @@ BY_NAME = {tool.name: tool for tool in TOOLS}
 
 
 def tools_text(enabled: list[str]) -> str:
-    """"web files code", or "no tools"."""
+    """ "web files code", or "no tools"."""
     return " ".join(BY_NAME[name].short for name in enabled if name in BY_NAME) or "no tools"
 
 

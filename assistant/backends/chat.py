@@ -41,8 +41,8 @@ from assistant.backends.chat_stream import ChatStreamReader, completion_chunk
 from assistant.backends.chat_tool_support import ToolSupport, refuses_tools, tool_names
 from assistant.backends.chat_tools import HostedToolRunner
 from assistant.backends.chat_turn import ChatTurn
-from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.backends.responses import Clients
+from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.events import Event
 from assistant.migrate import responses_to_chat
 
@@ -188,8 +188,7 @@ class ChatBackend:
 
     # tools on servers without function calling (chat_tool_support.py)
 
-    def _offerable(self, turn: ChatTurn, params: dict[str, Any],
-                   server: str) -> tuple[dict[str, Any], list[Event]]:
+    def _offerable(self, turn: ChatTurn, params: dict[str, Any], server: str) -> tuple[dict[str, Any], list[Event]]:
         """The round's request without its tools when the server has refused them for this model, and the
         notice saying so if the thread has not had it."""
         if "tools" not in params or turn.request.model not in self.tool_support.refused:
@@ -197,18 +196,21 @@ class ChatBackend:
         notices = self.tool_support.notice(turn.request.thread.id, turn.request.model, tool_names(params), server)
         return without_tools(params), list(notices)
 
-    def _refused(self, turn: ChatTurn, params: dict[str, Any], server: str,
-                 error: openai.APIStatusError) -> list[Event]:
+    def _refused(
+        self, turn: ChatTurn, params: dict[str, Any], server: str, error: openai.APIStatusError
+    ) -> list[Event]:
         logger.info("chat backend: %s refused tools for %s: %s", server, turn.request.model, error.message)
-        return list(self.tool_support.refusal(turn.request.thread.id, turn.request.model, tool_names(params),
-                                              server, error))
+        return list(
+            self.tool_support.refusal(turn.request.thread.id, turn.request.model, tool_names(params), server, error)
+        )
 
     def _answered(self, turn: ChatTurn, offered: list[str], server: str) -> list[Event]:
         completed = turn.round_end is not None and turn.round_end.status == "completed"
         if not offered or not completed or turn.request.model in self.tool_support.refused:
             return []
-        return list(self.tool_support.answered(turn.request.thread.id, turn.request.model, offered, server,
-                                               called=turn.called))
+        return list(
+            self.tool_support.answered(turn.request.thread.id, turn.request.model, offered, server, called=turn.called)
+        )
 
 
 def chat_params(request: TurnRequest, *, server: str = "") -> dict[str, Any]:
@@ -257,8 +259,9 @@ def unstreamed(params: dict[str, Any]) -> dict[str, Any]:
 def _plain(message: dict[str, Any]) -> dict[str, Any]:
     content = message.get("content")
     # Only parts that are text and nothing more (a part with a cache breakpoint keeps its shape).
-    if isinstance(content, list) and all(isinstance(part, dict) and part.get("type") == "text"
-                                         and set(part) <= {"type", "text"} for part in content):
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and part.get("type") == "text" and set(part) <= {"type", "text"} for part in content
+    ):
         return {**message, "content": "\n".join(str(part.get("text") or "") for part in content)}
     if content is None and message.get("role") == "assistant":
         return {**message, "content": ""}

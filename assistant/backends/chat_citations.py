@@ -22,7 +22,9 @@ _LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
 class CitationSources:
     pages: dict[str, str] = field(default_factory=dict)  # url -> title
     files: dict[str, str] = field(default_factory=dict)  # filename -> file id
-    container_files: dict[str, dict[str, str]] = field(default_factory=dict)  # sandbox path -> container_id, file_id, filename
+    container_files: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # sandbox path -> container_id, file_id, filename
 
 
 def citations_in(text: str, sources: CitationSources) -> list[dict[str, Any]]:
@@ -33,14 +35,34 @@ def citations_in(text: str, sources: CitationSources) -> list[dict[str, Any]]:
         target = link.group(2)
         start, end = link.span()
         if target in sources.pages:
-            found.append((start, {"type": "url_citation", "start_index": start, "end_index": end, "url": target,
-                                  "title": sources.pages[target] or link.group(1)}))
+            found.append(
+                (
+                    start,
+                    {
+                        "type": "url_citation",
+                        "start_index": start,
+                        "end_index": end,
+                        "url": target,
+                        "title": sources.pages[target] or link.group(1),
+                    },
+                )
+            )
             linked.append((start, end))
         elif target.removeprefix("sandbox:") in sources.container_files:
             file = sources.container_files[target.removeprefix("sandbox:")]
-            found.append((start, {"type": "container_file_citation", "container_id": file["container_id"],
-                                  "file_id": file["file_id"], "filename": file["filename"], "start_index": start,
-                                  "end_index": end}))
+            found.append(
+                (
+                    start,
+                    {
+                        "type": "container_file_citation",
+                        "container_id": file["container_id"],
+                        "file_id": file["file_id"],
+                        "filename": file["filename"],
+                        "start_index": start,
+                        "end_index": end,
+                    },
+                )
+            )
             linked.append((start, end))
     for filename, file_id in sources.files.items():
         for mention in re.finditer(re.escape(filename), text):
@@ -49,6 +71,5 @@ def citations_in(text: str, sources: CitationSources) -> list[dict[str, Any]]:
             index = mention.start()
             while index > 0 and text[index - 1] in " (":
                 index -= 1
-            found.append((index, {"type": "file_citation", "file_id": file_id, "filename": filename,
-                                  "index": index}))
+            found.append((index, {"type": "file_citation", "file_id": file_id, "filename": filename, "index": index}))
     return [annotation for _, annotation in sorted(found, key=lambda pair: pair[0])]

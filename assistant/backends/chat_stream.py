@@ -112,16 +112,23 @@ class ChatStreamReader:
         if self.finish_reason is None:
             # The body ended without a finish_reason: whatever arrived is all there is. A server that fails while
             # answering (llama.cpp's on a chat template error, for one) closes the stream like this, with a 200.
-            return events + [ResponseEnded(status="incomplete", items=self._finished_items(),
-                                           error=self._cut_short(), incomplete_reason="stream_interrupted")]
+            return events + [
+                ResponseEnded(
+                    status="incomplete",
+                    items=self._finished_items(),
+                    error=self._cut_short(),
+                    incomplete_reason="stream_interrupted",
+                )
+            ]
         status, reason = _ENDINGS.get(self.finish_reason, ("completed", None))
         return events + [ResponseEnded(status=status, items=self.items, incomplete_reason=reason)]
 
     def _cut_short(self) -> str:
         if self.said_nothing:
             return "the server closed the stream before answering; check its log"
-        return (f"the server closed the stream after {len(self.text)} characters, before the answer finished; "
-                "check its log")
+        return (
+            f"the server closed the stream after {len(self.text)} characters, before the answer finished; check its log"
+        )
 
     def _text(self, text: str) -> list[Event]:
         events: list[Event] = []
@@ -148,8 +155,13 @@ class ChatStreamReader:
         events: list[Event] = []
         if self._message is None:
             self._message_index = self._take_index()
-            self._message = {"id": "msg_" + (self.response_id or "").removeprefix("chatcmpl-"), "type": "message",
-                             "status": "in_progress", "content": [], "role": "assistant"}
+            self._message = {
+                "id": "msg_" + (self.response_id or "").removeprefix("chatcmpl-"),
+                "type": "message",
+                "status": "in_progress",
+                "content": [],
+                "role": "assistant",
+            }
             events.append(ItemAdded(item=_copy(self._message), output_index=self._message_index))
         parts = self._message["content"]
         if not parts or parts[-1].get("type") != "refusal":
@@ -165,9 +177,14 @@ class ChatStreamReader:
         if index not in self._calls:
             call_id = _string(call.get("id"))
             self._call_indexes[index] = self._take_index()
-            self._calls[index] = {"id": "fc_" + call_id.removeprefix("call_"), "type": "function_call",
-                                  "status": "in_progress", "arguments": "", "call_id": call_id,
-                                  "name": _string(function.get("name"))}
+            self._calls[index] = {
+                "id": "fc_" + call_id.removeprefix("call_"),
+                "type": "function_call",
+                "status": "in_progress",
+                "arguments": "",
+                "call_id": call_id,
+                "name": _string(function.get("name")),
+            }
             added = ItemAdded(item=_copy(self._calls[index]), output_index=self._call_indexes[index])
             self._calls[index]["arguments"] += _string(function.get("arguments"))
             return [added]

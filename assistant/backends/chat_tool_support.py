@@ -27,8 +27,10 @@ from assistant.events import ToolsUnavailable
 # Statuses a server answers a request it cannot serve with, as opposed to auth, rate limits or a missing model.
 _REFUSAL_STATUSES = (400, 422, 500, 501)
 # What a turn's notice points to, for how to start a server with function calling.
-_HINT = ("llama-cpp-python's server needs --chat_format chatml-function-calling, vLLM --enable-auto-tool-choice: "
-         "see \"Servers the fallback was tried on\" in docs/compare.md")
+_HINT = (
+    "llama-cpp-python's server needs --chat_format chatml-function-calling, vLLM --enable-auto-tool-choice: "
+    'see "Servers the fallback was tried on" in docs/compare.md'
+)
 
 
 def refuses_tools(error: openai.APIStatusError) -> bool:
@@ -53,8 +55,9 @@ class ToolSupport:
     used: set[str] = field(default_factory=set)  # models seen calling a tool
     told: set[str] = field(default_factory=set)  # threads told which tools could not be offered
 
-    def refusal(self, thread_id: str, model: str, names: list[str], server: str,
-                error: openai.APIStatusError) -> list[ToolsUnavailable]:
+    def refusal(
+        self, thread_id: str, model: str, names: list[str], server: str, error: openai.APIStatusError
+    ) -> list[ToolsUnavailable]:
         """Take the server's refusal of `names`: remember it for the model, and the notice for the thread."""
         self.refused[model] = _said(error)
         return self.notice(thread_id, model, names, server)
@@ -64,12 +67,19 @@ class ToolSupport:
         if thread_id in self.told or model not in self.refused:
             return []
         self.told.add(thread_id)
-        return [ToolsUnavailable(tools=names, message=(
-            f"{server} refused the tools offered ({', '.join(names)}): {self.refused[model]}; the turn was "
-            f"answered without them. {_HINT}"))]
+        return [
+            ToolsUnavailable(
+                tools=names,
+                message=(
+                    f"{server} refused the tools offered ({', '.join(names)}): {self.refused[model]}; the turn was "
+                    f"answered without them. {_HINT}"
+                ),
+            )
+        ]
 
-    def answered(self, thread_id: str, model: str, names: list[str], server: str, *,
-                 called: bool) -> list[ToolsUnavailable]:
+    def answered(
+        self, thread_id: str, model: str, names: list[str], server: str, *, called: bool
+    ) -> list[ToolsUnavailable]:
         """After a completed turn that offered `names`: a notice, once per thread, when the model called none of
         them and has never been seen calling one."""
         if called:
@@ -78,6 +88,12 @@ class ToolSupport:
         if not names or model in self.used or thread_id in self.told:
             return []
         self.told.add(thread_id)
-        return [ToolsUnavailable(tools=names, message=(
-            f"the model answered without calling the tools offered ({', '.join(names)}); if {server} has no "
-            f"function calling, it ignores them. {_HINT}"))]
+        return [
+            ToolsUnavailable(
+                tools=names,
+                message=(
+                    f"the model answered without calling the tools offered ({', '.join(names)}); if {server} has no "
+                    f"function calling, it ignores them. {_HINT}"
+                ),
+            )
+        ]

@@ -31,8 +31,11 @@ from assistant.tools.untrusted_folder import RefusedEntry
 Item = dict[str, Any]
 
 WEB_SEARCH_TYPES = ("web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11")
-HOSTED_ITEM_TYPES = {"web_search": "web_search_call", "file_search": "file_search_call",
-                     "code_interpreter": "code_interpreter_call"}
+HOSTED_ITEM_TYPES = {
+    "web_search": "web_search_call",
+    "file_search": "file_search_call",
+    "code_interpreter": "code_interpreter_call",
+}
 _ITEM_ID_PREFIX = {"web_search": "ws", "file_search": "fs", "code_interpreter": "ci"}
 _RESULTS_BY_CONTEXT_SIZE = {"low": 3, "medium": 5, "high": 8}  # as the local server
 DEFAULT_FILE_SEARCH_RESULTS = 20  # the API's default max_num_results
@@ -41,28 +44,43 @@ MAX_LOGS_FOR_MODEL = 8000  # characters of printed output the model is sent back
 
 FUNCTIONS: dict[str, Item] = {
     "web_search": {
-        "type": "function", "name": "web_search",
+        "type": "function",
+        "name": "web_search",
         "description": "Search the web. Returns pages (url, title, snippet). Cite a page as a Markdown link "
-                       "[title](url).",
-        "parameters": {"type": "object", "properties": {"query": {"type": "string", "description": "what to search"}},
-                       "required": ["query"], "additionalProperties": False},
+        "[title](url).",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "what to search"}},
+            "required": ["query"],
+            "additionalProperties": False,
+        },
     },
     "file_search": {
-        "type": "function", "name": "file_search",
+        "type": "function",
+        "name": "file_search",
         "description": "Search the files the user attached. Returns passages with their file name. Name the file "
-                       "after what you quote from it, like: \"quote\" (filename).",
-        "parameters": {"type": "object",
-                       "properties": {"queries": {"type": "array", "items": {"type": "string"},
-                                                  "description": "one or more search queries"}},
-                       "required": ["queries"], "additionalProperties": False},
+        'after what you quote from it, like: "quote" (filename).',
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "queries": {"type": "array", "items": {"type": "string"}, "description": "one or more search queries"}
+            },
+            "required": ["queries"],
+            "additionalProperties": False,
+        },
     },
     "code_interpreter": {
-        "type": "function", "name": "code_interpreter",
+        "type": "function",
+        "name": "code_interpreter",
         "description": "Run Python code in a persistent sandbox (working folder /mnt/data; variables survive). "
-                       "Returns what it printed and the files it wrote; link a file as "
-                       "[name](sandbox:/mnt/data/name).",
-        "parameters": {"type": "object", "properties": {"code": {"type": "string", "description": "Python code"}},
-                       "required": ["code"], "additionalProperties": False},
+        "Returns what it printed and the files it wrote; link a file as "
+        "[name](sandbox:/mnt/data/name).",
+        "parameters": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "Python code"}},
+            "required": ["code"],
+            "additionalProperties": False,
+        },
     },
 }
 
@@ -83,8 +101,11 @@ def function_tools(request: TurnRequest) -> list[Item]:
 
 def is_hosted_call(item: Mapping[str, Any], request: TurnRequest) -> bool:
     """Whether a function_call item is the model calling one of the hosted tools this turn offers."""
-    return (item.get("type") == "function_call" and item.get("name") in FUNCTIONS
-            and any(hosted_kind(tool) == item.get("name") for tool in request.tools))
+    return (
+        item.get("type") == "function_call"
+        and item.get("name") in FUNCTIONS
+        and any(hosted_kind(tool) == item.get("name") for tool in request.tools)
+    )
 
 
 # -- history --------------------------------------------------------------------------------------------------
@@ -100,10 +121,21 @@ def replayable(history: Sequence[Item]) -> list[Item]:
             items.append(item)
             continue
         call_id = f"call_{item.get('id') or secrets.token_hex(12)}"
-        items.append({"type": "function_call", "call_id": call_id, "name": kind,
-                      "arguments": json.dumps(_recorded_arguments(kind, item))})
-        items.append({"type": "function_call_output", "call_id": call_id,
-                      "output": json.dumps(_recorded_output(kind, item), ensure_ascii=False)})
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call_id,
+                "name": kind,
+                "arguments": json.dumps(_recorded_arguments(kind, item)),
+            }
+        )
+        items.append(
+            {
+                "type": "function_call_output",
+                "call_id": call_id,
+                "output": json.dumps(_recorded_output(kind, item), ensure_ascii=False),
+            }
+        )
     return items
 
 
@@ -120,8 +152,12 @@ def _recorded_output(kind: str, item: Item) -> Item:
         sources = (item.get("action") or {}).get("sources") or []
         return {"results": [{"url": source.get("url")} for source in sources if source.get("url")]}
     if kind == "file_search":
-        return {"results": [{key: result.get(key) for key in ("file_id", "filename", "score", "text")}
-                            for result in item.get("results") or []]}
+        return {
+            "results": [
+                {key: result.get(key) for key in ("file_id", "filename", "score", "text")}
+                for result in item.get("results") or []
+            ]
+        }
     logs = "\n".join(output.get("logs", "") for output in item.get("outputs") or [] if output.get("type") == "logs")
     return {"logs": logs[-MAX_LOGS_FOR_MODEL:]}
 
@@ -174,13 +210,17 @@ class HostedToolRunner:
             item.update(queries=[], results=None)
         else:
             item.update(code="", container_id=self._container_id, outputs=[])
-        events: list[Event] = [ItemAdded(item=item, output_index=index),
-                               ToolCallProgress(call.item_id, index, item_type, "in_progress")]
+        events: list[Event] = [
+            ItemAdded(item=item, output_index=index),
+            ToolCallProgress(call.item_id, index, item_type, "in_progress"),
+        ]
         if call.name == "code_interpreter":
             code = str(call.parsed_arguments.get("code") or "")
-            events += [ToolCallProgress(call.item_id, index, item_type, "code", delta=code),
-                       ToolCallProgress(call.item_id, index, item_type, "code_done", delta=code),
-                       ToolCallProgress(call.item_id, index, item_type, "interpreting")]
+            events += [
+                ToolCallProgress(call.item_id, index, item_type, "code", delta=code),
+                ToolCallProgress(call.item_id, index, item_type, "code_done", delta=code),
+                ToolCallProgress(call.item_id, index, item_type, "interpreting"),
+            ]
         else:
             events.append(ToolCallProgress(call.item_id, index, item_type, "searching"))
         return events
@@ -211,8 +251,10 @@ class HostedToolRunner:
         action: Item = {"type": "search", "query": query}
         try:
             pages = self.runtimes.web_search(
-                query, max_results=_RESULTS_BY_CONTEXT_SIZE.get(tool.get("search_context_size") or "medium", 5),
-                allowed_domains=(tool.get("filters") or {}).get("allowed_domains") or [])
+                query,
+                max_results=_RESULTS_BY_CONTEXT_SIZE.get(tool.get("search_context_size") or "medium", 5),
+                allowed_domains=(tool.get("filters") or {}).get("allowed_domains") or [],
+            )
         except ToolError as error:
             item = {"id": call.item_id, "type": "web_search_call", "status": "failed", "action": action}
             return Outcome(item, json.dumps({"error": str(error)}), CitationSources())
@@ -221,22 +263,42 @@ class HostedToolRunner:
             action = {**action, "sources": sources}
         item = {"id": call.item_id, "type": "web_search_call", "status": "completed", "action": action}
         output = {"query": query, "results": [{"url": p.url, "title": p.title, "snippet": p.snippet} for p in pages]}
-        return Outcome(item, json.dumps(output, ensure_ascii=False),
-                       CitationSources(pages={page.url: page.title for page in pages}))
+        return Outcome(
+            item,
+            json.dumps(output, ensure_ascii=False),
+            CitationSources(pages={page.url: page.title for page in pages}),
+        )
 
     def _file_search(self, call: HostedCall, arguments: Item) -> Outcome:
         raw = arguments.get("queries") or [arguments.get("query") or ""]
         queries = [str(query) for query in (raw if isinstance(raw, list) else [raw])]
         tool = self._tool("file_search")
-        hits = self.runtimes.file_search(self.request.local_files, queries,
-                                         max_results=tool.get("max_num_results") or DEFAULT_FILE_SEARCH_RESULTS)
-        results = [{"attributes": dict(hit.attributes), "file_id": hit.file_id, "filename": hit.filename,
-                    "score": round(hit.score, 4), "text": hit.text} for hit in hits]
-        item = {"id": call.item_id, "type": "file_search_call", "status": "completed", "queries": queries,
-                "results": results if "file_search_call.results" in self.include else None}
+        hits = self.runtimes.file_search(
+            self.request.local_files, queries, max_results=tool.get("max_num_results") or DEFAULT_FILE_SEARCH_RESULTS
+        )
+        results = [
+            {
+                "attributes": dict(hit.attributes),
+                "file_id": hit.file_id,
+                "filename": hit.filename,
+                "score": round(hit.score, 4),
+                "text": hit.text,
+            }
+            for hit in hits
+        ]
+        item = {
+            "id": call.item_id,
+            "type": "file_search_call",
+            "status": "completed",
+            "queries": queries,
+            "results": results if "file_search_call.results" in self.include else None,
+        }
         output = {"results": [{k: result[k] for k in ("file_id", "filename", "score", "text")} for result in results]}
-        return Outcome(item, json.dumps(output, ensure_ascii=False),
-                       CitationSources(files={hit.filename: hit.file_id for hit in hits}))
+        return Outcome(
+            item,
+            json.dumps(output, ensure_ascii=False),
+            CitationSources(files={hit.filename: hit.file_id for hit in hits}),
+        )
 
     @property
     def _container_id(self) -> str:
@@ -255,15 +317,29 @@ class HostedToolRunner:
         text = logs + (("\n" if logs and not logs.endswith("\n") else "") + f"[error] {error}" if error else "")
         if text:
             outputs.append({"type": "logs", "logs": text})
-        files = [{"file_id": _local_file_id(container_id, file.name), "filename": file.name.rsplit("/", 1)[-1],
-                  "path": f"{SANDBOX_PATH}/{file.name}"} for file in produced]
-        item = {"id": call.item_id, "type": "code_interpreter_call", "status": "failed" if error else "completed",
-                "code": code, "container_id": container_id,
-                "outputs": outputs if "code_interpreter_call.outputs" in self.include else None}
+        files = [
+            {
+                "file_id": _local_file_id(container_id, file.name),
+                "filename": file.name.rsplit("/", 1)[-1],
+                "path": f"{SANDBOX_PATH}/{file.name}",
+            }
+            for file in produced
+        ]
+        item = {
+            "id": call.item_id,
+            "type": "code_interpreter_call",
+            "status": "failed" if error else "completed",
+            "code": code,
+            "container_id": container_id,
+            "outputs": outputs if "code_interpreter_call.outputs" in self.include else None,
+        }
         output = {"logs": text[-MAX_LOGS_FOR_MODEL:], "error": error, "files": files}
-        sources = CitationSources(container_files={
-            file["path"]: {"container_id": container_id, "file_id": file["file_id"], "filename": file["filename"]}
-            for file in files})
+        sources = CitationSources(
+            container_files={
+                file["path"]: {"container_id": container_id, "file_id": file["file_id"], "filename": file["filename"]}
+                for file in files
+            }
+        )
         return Outcome(item, json.dumps(output, ensure_ascii=False), sources)
 
 

@@ -60,8 +60,12 @@ class ChatTurn:
         body: Item = {
             "model": request.model,
             # turn_items: this turn's items from earlier function-call rounds, run by the thread (issue #9).
-            "input": [*replayable(request.history), request.input_item, *replayable(request.turn_items),
-                      *self.transcript],
+            "input": [
+                *replayable(request.history),
+                request.input_item,
+                *replayable(request.turn_items),
+                *self.transcript,
+            ],
             "stream": True,
         }
         if request.instructions:
@@ -101,7 +105,9 @@ class ChatTurn:
                     self.response_id = event.response_id
                     out.append(event)
             elif isinstance(event, TextDelta):
-                out.append(TextDelta(text=event.text, item_id=event.item_id, output_index=self._index(event.output_index)))
+                out.append(
+                    TextDelta(text=event.text, item_id=event.item_id, output_index=self._index(event.output_index))
+                )
             elif isinstance(event, ItemAdded):
                 if is_hosted_call(event.item, self.request):
                     continue  # becomes a hosted item once it is complete
@@ -128,10 +134,19 @@ class ChatTurn:
             self.called = True
         if is_hosted_call(item, self.request):
             assert self.runner is not None  # hosted calls are only recognised when tools were offered
-            self.pending.append(self.runner.new_call(item.get("call_id") or "", item["name"],
-                                                     item.get("arguments") or "", self._take_index()))
-            self.transcript.append({"type": "function_call", "call_id": item.get("call_id"), "name": item["name"],
-                                    "arguments": item.get("arguments") or ""})
+            self.pending.append(
+                self.runner.new_call(
+                    item.get("call_id") or "", item["name"], item.get("arguments") or "", self._take_index()
+                )
+            )
+            self.transcript.append(
+                {
+                    "type": "function_call",
+                    "call_id": item.get("call_id"),
+                    "name": item["name"],
+                    "arguments": item.get("arguments") or "",
+                }
+            )
             return []
         index = self._index(event.output_index)
         events: list[Event] = []
@@ -168,11 +183,16 @@ class ChatTurn:
         if end is None:  # no round finished reading (cannot happen unless the stream raised)
             end = ResponseEnded(status="incomplete", items=[], incomplete_reason="stream_interrupted")
         if rounds_exhausted:
-            ending = ResponseEnded(status="incomplete", items=items, incomplete_reason="max_tool_rounds",
-                                   error="the model kept calling tools past the limit of rounds")
+            ending = ResponseEnded(
+                status="incomplete",
+                items=items,
+                incomplete_reason="max_tool_rounds",
+                error="the model kept calling tools past the limit of rounds",
+            )
         else:
-            ending = ResponseEnded(status=end.status, items=items, error=end.error,
-                                   incomplete_reason=end.incomplete_reason)
+            ending = ResponseEnded(
+                status=end.status, items=items, error=end.error, incomplete_reason=end.incomplete_reason
+            )
         return [self._usage, ending]
 
     def _index(self, round_index: int) -> int:

@@ -52,8 +52,9 @@ class ResponsesBackend:
             conversation_id = request.claim_conversation(created) if request.claim_conversation else created
             if conversation_id != created:
                 discard_conversation(client, created)
-            yield ConversationCreated(conversation_id=conversation_id,
-                                      seeded_items=len(request.history) if conversation_id == created else 0)
+            yield ConversationCreated(
+                conversation_id=conversation_id, seeded_items=len(request.history) if conversation_id == created else 0
+            )
         reader = ResponseStreamReader()
         with client.responses.create(**create_params(request, conversation_id)) as events:
             for event in events:
@@ -65,18 +66,21 @@ class ResponsesBackend:
         conversation_id = request.thread.conversation_id
         if request.thread.mode == "conversation" and conversation_id is None:
             first, rest = seed_batches(request.history)
-            conversation = await client.conversations.create(metadata=conversation_metadata(request.thread),
-                                                             items=first)
+            conversation = await client.conversations.create(
+                metadata=conversation_metadata(request.thread), items=first
+            )
             created = conversation.id
             for batch in rest:
                 await client.conversations.items.create(created, items=batch)
-            conversation_id = (await asyncio.to_thread(request.claim_conversation, created)
-                               if request.claim_conversation else created)
+            conversation_id = (
+                await asyncio.to_thread(request.claim_conversation, created) if request.claim_conversation else created
+            )
             if conversation_id != created:
                 with contextlib.suppress(openai.OpenAIError):
                     await client.conversations.delete(created)
-            yield ConversationCreated(conversation_id=conversation_id,
-                                      seeded_items=len(request.history) if conversation_id == created else 0)
+            yield ConversationCreated(
+                conversation_id=conversation_id, seeded_items=len(request.history) if conversation_id == created else 0
+            )
         reader = ResponseStreamReader()
         async with await client.responses.create(**create_params(request, conversation_id)) as events:
             async for event in events:
@@ -92,7 +96,7 @@ SEED_BATCH = 20
 def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[dict[str, Any]]]]:
     """History split for seeding a conversation: the first batch (omitted when empty, as the SDK expects) and
     the rest in batches of at most 20."""
-    batches = [history[start:start + SEED_BATCH] for start in range(0, len(history), SEED_BATCH)]
+    batches = [history[start : start + SEED_BATCH] for start in range(0, len(history), SEED_BATCH)]
     return (batches[0] if batches else omit), batches[1:]
 
 
@@ -152,8 +156,12 @@ def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str
 def ended(reader: ResponseStreamReader) -> ResponseEnded:
     if reader.status is None and reader.response_id is None and reader.error is None:
         # Not a single event: what answered is not an OpenAI event stream (a proxy's page, a wrong base URL).
-        return ResponseEnded(status="failed", items=[], error="the server answered the request for an event "
-                             "stream without a single event: it is not an OpenAI-compatible Responses API")
+        return ResponseEnded(
+            status="failed",
+            items=[],
+            error="the server answered the request for an event "
+            "stream without a single event: it is not an OpenAI-compatible Responses API",
+        )
     if reader.status is None:
         # The body ended without a terminal event: whatever arrived is all there is.
         return ResponseEnded(
@@ -162,6 +170,6 @@ def ended(reader: ResponseStreamReader) -> ResponseEnded:
             error=reader.error or "the stream ended before the response finished",
             incomplete_reason=None if reader.error else "stream_interrupted",
         )
-    return ResponseEnded(status=reader.status, items=reader.items, error=reader.error,
-                         incomplete_reason=reader.incomplete_reason)
-
+    return ResponseEnded(
+        status=reader.status, items=reader.items, error=reader.error, incomplete_reason=reader.incomplete_reason
+    )

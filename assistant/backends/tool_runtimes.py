@@ -68,8 +68,9 @@ class LocalToolRuntimes:
 
     # file search
 
-    def file_search(self, files: Sequence[LocalFile], queries: Sequence[str], *,
-                    max_results: int) -> list[FileSearchResult]:
+    def file_search(
+        self, files: Sequence[LocalFile], queries: Sequence[str], *, max_results: int
+    ) -> list[FileSearchResult]:
         """Best chunks over every query, one entry per (file, chunk) with its best score, best first."""
         index = self._index_of(files)
         best: dict[tuple[str, str], FileSearchResult] = {}

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,8 +60,9 @@ class IndexConnection:
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.where = str(path)  # for messages
         self.read_only = read_only
-        self._connection = sqlite3.connect(_read_only_uri(path) if read_only else path, uri=read_only,
-                                           isolation_level=None, check_same_thread=False)
+        self._connection = sqlite3.connect(
+            _read_only_uri(path) if read_only else path, uri=read_only, isolation_level=None, check_same_thread=False
+        )
         _configure(self._connection)
         self._lock = threading.Lock()
 
@@ -93,9 +94,11 @@ class IndexConnection:
     def check_writable(self) -> None:
         """Raise IndexUnavailable, saying what to do, when nothing can be recorded in this index."""
         if self.read_only:
-            raise IndexUnavailable(f"The index file {self.where} is on a read-only file system: it can be read "
-                                   "but nothing can be recorded. Set ASSISTANT_DB to a path on a writable disk "
-                                   "(a copy of the file) to go on; nothing was changed.")
+            raise IndexUnavailable(
+                f"The index file {self.where} is on a read-only file system: it can be read "
+                "but nothing can be recorded. Set ASSISTANT_DB to a path on a writable disk "
+                "(a copy of the file) to go on; nothing was changed."
+            )
 
     def rows(self, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Rows of one query as dicts, datetimes and booleans read back as such."""
@@ -118,7 +121,7 @@ def _stored(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Values in the form SQLAlchemy stores them in SQLite (migrations and any SQLAlchemy reader agree):
     UTC datetimes as naive ISO text with microseconds."""
     return {
-        key: value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+        key: value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
         for key, value in parameters.items()
     }
 
@@ -126,7 +129,7 @@ def _stored(parameters: Mapping[str, Any]) -> dict[str, Any]:
 def _loaded(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if key in DATETIME_COLUMNS and isinstance(value, str):
-            row[key] = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+            row[key] = datetime.fromisoformat(value).replace(tzinfo=UTC)
         elif key in BOOLEAN_COLUMNS and value is not None:
             row[key] = bool(value)
     return row
@@ -148,11 +151,14 @@ def open_sqlite_index(path: Path) -> IndexConnection:
     try:
         make_private_folder(path.parent)
     except OSError as exc:
-        raise IndexUnavailable(f"Cannot create the index folder {path.parent}: {exc.strerror}. "
-                               "Set ASSISTANT_DB to a writable path.") from exc
+        raise IndexUnavailable(
+            f"Cannot create the index folder {path.parent}: {exc.strerror}. Set ASSISTANT_DB to a writable path."
+        ) from exc
     if path.exists() and not _is_sqlite_file(path):
-        raise IndexUnavailable(f"The index file {path} is not a SQLite database (corrupt or another kind of "
-                               "file). Move it aside or set ASSISTANT_DB to another path; it was not changed.")
+        raise IndexUnavailable(
+            f"The index file {path} is not a SQLite database (corrupt or another kind of "
+            "file). Move it aside or set ASSISTANT_DB to another path; it was not changed."
+        )
     if path.exists() and _on_read_only_file_system(path):
         return _open_read_only(path)
     try:
@@ -170,8 +176,10 @@ def open_sqlite_index(path: Path) -> IndexConnection:
         raise _unavailable(path, exc) from exc
     if mode != "wal":
         # A read-only folder cannot hold the -wal file; say so rather than fail later on the first write.
-        raise IndexUnavailable(f"The index file {path} cannot be opened for writing (journal mode {mode}). "
-                               "Check its permissions, or set ASSISTANT_DB to a writable path.")
+        raise IndexUnavailable(
+            f"The index file {path} cannot be opened for writing (journal mode {mode}). "
+            "Check its permissions, or set ASSISTANT_DB to a writable path."
+        )
     migrator = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(migrator, "connect", _configure)
     # Every migration takes the write lock up front, like any other write.
@@ -193,19 +201,26 @@ def _open_read_only(path: Path) -> IndexConnection:
     except sqlite3.Error as exc:
         if connection is not None:
             connection.close()
-        raise IndexUnavailable(f"The index file {path} is on a read-only file system and cannot be read there "
-                               f"({exc}). Copy it to a writable disk and set ASSISTANT_DB to the copy; it was not "
-                               "changed.") from exc
+        raise IndexUnavailable(
+            f"The index file {path} is on a read-only file system and cannot be read there "
+            f"({exc}). Copy it to a writable disk and set ASSISTANT_DB to the copy; it was not "
+            "changed."
+        ) from exc
     known = [name for name, _ in MIGRATIONS]
     unknown = [name for name in names if name not in known]
     missing = [name for name in known if name not in names]
     if unknown or missing:
         connection.close()
-        why = (f"was written by a newer version of assistant (it has migration {unknown[-1]!r}); upgrade assistant"
-               if unknown else f"needs upgrading to this version (migration {missing[0]!r}), which cannot be "
-               "written there; copy it to a writable disk")
-        raise IndexUnavailable(f"The index file {path} is on a read-only file system and {why}, or set "
-                               "ASSISTANT_DB to another path. It was not changed.")
+        why = (
+            f"was written by a newer version of assistant (it has migration {unknown[-1]!r}); upgrade assistant"
+            if unknown
+            else f"needs upgrading to this version (migration {missing[0]!r}), which cannot be "
+            "written there; copy it to a writable disk"
+        )
+        raise IndexUnavailable(
+            f"The index file {path} is on a read-only file system and {why}, or set "
+            "ASSISTANT_DB to another path. It was not changed."
+        )
     return connection
 
 
@@ -229,13 +244,19 @@ def _is_sqlite_file(path: Path) -> bool:
 def _unavailable(path: Path, exc: Exception) -> IndexUnavailable:
     text = str(getattr(exc, "orig", exc))
     if _on_read_only_file_system(path):
-        return IndexUnavailable(f"The index file {path} is on a read-only file system, where a new index cannot "
-                                "be made. Set ASSISTANT_DB to a path on a writable disk; nothing was changed.")
+        return IndexUnavailable(
+            f"The index file {path} is on a read-only file system, where a new index cannot "
+            "be made. Set ASSISTANT_DB to a path on a writable disk; nothing was changed."
+        )
     if "readonly" in text or "unable to open" in text or "read-only" in text:
-        return IndexUnavailable(f"The index file {path} is not writable ({text}). Check its permissions, "
-                                "or set ASSISTANT_DB to a writable path.")
-    return IndexUnavailable(f"The index file {path} cannot be used: {text}. It was not changed; move it aside "
-                            "or set ASSISTANT_DB to another path.")
+        return IndexUnavailable(
+            f"The index file {path} is not writable ({text}). Check its permissions, "
+            "or set ASSISTANT_DB to a writable path."
+        )
+    return IndexUnavailable(
+        f"The index file {path} cannot be used: {text}. It was not changed; move it aside "
+        "or set ASSISTANT_DB to another path."
+    )
 
 
 def _on_read_only_file_system(path: Path) -> bool:

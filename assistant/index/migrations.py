@@ -335,8 +335,10 @@ PREVIEW_END_CHARS = 5_000
 
 def _preview(side: str) -> str:
     """SQLite's SQL for the preview of one side of a turn (`side`: a column, or new.input_text in a trigger)."""
-    return (f"CASE WHEN length({side}) <= {PREVIEW_FROM_CHARS} THEN {side} ELSE substr({side}, 1, {PREVIEW_END_CHARS})"
-            f" || ' … ' || substr({side}, -{PREVIEW_END_CHARS}) END")
+    return (
+        f"CASE WHEN length({side}) <= {PREVIEW_FROM_CHARS} THEN {side} ELSE substr({side}, 1, {PREVIEW_END_CHARS})"
+        f" || ' … ' || substr({side}, -{PREVIEW_END_CHARS}) END"
+    )
 
 
 @migration
@@ -432,8 +434,10 @@ def m011_thread_lease(connection: Connection) -> None:
 
 
 def applied(connection: Connection) -> list[str]:
-    _run(connection,
-         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)")
+    _run(
+        connection,
+        "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)",
+    )
     order = "applied_at, name" if connection.dialect.name == "postgresql" else "rowid"  # PostgreSQL has no rowid
     return [row[0] for row in connection.exec_driver_sql(f"SELECT name FROM _migrations ORDER BY {order}")]
 
@@ -461,7 +465,8 @@ def migrate(writer: Engine, where: str) -> list[str]:
             if name in applied(connection):
                 continue  # another process applied it since
             step(connection)
-            connection.execute(text("INSERT INTO _migrations (name, applied_at) VALUES (:name, CURRENT_TIMESTAMP)"),
-                               {"name": name})
+            connection.execute(
+                text("INSERT INTO _migrations (name, applied_at) VALUES (:name, CURRENT_TIMESTAMP)"), {"name": name}
+            )
         ran.append(name)
     return ran

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,14 +57,19 @@ def masked_url(url: str) -> str:
             if ":" in user:
                 user = user.split(":", 1)[0] + ":***"
             netloc = f"{user}@{host}"
-        query = urlencode([(key, "***" if key == "password" else value)
-                           for key, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*/:=,")
+        query = urlencode(
+            [
+                (key, "***" if key == "password" else value)
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="*/:=,",
+        )
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:  # not parseable as a URL at all: show nothing of it that could be the password
         return url.split("://", 1)[0] + "://***"
 
 
-@lru_cache(maxsize=None)
+@cache
 def pyformat(sql: str) -> str:
     """`sql` with sqlite3-style `:name` parameters as psycopg's `%(name)s`. A literal `%` is doubled (psycopg
     reads every `%`); quoted literals and `::` casts are left alone."""
@@ -130,10 +135,9 @@ class PostgresConnection:
         """Rows of one query as dicts (TIMESTAMPTZ and BOOLEAN read back as aware UTC datetimes and bools)."""
         from psycopg.rows import dict_row
 
-        with self._lock:
-            with self._live().cursor(row_factory=dict_row) as cursor:
-                cursor.execute(pyformat(sql), parameters)
-                return cursor.fetchall()
+        with self._lock, self._live().cursor(row_factory=dict_row) as cursor:
+            cursor.execute(pyformat(sql), parameters)
+            return cursor.fetchall()
 
     def close(self) -> None:
         with self._lock:
@@ -162,8 +166,9 @@ def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
     try:
         import psycopg
     except ImportError as exc:
-        raise IndexUnavailable("ASSISTANT_DB is a PostgreSQL URL but psycopg is not installed: "
-                               "pip install 'assistant[postgres]'.") from exc
+        raise IndexUnavailable(
+            "ASSISTANT_DB is a PostgreSQL URL but psycopg is not installed: pip install 'assistant[postgres]'."
+        ) from exc
     try:
         options = psycopg.conninfo.conninfo_to_dict(url)
         options.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
@@ -190,13 +195,17 @@ def unavailable(url: str, exc: BaseException) -> IndexUnavailable:
     where = masked_url(url)
     sqlstate = getattr(exc, "sqlstate", None) or ""
     if sqlstate.startswith("28") or "authentication failed" in reason or "no password supplied" in reason:
-        return IndexUnavailable(f"PostgreSQL refused the login to the index at {where}: {reason}. "
-                                "Check the user and password in ASSISTANT_DB.")
+        return IndexUnavailable(
+            f"PostgreSQL refused the login to the index at {where}: {reason}. "
+            "Check the user and password in ASSISTANT_DB."
+        )
     if type(exc).__name__ == "ProgrammingError" and not sqlstate:
         return IndexUnavailable(f"ASSISTANT_DB is not a valid PostgreSQL URL ({where}): {reason}.")
     if not sqlstate or sqlstate.startswith("08") or sqlstate == "3D000":
-        return IndexUnavailable(f"Cannot reach the PostgreSQL index at {where}: {reason}. Check that the server "
-                                "is running and that ASSISTANT_DB names it.")
+        return IndexUnavailable(
+            f"Cannot reach the PostgreSQL index at {where}: {reason}. Check that the server "
+            "is running and that ASSISTANT_DB names it."
+        )
     return IndexUnavailable(f"The PostgreSQL index at {where} cannot be used: {reason}. It was not changed.")
 
 
@@ -224,10 +233,14 @@ def open_postgres_index(url: str) -> PostgresConnection:
     from assistant.index.migrations import migrate
 
     connect(url).close()  # the clear error for a wrong URL, an unreachable server or a refused login comes first
-    migrator = create_engine("postgresql+psycopg://", creator=lambda: connect(url, autocommit=False),
-                             poolclass=NullPool)
-    event.listen(migrator, "begin",
-                 lambda connection: connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+    migrator = create_engine(
+        "postgresql+psycopg://", creator=lambda: connect(url, autocommit=False), poolclass=NullPool
+    )
+    event.listen(
+        migrator,
+        "begin",
+        lambda connection: connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
+    )
     try:
         migrate(migrator, masked_url(url))
     except DBAPIError as exc:

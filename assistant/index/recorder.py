@@ -25,7 +25,6 @@ from assistant.index.store import IndexStore, Lease
 from assistant.pricing import turn_cost
 from assistant.turn import Turn
 
-
 # What a long answer has delivered (its finished items, its text so far) is written this often while it streams,
 # so a process killed mid-answer (which cannot close its turn) loses at most this much of it. A turn shorter than
 # this writes only at its start and its close: two transactions, on the hot path of every answer.
@@ -45,8 +44,13 @@ class TurnRecorder:
         previous = request.thread.last_response_id if request.thread.mode == "chain" else None
         input_items = [request.input_item]
         self.turn_id, self.seq = store.begin_turn(
-            thread_id=self.thread_id, input_text=request.input_text, input_items=input_items, model=request.model,
-            backend=backend, mode=request.thread.mode, conversation_id=self.conversation_id,
+            thread_id=self.thread_id,
+            input_text=request.input_text,
+            input_items=input_items,
+            model=request.model,
+            backend=backend,
+            mode=request.thread.mode,
+            conversation_id=self.conversation_id,
             previous_response_id=previous,
         )
         self._output_base = len(input_items)  # item positions: inputs first, then outputs
@@ -79,8 +83,9 @@ class TurnRecorder:
         continues the old ids."""
         self.request = request
         self.conversation_id = None
-        self.store.update_turn(self.turn_id, conversation_id=None, previous_response_id=None, backend=backend,
-                               mode=request.thread.mode)
+        self.store.update_turn(
+            self.turn_id, conversation_id=None, previous_response_id=None, backend=backend, mode=request.thread.mode
+        )
 
     def record(self, event: Event) -> None:
         match event.type:
@@ -109,7 +114,8 @@ class TurnRecorder:
                 self.usage = _added(self._usage_before, event)  # type: ignore[arg-type]
             case "function.result":
                 self.function_results[event.call_id] = {  # type: ignore[union-attr]
-                    "output": event.output, "error": event.error,  # type: ignore[union-attr]
+                    "output": event.output,
+                    "error": event.error,  # type: ignore[union-attr]
                     "duration_ms": event.duration_ms,  # type: ignore[union-attr]
                 }
             case "response.ended":
@@ -121,7 +127,7 @@ class TurnRecorder:
         if self._response_id_pending:
             values["response_id"] = self.response_id
             self._response_id_pending = False
-        self.store.save_progress(self.turn_id, self._round_items[self._items_saved:], lease=self.lease, **values)
+        self.store.save_progress(self.turn_id, self._round_items[self._items_saved :], lease=self.lease, **values)
         self._items_saved = len(self._round_items)
         self._saved_at = now
 
@@ -139,8 +145,14 @@ class TurnRecorder:
         outputs = [(start + index, item) for index, item in enumerate(items)]
         inputs = [(start + len(items) + index, item) for index, item in enumerate(function_outputs)]
         self.rounds += 1
-        self.store.settle_round(self.turn_id, from_position=start, outputs=outputs, inputs=inputs,
-                                response_id=self.response_id, rounds=self.rounds)
+        self.store.settle_round(
+            self.turn_id,
+            from_position=start,
+            outputs=outputs,
+            inputs=inputs,
+            response_id=self.response_id,
+            rounds=self.rounds,
+        )
         self._earlier_outputs += outputs
         self._turn_items += [*items, *function_outputs]
         self._offset = len(self._turn_items)
@@ -193,8 +205,9 @@ class TurnRecorder:
             cached_tokens=self.usage.cached_tokens,
             output_tokens=self.usage.output_tokens,
             reasoning_tokens=self.usage.reasoning_tokens,
-            cost_usd=turn_cost(self.model, self.usage.input_tokens, self.usage.cached_tokens,
-                               self.usage.output_tokens, tool_calls),
+            cost_usd=turn_cost(
+                self.model, self.usage.input_tokens, self.usage.cached_tokens, self.usage.output_tokens, tool_calls
+            ),
             rounds=self.rounds,
             output_format=json.dumps(self.request.text_format) if self.request.text_format else None,
         )
@@ -204,7 +217,9 @@ class TurnRecorder:
 def _added(before: Usage, more: Usage) -> Usage:
     if before == Usage():
         return more
-    return Usage(input_tokens=before.input_tokens + more.input_tokens,
-                 cached_tokens=before.cached_tokens + more.cached_tokens,
-                 output_tokens=before.output_tokens + more.output_tokens,
-                 reasoning_tokens=before.reasoning_tokens + more.reasoning_tokens)
+    return Usage(
+        input_tokens=before.input_tokens + more.input_tokens,
+        cached_tokens=before.cached_tokens + more.cached_tokens,
+        output_tokens=before.output_tokens + more.output_tokens,
+        reasoning_tokens=before.reasoning_tokens + more.reasoning_tokens,
+    )

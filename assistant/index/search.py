@@ -64,11 +64,15 @@ def search_query(text: str) -> SearchQuery:
             break
         seen.add(word)
         terms.append(word)
-    left_out = [reason for reason, happened in (
-        (f"only its first {MAX_QUERY_CHARS:,} characters were read", cut),
-        (f"only its first {MAX_TERMS} different words are searched for", too_many),
-        (f"words over {MAX_TERM_CHARS} characters are left out", too_long),
-    ) if happened]
+    left_out = [
+        reason
+        for reason, happened in (
+            (f"only its first {MAX_QUERY_CHARS:,} characters were read", cut),
+            (f"only its first {MAX_TERMS} different words are searched for", too_many),
+            (f"words over {MAX_TERM_CHARS} characters are left out", too_long),
+        )
+        if happened
+    ]
     note = f"The search was shortened: {'; '.join(left_out)}." if left_out else None
     return SearchQuery(tuple(terms), note)
 
@@ -91,7 +95,7 @@ def _marks(terms: Sequence[str]) -> re.Pattern[str] | None:
     for term in terms:
         for ending in _ENDINGS:
             if term.endswith(ending) and len(term) - len(ending) >= 3:
-                term = term[:-len(ending)]
+                term = term[: -len(ending)]
                 break
         stems.append(re.escape(term))
     return re.compile(rf"\b(?:{'|'.join(stems)})\w*", re.IGNORECASE) if stems else None
@@ -114,7 +118,7 @@ def _around(text: str, start: int, end: int, marks: re.Pattern[str] | None) -> s
     high = min(len(words), low + SNIPPET_WORDS)
     at_start = low == 0 and begin == 0
     at_end = high == len(words) and stop == len(text)
-    shown = text[0 if at_start else words[low][0]:len(text) if at_end else words[high - 1][1]]
+    shown = text[0 if at_start else words[low][0] : len(text) if at_end else words[high - 1][1]]
     if marks:
         shown = marks.sub(lambda match: f"[{match.group()}]", shown)
     return f"{'' if at_start else '…'}{' '.join(shown.split())}{'' if at_end else '…'}"

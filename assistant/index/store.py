@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,7 @@ class ComparisonRecord:
     summary: dict[str, Any]
     created_at: datetime
 
+
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     thread_id: str
@@ -197,12 +198,12 @@ def new_thread_id() -> str:
 # SQL, with named parameters. Column names come from the tables, never from input.
 
 
-@lru_cache(maxsize=None)
+@cache
 def insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f':{column}' for column in columns)})"
 
 
-@lru_cache(maxsize=None)
+@cache
 def update_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {', '.join(f'{column} = :{column}' for column in columns)} WHERE id = :id"
 
@@ -265,8 +266,10 @@ IN_PROGRESS_TURNS = "SELECT id, owner FROM turns WHERE status = 'in_progress'"
 CLOSE_INTERRUPTED_TURN = """UPDATE turns SET status = 'incomplete', incomplete_reason = 'interrupted',
                                              error = :error, completed_at = :completed_at
                             WHERE id = :id AND status = 'in_progress'"""
-INTERRUPTED = ("The process running this turn ended (killed or crashed) before the answer finished; "
-               "the text kept is what had arrived.")
+INTERRUPTED = (
+    "The process running this turn ended (killed or crashed) before the answer finished; "
+    "the text kept is what had arrived."
+)
 # The new turn's items: the thread's newest turn is the one just inserted (the write lock is held: on SQLite the
 # file's, on PostgreSQL the thread row's, taken by updating it first).
 INSERT_ITEMS_OF_NEW_TURN = """INSERT INTO items (turn_id, position, direction, type, item_id, status, payload)
@@ -331,16 +334,27 @@ class IndexStore:
         tools: str | None = None,
     ) -> ThreadInfo:
         now = utcnow()
-        values = dict(id=new_thread_id(), title=title, mode=mode, model=model, instructions=instructions,
-                      base_url=base_url, tools=tools, archived=False, created_at=now, updated_at=now)
+        values = dict(
+            id=new_thread_id(),
+            title=title,
+            mode=mode,
+            model=model,
+            instructions=instructions,
+            base_url=base_url,
+            tools=tools,
+            archived=False,
+            created_at=now,
+            updated_at=now,
+        )
         self._write([(insert_sql("threads", tuple(values)), values)])
         return ThreadInfo(conversation_id=None, last_response_id=None, **values)
 
     def thread(self, thread_id: str) -> ThreadInfo:
         rows = self.connection.rows(THREAD_BY_ID, {"key": thread_id})
         if not rows:
-            raise ThreadNotFound(f"No thread {thread_id!r} in the index {self.connection.where}. "
-                                 "List threads with `assistant threads`.")
+            raise ThreadNotFound(
+                f"No thread {thread_id!r} in the index {self.connection.where}. List threads with `assistant threads`."
+            )
         return _thread_of(rows[0])
 
     def threads(self, *, limit: int = 50, offset: int = 0, archived: bool = False) -> list[ThreadInfo]:
@@ -358,32 +372,44 @@ class IndexStore:
         """Delete a thread and everything recorded under it; its forks keep their copies and lose the link."""
         params = {"key": thread_id}
         turns = "SELECT id FROM turns WHERE thread_id = :key"
-        self._write([
-            (f"DELETE FROM items WHERE turn_id IN ({turns})", params),
-            (f"DELETE FROM tool_calls WHERE turn_id IN ({turns})", params),
-            (f"DELETE FROM citations WHERE turn_id IN ({turns})", params),
-            (f"DELETE FROM container_files WHERE turn_id IN ({turns})", params),
-            ("DELETE FROM turns WHERE thread_id = :key", params),
-            ("DELETE FROM thread_changes WHERE thread_id = :key", params),
-            ("UPDATE containers SET thread_id = NULL WHERE thread_id = :key", params),
-            ("DELETE FROM vector_store_files WHERE vector_store_id IN "
-             "(SELECT id FROM vector_stores WHERE thread_id = :key)", params),
-            ("DELETE FROM vector_stores WHERE thread_id = :key", params),
-            ("UPDATE threads SET parent_id = NULL WHERE parent_id = :key", params),
-            ("DELETE FROM threads WHERE id = :key", params),
-        ])
+        self._write(
+            [
+                (f"DELETE FROM items WHERE turn_id IN ({turns})", params),
+                (f"DELETE FROM tool_calls WHERE turn_id IN ({turns})", params),
+                (f"DELETE FROM citations WHERE turn_id IN ({turns})", params),
+                (f"DELETE FROM container_files WHERE turn_id IN ({turns})", params),
+                ("DELETE FROM turns WHERE thread_id = :key", params),
+                ("DELETE FROM thread_changes WHERE thread_id = :key", params),
+                ("UPDATE containers SET thread_id = NULL WHERE thread_id = :key", params),
+                (
+                    "DELETE FROM vector_store_files WHERE vector_store_id IN "
+                    "(SELECT id FROM vector_stores WHERE thread_id = :key)",
+                    params,
+                ),
+                ("DELETE FROM vector_stores WHERE thread_id = :key", params),
+                ("UPDATE threads SET parent_id = NULL WHERE parent_id = :key", params),
+                ("DELETE FROM threads WHERE id = :key", params),
+            ]
+        )
 
     def claim_conversation(self, thread_id: str, turn_id: int, conversation_id: str) -> str:
         """Make `conversation_id` the thread's conversation unless it already has one (another process's, made
         at the same moment), and the turn's the one the thread has after that, which is returned; in one
         transaction."""
-        [_, [(winner,)], _] = self._write([
-            ("UPDATE threads SET conversation_id = :conversation_id WHERE id = :id AND conversation_id IS NULL",
-             {"conversation_id": conversation_id, "id": thread_id}),
-            ("SELECT conversation_id FROM threads WHERE id = :id", {"id": thread_id}),
-            ("UPDATE turns SET conversation_id = (SELECT conversation_id FROM threads WHERE id = :thread_id) "
-             "WHERE id = :turn_id", {"thread_id": thread_id, "turn_id": turn_id}),
-        ])
+        [_, [(winner,)], _] = self._write(
+            [
+                (
+                    "UPDATE threads SET conversation_id = :conversation_id WHERE id = :id AND conversation_id IS NULL",
+                    {"conversation_id": conversation_id, "id": thread_id},
+                ),
+                ("SELECT conversation_id FROM threads WHERE id = :id", {"id": thread_id}),
+                (
+                    "UPDATE turns SET conversation_id = (SELECT conversation_id FROM threads WHERE id = :thread_id) "
+                    "WHERE id = :turn_id",
+                    {"thread_id": thread_id, "turn_id": turn_id},
+                ),
+            ]
+        )
         return winner
 
     def take_lease(self, lease: Lease) -> LeaseHolder | None:
@@ -393,8 +419,14 @@ class IndexStore:
         stale = None
         while True:
             now = utcnow()
-            values = {"id": lease.thread_id, "owner": current_owner(), "token": lease.token, "stale": stale,
-                      "expires_at": now + lease.hold, "now": now}
+            values = {
+                "id": lease.thread_id,
+                "owner": current_owner(),
+                "token": lease.token,
+                "stale": stale,
+                "expires_at": now + lease.hold,
+                "now": now,
+            }
             [_, rows] = self._write([(TAKE_LEASE, values), (LEASE_OF_THREAD, {"id": lease.thread_id})])
             if not rows:
                 raise ThreadNotFound(f"No thread {lease.thread_id!r} in the index {self.connection.where}.")
@@ -413,10 +445,12 @@ class IndexStore:
         now = utcnow()
         change = {"thread_id": thread_id, "kind": kind, "detail": detail, "created_at": now}
         thread_values = {**thread_values, "updated_at": now}
-        self._write([
-            (insert_sql("thread_changes", tuple(change)), change),
-            (update_sql("threads", tuple(thread_values)), {**thread_values, "id": thread_id}),
-        ])
+        self._write(
+            [
+                (insert_sql("thread_changes", tuple(change)), change),
+                (update_sql("threads", tuple(thread_values)), {**thread_values, "id": thread_id}),
+            ]
+        )
 
     def changes(self, thread_id: str) -> list[ThreadChange]:
         rows = self.connection.rows(CHANGES_OF_THREAD, {"key": thread_id})
@@ -426,22 +460,40 @@ class IndexStore:
         """A new thread whose index history is a copy of the parent's turns 1..at_seq (items included). It has
         no server state yet: the next turn rebuilds it from these turns."""
         now = utcnow()
-        values = dict(id=new_thread_id(), title=title, mode=parent.mode, model=parent.model,
-                      instructions=parent.instructions, base_url=parent.base_url, tools=parent.tools,
-                      parent_id=parent.id,
-                      forked_at_seq=at_seq, last_response_id=last_response_id, archived=False,
-                      created_at=now, updated_at=now)
-        change = {"thread_id": values["id"], "kind": "forked", "created_at": now,
-                  "detail": f"forked from {parent.id} at turn {at_seq}"}
+        values = dict(
+            id=new_thread_id(),
+            title=title,
+            mode=parent.mode,
+            model=parent.model,
+            instructions=parent.instructions,
+            base_url=parent.base_url,
+            tools=parent.tools,
+            parent_id=parent.id,
+            forked_at_seq=at_seq,
+            last_response_id=last_response_id,
+            archived=False,
+            created_at=now,
+            updated_at=now,
+        )
+        change = {
+            "thread_id": values["id"],
+            "kind": "forked",
+            "created_at": now,
+            "detail": f"forked from {parent.id} at turn {at_seq}",
+        }
         params = {"child": values["id"], "parent": parent.id, "at_seq": at_seq}
-        self._write([
-            (insert_sql("threads", tuple(values)), values),
-            (COPY_TURNS, params),
-            (COPY_ITEMS, params),
-            ("UPDATE threads SET turn_count = (SELECT count(*) FROM turns WHERE thread_id = :child) WHERE id = :child",
-             params),
-            (insert_sql("thread_changes", tuple(change)), change),
-        ])
+        self._write(
+            [
+                (insert_sql("threads", tuple(values)), values),
+                (COPY_TURNS, params),
+                (COPY_ITEMS, params),
+                (
+                    "UPDATE threads SET turn_count = (SELECT count(*) FROM turns WHERE thread_id = :child) WHERE id = :child",
+                    params,
+                ),
+                (insert_sql("thread_changes", tuple(change)), change),
+            ]
+        )
         return self.thread(values["id"])
 
     # turns
@@ -460,18 +512,30 @@ class IndexStore:
     ) -> tuple[int, int]:
         """Record the user's message before the request goes out. Returns (turn id, seq)."""
         now = utcnow()
-        values = dict(thread_id=thread_id, backend=backend, mode=mode, model=model, input_text=input_text,
-                      conversation_id=conversation_id, previous_response_id=previous_response_id, created_at=now,
-                      owner=current_owner())
+        values = dict(
+            thread_id=thread_id,
+            backend=backend,
+            mode=mode,
+            model=model,
+            input_text=input_text,
+            conversation_id=conversation_id,
+            previous_response_id=previous_response_id,
+            created_at=now,
+            owner=current_owner(),
+        )
         # The thread's row is updated first: on PostgreSQL that locks it, so writers on one thread take turns
         # (SQLite's BEGIN IMMEDIATE has already locked the whole file).
         statements: list[Statement] = [
-            ("UPDATE threads SET updated_at = :updated_at, turn_count = turn_count + 1 WHERE id = :id",
-             {"updated_at": now, "id": thread_id}),
+            (
+                "UPDATE threads SET updated_at = :updated_at, turn_count = turn_count + 1 WHERE id = :id",
+                {"updated_at": now, "id": thread_id},
+            ),
             (BEGIN_TURN, values),
         ]
-        rows = [{**_item_values(None, position, "input", item), "thread_id": thread_id}
-                for position, item in enumerate(input_items)]
+        rows = [
+            {**_item_values(None, position, "input", item), "thread_id": thread_id}
+            for position, item in enumerate(input_items)
+        ]
         if rows:
             statements.append((INSERT_ITEMS_OF_NEW_TURN, rows))
         [(turn_id, seq)] = self._write(statements)[1]
@@ -484,15 +548,17 @@ class IndexStore:
         gone = [row["id"] for row in self.connection.rows(IN_PROGRESS_TURNS, {}) if owner_is_gone(row["owner"])]
         if gone:
             now = utcnow()
-            self._write([(CLOSE_INTERRUPTED_TURN, [{"id": id, "error": INTERRUPTED, "completed_at": now}
-                                                   for id in gone])])
+            self._write(
+                [(CLOSE_INTERRUPTED_TURN, [{"id": id, "error": INTERRUPTED, "completed_at": now} for id in gone])]
+            )
         return gone
 
     def update_turn(self, turn_id: int, **values: Any) -> None:
         self._write([(update_sql("turns", tuple(values)), {**values, "id": turn_id})])
 
-    def save_progress(self, turn_id: int, items: list[tuple[int, dict[str, Any]]], *, lease: Lease | None = None,
-                      **turn_values: Any) -> None:
+    def save_progress(
+        self, turn_id: int, items: list[tuple[int, dict[str, Any]]], *, lease: Lease | None = None, **turn_values: Any
+    ) -> None:
         """Record what a turn's stream has delivered so far: finished output items (position, item), and
         `turn_values` (the text so far, the response id), in one transaction; the progress renews the turn's
         `lease`, if it holds one."""
@@ -500,8 +566,9 @@ class IndexStore:
         if turn_values:
             statements.append((update_sql("turns", tuple(turn_values)), {**turn_values, "id": turn_id}))
         if lease is not None and statements:
-            statements.append((RENEW_LEASE, {"id": lease.thread_id, "token": lease.token,
-                                              "expires_at": utcnow() + lease.hold}))
+            statements.append(
+                (RENEW_LEASE, {"id": lease.thread_id, "token": lease.token, "expires_at": utcnow() + lease.hold})
+            )
         if statements:
             self._write(statements)
 
@@ -548,14 +615,23 @@ class IndexStore:
             statements.append((RELEASE_LEASE, {"id": lease.thread_id, "token": lease.token}))
         self._write(statements)
 
-    def settle_round(self, turn_id: int, *, from_position: int, outputs: list[tuple[int, dict[str, Any]]],
-                     inputs: list[tuple[int, dict[str, Any]]], **turn_values: Any) -> None:
+    def settle_round(
+        self,
+        turn_id: int,
+        *,
+        from_position: int,
+        outputs: list[tuple[int, dict[str, Any]]],
+        inputs: list[tuple[int, dict[str, Any]]],
+        **turn_values: Any,
+    ) -> None:
         """A model round of a turn ended in function calls: its final output list replaces the items streamed
         from `from_position` on, and the function outputs that answer them follow, as input items (they are
         the next round's input), in one transaction."""
         statements: list[Statement] = [
-            ("DELETE FROM items WHERE turn_id = :turn_id AND position >= :position",
-             {"turn_id": turn_id, "position": from_position}),
+            (
+                "DELETE FROM items WHERE turn_id = :turn_id AND position >= :position",
+                {"turn_id": turn_id, "position": from_position},
+            ),
             *self._item_inserts(turn_id, "output", outputs),
             *self._item_inserts(turn_id, "input", inputs),
         ]
@@ -574,8 +650,13 @@ class IndexStore:
         items: dict[int, list[Item]] = {row["id"]: [] for row in rows}
         for row in self.connection.rows(items_query, {"key": key}):
             items[row["turn_id"]].append(
-                Item(direction=row["direction"], type=row["type"], item_id=row["item_id"], status=row["status"],
-                     data=json.loads(row["payload"]))
+                Item(
+                    direction=row["direction"],
+                    type=row["type"],
+                    item_id=row["item_id"],
+                    status=row["status"],
+                    data=json.loads(row["payload"]),
+                )
             )
         return [_turn_of(row, items[row["id"]]) for row in rows]
 
@@ -587,11 +668,21 @@ class IndexStore:
     def tool_calls(self, thread_id: str) -> list[ToolCall]:
         rows = self.connection.rows(TOOL_CALLS_OF_THREAD, {"key": thread_id})
         return [
-            ToolCall(turn_id=row["turn_id"], item_id=row["item_id"], type=row["type"], status=row["status"],
-                     queries=json.loads(row["queries"]) if row["queries"] else [], code=row["code"],
-                     logs=row["logs"], container_id=row["container_id"],
-                     results=json.loads(row["results"]) if row["results"] else None, call_id=row["call_id"],
-                     output=row["output"], error=row["error"], duration_ms=row["duration_ms"])
+            ToolCall(
+                turn_id=row["turn_id"],
+                item_id=row["item_id"],
+                type=row["type"],
+                status=row["status"],
+                queries=json.loads(row["queries"]) if row["queries"] else [],
+                code=row["code"],
+                logs=row["logs"],
+                container_id=row["container_id"],
+                results=json.loads(row["results"]) if row["results"] else None,
+                call_id=row["call_id"],
+                output=row["output"],
+                error=row["error"],
+                duration_ms=row["duration_ms"],
+            )
             for row in rows
         ]
 
@@ -602,48 +693,83 @@ class IndexStore:
     # files, vector stores, containers
 
     def file_by_content(self, server: str, sha256: str) -> FileRecord | None:
-        rows = self.connection.rows(_select("files", "WHERE server = :server AND sha256 = :sha256 "
-                                                     "ORDER BY created_at DESC LIMIT 1"),
-                                    {"server": server, "sha256": sha256})
+        rows = self.connection.rows(
+            _select("files", "WHERE server = :server AND sha256 = :sha256 ORDER BY created_at DESC LIMIT 1"),
+            {"server": server, "sha256": sha256},
+        )
         return FileRecord(**rows[0]) if rows else None
 
-    def add_file(self, *, id: str, server: str, filename: str, bytes: int, sha256: str, purpose: str,
-                 path: str | None = None) -> None:
-        values = dict(id=id, server=server, filename=filename, bytes=bytes, sha256=sha256, purpose=purpose,
-                      created_at=utcnow(), path=path)
+    def add_file(
+        self, *, id: str, server: str, filename: str, bytes: int, sha256: str, purpose: str, path: str | None = None
+    ) -> None:
+        values = dict(
+            id=id,
+            server=server,
+            filename=filename,
+            bytes=bytes,
+            sha256=sha256,
+            purpose=purpose,
+            created_at=utcnow(),
+            path=path,
+        )
         self._write([(insert_sql("files", tuple(values)), values)])
 
     def forget_file(self, file_id: str) -> None:
-        self._write([("DELETE FROM vector_store_files WHERE file_id = :id", {"id": file_id}),
-                     ("DELETE FROM files WHERE id = :id", {"id": file_id})])
+        self._write(
+            [
+                ("DELETE FROM vector_store_files WHERE file_id = :id", {"id": file_id}),
+                ("DELETE FROM files WHERE id = :id", {"id": file_id}),
+            ]
+        )
 
     def thread_vector_store(self, thread_id: str) -> str | None:
-        rows = self.connection.rows("SELECT id FROM vector_stores WHERE thread_id = :key ORDER BY created_at LIMIT 1",
-                                    {"key": thread_id})
+        rows = self.connection.rows(
+            "SELECT id FROM vector_stores WHERE thread_id = :key ORDER BY created_at LIMIT 1", {"key": thread_id}
+        )
         return rows[0]["id"] if rows else None
 
     def add_vector_store(self, *, id: str, server: str, thread_id: str | None, name: str) -> None:
         values = dict(id=id, server=server, thread_id=thread_id, name=name, created_at=utcnow())
         self._write([(insert_sql("vector_stores", tuple(values)), values)])
 
-    def set_vector_store_file(self, vector_store_id: str, file_id: str, status: str,
-                              last_error: str | None = None) -> None:
+    def set_vector_store_file(
+        self, vector_store_id: str, file_id: str, status: str, last_error: str | None = None
+    ) -> None:
         values = dict(vector_store_id=vector_store_id, file_id=file_id, status=status, last_error=last_error)
-        self._write([(insert_sql("vector_store_files", tuple(values))
-                      + " ON CONFLICT (vector_store_id, file_id) DO UPDATE SET status = excluded.status, "
-                        "last_error = excluded.last_error", values)])
+        self._write(
+            [
+                (
+                    insert_sql("vector_store_files", tuple(values))
+                    + " ON CONFLICT (vector_store_id, file_id) DO UPDATE SET status = excluded.status, "
+                    "last_error = excluded.last_error",
+                    values,
+                )
+            ]
+        )
 
     def remove_vector_store_file(self, vector_store_id: str, file_id: str) -> None:
-        self._write([("DELETE FROM vector_store_files WHERE vector_store_id = :store AND file_id = :file",
-                      {"store": vector_store_id, "file": file_id})])
+        self._write(
+            [
+                (
+                    "DELETE FROM vector_store_files WHERE vector_store_id = :store AND file_id = :file",
+                    {"store": vector_store_id, "file": file_id},
+                )
+            ]
+        )
 
     def thread_files(self, thread_id: str) -> list[FileRecord]:
         rows = self.connection.rows(
-            _select("files", """JOIN vector_store_files ON vector_store_files.file_id = files.id
+            _select(
+                "files",
+                """JOIN vector_store_files ON vector_store_files.file_id = files.id
                                 JOIN vector_stores ON vector_stores.id = vector_store_files.vector_store_id
-                                WHERE vector_stores.thread_id = :key ORDER BY files.created_at""").replace(
-                " FROM files", ", vector_store_files.vector_store_id, vector_store_files.status, "
-                               "vector_store_files.last_error FROM files", 1),
+                                WHERE vector_stores.thread_id = :key ORDER BY files.created_at""",
+            ).replace(
+                " FROM files",
+                ", vector_store_files.vector_store_id, vector_store_files.status, "
+                "vector_store_files.last_error FROM files",
+                1,
+            ),
             {"key": thread_id},
         )
         return [FileRecord(**row) for row in rows]
@@ -653,25 +779,51 @@ class IndexStore:
         self._write([(insert_sql("containers", tuple(values)) + " ON CONFLICT (id) DO NOTHING", values)])
 
     def replace_container(self, old_id: str, new_id: str) -> None:
-        self._write([("UPDATE containers SET status = 'expired', replaced_by = :new WHERE id = :old",
-                      {"old": old_id, "new": new_id})])
+        self._write(
+            [
+                (
+                    "UPDATE containers SET status = 'expired', replaced_by = :new WHERE id = :old",
+                    {"old": old_id, "new": new_id},
+                )
+            ]
+        )
 
     def thread_container(self, thread_id: str) -> str | None:
         """The container the thread's code last ran in, if it has not been replaced."""
-        rows = self.connection.rows("SELECT id FROM containers WHERE thread_id = :key AND status = 'active' "
-                                    "ORDER BY created_at DESC LIMIT 1", {"key": thread_id})
+        rows = self.connection.rows(
+            "SELECT id FROM containers WHERE thread_id = :key AND status = 'active' ORDER BY created_at DESC LIMIT 1",
+            {"key": thread_id},
+        )
         return rows[0]["id"] if rows else None
 
-    def add_container_file(self, *, container_id: str, file_id: str, turn_id: int | None, filename: str,
-                           path: str | None, bytes: int | None) -> None:
-        values = dict(container_id=container_id, file_id=file_id, turn_id=turn_id, filename=filename, path=path,
-                      bytes=bytes, created_at=utcnow())
+    def add_container_file(
+        self,
+        *,
+        container_id: str,
+        file_id: str,
+        turn_id: int | None,
+        filename: str,
+        path: str | None,
+        bytes: int | None,
+    ) -> None:
+        values = dict(
+            container_id=container_id,
+            file_id=file_id,
+            turn_id=turn_id,
+            filename=filename,
+            path=path,
+            bytes=bytes,
+            created_at=utcnow(),
+        )
         self._write([(insert_sql("container_files", tuple(values)), values)])
 
     def container_files(self, thread_id: str) -> list[ContainerFile]:
         rows = self.connection.rows(
-            _select("container_files", "JOIN turns ON turns.id = container_files.turn_id "
-                                       "WHERE turns.thread_id = :key ORDER BY container_files.id"),
+            _select(
+                "container_files",
+                "JOIN turns ON turns.id = container_files.turn_id "
+                "WHERE turns.thread_id = :key ORDER BY container_files.id",
+            ),
             {"key": thread_id},
         )
         return [ContainerFile(**{key: row[key] for key in ContainerFile.__slots__}) for row in rows]  # type: ignore[attr-defined]
@@ -688,19 +840,41 @@ class IndexStore:
             sql, match = SEARCH, query.fts5()
         if match is None:
             return []
-        return [SearchHit(thread_id=row["thread_id"], thread_title=row["thread_title"], turn_id=row["turn_id"],
-                          seq=row["seq"], snippet=snippet((row["input"], row["output"]), query.terms),
-                          input=row["input"], created_at=row["created_at"])
-                for row in self.connection.rows(sql, {"match": match, "limit": limit})]
-
+        return [
+            SearchHit(
+                thread_id=row["thread_id"],
+                thread_title=row["thread_title"],
+                turn_id=row["turn_id"],
+                seq=row["seq"],
+                snippet=snippet((row["input"], row["output"]), query.terms),
+                input=row["input"],
+                created_at=row["created_at"],
+            )
+            for row in self.connection.rows(sql, {"match": match, "limit": limit})
+        ]
 
     # comparisons (`assistant compare`)
 
-    def add_comparison(self, *, run_id: str, name: str, source: str | None, responses_thread_id: str,
-                       chat_thread_id: str, summary: dict[str, Any]) -> str:
-        values = dict(id="cmp_" + secrets.token_hex(8), run_id=run_id, name=name, source=source,
-                      responses_thread_id=responses_thread_id, chat_thread_id=chat_thread_id,
-                      summary=json.dumps(summary), created_at=utcnow())
+    def add_comparison(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        source: str | None,
+        responses_thread_id: str,
+        chat_thread_id: str,
+        summary: dict[str, Any],
+    ) -> str:
+        values = dict(
+            id="cmp_" + secrets.token_hex(8),
+            run_id=run_id,
+            name=name,
+            source=source,
+            responses_thread_id=responses_thread_id,
+            chat_thread_id=chat_thread_id,
+            summary=json.dumps(summary),
+            created_at=utcnow(),
+        )
         self._write([(insert_sql("comparisons", tuple(values)), values)])
         return values["id"]
 
@@ -709,8 +883,9 @@ class IndexStore:
         as a comparison's from the start)."""
         self._write([(update_sql("comparisons", ("summary",)), {"summary": json.dumps(summary), "id": comparison_id})])
 
-    def comparisons(self, *, run_id: str | None = None, thread_id: str | None = None,
-                    limit: int = 50) -> list[ComparisonRecord]:
+    def comparisons(
+        self, *, run_id: str | None = None, thread_id: str | None = None, limit: int = 50
+    ) -> list[ComparisonRecord]:
         """Recorded comparisons, newest first: all, one run's, or the one a thread belongs to."""
         where, params = "WHERE 1 = 1", {"limit": limit}
         if run_id:
@@ -724,29 +899,57 @@ class IndexStore:
         tie = "id" if self.connection.dialect == "postgresql" else "rowid"
         query = _select("comparisons", f"{where} ORDER BY created_at DESC, {tie} DESC LIMIT :limit")
         rows = self.connection.rows(query, params)
-        return [ComparisonRecord(**{**row, "summary": json.loads(row["summary"]) if row["summary"] else {}})
-                for row in rows]
+        return [
+            ComparisonRecord(**{**row, "summary": json.loads(row["summary"]) if row["summary"] else {}}) for row in rows
+        ]
+
 
 def _thread_of(row: dict[str, Any]) -> ThreadInfo:
     return ThreadInfo(**{key: row[key] for key in ThreadInfo.__slots__})  # type: ignore[attr-defined]
 
 
 def _item_values(turn_id: int | None, position: int, direction: str, item: dict[str, Any]) -> dict[str, Any]:
-    return dict(turn_id=turn_id, position=position, direction=direction, type=item.get("type") or "message",
-                item_id=item.get("id"), status=item.get("status"), payload=json.dumps(item, ensure_ascii=False))
+    return dict(
+        turn_id=turn_id,
+        position=position,
+        direction=direction,
+        type=item.get("type") or "message",
+        item_id=item.get("id"),
+        status=item.get("status"),
+        payload=json.dumps(item, ensure_ascii=False),
+    )
 
 
 def _turn_of(row: dict[str, Any], items: list[Item]) -> Turn:
     return Turn(
-        id=row["id"], thread_id=row["thread_id"], seq=row["seq"], status=row["status"], input=row["input_text"],
-        text=row["output_text"], model=row["model"], backend=row["backend"], response_id=row["response_id"],
-        previous_response_id=row["previous_response_id"], conversation_id=row["conversation_id"],
-        usage=Usage(input_tokens=row["input_tokens"], cached_tokens=row["cached_tokens"],
-                    output_tokens=row["output_tokens"], reasoning_tokens=row["reasoning_tokens"]),
-        items=items, error=row["error"], incomplete_reason=row["incomplete_reason"],
-        request_bytes=row["request_bytes"], ttft_ms=row["ttft_ms"], latency_ms=row["latency_ms"],
-        cost_usd=row["cost_usd"], created_at=row["created_at"], completed_at=row["completed_at"],
-        output_format=json.loads(row["output_format"]) if row["output_format"] else None, rounds=row["rounds"],
+        id=row["id"],
+        thread_id=row["thread_id"],
+        seq=row["seq"],
+        status=row["status"],
+        input=row["input_text"],
+        text=row["output_text"],
+        model=row["model"],
+        backend=row["backend"],
+        response_id=row["response_id"],
+        previous_response_id=row["previous_response_id"],
+        conversation_id=row["conversation_id"],
+        usage=Usage(
+            input_tokens=row["input_tokens"],
+            cached_tokens=row["cached_tokens"],
+            output_tokens=row["output_tokens"],
+            reasoning_tokens=row["reasoning_tokens"],
+        ),
+        items=items,
+        error=row["error"],
+        incomplete_reason=row["incomplete_reason"],
+        request_bytes=row["request_bytes"],
+        ttft_ms=row["ttft_ms"],
+        latency_ms=row["latency_ms"],
+        cost_usd=row["cost_usd"],
+        created_at=row["created_at"],
+        completed_at=row["completed_at"],
+        output_format=json.loads(row["output_format"]) if row["output_format"] else None,
+        rounds=row["rounds"],
         parsed=_parsed_answer(row),
     )
 

@@ -16,13 +16,13 @@ The schema itself is created and upgraded by the named migrations in `migrations
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ThreadRow(SQLModel, table=True):

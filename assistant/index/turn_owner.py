@@ -24,7 +24,7 @@ def _start_time(pid: int) -> str | None:
     except OSError:
         return None
     # The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return "Z" if fields[0] in ("Z", "X") else fields[19]
 
 

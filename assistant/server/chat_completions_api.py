@@ -102,8 +102,9 @@ class ChatCompletions:
                 steps = iter(await run_in_threadpool(list, steps))
             except UnsatisfiableFormat as error:
                 raise _format_error(error) from None
-        return StreamingResponse(_pulled(stream_lines(prepared, steps)), media_type=SSE_MEDIA_TYPE,
-                                 headers={"cache-control": "no-cache"})
+        return StreamingResponse(
+            _pulled(stream_lines(prepared, steps)), media_type=SSE_MEDIA_TYPE, headers={"cache-control": "no-cache"}
+        )
 
 
 # -- request ------------------------------------------------------------------------------------------------------
@@ -121,8 +122,12 @@ def prepare(body: dict[str, Any], engines: EngineRegistry) -> PreparedChat:
     if not isinstance(messages, list):
         raise error_responses.invalid_type("messages", "an array", messages)
     if not messages:
-        raise ApiError(400, "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
-                       "empty array instead.", param="messages", code="empty_array")
+        raise ApiError(
+            400,
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
     for flag in ("stream", "logprobs", "parallel_tool_calls", "store"):
         if body.get(flag) is not None and not isinstance(body[flag], bool):
             raise error_responses.invalid_type(flag, "a boolean", body[flag])
@@ -130,14 +135,20 @@ def prepare(body: dict[str, Any], engines: EngineRegistry) -> PreparedChat:
     stream_options = body.get("stream_options")
     if stream_options is not None and not stream:
         # The real API's wording.
-        raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                       param="stream_options")
+        raise ApiError(
+            400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+        )
     n = body.get("n")
     if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
         raise error_responses.invalid_type("n", "an integer", n)
     if n is not None and n != 1:
-        raise ApiError(400, f"Invalid 'n': the local server generates one choice per request, so n must be 1 "
-                       f"(got {n}). Make {n} requests instead.", param="n", code="unsupported_value")
+        raise ApiError(
+            400,
+            f"Invalid 'n': the local server generates one choice per request, so n must be 1 "
+            f"(got {n}). Make {n} requests instead.",
+            param="n",
+            code="unsupported_value",
+        )
     if body.get("web_search_options") is not None:
         # Recorded answer for a model without built-in search (pydantic-ai test_openai_web_search_tool_model_…).
         raise ApiError(400, "Web search options not supported with this model.", param="web_search_options")
@@ -147,8 +158,9 @@ def prepare(body: dict[str, Any], engines: EngineRegistry) -> PreparedChat:
     served = engines.resolve(model)
     if served is None:
         # Recorded (otel-contrib test_chat_completion_404): 404 on chat, unlike 400 on /v1/responses.
-        raise ApiError(404, f"The model `{model}` does not exist or you do not have access to it.",
-                       code="model_not_found")
+        raise ApiError(
+            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
+        )
 
     try:
         translated = chat_to_responses(body).request
@@ -215,8 +227,11 @@ def _response_format(value: Any, messages: list[Any]) -> dict[str, Any] | None:
         raise error_responses.missing_parameter("response_format.json_schema")
     if kind == "json_object" and "json" not in json.dumps(messages).lower():
         # The real API's rule and wording: JSON mode needs the prompt to ask for JSON.
-        raise ApiError(400, "'messages' must contain the word 'json' in some form, to use 'response_format' of "
-                       "type 'json_object'.", param="messages")
+        raise ApiError(
+            400,
+            "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+            param="messages",
+        )
     return value
 
 
@@ -243,8 +258,11 @@ def generate(prepared: PreparedChat) -> Iterator[Step]:
         elif isinstance(step, ToolCall):
             if step.kind != "function":
                 raise RuntimeError(f"the engine called the hosted tool {step.kind}, which chat cannot run")
-            call = {"id": new_id("call"), "type": "function",
-                    "function": {"name": step.name, "arguments": step.arguments}}
+            call = {
+                "id": new_id("call"),
+                "type": "function",
+                "function": {"name": step.name, "arguments": step.arguments},
+            }
             calls.append(call)
             yield step
         else:
@@ -295,8 +313,12 @@ def usage_body(usage: Usage) -> dict[str, Any]:
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": usage.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
@@ -346,16 +368,22 @@ def stream_chunks(prepared: PreparedChat, steps: Iterator[Step]) -> Iterator[dic
             continue  # announced with its id once the Completion names it (below)
         else:
             for index, call in enumerate(step.tool_calls):
-                opening = {"index": index, "id": call["id"], "type": "function",
-                           "function": {"name": call["function"]["name"], "arguments": ""}}
+                opening = {
+                    "index": index,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""},
+                }
                 if not opened:
-                    yield chunk(choice({"role": "assistant", "content": None, "tool_calls": [opening],
-                                        "refusal": None}))
+                    yield chunk(
+                        choice({"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None})
+                    )
                     opened = True
                 else:
                     yield chunk(choice({"tool_calls": [opening]}))
-                yield chunk(choice({"tool_calls": [{"index": index,
-                                                    "function": {"arguments": call["function"]["arguments"]}}]}))
+                yield chunk(
+                    choice({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]})
+                )
             if not opened:
                 yield chunk(choice({"role": "assistant", "content": "", "refusal": None}))
             yield chunk(choice({}, step.finish_reason))
@@ -371,8 +399,11 @@ def stream_lines(prepared: PreparedChat, steps: Iterator[Step]) -> Iterator[byte
             yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
     except Exception:
         logger.exception("engine failed while streaming %s", prepared.id)
-        yield _error_line(ApiError(500, "The server had an error while processing your request. Sorry about that!",
-                                   type="server_error"))
+        yield _error_line(
+            ApiError(
+                500, "The server had an error while processing your request. Sorry about that!", type="server_error"
+            )
+        )
         return
     yield b"data: [DONE]\n\n"
 

@@ -88,8 +88,12 @@ class Containers:
         expires_after = body.get("expires_after")
         minutes = expires_after.get("minutes") if isinstance(expires_after, dict) else None
         if minutes is not None and (not isinstance(minutes, int) or minutes < 1):
-            raise ApiError(400, "Invalid 'expires_after.minutes': expected a positive integer.",
-                           param="expires_after.minutes", code="invalid_value")
+            raise ApiError(
+                400,
+                "Invalid 'expires_after.minutes': expected a positive integer.",
+                param="expires_after.minutes",
+                code="invalid_value",
+            )
         created = now()
         container = {
             "id": new_id("cntr"),
@@ -98,8 +102,7 @@ class Containers:
             "created_at": created,
             "status": "active",
             "last_active_at": created,
-            "expires_after": {"anchor": "last_active_at",
-                              "minutes": minutes or math.ceil(self.idle_timeout_s / 60)},
+            "expires_after": {"anchor": "last_active_at", "minutes": minutes or math.ceil(self.idle_timeout_s / 60)},
             "memory_limit": memory_limit,
             "network_policy": {"type": "disabled"},
         }
@@ -115,8 +118,11 @@ class Containers:
         container = self.store.get_container(container_id)
         if container is None:
             raise not_found("Container", container_id)
-        if (container["status"] == "active" and now() - container["last_active_at"] >= container["_idle_timeout_s"]
-                and container_id not in self._busy):
+        if (
+            container["status"] == "active"
+            and now() - container["last_active_at"] >= container["_idle_timeout_s"]
+            and container_id not in self._busy
+        ):
             container = self._expire(container)
         return _public(container)
 
@@ -128,7 +134,7 @@ class Containers:
                 400,
                 f"Container {container_id} has expired: containers expire after "
                 f"{container['expires_after']['minutes']} minutes of inactivity and cannot be revived. "
-                "Create a new container, or use {\"type\": \"auto\"}.",
+                'Create a new container, or use {"type": "auto"}.',
                 param="container",
                 code="container_expired",
             )
@@ -166,8 +172,9 @@ class Containers:
                     return self.active(item["container_id"])["id"]
                 except ApiError:
                     break  # expired: a new container, as the real API would start
-        container = self.create({"name": "auto", "memory_limit": config.get("memory_limit"),
-                                 "file_ids": config.get("file_ids") or []})
+        container = self.create(
+            {"name": "auto", "memory_limit": config.get("memory_limit"), "file_ids": config.get("file_ids") or []}
+        )
         return container["id"]
 
     def _expire(self, container: dict[str, Any]) -> dict[str, Any]:
@@ -191,15 +198,20 @@ class Containers:
         container = self.active(container_id)
         sandbox = self._sandbox(container)
         if not self._running.acquire(timeout=self.call_wait_s):
-            raise ApiError(429, f"The server is already running {self.calls_at_once} code interpreter calls and "
-                                f"none ended within {self.call_wait_s:g} s; try again in a moment.",
-                           type="requests", code="rate_limit_exceeded")
+            raise ApiError(
+                429,
+                f"The server is already running {self.calls_at_once} code interpreter calls and "
+                f"none ended within {self.call_wait_s:g} s; try again in a moment.",
+                type="requests",
+                code="rate_limit_exceeded",
+            )
         with self._lock:
             self._busy[container_id] = self._busy.get(container_id, 0) + 1
         try:
             result = sandbox.run(code)
-            files = [self._register(container_id, produced.name, produced.size, "assistant")
-                     for produced in result.files]
+            files = [
+                self._register(container_id, produced.name, produced.size, "assistant") for produced in result.files
+            ]
             self.active(container_id)  # idle time counts from the end of the run, however long it took
         except ToolError as error:
             result, files = ExecutionResult(logs="", error=str(error)), []
@@ -230,8 +242,11 @@ class Containers:
         try:
             self._folder(container_id).replace(name, data)  # a link the code planted is replaced, not followed
         except RefusedEntry as refused:
-            raise ApiError(400, f"Cannot write {name!r} in container {container_id}: {refused.strerror}. "
-                                "Upload it under another name.", param="file") from None
+            raise ApiError(
+                400,
+                f"Cannot write {name!r} in container {container_id}: {refused.strerror}. Upload it under another name.",
+                param="file",
+            ) from None
         return self._register(container_id, name, len(data), source)
 
     def add_uploaded_file(self, container_id: str, file_id: str) -> dict[str, Any]:
@@ -257,8 +272,12 @@ class Containers:
         try:
             return self._folder(container_id).read(relative, MAX_FILE_BYTES)
         except FileTooLarge:
-            raise ApiError(400, f"Container file {file_id} is larger than {MAX_FILE_BYTES >> 20} MiB, the most "
-                                "the local server serves.", code="file_too_large") from None
+            raise ApiError(
+                400,
+                f"Container file {file_id} is larger than {MAX_FILE_BYTES >> 20} MiB, the most "
+                "the local server serves.",
+                code="file_too_large",
+            ) from None
         except RefusedEntry:  # gone, or the code made it a link, a folder or a FIFO: not the file we listed
             raise ApiError(404, "Container file not found.") from None
 

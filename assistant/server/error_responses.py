@@ -46,7 +46,11 @@ def invalid_type(param: str, expected: str, got: Any) -> ApiError:
 
 
 def invalid_value(param: str, value: Any, supported: list[str]) -> ApiError:
-    choices = ", ".join(f"'{s}'" for s in supported[:-1]) + f", and '{supported[-1]}'" if len(supported) > 1 else f"'{supported[0]}'"
+    choices = (
+        ", ".join(f"'{s}'" for s in supported[:-1]) + f", and '{supported[-1]}'"
+        if len(supported) > 1
+        else f"'{supported[0]}'"
+    )
     return ApiError(
         400, f"Invalid value: '{value}'. Supported values are: {choices}.", param=param, code="invalid_value"
     )

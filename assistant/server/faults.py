@@ -41,7 +41,7 @@ class Fault:
         )
 
     @classmethod
-    def from_json(cls, body: Any) -> "Fault":
+    def from_json(cls, body: Any) -> Fault:
         if not isinstance(body, dict):
             raise ApiError(400, "A fault must be a JSON object.", param="body")
         unknown = set(body) - set(cls.__dataclass_fields__)

@@ -56,7 +56,9 @@ class FilesApi:
             try:
                 expires_at = created + int(fields["expires_after[seconds]"])
             except ValueError:
-                raise error_responses.invalid_type("expires_after.seconds", "an integer", fields["expires_after[seconds]"])
+                raise error_responses.invalid_type(
+                    "expires_after.seconds", "an integer", fields["expires_after[seconds]"]
+                )
         file = {
             "id": new_file_id(),
             "object": "file",

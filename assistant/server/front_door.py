@@ -39,8 +39,14 @@ class FrontDoor:
     """The checks made before a request reaches a route. `bound_host` is the address the server listens on;
     `allowed_origins` are the web origins (`https://app.example`) whose pages may use it."""
 
-    def __init__(self, *, bound_host: str = "127.0.0.1", allowed_origins: Collection[str] = (),
-                 max_json_bytes: int = MAX_JSON_BODY_BYTES, max_upload_bytes: int = 512 << 20) -> None:
+    def __init__(
+        self,
+        *,
+        bound_host: str = "127.0.0.1",
+        allowed_origins: Collection[str] = (),
+        max_json_bytes: int = MAX_JSON_BODY_BYTES,
+        max_upload_bytes: int = 512 << 20,
+    ) -> None:
         self.bound_host = bound_host
         self.allowed_origins = frozenset(normalized_origin(origin) for origin in allowed_origins)
         self.max_json_bytes = max_json_bytes
@@ -75,8 +81,11 @@ class FrontDoor:
     def is_preflight(self, scope: Scope) -> bool:
         """A browser's CORS preflight (it carries no key) from an allowed origin: CORS middleware answers it."""
         headers = _headers(scope)
-        return (scope["method"] == "OPTIONS" and "access-control-request-method" in headers
-                and headers.get("origin", "").lower() in self.allowed_origins)
+        return (
+            scope["method"] == "OPTIONS"
+            and "access-control-request-method" in headers
+            and headers.get("origin", "").lower() in self.allowed_origins
+        )
 
     def host_allowed(self, host: str) -> bool:
         name = _host_name(host)
@@ -111,12 +120,16 @@ class FrontDoor:
 
     def _too_large(self, headers: dict[str, str]) -> ApiError:
         if _is_multipart(headers):
-            message = (f"The upload is larger than the {_size(self._limit(headers))} this server accepts (files "
-                       f"up to {_size(self.max_upload_bytes)}). Send a smaller file.")
+            message = (
+                f"The upload is larger than the {_size(self._limit(headers))} this server accepts (files "
+                f"up to {_size(self.max_upload_bytes)}). Send a smaller file."
+            )
         else:
-            message = (f"The request body is larger than the {_size(self.max_json_bytes)} this server accepts for "
-                       "a JSON request. Send less: files go through uploads (POST /v1/files), which take up to "
-                       f"{_size(self.max_upload_bytes)}.")
+            message = (
+                f"The request body is larger than the {_size(self.max_json_bytes)} this server accepts for "
+                "a JSON request. Send less: files go through uploads (POST /v1/files), which take up to "
+                f"{_size(self.max_upload_bytes)}."
+            )
         return ApiError(413, message, code="request_too_large")
 
     def _addresses(self) -> str:
@@ -130,8 +143,10 @@ def normalized_origin(origin: str) -> str:
     """An origin as a browser sends it (`scheme://host[:port]`, lower case); ValueError for anything else."""
     cleaned = origin.strip().rstrip("/").lower()
     if not _ORIGIN.match(cleaned):
-        raise ValueError(f"--allow-origin {origin!r} is not a web origin: give the scheme, host and port a "
-                         "browser shows, with no path, e.g. http://localhost:3000")
+        raise ValueError(
+            f"--allow-origin {origin!r} is not a web origin: give the scheme, host and port a "
+            "browser shows, with no path, e.g. http://localhost:3000"
+        )
     return cleaned
 
 

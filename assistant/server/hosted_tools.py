@@ -87,17 +87,24 @@ class HostedTools:
         self.store = store
         self.settings = settings
         self.vector_stores = VectorStores(store)
-        self.containers = Containers(store, idle_timeout_s=settings.container_idle_timeout_s,
-                                     limits=settings.sandbox_limits, isolation=settings.sandbox_isolation,
-                                     calls_at_once=settings.code_calls_at_once,
-                                     call_wait_s=settings.code_call_wait_s)
+        self.containers = Containers(
+            store,
+            idle_timeout_s=settings.container_idle_timeout_s,
+            limits=settings.sandbox_limits,
+            isolation=settings.sandbox_isolation,
+            calls_at_once=settings.code_calls_at_once,
+            call_wait_s=settings.code_call_wait_s,
+        )
         provider = default_web_search_provider() if settings.web_search == "default" else settings.web_search
         self.web_search: WebSearchProvider = provider or NoWebSearchProvider()
 
     def routes(self) -> list[Route]:
         limit = self.settings.max_upload_bytes
-        return (FilesApi(self.store, limit).routes() + VectorStoresApi(self.vector_stores).routes()
-                + ContainersApi(self.containers, limit).routes())
+        return (
+            FilesApi(self.store, limit).routes()
+            + VectorStoresApi(self.vector_stores).routes()
+            + ContainersApi(self.containers, limit).routes()
+        )
 
     def close(self) -> None:
         self.vector_stores.close()
@@ -115,12 +122,20 @@ class HostedTools:
             if tool.get("type") == "file_search":
                 store_ids = tool.get("vector_store_ids")
                 if not isinstance(store_ids, list) or not all(isinstance(s, str) for s in store_ids):
-                    raise ApiError(400, f"Missing required parameter: 'tools[{index}].vector_store_ids'.",
-                                   param=f"tools[{index}].vector_store_ids", code="missing_required_parameter")
+                    raise ApiError(
+                        400,
+                        f"Missing required parameter: 'tools[{index}].vector_store_ids'.",
+                        param=f"tools[{index}].vector_store_ids",
+                        code="missing_required_parameter",
+                    )
                 for store_id in store_ids:
                     if self.store.get_vector_store(store_id) is None:
-                        raise ApiError(400, f"Vector store with id '{store_id}' not found.",
-                                       param=f"tools[{index}].vector_store_ids", code="vector_store_not_found")
+                        raise ApiError(
+                            400,
+                            f"Vector store with id '{store_id}' not found.",
+                            param=f"tools[{index}].vector_store_ids",
+                            code="vector_store_not_found",
+                        )
                 score_threshold(tool.get("ranking_options"), f"tools[{index}].ranking_options")
                 search_filters(tool.get("filters"), f"tools[{index}].filters")
             elif tool.get("type") == "code_interpreter":
@@ -128,8 +143,12 @@ class HostedTools:
                 if isinstance(container, str):
                     self.containers.active(container)
                 elif not (isinstance(container, dict) and container.get("type") == "auto"):
-                    raise ApiError(400, f"Missing required parameter: 'tools[{index}].container'.",
-                                   param=f"tools[{index}].container", code="missing_required_parameter")
+                    raise ApiError(
+                        400,
+                        f"Missing required parameter: 'tools[{index}].container'.",
+                        param=f"tools[{index}].container",
+                        code="missing_required_parameter",
+                    )
         self.containers.expire_idle()
 
     # -- running one call -------------------------------------------------------------------------------------
@@ -152,16 +171,20 @@ class HostedTools:
         if call.kind == "file_search":
             return (yield from self._file_search(arguments, tool, include, seq, output_index))
         if call.kind == "code_interpreter":
-            return (yield from self._code_interpreter(arguments, tool, include, context, seq, output_index,
-                                                      obfuscate))
+            return (yield from self._code_interpreter(arguments, tool, include, context, seq, output_index, obfuscate))
         raise ValueError(f"not a hosted tool: {call.kind}")
 
-    def _web_search(self, arguments: Mapping[str, Any], tool: Mapping[str, Any], include: set[str],
-                    seq: EventSequencer, index: int) -> Generator[Event, None, ToolOutcome]:
+    def _web_search(
+        self, arguments: Mapping[str, Any], tool: Mapping[str, Any], include: set[str], seq: EventSequencer, index: int
+    ) -> Generator[Event, None, ToolOutcome]:
         query = str(arguments.get("query") or "")
-        item: Item = {"id": new_id("ws"), "type": "web_search_call", "status": "in_progress",
-                      # The recorded `added` item has no action; the SDK (strict) and the spec require one.
-                      "action": {"type": "search"}}
+        item: Item = {
+            "id": new_id("ws"),
+            "type": "web_search_call",
+            "status": "in_progress",
+            # The recorded `added` item has no action; the SDK (strict) and the spec require one.
+            "action": {"type": "search"},
+        }
         yield seq.event("response.output_item.added", item=item, output_index=index)
         yield seq.event("response.web_search_call.in_progress", item_id=item["id"], output_index=index)
         yield seq.event("response.web_search_call.searching", item_id=item["id"], output_index=index)
@@ -176,18 +199,30 @@ class HostedTools:
         yield seq.event("response.web_search_call.completed", item_id=item["id"], output_index=index)
         action: Item = {"type": "search", "query": query}
         sources = [{"type": "url", "url": result.url} for result in results]
-        done = {**item, "status": "completed",
-                "action": {**action, "sources": sources} if "web_search_call.action.sources" in include else action}
+        done = {
+            **item,
+            "status": "completed",
+            "action": {**action, "sources": sources} if "web_search_call.action.sources" in include else action,
+        }
         yield seq.event("response.output_item.done", item=done, output_index=index)
-        private = {**done, "action": {**action, "sources": sources},
-                   "results": [{"url": r.url, "title": r.title, "snippet": r.snippet} for r in results]}
+        private = {
+            **done,
+            "action": {**action, "sources": sources},
+            "results": [{"url": r.url, "title": r.title, "snippet": r.snippet} for r in results],
+        }
         return ToolOutcome(done, private, web_search_requests=1)
 
-    def _file_search(self, arguments: Mapping[str, Any], tool: Mapping[str, Any], include: set[str],
-                     seq: EventSequencer, index: int) -> Generator[Event, None, ToolOutcome]:
+    def _file_search(
+        self, arguments: Mapping[str, Any], tool: Mapping[str, Any], include: set[str], seq: EventSequencer, index: int
+    ) -> Generator[Event, None, ToolOutcome]:
         queries = arguments.get("queries") or [arguments.get("query") or ""]
-        item: Item = {"id": new_id("fs"), "type": "file_search_call", "status": "in_progress", "queries": [],
-                      "results": None}
+        item: Item = {
+            "id": new_id("fs"),
+            "type": "file_search_call",
+            "status": "in_progress",
+            "queries": [],
+            "results": None,
+        }
         yield seq.event("response.output_item.added", item=item, output_index=index)
         yield seq.event("response.file_search_call.in_progress", item_id=item["id"], output_index=index)
         yield seq.event("response.file_search_call.searching", item_id=item["id"], output_index=index)
@@ -195,39 +230,69 @@ class HostedTools:
         threshold = score_threshold(tool.get("ranking_options"))  # checked by check_request
         best: dict[tuple[str, str], Item] = {}
         for query in queries:
-            for hit in self.vector_stores.search(tool.get("vector_store_ids") or [], query, max_results,
-                                                 filters=tool.get("filters"), score_threshold=threshold):
+            for hit in self.vector_stores.search(
+                tool.get("vector_store_ids") or [],
+                query,
+                max_results,
+                filters=tool.get("filters"),
+                score_threshold=threshold,
+            ):
                 key = (hit.file_id, hit.text)
                 if key not in best or best[key]["score"] < hit.score:
-                    best[key] = {"attributes": dict(hit.attributes), "file_id": hit.file_id,
-                                 "filename": hit.filename, "score": round(hit.score, 4), "text": hit.text,
-                                 "vector_store_id": hit.vector_store_id}
+                    best[key] = {
+                        "attributes": dict(hit.attributes),
+                        "file_id": hit.file_id,
+                        "filename": hit.filename,
+                        "score": round(hit.score, 4),
+                        "text": hit.text,
+                        "vector_store_id": hit.vector_store_id,
+                    }
         results = sorted(best.values(), key=lambda result: -result["score"])[:max_results]
         yield seq.event("response.file_search_call.completed", item_id=item["id"], output_index=index)
-        done = {**item, "status": "completed", "queries": list(queries),
-                "results": results if "file_search_call.results" in include else None}
+        done = {
+            **item,
+            "status": "completed",
+            "queries": list(queries),
+            "results": results if "file_search_call.results" in include else None,
+        }
         yield seq.event("response.output_item.done", item=done, output_index=index)
         return ToolOutcome(done, {**done, "results": results})
 
-    def _code_interpreter(self, arguments: Mapping[str, Any], tool: Mapping[str, Any], include: set[str],
-                          context: Sequence[Item], seq: EventSequencer, index: int,
-                          obfuscate: bool) -> Generator[Event, None, ToolOutcome]:
+    def _code_interpreter(
+        self,
+        arguments: Mapping[str, Any],
+        tool: Mapping[str, Any],
+        include: set[str],
+        context: Sequence[Item],
+        seq: EventSequencer,
+        index: int,
+        obfuscate: bool,
+    ) -> Generator[Event, None, ToolOutcome]:
         code = str(arguments.get("code") or "")
         container = tool.get("container")
-        container_id = container if isinstance(container, str) else self.containers.auto_container(
-            container if isinstance(container, dict) else {}, context)
-        item: Item = {"id": new_id("ci"), "type": "code_interpreter_call", "status": "in_progress", "code": "",
-                      "container_id": container_id, "outputs": []}
+        container_id = (
+            container
+            if isinstance(container, str)
+            else self.containers.auto_container(container if isinstance(container, dict) else {}, context)
+        )
+        item: Item = {
+            "id": new_id("ci"),
+            "type": "code_interpreter_call",
+            "status": "in_progress",
+            "code": "",
+            "container_id": container_id,
+            "outputs": [],
+        }
         yield seq.event("response.output_item.added", item=item, output_index=index)
         yield seq.event("response.code_interpreter_call.in_progress", item_id=item["id"], output_index=index)
         for piece in _code_pieces(code):
             fields: Item = {"delta": piece, "item_id": item["id"]}
             if obfuscate:
-                fields["obfuscation"] = "".join(secrets.choice(_OBFUSCATION_ALPHABET)
-                                                for _ in range(max(2, 16 - len(piece))))
+                fields["obfuscation"] = "".join(
+                    secrets.choice(_OBFUSCATION_ALPHABET) for _ in range(max(2, 16 - len(piece)))
+                )
             yield seq.event("response.code_interpreter_call_code.delta", **fields, output_index=index)
-        yield seq.event("response.code_interpreter_call_code.done", code=code, item_id=item["id"],
-                        output_index=index)
+        yield seq.event("response.code_interpreter_call_code.done", code=code, item_id=item["id"], output_index=index)
         yield seq.event("response.code_interpreter_call.interpreting", item_id=item["id"], output_index=index)
         outputs: list[Item] = []
         try:
@@ -248,12 +313,19 @@ class HostedTools:
         status = "failed" if error else "completed"
         if status == "completed":
             yield seq.event("response.code_interpreter_call.completed", item_id=item["id"], output_index=index)
-        done = {**item, "status": status, "code": code,
-                "outputs": outputs if "code_interpreter_call.outputs" in include else None}
+        done = {
+            **item,
+            "status": status,
+            "code": code,
+            "outputs": outputs if "code_interpreter_call.outputs" in include else None,
+        }
         yield seq.event("response.output_item.done", item=done, output_index=index)
-        private = {**done, "outputs": outputs, "error": error,
-                   "files": [{"file_id": f["id"], "filename": f["path"].rsplit("/", 1)[-1], "path": f["path"]}
-                             for f in files]}
+        private = {
+            **done,
+            "outputs": outputs,
+            "error": error,
+            "files": [{"file_id": f["id"], "filename": f["path"].rsplit("/", 1)[-1], "path": f["path"]} for f in files],
+        }
         return ToolOutcome(done, private)
 
 
@@ -271,9 +343,13 @@ def hosted_tool_kinds(request: Mapping[str, Any]) -> set[str]:
 def tool_usage(web_search_requests: int) -> Item:
     """`Response.tool_usage` as recorded (2026): every family present, zero when unused."""
     return {
-        "image_gen": {"input_tokens": 0, "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
-                      "output_tokens": 0, "output_tokens_details": {"image_tokens": 0, "text_tokens": 0},
-                      "total_tokens": 0},
+        "image_gen": {
+            "input_tokens": 0,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+            "output_tokens": 0,
+            "output_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+            "total_tokens": 0,
+        },
         "web_search": {"num_requests": web_search_requests},
     }
 

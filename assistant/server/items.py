@@ -19,8 +19,14 @@ _ROLES = ["user", "assistant", "system", "developer"]
 _MESSAGE_STATUSES = ["in_progress", "completed", "incomplete"]
 _MESSAGE_PHASES = ["commentary", "final_answer"]
 # The field each text-like content part carries its text in (spec: InputTextContent, RefusalContent, ...).
-_CONTENT_FIELDS = {"input_text": "text", "output_text": "text", "text": "text", "summary_text": "text",
-                   "reasoning_text": "text", "refusal": "refusal"}
+_CONTENT_FIELDS = {
+    "input_text": "text",
+    "output_text": "text",
+    "text": "text",
+    "summary_text": "text",
+    "reasoning_text": "text",
+    "refusal": "refusal",
+}
 # The part types a listed message may hold (spec: Message.content).
 _CONTENT_TYPES = [*_CONTENT_FIELDS, "input_image", "input_file", "computer_screenshot"]
 
@@ -77,8 +83,12 @@ def normalize_item(raw: Any, param: str) -> Item:
     item = copy.deepcopy(raw)
     item_type = item.get("type") or ("message" if "role" in item else None)
     if item_type is None:
-        raise ApiError(400, f"Missing required parameter: '{param}.type'.", param=f"{param}.type",
-                       code="missing_required_parameter")
+        raise ApiError(
+            400,
+            f"Missing required parameter: '{param}.type'.",
+            param=f"{param}.type",
+            code="missing_required_parameter",
+        )
     if not isinstance(item_type, str):  # it keys the id prefix table: a list would be a TypeError there
         raise invalid_type(f"{param}.type", "a string", item_type)
     item["type"] = item_type
@@ -89,8 +99,12 @@ def normalize_item(raw: Any, param: str) -> Item:
         return item
     for key in _REQUIRED_STRINGS.get(item_type, ()):  # what the engines read to pair calls with outputs
         if item.get(key) is None:
-            raise ApiError(400, f"Missing required parameter: '{param}.{key}'.", param=f"{param}.{key}",
-                           code="missing_required_parameter")
+            raise ApiError(
+                400,
+                f"Missing required parameter: '{param}.{key}'.",
+                param=f"{param}.{key}",
+                code="missing_required_parameter",
+            )
         if not isinstance(item[key], str):
             raise invalid_type(f"{param}.{key}", "a string", item[key])
     if item_type == "function_call_output" and not isinstance(item.get("output"), (str, list)):
@@ -161,6 +175,7 @@ def _check_hosted_tool_call(item: Item, param: str) -> None:
 # Field checks for `_check_hosted_tool_call`: `parent[key]` must be absent or of the type named. An optional
 # field sent as null is left out, as the API lists it; `nullable` ones (the spec's `anyOf: [..., null]`) stay.
 
+
 def _required_key(parent: Item, key: str, param: str) -> None:
     if key not in parent:
         raise missing_parameter(f"{param}.{key}")
@@ -183,12 +198,14 @@ def _string(parent: Item, key: str, param: str, *, required: bool = False, nulla
 
 def _strings(parent: Item, key: str, param: str, *, required: bool = False) -> None:
     if _present(parent, key, param, required, False) and not (
-            isinstance(parent[key], list) and all(isinstance(value, str) for value in parent[key])):
+        isinstance(parent[key], list) and all(isinstance(value, str) for value in parent[key])
+    ):
         raise invalid_type(f"{param}.{key}", "an array of strings", parent[key])
 
 
-def _object(parent: Item, key: str, param: str, *, required: bool = False, nullable: bool = False,
-            fields: tuple[str, ...] = ()) -> Item:
+def _object(
+    parent: Item, key: str, param: str, *, required: bool = False, nullable: bool = False, fields: tuple[str, ...] = ()
+) -> Item:
     """`parent[key]` as an object with its required `fields` set ({} when it is absent and may be)."""
     if not _present(parent, key, param, required, nullable):
         return {}
@@ -216,8 +233,12 @@ def _objects(parent: Item, key: str, param: str, *, nullable: bool = False) -> l
 def _normalize_message(item: Item, param: str) -> Item:
     role = item.get("role")
     if role is None:
-        raise ApiError(400, f"Missing required parameter: '{param}.role'.", param=f"{param}.role",
-                       code="missing_required_parameter")
+        raise ApiError(
+            400,
+            f"Missing required parameter: '{param}.role'.",
+            param=f"{param}.role",
+            code="missing_required_parameter",
+        )
     if role not in _ROLES:
         raise invalid_value(f"{param}.role", role, _ROLES)
     content = item.get("content")

@@ -82,8 +82,9 @@ class _Anchor:
         self.item: Item | None = item if isinstance(item, dict) else None
         index = event.get("content_index")
         content = self.item.get("content") if self.item is not None else None
-        part = content[index] if type(index) is int and isinstance(content, list) and 0 <= index < len(content) \
-            else None
+        part = (
+            content[index] if type(index) is int and isinstance(content, list) and 0 <= index < len(content) else None
+        )
         self.part: Item | None = part if isinstance(part, dict) else None
         source = _DELTA_SOURCES.get(event.get("type"))  # type: ignore[arg-type]
         text = source(self.item, self.part) if source is not None else None
@@ -118,8 +119,11 @@ def _entries(events: list[Event], response: dict[str, Any], seed: str | None) ->
     entries: list[list[Any]] = []
     last_residual = ""
     for position, event in enumerate(events):
-        if not isinstance(event, dict) or event.get("sequence_number") != position \
-                or next(reversed(event)) != "sequence_number":
+        if (
+            not isinstance(event, dict)
+            or event.get("sequence_number") != position
+            or next(reversed(event)) != "sequence_number"
+        ):
             return None  # not a log this server wrote: kept as it is
         anchor = _Anchor(event, output)
         residual: dict[str, Any] = {}
@@ -128,9 +132,11 @@ def _entries(events: list[Event], response: dict[str, Any], seed: str | None) ->
             if key == "sequence_number":
                 continue
             if key == "response" and isinstance(value, dict):
-                residual[key] = {_REF: "response",
-                                 "set": {k: v for k, v in value.items() if response.get(k, _MISSING) != v},
-                                 "drop": [k for k in response if k not in value]}
+                residual[key] = {
+                    _REF: "response",
+                    "set": {k: v for k, v in value.items() if response.get(k, _MISSING) != v},
+                    "drop": [k for k in response if k not in value],
+                }
                 continue
             if key == "delta" and isinstance(value, str) and value and anchor.delta_text is not None:
                 cursor = cursors.get(anchor.cursor_key, 0)
@@ -138,8 +144,12 @@ def _entries(events: list[Event], response: dict[str, Any], seed: str | None) ->
                     cursors[anchor.cursor_key] = cursor + len(value)
                     residual[key], length = {_REF: "delta"}, len(value)
                     continue
-            if key == "obfuscation" and seed is not None and isinstance(event.get("delta"), str) \
-                    and value == obfuscation(seed, position, event["delta"]):
+            if (
+                key == "obfuscation"
+                and seed is not None
+                and isinstance(event.get("delta"), str)
+                and value == obfuscation(seed, position, event["delta"])
+            ):
                 residual[key] = {_REF: "obfuscation"}
                 continue
             derivable, derived = anchor.derived(key)
@@ -175,7 +185,7 @@ def _unpack(packed: dict[str, Any], response: dict[str, Any]) -> list[Event]:
                         raise ValueError("a stored delta has no text to be a slice of")
                     cursor = cursors.get(anchor.cursor_key, 0)
                     cursors[anchor.cursor_key] = cursor + length
-                    event[key] = anchor.delta_text[cursor:cursor + length]
+                    event[key] = anchor.delta_text[cursor : cursor + length]
                 elif kind != "obfuscation":
                     event[key] = anchor.derived(kind)[1]
             if "obfuscation" in event and _is_ref(event["obfuscation"]):  # derived from the delta, known by now

@@ -89,8 +89,9 @@ async def multipart_upload(request: Request, max_bytes: int) -> tuple[dict[str, 
     if upload is None:
         raise error_responses.missing_parameter("file")
     if not upload.data:
-        raise ApiError(400, f"The file '{upload.filename}' is empty. Upload a file with content.", param="file",
-                       code="empty_file")
+        raise ApiError(
+            400, f"The file '{upload.filename}' is empty. Upload a file with content.", param="file", code="empty_file"
+        )
     return fields, upload
 
 
@@ -120,10 +121,11 @@ def _unsupported(content_type: str, wanted: str) -> ApiError:
 
 
 def _nested_too_deeply() -> ApiError:
-    return ApiError(400, f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep, which no request needs. "
-                    "Send a flatter body.", code="invalid_json")
-
-
+    return ApiError(
+        400,
+        f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep, which no request needs. Send a flatter body.",
+        code="invalid_json",
+    )
 
 
 def int_query(request: Request, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
@@ -154,10 +156,17 @@ def score_threshold(ranking_options: Any, param: str = "ranking_options") -> flo
         raise error_responses.invalid_type(name, "a decimal", value)
     if not 0 <= value <= 1:
         # The real API's wording for decimals out of range (as for `temperature`).
-        side, bound, code = ("below minimum", ">= 0", "decimal_below_min_value") if value < 0 else (
-            "above maximum", "<= 1", "decimal_above_max_value")
-        raise ApiError(400, f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} "
-                       "instead.", param=name, code=code)
+        side, bound, code = (
+            ("below minimum", ">= 0", "decimal_below_min_value")
+            if value < 0
+            else ("above maximum", "<= 1", "decimal_above_max_value")
+        )
+        raise ApiError(
+            400,
+            f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} instead.",
+            param=name,
+            code=code,
+        )
     return float(value)
 
 
@@ -190,13 +199,16 @@ def _check_filter(value: Any, param: str) -> None:
         raise error_responses.invalid_type(f"{param}.key", "a string", value.get("key"))
     expected = value.get("value")
     scalar = (str, int, float)  # bool is an int: allowed, as the spec allows booleans
-    if not (isinstance(expected, scalar) or (isinstance(expected, list)
-                                             and all(isinstance(item, scalar) for item in expected))):
+    if not (
+        isinstance(expected, scalar)
+        or (isinstance(expected, list) and all(isinstance(item, scalar) for item in expected))
+    ):
         raise error_responses.invalid_type(f"{param}.value", "a string, number, boolean or array", expected)
 
 
-def cursor_page(request: Request, items: Sequence[dict[str, Any]], default_limit: int = 20,
-                max_limit: int = 100) -> dict[str, Any]:
+def cursor_page(
+    request: Request, items: Sequence[dict[str, Any]], default_limit: int = 20, max_limit: int = 100
+) -> dict[str, Any]:
     """A cursor page over `items` (oldest first): `after`/`before` ids, `limit`, `order` (default desc)."""
     limit = int_query(request, "limit", minimum=1, maximum=max_limit) or default_limit
     order = request.query_params.get("order", "desc")

@@ -103,13 +103,23 @@ def create_app(
     if faults is not None:
         routes.append(Route("/v1/_faults", api.faults_route, methods=["GET", "POST", "DELETE"]))
 
-    front_door = FrontDoor(bound_host=bound_host, allowed_origins=allowed_origins, max_json_bytes=max_json_bytes,
-                           max_upload_bytes=hosted_tools.settings.max_upload_bytes)
+    front_door = FrontDoor(
+        bound_host=bound_host,
+        allowed_origins=allowed_origins,
+        max_json_bytes=max_json_bytes,
+        max_upload_bytes=hosted_tools.settings.max_upload_bytes,
+    )
     middleware = [Middleware(RequestGate, api_key=api_key, faults=faults, front_door=front_door)]
     if front_door.allowed_origins:
-        middleware.append(Middleware(CORSMiddleware, allow_origins=sorted(front_door.allowed_origins),
-                                     allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"],
-                                     expose_headers=["x-request-id"]))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=sorted(front_door.allowed_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["*"],
+                expose_headers=["x-request-id"],
+            )
+        )
     return Starlette(
         routes=routes,
         exception_handlers={ApiError: _api_error_response, HTTPException: _http_error_response},
@@ -138,8 +148,7 @@ class RequestGate:
     Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, *, api_key: str | None, faults: FaultSwitch | None,
-                 front_door: FrontDoor) -> None:
+    def __init__(self, app: ASGIApp, *, api_key: str | None, faults: FaultSwitch | None, front_door: FrontDoor) -> None:
         self.app = app
         self.api_key = api_key
         self.faults = faults
@@ -218,8 +227,9 @@ class _Api:
             return self._event_stream(request, self.runner.run(prepared), pull)
         terminal = await pull(_last_event, self.runner.run(prepared))
         if terminal["type"] == "response.failed":
-            raise ApiError(500, "The server had an error while processing your request. Sorry about that!",
-                           type="server_error")
+            raise ApiError(
+                500, "The server had an error while processing your request. Sorry about that!", type="server_error"
+            )
         return JSONResponse(terminal["response"])
 
     async def retrieve_response(self, request: Request) -> Response:
@@ -369,8 +379,9 @@ class _Api:
         self.code_lane.check_room()
         return self.code_lane.run
 
-    def _event_stream(self, request: Request, events: Iterator[Event], pull: Pull = run_in_threadpool
-                      ) -> StreamingResponse:
+    def _event_stream(
+        self, request: Request, events: Iterator[Event], pull: Pull = run_in_threadpool
+    ) -> StreamingResponse:
         cut_after = None
         if self.faults is not None:
             cut_after = self.faults.take_stream_cut(request.method, request.url.path)

@@ -226,8 +226,9 @@ class ResponseRunner:
                     try:
                         document = json_output("".join(answer), shape)
                     except UnsatisfiableFormat as error:
-                        terminal = self._fail(prepared, body, seq, f"The local engine cannot answer in the "
-                                              f"requested format: {error}.")
+                        terminal = self._fail(
+                            prepared, body, seq, f"The local engine cannot answer in the requested format: {error}."
+                        )
                         finished = True
                         yield emit(terminal)
                         self._persist(prepared, body, log)
@@ -238,8 +239,10 @@ class ResponseRunner:
                         yield emit(event)
                     for piece in re.findall(r"\S+\s*", text):
                         yield emit(message.delta(piece))
-                    finish = Finish(Usage(finish.usage.input_tokens, produced, finish.usage.cached_tokens),
-                                    "max_output_tokens" if cut else "stop")
+                    finish = Finish(
+                        Usage(finish.usage.input_tokens, produced, finish.usage.cached_tokens),
+                        "max_output_tokens" if cut else "stop",
+                    )
                 usage = _add_usage(usage, finish.usage)
                 incomplete = finish.reason == "max_output_tokens"
                 if message is not None:
@@ -249,8 +252,14 @@ class ResponseRunner:
                     context.append(output[-1])
                 if function_calls and not incomplete:
                     for function_call in function_calls:
-                        item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress",
-                                "arguments": "", "call_id": new_id("call"), "name": function_call.name}
+                        item = {
+                            "id": new_id("fc"),
+                            "type": "function_call",
+                            "status": "in_progress",
+                            "arguments": "",
+                            "call_id": new_id("call"),
+                            "name": function_call.name,
+                        }
                         for event in function_call_events(seq, item, function_call.arguments, len(output), seed):
                             yield emit(event)
                         output.append({**item, "status": "completed", "arguments": function_call.arguments})
@@ -264,8 +273,14 @@ class ResponseRunner:
                     self._persist(prepared, body, log)
                     return
                 tool_calls_left -= 1
-                running = self.hosted_tools.run(call, request=request, context=context, seq=seq,
-                                                output_index=len(output), obfuscate=seed is not None)
+                running = self.hosted_tools.run(
+                    call,
+                    request=request,
+                    context=context,
+                    seq=seq,
+                    output_index=len(output),
+                    obfuscate=seed is not None,
+                )
                 while True:
                     try:
                         event = next(running)
@@ -332,8 +347,11 @@ class ResponseRunner:
 
     def _persist(self, prepared: PreparedResponse, body: dict, log: list[Event]) -> None:
         if prepared.persisted:
-            self.store.save_response(ResponseRecord(prepared.id, body, prepared.input_items, prepared.history,
-                                                    log, prepared.obfuscation_seed))
+            self.store.save_response(
+                ResponseRecord(
+                    prepared.id, body, prepared.input_items, prepared.history, log, prepared.obfuscation_seed
+                )
+            )
 
     def _fail_interrupted(self) -> None:
         """Background responses left running by a previous server process can never finish: say so."""
@@ -370,29 +388,38 @@ def json_format(body: dict[str, Any]) -> dict[str, Any] | None:
         raise error_responses.missing_parameter("text.format.name")
     if not isinstance(fmt.get("schema"), dict):
         raise error_responses.missing_parameter("text.format.schema")
-    shape = {"type": "json_schema", "json_schema": {"name": fmt["name"], "schema": fmt["schema"],
-                                                    "strict": fmt.get("strict")}}
+    shape = {
+        "type": "json_schema",
+        "json_schema": {"name": fmt["name"], "schema": fmt["schema"], "strict": fmt.get("strict")},
+    }
     problem = check_format(shape)
     if problem:
-        raise ApiError(400, f"Invalid schema for response_format '{fmt['name']}': {problem}.",
-                       param="text.format.schema", code="invalid_json_schema")
+        raise ApiError(
+            400,
+            f"Invalid schema for response_format '{fmt['name']}': {problem}.",
+            param="text.format.schema",
+            code="invalid_json_schema",
+        )
     return shape
 
 
-def function_call_events(seq: EventSequencer, item: Item, arguments: str, index: int,
-                         obfuscation_seed: str | None) -> Iterator[Event]:
+def function_call_events(
+    seq: EventSequencer, item: Item, arguments: str, index: int, obfuscation_seed: str | None
+) -> Iterator[Event]:
     """A function_call item's events, in the recorded order (llm test_responses_tool_use_streaming).
     `obfuscation_seed`: the response's seed for delta padding, None when the client turned it off."""
     yield seq.event("response.output_item.added", item=item, output_index=index)
-    for piece in [arguments[start:start + 4] for start in range(0, len(arguments), 4)] or [arguments]:
+    for piece in [arguments[start : start + 4] for start in range(0, len(arguments), 4)] or [arguments]:
         fields: Item = {"delta": piece, "item_id": item["id"]}
         if obfuscation_seed is not None:
             fields["obfuscation"] = obfuscation(obfuscation_seed, seq.next_sequence, piece)
         yield seq.event("response.function_call_arguments.delta", **fields, output_index=index)
-    yield seq.event("response.function_call_arguments.done", arguments=arguments, item_id=item["id"],
-                    output_index=index)
-    yield seq.event("response.output_item.done", item={**item, "status": "completed", "arguments": arguments},
-                    output_index=index)
+    yield seq.event(
+        "response.function_call_arguments.done", arguments=arguments, item_id=item["id"], output_index=index
+    )
+    yield seq.event(
+        "response.output_item.done", item={**item, "status": "completed", "arguments": arguments}, output_index=index
+    )
 
 
 def _add_usage(total: Usage, more: Usage) -> Usage:
@@ -450,10 +477,17 @@ def _check_echoed_settings(body: dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise error_responses.invalid_type(name, "a decimal", value)
         if not low <= value <= high:  # the recorded wording (temperature: -1)
-            side, bound, code = ("below minimum", f">= {low}", "decimal_below_min_value") if value < low else (
-                "above maximum", f"<= {high}", "decimal_above_max_value")
-            raise ApiError(400, f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} "
-                           "instead.", param=name, code=code)
+            side, bound, code = (
+                ("below minimum", f">= {low}", "decimal_below_min_value")
+                if value < low
+                else ("above maximum", f"<= {high}", "decimal_above_max_value")
+            )
+            raise ApiError(
+                400,
+                f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} instead.",
+                param=name,
+                code=code,
+            )
     for name, (minimum, maximum) in _SETTING_INTEGERS.items():
         value = body.get(name)
         if value is None:
@@ -471,10 +505,11 @@ def _check_echoed_settings(body: dict[str, Any]) -> None:
 # `tool_choice` forms (spec: ToolChoiceParam): a mode, or an object of one of these types with the fields named.
 _TOOL_CHOICE_MODES = ["none", "auto", "required"]
 _TOOL_CHOICE_FIELDS = {
-    "function": ("name",), "custom": ("name",), "mcp": ("server_label",), "allowed_tools": ("mode", "tools"),
-    **{kind: () for kind in ("file_search", "web_search_preview", "web_search_preview_2025_03_11", "computer",
-                             "computer_use_preview", "computer_use", "image_generation", "code_interpreter",
-                             "programmatic_tool_calling", "apply_patch", "shell")},
+    "function": ("name",),
+    "custom": ("name",),
+    "mcp": ("server_label",),
+    "allowed_tools": ("mode", "tools"),
+    **dict.fromkeys(("file_search", "web_search_preview", "web_search_preview_2025_03_11", "computer", "computer_use_preview", "computer_use", "image_generation", "code_interpreter", "programmatic_tool_calling", "apply_patch", "shell"), ()),
 }
 
 
@@ -546,11 +581,18 @@ def check_metadata(value: Any, param: str = "metadata") -> None:
         if not isinstance(item, str):
             raise error_responses.invalid_type(f"{param}.{key}", "a string", item)
         if len(key) > MAX_METADATA_KEY_CHARS:
-            raise ApiError(400, f"Invalid '{param}': metadata keys must be at most {MAX_METADATA_KEY_CHARS} "
-                           f"characters, but got a key with {len(key)} characters instead.", param=param,
-                           code="invalid_value")
+            raise ApiError(
+                400,
+                f"Invalid '{param}': metadata keys must be at most {MAX_METADATA_KEY_CHARS} "
+                f"characters, but got a key with {len(key)} characters instead.",
+                param=param,
+                code="invalid_value",
+            )
         if len(item) > MAX_METADATA_VALUE_CHARS:
-            raise ApiError(400, f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
-                           f"{MAX_METADATA_VALUE_CHARS}, but got a string with length {len(item)} instead.",
-                           param=f"{param}.{key}", code="string_above_max_length")
-
+            raise ApiError(
+                400,
+                f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
+                f"{MAX_METADATA_VALUE_CHARS}, but got a string with length {len(item)} instead.",
+                param=f"{param}.{key}",
+                code="string_above_max_length",
+            )

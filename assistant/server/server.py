@@ -19,11 +19,11 @@ from typing import Any
 
 import uvicorn
 
-from .routes import StreamCut, create_app
 from .engines.registry import EngineRegistry, registry_for
 from .faults import Fault, FaultSwitch
 from .front_door import normalized_origin
 from .hosted_tools import HostedTools, HostedToolSettings
+from .routes import StreamCut, create_app
 from .state import ServerStore
 from .tool_state import ToolStore
 
@@ -85,7 +85,7 @@ class LocalServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/v1"
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         """Start serving; returns once the server accepts connections."""
         if self._server is not None:
             return self
@@ -93,8 +93,15 @@ class LocalServer:
         self.hosted_tools = HostedTools(ToolStore(self.db_path), self.tool_settings)
         if self._engines is None:
             self._engines = registry_for(self.engine)  # loads the model, if it is llama's (~0.1 s)
-        app = create_app(self.store, self._engines, api_key=self._api_key, faults=self.faults,
-                         hosted_tools=self.hosted_tools, bound_host=self.host, allowed_origins=self._allowed_origins)
+        app = create_app(
+            self.store,
+            self._engines,
+            api_key=self._api_key,
+            faults=self.faults,
+            hosted_tools=self.hosted_tools,
+            bound_host=self.host,
+            allowed_origins=self._allowed_origins,
+        )
         config = uvicorn.Config(
             app,
             host=self.host,
@@ -148,7 +155,7 @@ class LocalServer:
         if self.faults is not None:
             self.faults.clear()
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(
@@ -157,16 +164,29 @@ class LocalServer:
         self.stop()
 
 
-def serve(host: str, port: int, db_path: str | Path | None, api_key: str | None = None,
-          engine: str = "auto", allowed_origins: Collection[str] = ()) -> None:
+def serve(
+    host: str,
+    port: int,
+    db_path: str | Path | None,
+    api_key: str | None = None,
+    engine: str = "auto",
+    allowed_origins: Collection[str] = (),
+) -> None:
     """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off."""
     check_exposure(host, api_key)
     engines = registry_for(engine)
     store = ServerStore(db_path)
     hosted_tools = HostedTools(ToolStore(db_path))
     try:
-        app = create_app(store, engines, api_key=api_key, faults=None, hosted_tools=hosted_tools, bound_host=host,
-                         allowed_origins=allowed_origins)
+        app = create_app(
+            store,
+            engines,
+            api_key=api_key,
+            faults=None,
+            hosted_tools=hosted_tools,
+            bound_host=host,
+            allowed_origins=allowed_origins,
+        )
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         hosted_tools.close()

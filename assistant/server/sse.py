@@ -52,8 +52,9 @@ class EventSequencer:
 class MessageEvents:
     """The events of one assistant `message` item with one `output_text` part, in recorded order and shape."""
 
-    def __init__(self, sequencer: EventSequencer, item_id: str, output_index: int,
-                 obfuscation_seed: str | None) -> None:
+    def __init__(
+        self, sequencer: EventSequencer, item_id: str, output_index: int, obfuscation_seed: str | None
+    ) -> None:
         """`obfuscation_seed`: the response's seed for delta padding, None when the client turned it off."""
         self._seq = sequencer
         self.item_id = item_id
@@ -78,7 +79,9 @@ class MessageEvents:
 
     def opening(self) -> list[Event]:
         return [
-            self._seq.event("response.output_item.added", item=self.item("in_progress"), output_index=self.output_index),
+            self._seq.event(
+                "response.output_item.added", item=self.item("in_progress"), output_index=self.output_index
+            ),
             self._seq.event(
                 "response.content_part.added",
                 content_index=0,

@@ -89,8 +89,9 @@ def open_state_db(db_path: str | Path | None, schema: str) -> sqlite3.Connection
     the caller's lock, with `schema` created if missing. A new file is 0600 (and so are its -wal and -shm)."""
     if db_path is not None:
         create_private_file(Path(db_path))
-    connection = sqlite3.connect(":memory:" if db_path is None else str(db_path), check_same_thread=False,
-                                 isolation_level=None)
+    connection = sqlite3.connect(
+        ":memory:" if db_path is None else str(db_path), check_same_thread=False, isolation_level=None
+    )
     connection.execute("PRAGMA busy_timeout = 5000")
     if db_path is not None:
         connection.execute("PRAGMA journal_mode = WAL")
@@ -200,12 +201,20 @@ class ServerStore:
                 " history_tick, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body,"
                 " events = excluded.events",
-                (record.id, int(record.body.get("created_at") or time.time()), str(record.body.get("status")),
-                 _body_without_output(record.body), history.previous_response_id, history.conversation_id,
-                 history.conversation_tick, events),
+                (
+                    record.id,
+                    int(record.body.get("created_at") or time.time()),
+                    str(record.body.get("status")),
+                    _body_without_output(record.body),
+                    history.previous_response_id,
+                    history.conversation_id,
+                    history.conversation_tick,
+                    events,
+                ),
             )
-            self._conn.execute("DELETE FROM response_items WHERE response_id = ? AND part IN (?, ?)",
-                               (record.id, INPUT, OUTPUT))
+            self._conn.execute(
+                "DELETE FROM response_items WHERE response_id = ? AND part IN (?, ?)", (record.id, INPUT, OUTPUT)
+            )
             _add_response_items(self._conn, record.id, INPUT, record.input_items)
             _add_response_items(self._conn, record.id, OUTPUT, record.body.get("output") or [])
 
@@ -250,8 +259,10 @@ class ServerStore:
                 return
             (stored,) = self._conn.execute("SELECT events FROM responses WHERE id = ?", (response_id,)).fetchone()
             events = replay_log.rebased(stored, old_body, body)
-            self._conn.execute("UPDATE responses SET status = ?, body = ?, events = ? WHERE id = ?",
-                               (str(body.get("status")), _body_without_output(body), events, response_id))
+            self._conn.execute(
+                "UPDATE responses SET status = ?, body = ?, events = ? WHERE id = ?",
+                (str(body.get("status")), _body_without_output(body), events, response_id),
+            )
 
     def delete_response(self, response_id: str) -> bool:
         with self._lock, self._conn:
@@ -390,8 +401,7 @@ def _is_live(connection: sqlite3.Connection, response_id: str) -> bool:
 
 
 def _response_body(connection: sqlite3.Connection, response_id: str) -> dict[str, Any] | None:
-    row = connection.execute("SELECT body FROM responses WHERE id = ? AND deleted = ?",
-                             (response_id, _LIVE)).fetchone()
+    row = connection.execute("SELECT body FROM responses WHERE id = ? AND deleted = ?", (response_id, _LIVE)).fetchone()
     if row is None:
         return None
     body = json.loads(row[0])
@@ -427,16 +437,21 @@ def _forget_deleted_response(connection: sqlite3.Connection, response_id: str | 
     """Let go of a deleted response's items and history once no other response's history runs through it,
     then do the same for the response before it."""
     while response_id is not None:
-        row = connection.execute("SELECT deleted, history_response, history_conversation FROM responses"
-                                 " WHERE id = ?", (response_id,)).fetchone()
+        row = connection.execute(
+            "SELECT deleted, history_response, history_conversation FROM responses WHERE id = ?", (response_id,)
+        ).fetchone()
         if row is None or row[0] == _LIVE:
             return
         if connection.execute("SELECT 1 FROM responses WHERE history_response = ?", (response_id,)).fetchone():
             return
-        rows = connection.execute("DELETE FROM response_items WHERE response_id = ? RETURNING item",
-                                  (response_id,)).fetchall()
-        connection.execute("UPDATE responses SET history_response = NULL, history_conversation = NULL,"
-                           " history_tick = NULL WHERE id = ?", (response_id,))
+        rows = connection.execute(
+            "DELETE FROM response_items WHERE response_id = ? RETURNING item", (response_id,)
+        ).fetchall()
+        connection.execute(
+            "UPDATE responses SET history_response = NULL, history_conversation = NULL,"
+            " history_tick = NULL WHERE id = ?",
+            (response_id,),
+        )
         _forget_items(connection, (item for (item,) in rows))
         if row[2] is not None:
             _forget_removed_members(connection, row[2])
@@ -532,7 +547,8 @@ def _m002_items_stored_once(connection: sqlite3.Connection) -> None:
     for statement in _ITEMS_STORED_ONCE:
         connection.execute(statement)
     for seq, conversation_id, item_id, item in connection.execute(
-            "SELECT seq, conversation_id, item_id, item FROM conversation_items_v1 ORDER BY seq").fetchall():
+        "SELECT seq, conversation_id, item_id, item FROM conversation_items_v1 ORDER BY seq"
+    ).fetchall():
         connection.execute(
             "INSERT INTO conversation_items (seq, conversation_id, item_id, item, added_at) VALUES (?, ?, ?, ?, 0)",
             (seq, conversation_id, item_id, _item_row(connection, json.loads(item))),
@@ -541,8 +557,9 @@ def _m002_items_stored_once(connection: sqlite3.Connection) -> None:
     transcripts: dict[str, list[int]] = {}  # a response's prompt and output, as item rows
     deleted: list[str] = []
     for response_id, created_at, body_json, input_json, context_json, events_json, is_deleted in connection.execute(
-            "SELECT id, created_at, body, input_items, context, events, deleted FROM responses_v1"
-            " ORDER BY created_at, rowid").fetchall():
+        "SELECT id, created_at, body, input_items, context, events, deleted FROM responses_v1"
+        " ORDER BY created_at, rowid"
+    ).fetchall():
         body, input_items, context = json.loads(body_json), json.loads(input_json), json.loads(context_json)
         output = body.get("output") or []
         context_rows = [_item_row(connection, item) for item in context]
@@ -553,21 +570,32 @@ def _m002_items_stored_once(connection: sqlite3.Connection) -> None:
             history, explicit = History(previous_response_id=previous), []
         else:
             # A conversation's items at the time, or anything else: kept as it was, as references.
-            own_input = len(input_rows) and context_rows[-len(input_rows):] == input_rows
-            history, explicit = History(), context_rows[:-len(input_rows)] if own_input else context_rows
+            own_input = len(input_rows) and context_rows[-len(input_rows) :] == input_rows
+            history, explicit = History(), context_rows[: -len(input_rows)] if own_input else context_rows
         connection.execute(
             "INSERT INTO responses (id, created_at, status, body, history_response, events, deleted)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (response_id, created_at, str(body.get("status")), _body_without_output(body),
-             history.previous_response_id, replay_log.encode(json.loads(events_json), body, None),
-             _DELETED if is_deleted else _LIVE),
+            (
+                response_id,
+                created_at,
+                str(body.get("status")),
+                _body_without_output(body),
+                history.previous_response_id,
+                replay_log.encode(json.loads(events_json), body, None),
+                _DELETED if is_deleted else _LIVE,
+            ),
         )
         connection.executemany(
             "INSERT INTO response_items (response_id, part, position, item) VALUES (?, ?, ?, ?)",
-            [(response_id, part, position, row)
-             for part, rows in ((HISTORY, explicit), (INPUT, input_rows),
-                                (OUTPUT, transcripts[response_id][len(context_rows):]))
-             for position, row in enumerate(rows)],
+            [
+                (response_id, part, position, row)
+                for part, rows in (
+                    (HISTORY, explicit),
+                    (INPUT, input_rows),
+                    (OUTPUT, transcripts[response_id][len(context_rows) :]),
+                )
+                for position, row in enumerate(rows)
+            ],
         )
         if is_deleted:
             deleted.append(response_id)
@@ -589,14 +617,16 @@ def _migrate(connection: sqlite3.Connection, where: str) -> None:
     lock (two servers may open one file at once). A file with migrations this version does not know was written
     by a newer one: it is refused, not damaged."""
     connection.execute(
-        "CREATE TABLE IF NOT EXISTS server_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        "CREATE TABLE IF NOT EXISTS server_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    )
     done = [row[0] for row in connection.execute("SELECT name FROM server_migrations ORDER BY rowid")]
     known = [name for name, _ in MIGRATIONS]
     unknown = [name for name in done if name not in known]
     if unknown:
         raise StateFileTooNew(
             f"The local server's state file {where} was written by a newer version of assistant (it has migration "
-            f"{unknown[-1]!r}). Upgrade assistant, or give the server another state file; it was not changed.")
+            f"{unknown[-1]!r}). Upgrade assistant, or give the server another state file; it was not changed."
+        )
     compacted = False
     for name, step in MIGRATIONS:
         if name in done:
@@ -605,11 +635,16 @@ def _migrate(connection: sqlite3.Connection, where: str) -> None:
             connection.execute("BEGIN IMMEDIATE")
             if connection.execute("SELECT 1 FROM server_migrations WHERE name = ?", (name,)).fetchone():
                 continue  # another server applied it since
-            had_rows = name == "m002_items_stored_once" and connection.execute(
-                "SELECT 1 FROM responses UNION ALL SELECT 1 FROM conversation_items LIMIT 1").fetchone()
+            had_rows = (
+                name == "m002_items_stored_once"
+                and connection.execute(
+                    "SELECT 1 FROM responses UNION ALL SELECT 1 FROM conversation_items LIMIT 1"
+                ).fetchone()
+            )
             step(connection)
-            connection.execute("INSERT INTO server_migrations (name, applied_at) VALUES (?, ?)",
-                               (name, int(time.time())))
+            connection.execute(
+                "INSERT INTO server_migrations (name, applied_at) VALUES (?, ?)", (name, int(time.time()))
+            )
         compacted = compacted or bool(had_rows)
     if compacted:
         # The first layout's copies are gone: give their space back to the file system. Another process using

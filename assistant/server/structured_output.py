@@ -42,8 +42,9 @@ def json_output(text: str, response_format: dict[str, Any]) -> str:
     problems = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     if problems:
         where = "/".join(str(p) for p in problems[0].path) or "the document"
-        raise UnsatisfiableFormat(f"the local engine's answer cannot satisfy the schema at {where}: "
-                                  f"{problems[0].message}")
+        raise UnsatisfiableFormat(
+            f"the local engine's answer cannot satisfy the schema at {where}: {problems[0].message}"
+        )
     return json.dumps(document)
 
 

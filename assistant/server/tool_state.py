@@ -117,16 +117,20 @@ class ToolStore:
         return self.uploads / file_id
 
     def add_file(self, file: dict[str, Any], sha256: str) -> None:
-        self._execute("INSERT INTO files (id, created_at, object, sha256) VALUES (?, ?, ?, ?)",
-                      (file["id"], file["created_at"], json.dumps(file), sha256))
+        self._execute(
+            "INSERT INTO files (id, created_at, object, sha256) VALUES (?, ?, ?, ?)",
+            (file["id"], file["created_at"], json.dumps(file), sha256),
+        )
 
     def get_file(self, file_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT object FROM files WHERE id = ? AND deleted = 0", (file_id,))
         return json.loads(rows[0][0]) if rows else None
 
     def list_files(self, purpose: str | None = None) -> list[dict[str, Any]]:
-        files = [json.loads(row[0]) for row in self._rows(
-            "SELECT object FROM files WHERE deleted = 0 ORDER BY created_at, rowid")]
+        files = [
+            json.loads(row[0])
+            for row in self._rows("SELECT object FROM files WHERE deleted = 0 ORDER BY created_at, rowid")
+        ]
         return [file for file in files if purpose is None or file["purpose"] == purpose]
 
     def delete_file(self, file_id: str) -> bool:
@@ -138,16 +142,20 @@ class ToolStore:
     # -- vector stores ----------------------------------------------------------------------------------------
 
     def add_vector_store(self, store: dict[str, Any]) -> None:
-        self._execute("INSERT INTO vector_stores (id, created_at, object) VALUES (?, ?, ?)",
-                      (store["id"], store["created_at"], json.dumps(store)))
+        self._execute(
+            "INSERT INTO vector_stores (id, created_at, object) VALUES (?, ?, ?)",
+            (store["id"], store["created_at"], json.dumps(store)),
+        )
 
     def get_vector_store(self, store_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT object FROM vector_stores WHERE id = ? AND deleted = 0", (store_id,))
         return json.loads(rows[0][0]) if rows else None
 
     def list_vector_stores(self) -> list[dict[str, Any]]:
-        return [json.loads(row[0]) for row in self._rows(
-            "SELECT object FROM vector_stores WHERE deleted = 0 ORDER BY created_at, rowid")]
+        return [
+            json.loads(row[0])
+            for row in self._rows("SELECT object FROM vector_stores WHERE deleted = 0 ORDER BY created_at, rowid")
+        ]
 
     def save_vector_store(self, store: dict[str, Any]) -> None:
         self._execute("UPDATE vector_stores SET object = ? WHERE id = ?", (json.dumps(store), store["id"]))
@@ -156,7 +164,8 @@ class ToolStore:
         with self._lock, self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             count = self._conn.execute(
-                "UPDATE vector_stores SET deleted = 1 WHERE id = ? AND deleted = 0", (store_id,)).rowcount
+                "UPDATE vector_stores SET deleted = 1 WHERE id = ? AND deleted = 0", (store_id,)
+            ).rowcount
             self._conn.execute("DELETE FROM vector_store_chunks WHERE vector_store_id = ?", (store_id,))
         return count > 0
 
@@ -170,8 +179,9 @@ class ToolStore:
         )
 
     def get_vector_store_file(self, store_id: str, file_id: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT object FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
-                          (store_id, file_id))
+        rows = self._rows(
+            "SELECT object FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?", (store_id, file_id)
+        )
         return json.loads(rows[0][0]) if rows else None
 
     def list_vector_store_files(self, store_id: str, batch_id: str | None = None) -> list[dict[str, Any]]:
@@ -183,16 +193,20 @@ class ToolStore:
         return [json.loads(row[0]) for row in self._rows(sql + " ORDER BY seq", params)]
 
     def files_in_progress(self) -> list[dict[str, Any]]:
-        return [json.loads(row[0]) for row in self._rows(
-            "SELECT object FROM vector_store_files WHERE status = 'in_progress' ORDER BY seq")]
+        return [
+            json.loads(row[0])
+            for row in self._rows("SELECT object FROM vector_store_files WHERE status = 'in_progress' ORDER BY seq")
+        ]
 
     def delete_vector_store_file(self, store_id: str, file_id: str) -> bool:
         with self._lock, self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            count = self._conn.execute("DELETE FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
-                                       (store_id, file_id)).rowcount
-            self._conn.execute("DELETE FROM vector_store_chunks WHERE vector_store_id = ? AND file_id = ?",
-                               (store_id, file_id))
+            count = self._conn.execute(
+                "DELETE FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?", (store_id, file_id)
+            ).rowcount
+            self._conn.execute(
+                "DELETE FROM vector_store_chunks WHERE vector_store_id = ? AND file_id = ?", (store_id, file_id)
+            )
         return count > 0
 
     def finish_vector_store_file(self, store_file: dict[str, Any], chunks: list[str]) -> bool:
@@ -201,18 +215,25 @@ class ToolStore:
             self._conn.execute("BEGIN IMMEDIATE")
             row = self._conn.execute(
                 "SELECT status FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
-                (store_file["vector_store_id"], store_file["id"])).fetchone()
+                (store_file["vector_store_id"], store_file["id"]),
+            ).fetchone()
             if row is None or row[0] != "in_progress":
                 return False
             self._conn.execute(
                 "UPDATE vector_store_files SET status = ?, object = ? WHERE vector_store_id = ? AND file_id = ?",
-                (store_file["status"], json.dumps(store_file), store_file["vector_store_id"], store_file["id"]))
-            self._conn.execute("DELETE FROM vector_store_chunks WHERE vector_store_id = ? AND file_id = ?",
-                               (store_file["vector_store_id"], store_file["id"]))
+                (store_file["status"], json.dumps(store_file), store_file["vector_store_id"], store_file["id"]),
+            )
+            self._conn.execute(
+                "DELETE FROM vector_store_chunks WHERE vector_store_id = ? AND file_id = ?",
+                (store_file["vector_store_id"], store_file["id"]),
+            )
             self._conn.executemany(
                 "INSERT INTO vector_store_chunks (vector_store_id, file_id, position, text) VALUES (?, ?, ?, ?)",
-                [(store_file["vector_store_id"], store_file["id"], position, text)
-                 for position, text in enumerate(chunks)])
+                [
+                    (store_file["vector_store_id"], store_file["id"], position, text)
+                    for position, text in enumerate(chunks)
+                ],
+            )
         return True
 
     def chunks(self, store_id: str) -> list[tuple[str, str]]:
@@ -220,16 +241,21 @@ class ToolStore:
         return self._rows(
             "SELECT c.file_id, c.text FROM vector_store_chunks c JOIN vector_store_files f"
             " ON f.vector_store_id = c.vector_store_id AND f.file_id = c.file_id"
-            " WHERE c.vector_store_id = ? AND f.status = 'completed' ORDER BY f.seq, c.position", (store_id,))
+            " WHERE c.vector_store_id = ? AND f.status = 'completed' ORDER BY f.seq, c.position",
+            (store_id,),
+        )
 
     def add_file_batch(self, batch_id: str, store_id: str, created_at: int) -> None:
-        self._execute("INSERT INTO file_batches (id, vector_store_id, created_at) VALUES (?, ?, ?)",
-                      (batch_id, store_id, created_at))
+        self._execute(
+            "INSERT INTO file_batches (id, vector_store_id, created_at) VALUES (?, ?, ?)",
+            (batch_id, store_id, created_at),
+        )
 
     def get_file_batch(self, store_id: str, batch_id: str) -> tuple[int, bool] | None:
         """(created_at, cancelled) of the batch."""
-        rows = self._rows("SELECT created_at, cancelled FROM file_batches WHERE id = ? AND vector_store_id = ?",
-                          (batch_id, store_id))
+        rows = self._rows(
+            "SELECT created_at, cancelled FROM file_batches WHERE id = ? AND vector_store_id = ?", (batch_id, store_id)
+        )
         return (rows[0][0], bool(rows[0][1])) if rows else None
 
     def cancel_file_batch(self, store_id: str, batch_id: str) -> None:
@@ -238,12 +264,16 @@ class ToolStore:
             self._conn.execute("UPDATE file_batches SET cancelled = 1 WHERE id = ?", (batch_id,))
             rows = self._conn.execute(
                 "SELECT file_id, object FROM vector_store_files WHERE vector_store_id = ? AND batch_id = ?"
-                " AND status = 'in_progress'", (store_id, batch_id)).fetchall()
+                " AND status = 'in_progress'",
+                (store_id, batch_id),
+            ).fetchall()
             for file_id, raw in rows:
                 store_file = {**json.loads(raw), "status": "cancelled"}
                 self._conn.execute(
                     "UPDATE vector_store_files SET status = 'cancelled', object = ? WHERE vector_store_id = ?"
-                    " AND file_id = ?", (json.dumps(store_file), store_id, file_id))
+                    " AND file_id = ?",
+                    (json.dumps(store_file), store_id, file_id),
+                )
 
     # -- containers -------------------------------------------------------------------------------------------
 
@@ -254,15 +284,18 @@ class ToolStore:
         self._execute(
             "INSERT INTO containers (id, created_at, object) VALUES (?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET object = excluded.object",
-            (container["id"], container["created_at"], json.dumps(container)))
+            (container["id"], container["created_at"], json.dumps(container)),
+        )
 
     def get_container(self, container_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT object FROM containers WHERE id = ? AND deleted = 0", (container_id,))
         return json.loads(rows[0][0]) if rows else None
 
     def list_containers(self) -> list[dict[str, Any]]:
-        return [json.loads(row[0]) for row in self._rows(
-            "SELECT object FROM containers WHERE deleted = 0 ORDER BY created_at, rowid")]
+        return [
+            json.loads(row[0])
+            for row in self._rows("SELECT object FROM containers WHERE deleted = 0 ORDER BY created_at, rowid")
+        ]
 
     def delete_container(self, container_id: str) -> bool:
         return self._execute("UPDATE containers SET deleted = 1 WHERE id = ? AND deleted = 0", (container_id,)) > 0
@@ -271,25 +304,39 @@ class ToolStore:
         with self._lock, self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             # A path holds one file: writing it again replaces the old record (the bytes were overwritten).
-            self._conn.execute("UPDATE container_files SET deleted = 1 WHERE container_id = ? AND path = ?",
-                               (file["container_id"], relative_path))
+            self._conn.execute(
+                "UPDATE container_files SET deleted = 1 WHERE container_id = ? AND path = ?",
+                (file["container_id"], relative_path),
+            )
             self._conn.execute(
                 "INSERT INTO container_files (id, container_id, created_at, path, object) VALUES (?, ?, ?, ?, ?)",
-                (file["id"], file["container_id"], file["created_at"], relative_path, json.dumps(file)))
+                (file["id"], file["container_id"], file["created_at"], relative_path, json.dumps(file)),
+            )
 
     def get_container_file(self, container_id: str, file_id: str) -> tuple[dict[str, Any], str] | None:
-        rows = self._rows("SELECT object, path FROM container_files WHERE id = ? AND container_id = ? AND deleted = 0",
-                          (file_id, container_id))
+        rows = self._rows(
+            "SELECT object, path FROM container_files WHERE id = ? AND container_id = ? AND deleted = 0",
+            (file_id, container_id),
+        )
         return (json.loads(rows[0][0]), rows[0][1]) if rows else None
 
     def list_container_files(self, container_id: str) -> list[dict[str, Any]]:
-        return [json.loads(row[0]) for row in self._rows(
-            "SELECT object FROM container_files WHERE container_id = ? AND deleted = 0 ORDER BY created_at, rowid",
-            (container_id,))]
+        return [
+            json.loads(row[0])
+            for row in self._rows(
+                "SELECT object FROM container_files WHERE container_id = ? AND deleted = 0 ORDER BY created_at, rowid",
+                (container_id,),
+            )
+        ]
 
     def delete_container_file(self, container_id: str, file_id: str) -> bool:
-        return self._execute("UPDATE container_files SET deleted = 1 WHERE id = ? AND container_id = ?"
-                             " AND deleted = 0", (file_id, container_id)) > 0
+        return (
+            self._execute(
+                "UPDATE container_files SET deleted = 1 WHERE id = ? AND container_id = ? AND deleted = 0",
+                (file_id, container_id),
+            )
+            > 0
+        )
 
 
 def now() -> int:

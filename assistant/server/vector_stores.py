@@ -85,8 +85,10 @@ class VectorStores:
 
     def view(self, vector_store: dict[str, Any]) -> dict[str, Any]:
         files = self.store.list_vector_store_files(vector_store["id"])
-        counts = {status: sum(1 for f in files if f["status"] == status)
-                  for status in ("in_progress", "completed", "failed", "cancelled")}
+        counts = {
+            status: sum(1 for f in files if f["status"] == status)
+            for status in ("in_progress", "completed", "failed", "cancelled")
+        }
         return {
             **vector_store,
             "file_counts": {**counts, "total": len(files)},
@@ -180,10 +182,12 @@ class VectorStores:
             vector_store = self.get(store_id)
             vector_store["last_active_at"] = now()
             self.store.save_vector_store(vector_store)
-            for hit in self._index(store_id).search(query, max_results, filters=filters,
-                                                    score_threshold=score_threshold):
-                results.append(StoreSearchResult(store_id, hit.file_id, hit.filename, hit.text, hit.score,
-                                                 hit.attributes))
+            for hit in self._index(store_id).search(
+                query, max_results, filters=filters, score_threshold=score_threshold
+            ):
+                results.append(
+                    StoreSearchResult(store_id, hit.file_id, hit.filename, hit.text, hit.score, hit.attributes)
+                )
         results.sort(key=lambda result: -result.score)
         return results[:max_results]
 
@@ -193,8 +197,11 @@ class VectorStores:
             if index is None:
                 files = {f["id"]: f for f in self.store.list_vector_store_files(store_id)}
                 names = {file_id: (self.store.get_file(file_id) or {}).get("filename", file_id) for file_id in files}
-                chunks = [DocumentChunk(file_id, names[file_id], text, files[file_id]["attributes"])
-                          for file_id, text in self.store.chunks(store_id) if file_id in files]
+                chunks = [
+                    DocumentChunk(file_id, names[file_id], text, files[file_id]["attributes"])
+                    for file_id, text in self.store.chunks(store_id)
+                    if file_id in files
+                ]
                 index = self._indexes[store_id] = FileSearchIndex(chunks)
             return index
 
@@ -240,8 +247,9 @@ def chunking_strategy(value: Any) -> ChunkingStrategy:
     try:
         return ChunkingStrategy.from_api(value)
     except ValueError as error:
-        raise ApiError(400, f"Invalid 'chunking_strategy': {error}.", param="chunking_strategy",
-                       code="invalid_value") from None
+        raise ApiError(
+            400, f"Invalid 'chunking_strategy': {error}.", param="chunking_strategy", code="invalid_value"
+        ) from None
 
 
 def _check_fields(body: Mapping[str, Any]) -> None:

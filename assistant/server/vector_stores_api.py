@@ -15,11 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import error_responses
+from . import (
+    error_responses,
+    runner,  # for check_metadata; a module import because runner imports the hosted tools
+)
 from .error_responses import ApiError
 from .ids import new_id
 from .request_parsing import cursor_page, json_object, score_threshold, search_filters
-from . import runner  # for check_metadata; a module import because runner imports the hosted tools
 from .tool_state import now
 from .vector_stores import MAX_SEARCH_RESULTS, VectorStores, chunking_strategy
 
@@ -86,24 +88,36 @@ class VectorStoresApi:
             raise error_responses.invalid_type("query", "a string or an array of strings", query)
         max_results = body.get("max_num_results", 10)
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_SEARCH_RESULTS:
-            raise error_responses.integer_out_of_range("max_num_results", max_results if isinstance(max_results, int) else 0,
-                                              1, MAX_SEARCH_RESULTS)
+            raise error_responses.integer_out_of_range(
+                "max_num_results", max_results if isinstance(max_results, int) else 0, 1, MAX_SEARCH_RESULTS
+            )
         threshold = score_threshold(body.get("ranking_options"))
         results = await run_in_threadpool(
-            self.stores.search, [request.path_params["vs"]], " ".join(queries), max_results,
-            filters=search_filters(body.get("filters")), score_threshold=threshold,
+            self.stores.search,
+            [request.path_params["vs"]],
+            " ".join(queries),
+            max_results,
+            filters=search_filters(body.get("filters")),
+            score_threshold=threshold,
         )
-        return JSONResponse({
-            "object": "vector_store.search_results.page",
-            "search_query": queries,
-            "data": [
-                {"file_id": r.file_id, "filename": r.filename, "score": round(r.score, 4),
-                 "attributes": dict(r.attributes), "content": [{"type": "text", "text": r.text}]}
-                for r in results
-            ],
-            "has_more": False,
-            "next_page": None,
-        })
+        return JSONResponse(
+            {
+                "object": "vector_store.search_results.page",
+                "search_query": queries,
+                "data": [
+                    {
+                        "file_id": r.file_id,
+                        "filename": r.filename,
+                        "score": round(r.score, 4),
+                        "attributes": dict(r.attributes),
+                        "content": [{"type": "text", "text": r.text}],
+                    }
+                    for r in results
+                ],
+                "has_more": False,
+                "next_page": None,
+            }
+        )
 
     # -- files ------------------------------------------------------------------------------------------------
 
@@ -114,8 +128,10 @@ class VectorStoresApi:
             raise error_responses.missing_parameter("file_id")
         strategy = chunking_strategy(body.get("chunking_strategy"))
         store_file = await run_in_threadpool(
-            lambda: self.stores.attach(request.path_params["vs"], file_id, attributes=_attributes(body),
-                                       strategy=strategy))
+            lambda: self.stores.attach(
+                request.path_params["vs"], file_id, attributes=_attributes(body), strategy=strategy
+            )
+        )
         return _polled(store_file)
 
     async def list_files(self, request: Request) -> Response:
@@ -137,8 +153,9 @@ class VectorStoresApi:
     async def update_file(self, request: Request) -> Response:
         body = await json_object(request)
         params = request.path_params
-        return JSONResponse(await run_in_threadpool(self.stores.update_file, params["vs"], params["file_id"],
-                                                    _attributes(body)))
+        return JSONResponse(
+            await run_in_threadpool(self.stores.update_file, params["vs"], params["file_id"], _attributes(body))
+        )
 
     async def delete_file(self, request: Request) -> Response:
         params = request.path_params
@@ -148,9 +165,14 @@ class VectorStoresApi:
     async def file_content(self, request: Request) -> Response:
         params = request.path_params
         texts = await run_in_threadpool(self.stores.file_text, params["vs"], params["file_id"])
-        return JSONResponse({"object": "vector_store.file_content.page",
-                             "data": [{"type": "text", "text": text} for text in texts],
-                             "has_more": False, "next_page": None})
+        return JSONResponse(
+            {
+                "object": "vector_store.file_content.page",
+                "data": [{"type": "text", "text": text} for text in texts],
+                "has_more": False,
+                "next_page": None,
+            }
+        )
 
     # -- file batches -----------------------------------------------------------------------------------------
 
@@ -246,14 +268,21 @@ def _attributes(body: Mapping[str, Any]) -> dict[str, Any] | None:
     # Spec (VectorStoreFileAttributes): keys up to 64 characters; values strings up to 512, numbers or booleans.
     for key, value in attributes.items():
         if len(key) > 64:
-            raise ApiError(400, f"Invalid 'attributes': keys must be at most 64 characters, but got a key with "
-                           f"{len(key)} characters instead.", param="attributes", code="invalid_value")
+            raise ApiError(
+                400,
+                f"Invalid 'attributes': keys must be at most 64 characters, but got a key with "
+                f"{len(key)} characters instead.",
+                param="attributes",
+                code="invalid_value",
+            )
         if not isinstance(value, (str, int, float)):
             raise error_responses.invalid_type(f"attributes.{key}", "a string, number or boolean", value)
         if isinstance(value, str) and len(value) > 512:
-            raise ApiError(400, f"Invalid 'attributes.{key}': string too long. Expected a string with maximum "
-                           f"length 512, but got a string with length {len(value)} instead.",
-                           param=f"attributes.{key}", code="string_above_max_length")
+            raise ApiError(
+                400,
+                f"Invalid 'attributes.{key}': string too long. Expected a string with maximum "
+                f"length 512, but got a string with length {len(value)} instead.",
+                param=f"attributes.{key}",
+                code="string_above_max_length",
+            )
     return attributes
-
-

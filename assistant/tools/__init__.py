@@ -26,10 +26,10 @@ from .code_sandbox import (
     detect_isolation,
     isolation_available,
 )
-from .tool_error import ToolError, UnsupportedFile
 from .file_search import DocumentChunk, FileSearchIndex, FileSearchResult, chunk_document, matches_filter
 from .retrieval import ChunkIndex, SearchHit
 from .text_extraction import extract_text, html_document
+from .tool_error import ToolError, UnsupportedFile
 from .web_search import (
     NoWebSearchProvider,
     PageCorpus,

@@ -37,7 +37,7 @@ class ChunkingStrategy:
             )
 
     @classmethod
-    def from_api(cls, value: Mapping[str, Any] | None) -> "ChunkingStrategy":
+    def from_api(cls, value: Mapping[str, Any] | None) -> ChunkingStrategy:
         """From the API's `chunking_strategy` (`{"type": "auto"}` or `{"type": "static", "static": {...}}`)."""
         if value is None or value.get("type") == "auto":
             return cls()

@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -53,8 +53,13 @@ logger = logging.getLogger(__name__)
 Isolation = Literal["bwrap", "unshare", "rlimits"]
 ISOLATIONS: tuple[Isolation, ...] = ("bwrap", "unshare", "rlimits")
 SANDBOX_PATH = "/mnt/data"  # where the code sees its folder, as on the real API
-IMAGE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-                  ".webp": "image/webp"}
+IMAGE_SUFFIXES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
 _WORKER_SOURCE = (Path(__file__).with_name("sandbox_worker.py")).read_text()
 _START_TIMEOUT_S = 15.0
 _REPLY_GRACE_S = 10.0  # the worker enforces the wall time itself; past this too, the whole sandbox is killed
@@ -77,7 +82,7 @@ class SandboxLimits:
     session_cpu_seconds: int = 3600  # CPU time of one process over all its calls
 
     @classmethod
-    def for_memory_limit(cls, memory_limit: str | None, **overrides: float) -> "SandboxLimits":
+    def for_memory_limit(cls, memory_limit: str | None, **overrides: float) -> SandboxLimits:
         """Limits for the API's `memory_limit` ("1g", "4g", ...)."""
         memory = MEMORY_LIMITS.get(memory_limit or "1g", MEMORY_LIMITS["1g"])
         return cls(memory_bytes=memory, **overrides)  # type: ignore[arg-type]
@@ -167,11 +172,17 @@ class PythonSandbox:
                 crashed = self._process.poll() is not None or time.monotonic() < waited_at_most
                 self._kill()
                 if crashed:
-                    reply = {"logs": "", "error": "The Python process was killed (it may have exhausted a sandbox "
-                                                  "limit); the session was restarted and its variables are lost."}
+                    reply = {
+                        "logs": "",
+                        "error": "The Python process was killed (it may have exhausted a sandbox "
+                        "limit); the session was restarted and its variables are lost.",
+                    }
                 else:
-                    reply = {"logs": "", "error": f"The code ran longer than {self.limits.wall_seconds:g} s and was "
-                                                  "stopped; the session was restarted and its variables are lost."}
+                    reply = {
+                        "logs": "",
+                        "error": f"The code ran longer than {self.limits.wall_seconds:g} s and was "
+                        "stopped; the session was restarted and its variables are lost.",
+                    }
             files = _changed_files(self.contents, before)
             restarted = restarted or bool(reply.get("restarted"))  # the worker replaced the cell
             return ExecutionResult(logs=reply["logs"], error=reply.get("error"), files=files, restarted=restarted)
@@ -215,8 +226,9 @@ class PythonSandbox:
         if not ready or not ready.get("ready"):
             stderr = self._drain_stderr()
             self._kill()
-            raise ToolError(f"The Python sandbox ({self.isolation}) failed to start: {stderr or 'no output'}",
-                            "sandbox_unavailable")
+            raise ToolError(
+                f"The Python sandbox ({self.isolation}) failed to start: {stderr or 'no output'}", "sandbox_unavailable"
+            )
         assert self._process.stderr is not None
         self._process.stderr.close()  # nothing writes there once the worker runs; never let the pipe fill
 
@@ -278,11 +290,11 @@ class PythonSandbox:
 # -- isolation --------------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def detect_isolation() -> Isolation:
     """The strongest isolation this machine offers; `ASSISTANT_SANDBOX` can ask for a weaker one."""
     wanted = os.environ.get("ASSISTANT_SANDBOX")
-    candidates = ISOLATIONS[ISOLATIONS.index(wanted):] if wanted in ISOLATIONS else ISOLATIONS  # type: ignore[arg-type]
+    candidates = ISOLATIONS[ISOLATIONS.index(wanted) :] if wanted in ISOLATIONS else ISOLATIONS  # type: ignore[arg-type]
     for mode in candidates:
         if isolation_available(mode):
             if mode == "rlimits":
@@ -294,7 +306,7 @@ def detect_isolation() -> Isolation:
     return "rlimits"
 
 
-@lru_cache(maxsize=None)
+@cache
 def isolation_available(mode: Isolation) -> bool:
     """Whether `mode` works on this machine (tried once, with a trivial command)."""
     if mode == "rlimits":
@@ -321,8 +333,11 @@ def _python_roots() -> list[Path]:
     """Folders the interpreter needs (its prefix, a venv, the real executable's installation), outside /usr."""
     candidates = {Path(sys.base_prefix), Path(sys.prefix), Path(os.path.realpath(sys.executable)).parent.parent}
     roots = sorted({path.resolve() for path in candidates})
-    return [root for root in roots if not _is_under(root, Path("/usr")) and not any(
-        other != root and _is_under(root, other) for other in roots)]
+    return [
+        root
+        for root in roots
+        if not _is_under(root, Path("/usr")) and not any(other != root and _is_under(root, other) for other in roots)
+    ]
 
 
 def _bwrap_command(folder: Path, worker: list[str], tmp_bytes: int, probe_only: bool = False) -> list[str]:
@@ -331,8 +346,15 @@ def _bwrap_command(folder: Path, worker: list[str], tmp_bytes: int, probe_only: 
         # No user namespace: the worker drops the code to a real unprivileged uid (see the module docstring). It
         # keeps what it needs to stop, measure and clean up after the code's processes: signalling them, reading
         # their /proc/<pid>/smaps_rollup, and reading and removing files the code made unreadable to root.
-        command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                    "--cap-drop", "ALL"]
+        command += [
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--cap-drop",
+            "ALL",
+        ]
         for capability in _WORKER_CAPABILITIES:
             command += ["--cap-add", capability]
     else:
@@ -418,16 +440,29 @@ def _unshare_command(folder: Path, worker: list[str], tmp_bytes: int, probe_only
     command = ["unshare", "--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
     if os.geteuid() != 0:
         command.insert(1, "--map-root-user")
-    runtime = ["/usr", *(f"/{name}" for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32")),
-               *_RUNTIME_FILES, *(str(root) for root in _python_roots())]
+    runtime = [
+        "/usr",
+        *(f"/{name}" for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32")),
+        *_RUNTIME_FILES,
+        *(str(root) for root in _python_roots()),
+    ]
     needed = [Path(path) for path in runtime] + ([] if probe_only else [folder])
-    staging = next((candidate for candidate in _STAGING_CANDIDATES
-                    if os.path.isdir(candidate) and not os.path.islink(candidate)
-                    and not any(_is_under(path, Path(candidate)) for path in needed)), None)
+    staging = next(
+        (
+            candidate
+            for candidate in _STAGING_CANDIDATES
+            if os.path.isdir(candidate)
+            and not os.path.islink(candidate)
+            and not any(_is_under(path, Path(candidate)) for path in needed)
+        ),
+        None,
+    )
     if staging is None:
-        raise ToolError("The unshare sandbox has no folder to build its file system in (it needs one of "
-                        f"{', '.join(_STAGING_CANDIDATES)} that holds neither the interpreter nor the container).",
-                        "sandbox_unavailable")
+        raise ToolError(
+            "The unshare sandbox has no folder to build its file system in (it needs one of "
+            f"{', '.join(_STAGING_CANDIDATES)} that holds neither the interpreter nor the container).",
+            "sandbox_unavailable",
+        )
     arguments = [staging, "-" if probe_only else str(folder), str(tmp_bytes), "1" if os.geteuid() != 0 else "0"]
     return command + ["sh", "-c", _UNSHARE_SCRIPT, "sandbox", *arguments, *runtime, "--"] + worker
 
@@ -496,8 +531,9 @@ def _changed_files(folder: UntrustedFolder, before: dict[str, FileState]) -> lis
         after = folder.regular_files()
     except RefusedEntry:
         return []  # the code's output still counts; the folder has nothing the server can show
-    return [ProducedFile(name, state.size, folder) for name, state in sorted(after.items())
-            if before.get(name) != state]
+    return [
+        ProducedFile(name, state.size, folder) for name, state in sorted(after.items()) if before.get(name) != state
+    ]
 
 
 def _is_under(path: Path, parent: Path) -> bool:

@@ -38,7 +38,10 @@ class FileSearchResult:
 
 
 def chunk_document(
-    file_id: str, filename: str, text: str, strategy: ChunkingStrategy = ChunkingStrategy(),
+    file_id: str,
+    filename: str,
+    text: str,
+    strategy: ChunkingStrategy = ChunkingStrategy(),
     attributes: Attributes | None = None,
 ) -> list[DocumentChunk]:
     return [DocumentChunk(file_id, filename, chunk, dict(attributes or {})) for chunk in chunk_text(text, strategy)]

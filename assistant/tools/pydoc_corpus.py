@@ -48,72 +48,154 @@ DOCS = f"https://docs.python.org/{_VERSION}/"
 # Left out: side effects on import (a browser, a print), GUI and IDE packages, the test suite, and modules with
 # no page of their own in the library reference (internals of os.path and re; packages documented per submodule).
 _LEFT_OUT = frozenset(
-    "antigravity this turtle turtledemo tkinter idlelib test lib2to3 pydoc_data distutils posix "
-    "genericpath ntpath posixpath nturl2path opcode pyexpat sre_compile sre_constants sre_parse encodings "
-    "concurrent xmlrpc nt msilib msvcrt winreg winsound".split()
+    ["antigravity", "this", "turtle", "turtledemo", "tkinter", "idlelib", "test", "lib2to3", "pydoc_data", "distutils", "posix", "genericpath", "ntpath", "posixpath", "nturl2path", "opcode", "pyexpat", "sre_compile", "sre_constants", "sre_parse", "encodings", "concurrent", "xmlrpc", "nt", "msilib", "msvcrt", "winreg", "winsound"]
 )
 # Submodules with a page (or a section) of their own in the library reference.
 _DOCUMENTED_SUBMODULES = (
-    "collections.abc", "concurrent.futures", "curses.ascii", "curses.panel", "curses.textpad", "dbm.dumb",
-    "dbm.gnu", "dbm.ndbm", "email.charset", "email.contentmanager", "email.encoders", "email.errors",
-    "email.generator", "email.header", "email.headerregistry", "email.iterators", "email.message", "email.mime",
-    "email.parser", "email.policy", "email.utils", "html.entities", "html.parser", "http.client", "http.cookiejar",
-    "http.cookies", "http.server", "importlib.abc", "importlib.machinery", "importlib.metadata",
-    "importlib.resources", "importlib.resources.abc", "importlib.util", "json.tool", "logging.config",
-    "logging.handlers", "multiprocessing.connection", "multiprocessing.dummy", "multiprocessing.managers",
-    "multiprocessing.pool", "multiprocessing.shared_memory", "multiprocessing.sharedctypes", "os.path",
-    "unittest.mock", "urllib.error", "urllib.parse", "urllib.request", "urllib.response", "urllib.robotparser",
-    "wsgiref.handlers", "wsgiref.headers", "wsgiref.simple_server", "wsgiref.types", "wsgiref.util",
-    "wsgiref.validate", "xml.dom", "xml.dom.minidom", "xml.dom.pulldom", "xml.etree.ElementTree",
-    "xml.parsers.expat", "xml.parsers.expat.errors", "xml.parsers.expat.model", "xml.sax", "xml.sax.handler",
-    "xml.sax.saxutils", "xml.sax.xmlreader", "xmlrpc.client", "xmlrpc.server",
+    "collections.abc",
+    "concurrent.futures",
+    "curses.ascii",
+    "curses.panel",
+    "curses.textpad",
+    "dbm.dumb",
+    "dbm.gnu",
+    "dbm.ndbm",
+    "email.charset",
+    "email.contentmanager",
+    "email.encoders",
+    "email.errors",
+    "email.generator",
+    "email.header",
+    "email.headerregistry",
+    "email.iterators",
+    "email.message",
+    "email.mime",
+    "email.parser",
+    "email.policy",
+    "email.utils",
+    "html.entities",
+    "html.parser",
+    "http.client",
+    "http.cookiejar",
+    "http.cookies",
+    "http.server",
+    "importlib.abc",
+    "importlib.machinery",
+    "importlib.metadata",
+    "importlib.resources",
+    "importlib.resources.abc",
+    "importlib.util",
+    "json.tool",
+    "logging.config",
+    "logging.handlers",
+    "multiprocessing.connection",
+    "multiprocessing.dummy",
+    "multiprocessing.managers",
+    "multiprocessing.pool",
+    "multiprocessing.shared_memory",
+    "multiprocessing.sharedctypes",
+    "os.path",
+    "unittest.mock",
+    "urllib.error",
+    "urllib.parse",
+    "urllib.request",
+    "urllib.response",
+    "urllib.robotparser",
+    "wsgiref.handlers",
+    "wsgiref.headers",
+    "wsgiref.simple_server",
+    "wsgiref.types",
+    "wsgiref.util",
+    "wsgiref.validate",
+    "xml.dom",
+    "xml.dom.minidom",
+    "xml.dom.pulldom",
+    "xml.etree.ElementTree",
+    "xml.parsers.expat",
+    "xml.parsers.expat.errors",
+    "xml.parsers.expat.model",
+    "xml.sax",
+    "xml.sax.handler",
+    "xml.sax.saxutils",
+    "xml.sax.xmlreader",
+    "xmlrpc.client",
+    "xmlrpc.server",
 )
 # Modules documented on another module's page (the rest are at library/<name in lower case>.html).
 _MODULE_PAGES = {
-    "cProfile": "profile", "pstats": "profile", "curses.textpad": "curses", "dbm.dumb": "dbm", "dbm.gnu": "dbm",
-    "dbm.ndbm": "dbm", "importlib.abc": "importlib", "importlib.machinery": "importlib", "importlib.util": "importlib",
-    "json.tool": "json", "multiprocessing.connection": "multiprocessing", "multiprocessing.dummy": "multiprocessing",
-    "multiprocessing.managers": "multiprocessing", "multiprocessing.pool": "multiprocessing",
-    "multiprocessing.sharedctypes": "multiprocessing", "urllib.response": "urllib.request",
-    "wsgiref.handlers": "wsgiref", "wsgiref.headers": "wsgiref", "wsgiref.simple_server": "wsgiref",
-    "wsgiref.types": "wsgiref", "wsgiref.util": "wsgiref", "wsgiref.validate": "wsgiref",
-    "xml.parsers.expat": "pyexpat", "xml.parsers.expat.errors": "pyexpat", "xml.parsers.expat.model": "pyexpat",
-    "xml.sax.saxutils": "xml.sax.utils", "xml.sax.xmlreader": "xml.sax.reader",
+    "cProfile": "profile",
+    "pstats": "profile",
+    "curses.textpad": "curses",
+    "dbm.dumb": "dbm",
+    "dbm.gnu": "dbm",
+    "dbm.ndbm": "dbm",
+    "importlib.abc": "importlib",
+    "importlib.machinery": "importlib",
+    "importlib.util": "importlib",
+    "json.tool": "json",
+    "multiprocessing.connection": "multiprocessing",
+    "multiprocessing.dummy": "multiprocessing",
+    "multiprocessing.managers": "multiprocessing",
+    "multiprocessing.pool": "multiprocessing",
+    "multiprocessing.sharedctypes": "multiprocessing",
+    "urllib.response": "urllib.request",
+    "wsgiref.handlers": "wsgiref",
+    "wsgiref.headers": "wsgiref",
+    "wsgiref.simple_server": "wsgiref",
+    "wsgiref.types": "wsgiref",
+    "wsgiref.util": "wsgiref",
+    "wsgiref.validate": "wsgiref",
+    "xml.parsers.expat": "pyexpat",
+    "xml.parsers.expat.errors": "pyexpat",
+    "xml.parsers.expat.model": "pyexpat",
+    "xml.sax.saxutils": "xml.sax.utils",
+    "xml.sax.xmlreader": "xml.sax.reader",
 }
 # asyncio's names are documented over several pages, by the submodule that defines them (or by name when its C
 # accelerator defines them).
 _MEMBER_PAGES = {
-    "asyncio.Future": "asyncio-future", "asyncio.Task": "asyncio-task", "asyncio.get_event_loop": "asyncio-eventloop",
+    "asyncio.Future": "asyncio-future",
+    "asyncio.Task": "asyncio-task",
+    "asyncio.get_event_loop": "asyncio-eventloop",
     "asyncio.get_running_loop": "asyncio-eventloop",
-    "asyncio.tasks": "asyncio-task", "asyncio.threads": "asyncio-task", "asyncio.timeouts": "asyncio-task",
-    "asyncio.taskgroups": "asyncio-task", "asyncio.locks": "asyncio-sync", "asyncio.queues": "asyncio-queue",
-    "asyncio.streams": "asyncio-stream", "asyncio.subprocess": "asyncio-subprocess",
-    "asyncio.runners": "asyncio-runner", "asyncio.protocols": "asyncio-protocol",
-    "asyncio.transports": "asyncio-protocol", "asyncio.exceptions": "asyncio-exceptions",
-    "asyncio.futures": "asyncio-future", "asyncio.base_futures": "asyncio-future",
-    "asyncio.events": "asyncio-eventloop", "asyncio.base_events": "asyncio-eventloop",
+    "asyncio.tasks": "asyncio-task",
+    "asyncio.threads": "asyncio-task",
+    "asyncio.timeouts": "asyncio-task",
+    "asyncio.taskgroups": "asyncio-task",
+    "asyncio.locks": "asyncio-sync",
+    "asyncio.queues": "asyncio-queue",
+    "asyncio.streams": "asyncio-stream",
+    "asyncio.subprocess": "asyncio-subprocess",
+    "asyncio.runners": "asyncio-runner",
+    "asyncio.protocols": "asyncio-protocol",
+    "asyncio.transports": "asyncio-protocol",
+    "asyncio.exceptions": "asyncio-exceptions",
+    "asyncio.futures": "asyncio-future",
+    "asyncio.base_futures": "asyncio-future",
+    "asyncio.events": "asyncio-eventloop",
+    "asyncio.base_events": "asyncio-eventloop",
     "asyncio.unix_events": "asyncio-policy",
 }
 # Built-in classes documented with the built-in types (the other built-in classes are in functions.html).
-_STDTYPES_BUILTINS = frozenset("bytearray bytes dict frozenset list memoryview range set str tuple".split())
+_STDTYPES_BUILTINS = frozenset(["bytearray", "bytes", "dict", "frozenset", "list", "memoryview", "range", "set", "str", "tuple"])
 # The page of each label of pydoc_data.topics (the docs' own objects.inv); a label not listed here links to the
 # docs' search for it.
 _TOPIC_PAGES = {
     label: page
     for page, labels in {
         "reference/simple_stmts.html": "assert assignment augassign break continue del global import nonlocal pass "
-                                       "raise return yield type",
+        "raise return yield type",
         "reference/compound_stmts.html": "async class compound else for function if try while with match",
         "reference/expressions.html": "atom-identifiers atom-literals attribute-references await binary bitwise "
-                                      "booleans calls comparisons conversions dict exprlists in lambda lists "
-                                      "operator-summary power shifting slicings subscriptions unary",
+        "booleans calls comparisons conversions dict exprlists in lambda lists "
+        "operator-summary power shifting slicings subscriptions unary",
         "reference/datamodel.html": "attribute-access callable-types context-managers customization numeric-types "
-                                    "objects sequence-types specialnames types",
+        "objects sequence-types specialnames types",
         "reference/executionmodel.html": "dynamic-features exceptions execmodel naming",
         "reference/lexical_analysis.html": "floating id-classes identifiers imaginary integers numbers strings",
         "library/stdtypes.html": "bltin-code-objects bltin-ellipsis-object bltin-null-object bltin-type-objects "
-                                 "specialattrs string-methods truth typesfunctions typesmapping typesmethods "
-                                 "typesmodules typesseq typesseq-mutable",
+        "specialattrs string-methods truth typesfunctions typesmapping typesmethods "
+        "typesmodules typesseq typesseq-mutable",
         "library/string.html": "formatstrings",
         "library/pdb.html": "debugger",
     }.items()
@@ -190,8 +272,7 @@ def rendered_page(record: dict[str, Any]) -> DocPage:
     module, member, kind = record["module"], record.get("member"), record.get("kind")
     if module == "builtins" and member:
         name = member
-        page = ("exceptions" if kind == "exception" else "stdtypes" if member in _STDTYPES_BUILTINS
-                else "functions")
+        page = "exceptions" if kind == "exception" else "stdtypes" if member in _STDTYPES_BUILTINS else "functions"
         url = f"{DOCS}library/{page}.html#{member}"
     else:
         name = f"{module}.{member}" if member else module
@@ -209,19 +290,29 @@ def _render_modules(names: list[str]) -> tuple[list[dict[str, Any]], bool]:
         # A scratch working folder: whatever a module writes on import lands there, not in the user's folder.
         # An empty environment: pydoc shows default values, and some are os.environ (cgi.FieldStorage's): the
         # user's variables, keys among them, must not become searchable pages.
-        with subprocess.Popen([sys.executable, "-I", "-c", _WORKER_SOURCE, config], cwd=scratch, env={},
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as worker:
+        with subprocess.Popen(
+            [sys.executable, "-I", "-c", _WORKER_SOURCE, config],
+            cwd=scratch,
+            env={},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as worker:
             try:
                 out, err = worker.communicate(timeout=BUILD_SECONDS)
             except subprocess.TimeoutExpired:
                 worker.kill()
                 out, err = worker.communicate()  # what it wrote before it was stopped
-                logger.warning("pydoc corpus: the build took over %d s; using the modules rendered so far",
-                               BUILD_SECONDS)
+                logger.warning(
+                    "pydoc corpus: the build took over %d s; using the modules rendered so far", BUILD_SECONDS
+                )
     complete = worker.returncode == 0
     if worker.returncode > 0:
-        logger.warning("pydoc corpus: the renderer stopped (exit %s): %s", worker.returncode,
-                       err.decode(errors="replace").strip()[-300:])
+        logger.warning(
+            "pydoc corpus: the renderer stopped (exit %s): %s",
+            worker.returncode,
+            err.decode(errors="replace").strip()[-300:],
+        )
     skipped = err.decode(errors="replace").count("skipped ")
     if skipped:
         logger.info("pydoc corpus: %d modules could not be rendered", skipped)
@@ -234,8 +325,11 @@ def _render_modules(names: list[str]) -> tuple[list[dict[str, Any]], bool]:
         if isinstance(record, dict) and isinstance(record.get("module"), str) and isinstance(record.get("text"), str):
             records.append(record)
     if not records:
-        raise ToolError("Could not render the Python documentation with pydoc for web search "
-                        f"(the renderer exited with {worker.returncode}).", "no_search_provider")
+        raise ToolError(
+            "Could not render the Python documentation with pydoc for web search "
+            f"(the renderer exited with {worker.returncode}).",
+            "no_search_provider",
+        )
     return records, complete
 
 
@@ -253,8 +347,11 @@ def _read(path: Path) -> list[DocPage] | None:
 
 
 def _write(path: Path, pages: list[DocPage]) -> None:
-    data = {"format": FORMAT, "python": python_version(),
-            "pages": [[page.url, page.title, page.text] for page in pages]}
+    data = {
+        "format": FORMAT,
+        "python": python_version(),
+        "pages": [[page.url, page.title, page.text] for page in pages],
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         descriptor, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)  # mode 0600

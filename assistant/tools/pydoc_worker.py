@@ -62,7 +62,7 @@ def summary(value: object) -> str:
     """The first sentence of the docstring (which may wrap over lines)."""
     paragraph = " ".join((inspect.getdoc(value) or "").strip().split("\n\n")[0].split())
     end = paragraph.find(". ")
-    return paragraph[:end + 1] if end >= 0 else paragraph
+    return paragraph[: end + 1] if end >= 0 else paragraph
 
 
 def class_text(cls: type, name: str) -> str:
@@ -80,8 +80,14 @@ def class_text(cls: type, name: str) -> str:
 
 def pages(name: str, module: types.ModuleType) -> Iterator[dict[str, object]]:
     # `name`, not module.__name__: os.path is posixpath.
-    yield {"module": name, "member": None, "kind": "module", "defined_in": name, "summary": summary(module),
-           "text": pydoc.getdoc(module)}
+    yield {
+        "module": name,
+        "member": None,
+        "kind": "module",
+        "defined_in": name,
+        "summary": summary(module),
+        "text": pydoc.getdoc(module),
+    }
     for key, value in public_members(module):
         if inspect.isclass(value):
             kind = "exception" if issubclass(value, BaseException) else "class"
@@ -89,8 +95,14 @@ def pages(name: str, module: types.ModuleType) -> Iterator[dict[str, object]]:
         else:
             kind = "function"
             text = pydoc.plaintext.document(value, key)
-        yield {"module": name, "member": key, "kind": kind, "defined_in": getattr(value, "__module__", None) or name,
-               "summary": summary(value), "text": text}
+        yield {
+            "module": name,
+            "member": key,
+            "kind": kind,
+            "defined_in": getattr(value, "__module__", None) or name,
+            "summary": summary(value),
+            "text": text,
+        }
 
 
 def main() -> None:

@@ -182,8 +182,9 @@ def cell_main(config, channel):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError(EFBIG) instead of killing us
     # Line-buffered, so that what the code printed before it was stopped is not lost, and its output and its
     # child processes' come in the order they were written.
-    output = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
-                              line_buffering=True)
+    output = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
     sys.path.insert(0, os.getcwd())
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     figures = 0
@@ -249,7 +250,7 @@ def process_table():
             continue
         finally:
             os.close(fd)
-        fields = data[data.rindex(b")") + 2:].split(b" ", 2)  # the command name may hold spaces and parentheses
+        fields = data[data.rindex(b")") + 2 :].split(b" ", 2)  # the command name may hold spaces and parentheses
         table[int(name)] = (int(fields[1]), fields[0].decode())
     return table
 
@@ -279,7 +280,7 @@ def all_threads_stopped(pid):
                 data = file.read()
         except OSError:
             continue
-        if data[data.rindex(b")") + 2:][:1] not in (b"T", b"t", b"Z", b"X"):
+        if data[data.rindex(b")") + 2 :][:1] not in (b"T", b"t", b"Z", b"X"):
             return False
     return True
 
@@ -367,15 +368,18 @@ def folder_usage(folder_fd, stop_above):
 
 
 def folder_state(folder_fd):
-    return {path: (info.st_ino, info.st_size, info.st_mtime_ns, stat.S_ISDIR(info.st_mode))
-            for path, info in walk(folder_fd)}
+    return {
+        path: (info.st_ino, info.st_size, info.st_mtime_ns, stat.S_ISDIR(info.st_mode))
+        for path, info in walk(folder_fd)
+    }
 
 
 def remove_new_entries(folder_fd, before):
     """Remove what the call created or changed in the folder; return the names of the files removed."""
     after = folder_state(folder_fd)
-    changed = {path for path, state in after.items() if before.get(path) != state
-               and not (state[3] and path in before)}  # a directory that was there stays (its mtime moved)
+    changed = {
+        path for path, state in after.items() if before.get(path) != state and not (state[3] and path in before)
+    }  # a directory that was there stays (its mtime moved)
     removed = []
     for path in sorted(changed, key=lambda name: -name.count("/")):  # deepest first: directories empty out
         parent, _, name = path.rpartition("/")
@@ -484,7 +488,7 @@ class Cell:
             ready, writable, _ = select.select(readers, [self.channel] if request else [], [], timeout)
             if writable:
                 try:
-                    request = request[self.channel.send(request):]
+                    request = request[self.channel.send(request) :]
                 except BlockingIOError:
                     pass
                 except OSError:
@@ -501,7 +505,7 @@ class Cell:
                     readers.remove(self.channel)  # the code closed its end: it can no longer finish
                 elif done is not None:
                     outcome, limit = "done", done
-            if self.exited is not None and self.exited in ready or self.exited is None and self._has_exited():
+            if (self.exited is not None and self.exited in ready) or (self.exited is None and self._has_exited()):
                 outcome = outcome or "died"
             now = time.monotonic()
             if outcome is None and now >= deadline:
@@ -517,8 +521,10 @@ class Cell:
         errors = []
         if outcome == "done":
             if not self._stop():
-                errors.append("The code left processes that could not be stopped; the session was restarted "
-                              "and its variables are lost.")
+                errors.append(
+                    "The code left processes that could not be stopped; the session was restarted "
+                    "and its variables are lost."
+                )
                 self.kill()
             elif limit:
                 errors.append(limit_message(limit, config))
@@ -619,7 +625,7 @@ class Cell:
             return False
         if not data:
             return False
-        self.received = (self.received + data)[-(1 << 16):]
+        self.received = (self.received + data)[-(1 << 16) :]
         while b"\n" in self.received:
             line, _, self.received = self.received.partition(b"\n")
             try:
@@ -699,10 +705,13 @@ def limit_message(kind, config):
 
 def disk_message(removed, stopped, config):
     shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
-    return (f"The container's files passed their limit of {config['disk_bytes'] // MIB} MiB"
-            + (" and the code was stopped" if stopped else "")
-            + "; what this call wrote or changed was removed" + (f" ({shown})" if removed else "")
-            + ("; the session was restarted and its variables are lost." if stopped else "."))
+    return (
+        f"The container's files passed their limit of {config['disk_bytes'] // MIB} MiB"
+        + (" and the code was stopped" if stopped else "")
+        + "; what this call wrote or changed was removed"
+        + (f" ({shown})" if removed else "")
+        + ("; the session was restarted and its variables are lost." if stopped else ".")
+    )
 
 
 def stop_message(outcome, config):
@@ -710,8 +719,10 @@ def stop_message(outcome, config):
     if outcome == "timeout":
         return f"The code ran longer than {config['wall_seconds']:g} s and was stopped" + lost
     if outcome == "memory":
-        return (f"The code used more than {config['memory_bytes'] // MIB} MiB of memory across its processes "
-                "and was stopped" + lost)
+        return (
+            f"The code used more than {config['memory_bytes'] // MIB} MiB of memory across its processes "
+            "and was stopped" + lost
+        )
     if outcome == "disk":
         return f"The code wrote more than {config['disk_bytes'] // MIB} MiB of files and was stopped" + lost
     return "The Python process was killed (it may have exhausted a sandbox limit)" + lost

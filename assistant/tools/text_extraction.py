@@ -19,15 +19,11 @@ HTML_EXTENSIONS = frozenset({".html", ".htm", ".xhtml"})
 PDF_EXTENSIONS = frozenset({".pdf"})
 # Extensions that are text by definition (prose, markup, data, and source code); decoded as UTF-8.
 TEXT_EXTENSIONS = frozenset(
-    ".txt .text .md .markdown .rst .adoc .org .tex .csv .tsv .json .jsonl .yaml .yml .toml .ini .cfg .conf .log "
-    ".xml .svg .py .pyi .ipynb .js .mjs .cjs .ts .tsx .jsx .java .kt .scala .c .h .cc .cpp .cxx .hpp .cs .go .rs "
-    ".rb .php .pl .pm .sh .bash .zsh .fish .ps1 .sql .r .jl .lua .swift .m .mm .dart .ex .exs .erl .hs .ml .vue "
-    ".svelte .css .scss .less .dockerfile .makefile .gradle .properties .env".split()
+    [".txt", ".text", ".md", ".markdown", ".rst", ".adoc", ".org", ".tex", ".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".log", ".xml", ".svg", ".py", ".pyi", ".ipynb", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".java", ".kt", ".scala", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".cs", ".go", ".rs", ".rb", ".php", ".pl", ".pm", ".sh", ".bash", ".zsh", ".fish", ".ps1", ".sql", ".r", ".jl", ".lua", ".swift", ".m", ".mm", ".dart", ".ex", ".exs", ".erl", ".hs", ".ml", ".vue", ".svelte", ".css", ".scss", ".less", ".dockerfile", ".makefile", ".gradle", ".properties", ".env"]
 )
 # Formats that are common uploads but that this extractor does not read; named so the error can say so.
 KNOWN_BINARY_EXTENSIONS = frozenset(
-    ".png .jpg .jpeg .gif .webp .bmp .ico .zip .gz .tgz .bz2 .xz .7z .tar .exe .dll .so .bin .mp3 .mp4 .wav "
-    ".mov .avi .doc .docx .xls .xlsx .ppt .pptx .odt .sqlite .db .pkl .npy .parquet".split()
+    [".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tar", ".exe", ".dll", ".so", ".bin", ".mp3", ".mp4", ".wav", ".mov", ".avi", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".sqlite", ".db", ".pkl", ".npy", ".parquet"]
 )
 
 
@@ -87,8 +83,31 @@ def html_document(html: str) -> HtmlDocument:
 
 class _TextParser(HTMLParser):
     _SKIPPED = frozenset({"script", "style", "noscript", "template", "head", "nav", "footer"})
-    _BLOCKS = frozenset({"p", "div", "section", "article", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-                         "pre", "dt", "dd", "blockquote", "table", "ul", "ol", "dl"})
+    _BLOCKS = frozenset(
+        {
+            "p",
+            "div",
+            "section",
+            "article",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "pre",
+            "dt",
+            "dd",
+            "blockquote",
+            "table",
+            "ul",
+            "ol",
+            "dl",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

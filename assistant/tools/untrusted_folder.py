@@ -94,8 +94,7 @@ class UntrustedFolder:
             except OSError as error:
                 _unlink_quietly(parent, temporary)
                 folder = error.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST)
-                raise RefusedEntry(error.errno, "a folder has that name" if folder else _why(error),
-                                   relative) from None
+                raise RefusedEntry(error.errno, "a folder has that name" if folder else _why(error), relative) from None
 
     def create(self, relative: str, data: bytes) -> None:
         """Create `relative` holding `data`; FileExistsError if the name is taken (by anything, a symlink too)."""
@@ -149,8 +148,22 @@ _RESOLVE_BENEATH = 0x08
 _BENEATH = _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS | _RESOLVE_NO_XDEV
 # openat2 has one number on every architecture since Linux 5.1's unified table, but alpha's; only use it where
 # that number is known.
-_OPENAT2_MACHINES = {"x86_64", "amd64", "aarch64", "arm64", "i386", "i686", "armv7l", "armv6l", "riscv64",
-                     "ppc64le", "ppc64", "s390x", "loongarch64", "mips64"}
+_OPENAT2_MACHINES = {
+    "x86_64",
+    "amd64",
+    "aarch64",
+    "arm64",
+    "i386",
+    "i686",
+    "armv7l",
+    "armv6l",
+    "riscv64",
+    "ppc64le",
+    "ppc64",
+    "s390x",
+    "loongarch64",
+    "mips64",
+}
 _SYS_OPENAT2 = 437
 
 
@@ -175,8 +188,13 @@ _LIBC = _load_libc()
 def _openat2(dir_fd: int, path: str, flags: int, mode: int, resolve: int) -> int:
     assert _LIBC is not None
     how = _OpenHow(flags | os.O_CLOEXEC, mode if flags & os.O_CREAT else 0, resolve)
-    fd = _LIBC.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_long(dir_fd), ctypes.c_char_p(os.fsencode(path)),
-                       ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+    fd = _LIBC.syscall(
+        ctypes.c_long(_SYS_OPENAT2),
+        ctypes.c_long(dir_fd),
+        ctypes.c_char_p(os.fsencode(path)),
+        ctypes.byref(how),
+        ctypes.c_size_t(ctypes.sizeof(how)),
+    )
     if fd < 0:
         number = ctypes.get_errno()
         raise OSError(number, os.strerror(number), path)
@@ -320,8 +338,7 @@ def _read_at_most(fd: int, limit: int) -> bytes:
 
 
 def _write_new(parent: int, name: str, data: bytes) -> None:
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE,
-                 dir_fd=parent)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE, dir_fd=parent)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)

@@ -28,10 +28,10 @@ from urllib.parse import urldefrag, urlparse
 
 from . import pydoc_corpus
 from .chunking import ChunkingStrategy, chunk_text
-from .tool_error import ToolError
 from .pydoc_corpus import DocPage
 from .retrieval import ChunkIndex
 from .text_extraction import html_document
+from .tool_error import ToolError
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ _FRONT_MATTER_URL = re.compile(r"^url:\s*(\S+)\s*$", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _MARKDOWN_TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 # The words of a question that say it is one ("How do I ...?"): they would match pages that happen to say "how".
-_QUESTION_WORDS = frozenset("how do does did i what which who whom whose why when where can could should would "
-                            "you me my we our please tell show explain is are was were".split())
+_QUESTION_WORDS = frozenset(
+    ["how", "do", "does", "did", "i", "what", "which", "who", "whom", "whose", "why", "when", "where", "can", "could", "should", "would", "you", "me", "my", "we", "our", "please", "tell", "show", "explain", "is", "are", "was", "were"]
+)
 _WORD = re.compile(r"\w+")
 
 
@@ -157,8 +158,9 @@ class _IndexedPages:
         with self._lock:
             if self._index is None:
                 self._index = _PageIndex(self._load())
-                logger.info("web corpus %s: %d pages, %d sections", self.name, len(self._index.pages),
-                            self._index.section_count)
+                logger.info(
+                    "web corpus %s: %d pages, %d sections", self.name, len(self._index.pages), self._index.section_count
+                )
             return self._index
 
     def _load(self) -> list[DocPage]:

@@ -45,8 +45,11 @@ def fuzzed(ci_examples: int) -> Callable[[Any], Any]:
             derandomize=FUZZ_SEED is None,
             database=None,
             deadline=None,
-            suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow,
-                                   hypothesis.HealthCheck.data_too_large],
+            suppress_health_check=[
+                hypothesis.HealthCheck.function_scoped_fixture,
+                hypothesis.HealthCheck.too_slow,
+                hypothesis.HealthCheck.data_too_large,
+            ],
         )(test)
         return hypothesis.seed(int(FUZZ_SEED))(test) if FUZZ_SEED is not None else test
 
@@ -68,6 +71,11 @@ def raw_server() -> Iterator[RawStreamServer]:
 @pytest.fixture(scope="module")
 def library(raw_server: RawStreamServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     """The library against the raw stream server: whatever it serves is what each turn receives."""
-    with Assistant(base_url=raw_server.base_url, api_key="sk-fuzz", max_retries=0, timeout=CLIENT_TIMEOUT_S,
-                   db_path=tmp_path_factory.mktemp("index") / "index.db") as instance:
+    with Assistant(
+        base_url=raw_server.base_url,
+        api_key="sk-fuzz",
+        max_retries=0,
+        timeout=CLIENT_TIMEOUT_S,
+        db_path=tmp_path_factory.mktemp("index") / "index.db",
+    ) as instance:
         yield instance

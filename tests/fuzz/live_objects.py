@@ -60,8 +60,15 @@ class LiveObjects:
             return SERVED_MODEL
         if name == "file_id" and path.startswith("/containers/"):
             return self.container_file_id
-        if name in ("response_id", "conversation_id", "item_id", "file_id", "vector_store_id", "batch_id",
-                    "container_id"):
+        if name in (
+            "response_id",
+            "conversation_id",
+            "item_id",
+            "file_id",
+            "vector_store_id",
+            "batch_id",
+            "container_id",
+        ):
             return getattr(self, name)
         return None
 

@@ -14,7 +14,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
 STREAMED_PATHS = ("/v1/responses", "/v1/chat/completions")
 
 
@@ -44,8 +43,10 @@ class RawStreamServer:
                 self.rfile.read(length)
                 server.requests += 1
                 if self.path.split("?")[0] not in STREAMED_PATHS:
-                    payload = (b'{"error": {"message": "not here", "type": "invalid_request_error", '
-                               b'"param": null, "code": null}}')
+                    payload = (
+                        b'{"error": {"message": "not here", "type": "invalid_request_error", '
+                        b'"param": null, "code": null}}'
+                    )
                     self.send_response(404)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(payload)))

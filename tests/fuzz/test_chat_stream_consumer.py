@@ -39,9 +39,23 @@ def broken_chunks(draw: st.DrawFn, events: list[dict]) -> list[dict]:
         if not events:
             break
         index = draw(st.integers(0, len(events) - 1))
-        kind = draw(st.sampled_from(["truncate", "drop", "duplicate", "swap", "early_done", "wrong_chunk",
-                                     "wrong_choice", "wrong_delta", "wrong_tool_call", "wrong_usage",
-                                     "huge_delta"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "truncate",
+                    "drop",
+                    "duplicate",
+                    "swap",
+                    "early_done",
+                    "wrong_chunk",
+                    "wrong_choice",
+                    "wrong_delta",
+                    "wrong_tool_call",
+                    "wrong_usage",
+                    "huge_delta",
+                ]
+            )
+        )
         event = events[index]
         chunk = event["data"] if isinstance(event["data"], dict) else {}
         choice = _first_choice(chunk)
@@ -62,8 +76,9 @@ def broken_chunks(draw: st.DrawFn, events: list[dict]) -> list[dict]:
         elif kind == "wrong_choice" and choice is not None:
             key = draw(st.sampled_from(["index", "delta", "finish_reason", *sorted(choice)]))
             events[index] = {**event, "data": {**chunk, "choices": [{**choice, key: draw(json_values)}]}}
-        elif kind in ("wrong_delta", "wrong_tool_call") and choice is not None and isinstance(choice.get("delta"),
-                                                                                                dict):
+        elif (
+            kind in ("wrong_delta", "wrong_tool_call") and choice is not None and isinstance(choice.get("delta"), dict)
+        ):
             delta = choice["delta"]
             calls = delta.get("tool_calls")
             if kind == "wrong_delta":
@@ -80,8 +95,17 @@ def broken_chunks(draw: st.DrawFn, events: list[dict]) -> list[dict]:
             events[index] = {**event, "data": {**chunk, "choices": [{**choice, "delta": delta}]}}
         elif kind == "wrong_usage" and isinstance(chunk.get("usage"), dict):
             usage = chunk["usage"]
-            key = draw(st.sampled_from(["prompt_tokens", "completion_tokens", "prompt_tokens_details",
-                                        "completion_tokens_details", *sorted(usage)]))
+            key = draw(
+                st.sampled_from(
+                    [
+                        "prompt_tokens",
+                        "completion_tokens",
+                        "prompt_tokens_details",
+                        "completion_tokens_details",
+                        *sorted(usage),
+                    ]
+                )
+            )
             events[index] = {**event, "data": {**chunk, "usage": {**usage, key: draw(json_values)}}}
         elif kind == "huge_delta" and choice is not None:
             delta = {"content": "x" * HUGE_DELTA_CHARS}
@@ -96,18 +120,24 @@ def delivered_finish(body: bytes) -> bool:
             return False
         choices = data.get("choices") if isinstance(data, dict) else None
         for choice in choices if isinstance(choices, list) else []:
-            if (isinstance(choice, dict) and choice.get("index", 0) == 0
-                    and isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]):
+            if (
+                isinstance(choice, dict)
+                and choice.get("index", 0) == 0
+                and isinstance(choice.get("finish_reason"), str)
+                and choice["finish_reason"]
+            ):
                 return True
     return False
 
 
 # -- the fuzz ----------------------------------------------------------------------------------------------------
 
+
 @fuzzed(60)
 @hypothesis.given(body=served_bodies(STREAMS, broken_chunks))
-def test_chat_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer,
-                                                      library: Assistant) -> None:
+def test_chat_stream_consumer_survives_broken_streams(
+    body: bytes, raw_server: RawStreamServer, library: Assistant
+) -> None:
     hypothesis.note(f"served body: {body[:4000]!r}")
     raw_server.body = body
     turn = run_turn(library.thread(mode="chat"))

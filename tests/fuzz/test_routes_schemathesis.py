@@ -18,9 +18,9 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from assistant.server import LocalServer
-from assistant.server.routes import create_app
 from assistant.server.engines.registry import default_registry
 from assistant.server.hosted_tools import HostedTools
+from assistant.server.routes import create_app
 from assistant.server.state import ServerStore
 from assistant.server.tool_state import ToolStore
 from tests.server.conftest import recorded_spec
@@ -89,7 +89,8 @@ def wire_spec() -> dict:
     paths = spec["paths"]
     retrieve = paths["/responses/{response_id}"]["get"]["responses"]["200"]["content"]
     retrieve["text/event-stream"] = {
-        "itemSchema": _event_frame({"$ref": "#/components/schemas/ResponseStreamEvent"}, done_marker=False)}
+        "itemSchema": _event_frame({"$ref": "#/components/schemas/ResponseStreamEvent"}, done_marker=False)
+    }
     paths["/files/{file_id}/content"]["get"]["responses"]["200"]["content"] = {"application/octet-stream": {}}
     schemas = spec["components"]["schemas"]
     schemas["VectorStoreFileBatchObject"]["properties"]["object"]["enum"].append("vector_store.file_batch")
@@ -102,8 +103,11 @@ def wire_spec() -> dict:
 
 def _event_frame(payload: dict, *, done_marker: bool) -> dict:
     """One SSE event whose `data` is JSON matching `payload` (or, with `done_marker`, the text `[DONE]`)."""
-    frame = {"type": "object", "required": ["data"], "properties": {
-        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": payload}}}
+    frame = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "string", "contentMediaType": "application/json", "contentSchema": payload}},
+    }
     if not done_marker:
         return frame
     return {"if": {"properties": {"data": {"const": "[DONE]"}}}, "then": {"required": ["data"]}, "else": frame}
@@ -123,12 +127,14 @@ def _tidy_schemas(node: object) -> None:
 
 
 IMPLEMENTED = implemented_operations()
-CONFIG = schemathesis.Config.from_dict({
-    "seed": int(FUZZ_SEED or 0),
-    "generation": {"max-examples": examples(20), "deterministic": FUZZ_SEED is None, "database": "none"},
-    "phases": {"coverage": {"enabled": FUZZ_COVERAGE}},
-    "request-timeout": REQUEST_TIMEOUT_S,
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "seed": int(FUZZ_SEED or 0),
+        "generation": {"max-examples": examples(20), "deterministic": FUZZ_SEED is None, "database": "none"},
+        "phases": {"coverage": {"enabled": FUZZ_COVERAGE}},
+        "request-timeout": REQUEST_TIMEOUT_S,
+    }
+)
 schema = schemathesis.openapi.from_dict(wire_spec(), config=CONFIG).include(
     lambda ctx: (ctx.operation.method.upper(), _template(ctx.operation.path)) in IMPLEMENTED
 )
@@ -143,8 +149,15 @@ MODEL_ROUTES = {"/responses", "/chat/completions"}
 # them: the server keeps it as sent rather than resolving it to the item it names, so the conversation lists
 # the reference itself (left open: resolving needs a store-wide item lookup the server does not have yet).
 MODELED_ITEM_TYPES = {"message", "function_call", "function_call_output", None}
-MODELED_TOOL_TYPES = {"function", "file_search", "web_search", "web_search_2025_08_26", "web_search_preview",
-                      "web_search_preview_2025_03_11", "code_interpreter"}
+MODELED_TOOL_TYPES = {
+    "function",
+    "file_search",
+    "web_search",
+    "web_search_2025_08_26",
+    "web_search_preview",
+    "web_search_preview_2025_03_11",
+    "code_interpreter",
+}
 
 
 def test_every_implemented_route_is_in_the_spec():
@@ -155,8 +168,7 @@ def test_every_implemented_route_is_in_the_spec():
 @pytest.fixture
 def live(fuzz_server: LocalServer) -> Iterator[LiveObjects]:
     """Fresh for each operation: a DELETE example removes what it was given."""
-    with OpenAI(base_url=fuzz_server.base_url, api_key="sk-fuzz", max_retries=0,
-                timeout=REQUEST_TIMEOUT_S) as client:
+    with OpenAI(base_url=fuzz_server.base_url, api_key="sk-fuzz", max_retries=0, timeout=REQUEST_TIMEOUT_S) as client:
         yield LiveObjects(client)
 
 
@@ -198,8 +210,7 @@ ECHOING_ROUTES = {"/responses", "/conversations", "/conversations/{conversation_
 
 
 def _echoes_invalid_nested_setting(case: schemathesis.Case) -> bool:
-    return (case.path in ECHOING_ROUTES and case.meta is not None
-            and case.meta.is_negative_at(ParameterLocation.BODY))
+    return case.path in ECHOING_ROUTES and case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY)
 
 
 def _echoes_unmodeled(case: schemathesis.Case) -> bool:
@@ -211,6 +222,7 @@ def _echoes_unmodeled(case: schemathesis.Case) -> bool:
 
 def _has_other_types(values: object, modeled: set) -> bool:
     return isinstance(values, list) and any(
-        isinstance(value, dict) and (not isinstance(value.get("type"), (str, type(None)))
-                                     or value.get("type") not in modeled)
-        for value in values)
+        isinstance(value, dict)
+        and (not isinstance(value.get("type"), (str, type(None))) or value.get("type") not in modeled)
+        for value in values
+    )

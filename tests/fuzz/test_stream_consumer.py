@@ -48,13 +48,13 @@ json_values = st.recursive(
 RAW_FRAMES = [
     b"data: {not json\n\n",  # garbage JSON
     b"data: \xff\xfe\xfd invalid utf-8\n\n",
-    b"event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"delta\": \"\xc3\x28\"}\n\n",
+    b'event: response.output_text.delta\ndata: {"type": "response.output_text.delta", "delta": "\xc3\x28"}\n\n',
     b"data: [DONE]\n\n",  # the Chat Completions end marker, which Responses streams never send
     b": a comment line\n\n",
     b"data: null\n\n",
     b"data: 42\n\n",
     b"data: []\n\n",
-    b"event: error\ndata: {\"type\": \"error\"}\n\n",  # an error event without a message
+    b'event: error\ndata: {"type": "error"}\n\n',  # an error event without a message
     b"retry: 10\n\n",
     b"\n\n\n",
 ]
@@ -68,9 +68,23 @@ def broken_events(draw: st.DrawFn, events: list[dict]) -> list[dict]:
         if not events:
             break
         index = draw(st.integers(0, len(events) - 1))
-        kind = draw(st.sampled_from(["truncate", "drop", "duplicate", "swap", "unknown_type", "drop_field",
-                                     "null_field", "wrong_field", "wrong_nested", "damage_response",
-                                     "huge_delta"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "truncate",
+                    "drop",
+                    "duplicate",
+                    "swap",
+                    "unknown_type",
+                    "drop_field",
+                    "null_field",
+                    "wrong_field",
+                    "wrong_nested",
+                    "damage_response",
+                    "huge_delta",
+                ]
+            )
+        )
         event = events[index]
         data = event["data"] if isinstance(event["data"], dict) else {}
         if kind == "truncate":
@@ -101,18 +115,27 @@ def broken_events(draw: st.DrawFn, events: list[dict]) -> list[dict]:
                 events[index] = {**event, "data": {**data, inner_key: {**inner, key: draw(json_values)}}}
         elif kind == "damage_response":
             # A field the reader takes from a lifecycle event's response (there are few such events: pick one).
-            lifecycle = [i for i, e in enumerate(events) if isinstance(e["data"], dict)
-                         and isinstance(e["data"].get("response"), dict)]
+            lifecycle = [
+                i
+                for i, e in enumerate(events)
+                if isinstance(e["data"], dict) and isinstance(e["data"].get("response"), dict)
+            ]
             if lifecycle:
                 index = draw(st.sampled_from(lifecycle))
                 data = events[index]["data"]
-                key = draw(st.sampled_from(["id", "model", "status", "usage", "error", "incomplete_details",
-                                            "output"]))
-                events[index] = {**events[index], "data": {**data, "response": {**data["response"],
-                                                                                 key: draw(json_values)}}}
+                key = draw(st.sampled_from(["id", "model", "status", "usage", "error", "incomplete_details", "output"]))
+                events[index] = {
+                    **events[index],
+                    "data": {**data, "response": {**data["response"], key: draw(json_values)}},
+                }
         elif kind == "huge_delta":
-            delta = {"type": "response.output_text.delta", "item_id": data.get("item_id", "msg_fuzz"),
-                     "output_index": 0, "content_index": 0, "delta": "x" * HUGE_DELTA_CHARS}
+            delta = {
+                "type": "response.output_text.delta",
+                "item_id": data.get("item_id", "msg_fuzz"),
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "x" * HUGE_DELTA_CHARS,
+            }
             events.insert(index, {"event": "response.output_text.delta", "data": delta})
     return events
 
@@ -127,7 +150,7 @@ def served_bodies(draw: st.DrawFn, streams: list[str], broken: Callable[[list[di
         frames.insert(draw(st.integers(0, len(frames))), draw(st.sampled_from(RAW_FRAMES)))
     body = b"".join(frames)
     if body and draw(st.booleans()):
-        body = body[:draw(st.integers(0, len(body) - 1))]
+        body = body[: draw(st.integers(0, len(body) - 1))]
     return body
 
 
@@ -149,16 +172,18 @@ def delivered_data(body: bytes) -> Iterator[Any]:
 
 def delivered_completion(body: bytes) -> bool:
     """Whether `body` holds an intact `response.completed` event: complete, valid JSON, with its response."""
-    return any(isinstance(data, dict) and data.get("type") == "response.completed"
-               and isinstance(data.get("response"), dict) for data in delivered_data(body))
+    return any(
+        isinstance(data, dict) and data.get("type") == "response.completed" and isinstance(data.get("response"), dict)
+        for data in delivered_data(body)
+    )
 
 
 # -- the fuzz ----------------------------------------------------------------------------------------------------
 
+
 @fuzzed(100)
 @hypothesis.given(body=served_bodies(STREAMS, broken_events))
-def test_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer,
-                                                 library: Assistant) -> None:
+def test_stream_consumer_survives_broken_streams(body: bytes, raw_server: RawStreamServer, library: Assistant) -> None:
     hypothesis.note(f"served body: {body[:4000]!r}")
     raw_server.body = body
     check_turn(library, body)
@@ -188,7 +213,8 @@ def run_turn(thread: Thread) -> Turn:
         assert error.turn is not None and error.turn.id == turn.id
         origin = _origin(error.__cause__)
         assert origin is None or not origin.startswith(OUR_CODE), (
-            f"our code failed on the stream: {type(error.__cause__).__name__}: {error.__cause__} at {origin}")
+            f"our code failed on the stream: {type(error.__cause__).__name__}: {error.__cause__} at {origin}"
+        )
     return turn
 
 
@@ -205,8 +231,10 @@ def test_huge_delta_is_kept_whole(raw_server: RawStreamServer, library: Assistan
     events = load_recording("llm__test_openai_responses__test_responses_basic_streaming__00")["response"]["sse_events"]
     first_delta = next(i for i, e in enumerate(events) if e["data"]["type"] == "response.output_text.delta")
     events = [dict(e) for e in events]
-    events[first_delta] = {**events[first_delta], "data": {**events[first_delta]["data"],
-                                                           "delta": "y" * HUGE_DELTA_CHARS}}
+    events[first_delta] = {
+        **events[first_delta],
+        "data": {**events[first_delta]["data"], "delta": "y" * HUGE_DELTA_CHARS},
+    }
     raw_server.body = b"".join(sse_frame(e) for e in events)
     thread = library.thread(mode="chain")
     deltas = [event.text for event in thread.stream("big") if event.type == "text.delta"]

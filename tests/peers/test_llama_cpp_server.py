@@ -58,8 +58,10 @@ def llama_cpp_server_missing() -> str | None:
         return missing
     absent = [name for name in SERVER_EXTRA if importlib.util.find_spec(name) is None]
     if absent:
-        return (f"llama-cpp-python's server cannot start: {', '.join(absent)} missing (the `llama-server` extra: "
-                "pip install -e '.[dev]')")
+        return (
+            f"llama-cpp-python's server cannot start: {', '.join(absent)} missing (the `llama-server` extra: "
+            "pip install -e '.[dev]')"
+        )
     return None
 
 
@@ -81,9 +83,24 @@ class LlamaCppServer:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.log = log
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_weights()),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1",
-                   "--verbose", "False", *options]
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(smollm2_weights()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "1",
+            "--verbose",
+            "False",
+            *options,
+        ]
         with log.open("wb") as output:
             self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         self.started_in = self._wait_until_ready()
@@ -132,8 +149,9 @@ def llama_cpp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppServ
 def llama_cpp_functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppServer]:
     """The server started for function calling."""
     require_llama_cpp_server()
-    server = LlamaCppServer(tmp_path_factory.mktemp("llama_cpp_functions") / "server.log",
-                            "--chat_format", "chatml-function-calling")
+    server = LlamaCppServer(
+        tmp_path_factory.mktemp("llama_cpp_functions") / "server.log", "--chat_format", "chatml-function-calling"
+    )
     yield server
     server.stop()
 
@@ -147,13 +165,22 @@ def provider(llama_cpp: LlamaCppServer) -> Iterator[MisbehavingProvider]:
 
 def assistant_on(base_url: str, tmp_path: Path) -> Assistant:
     # A 135M model on a busy machine: minutes, not the default seconds, before a stall counts as one.
-    return Assistant(base_url=base_url, api_key=KEY, db_path=tmp_path / "index.db", max_retries=0, timeout=300,
-                     strict_validation=True)
+    return Assistant(
+        base_url=base_url,
+        api_key=KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+        timeout=300,
+        strict_validation=True,
+    )
 
 
 def chat_messages(provider: MisbehavingProvider) -> list[list[dict[str, Any]]]:
-    return [body["messages"] for method, path, body in provider.requests
-            if method == "POST" and path == "/v1/chat/completions"]
+    return [
+        body["messages"]
+        for method, path, body in provider.requests
+        if method == "POST" and path == "/v1/chat/completions"
+    ]
 
 
 def get_weather(city: str) -> str:
@@ -161,10 +188,18 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Rome"]}},
-                               "required": ["city"], "additionalProperties": False},
-                "strict": True}
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string", "enum": ["Paris", "Rome"]}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
 
 
 def test_the_first_turn_falls_back_to_chat_and_every_turn_streams_an_answer(provider, tmp_path):
@@ -187,10 +222,12 @@ def test_the_first_turn_falls_back_to_chat_and_every_turn_streams_an_answer(prov
 
     # The second request carried the first turn, as plain strings, the template's only shape.
     *_, last = chat_messages(provider)
-    assert last == [{"role": "system", "content": INSTRUCTIONS},
-                    {"role": "user", "content": "What is the capital of France?"},
-                    {"role": "assistant", "content": first.text},
-                    {"role": "user", "content": "And of Italy?"}]
+    assert last == [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": "What is the capital of France?"},
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "And of Italy?"},
+    ]
 
 
 def test_a_cancelled_turn_is_recorded_and_the_server_answers_the_next(llama_cpp, tmp_path):
@@ -218,8 +255,10 @@ def test_a_broken_stream_says_why_and_the_thread_goes_on(provider, tmp_path):
         broken = events[-1].turn
         assert (broken.status, broken.incomplete_reason) == ("incomplete", "stream_interrupted")
         assert broken.text == "".join(event.text for event in events if event.type == "text.delta") != ""
-        assert broken.error == (f"the server closed the stream after {len(broken.text)} characters, before the "
-                                "answer finished; check its log")
+        assert broken.error == (
+            f"the server closed the stream after {len(broken.text)} characters, before the "
+            "answer finished; check its log"
+        )
 
         turn = thread.ask("What is the capital of France?", **ANSWER)
         assert turn.status == "completed" and turn.text.strip()
@@ -228,12 +267,32 @@ def test_a_broken_stream_says_why_and_the_thread_goes_on(provider, tmp_path):
 def test_an_answer_the_server_cuts_short_is_an_error_of_the_cli(llama_cpp, tmp_path):
     # By default llama-cpp-python's server stops a streaming answer when another request comes in, and ends its
     # stream with [DONE] and no finish_reason (--interrupt_requests False makes requests wait their turn).
-    env = environment(OPENAI_BASE_URL=llama_cpp.base_url, OPENAI_API_KEY=KEY, ASSISTANT_DB=str(tmp_path / "index.db"),
-                      ASSISTANT_TIMEOUT="300")
-    with OpenAI(base_url=llama_cpp.base_url, api_key=KEY, max_retries=0) as other_client, \
-            subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", "--mode", "chat", "--max-output-tokens",
-                              "400", "Tell me a long story about a dragon."],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0) as cli:
+    env = environment(
+        OPENAI_BASE_URL=llama_cpp.base_url,
+        OPENAI_API_KEY=KEY,
+        ASSISTANT_DB=str(tmp_path / "index.db"),
+        ASSISTANT_TIMEOUT="300",
+    )
+    with (
+        OpenAI(base_url=llama_cpp.base_url, api_key=KEY, max_retries=0) as other_client,
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "assistant.cli",
+                "ask",
+                "--mode",
+                "chat",
+                "--max-output-tokens",
+                "400",
+                "Tell me a long story about a dragon.",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+        ) as cli,
+    ):
         assert cli.stdout is not None
         first = cli.stdout.read(1)  # the answer has begun
         other_client.chat.completions.create(model="any", messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
@@ -249,11 +308,31 @@ def test_an_answer_the_server_cuts_short_is_an_error_of_the_cli(llama_cpp, tmp_p
 
 
 def test_the_cli_answers_through_it_and_names_the_tools_it_cannot_use(llama_cpp, tmp_path):
-    env = environment(OPENAI_BASE_URL=llama_cpp.base_url, OPENAI_API_KEY=KEY, ASSISTANT_DB=str(tmp_path / "index.db"),
-                      ASSISTANT_TIMEOUT="300")
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--tools", "code", "--instructions",
-                             INSTRUCTIONS, "--max-output-tokens", "80", "What is the capital of France?"],
-                            capture_output=True, text=True, env=env, timeout=600)
+    env = environment(
+        OPENAI_BASE_URL=llama_cpp.base_url,
+        OPENAI_API_KEY=KEY,
+        ASSISTANT_DB=str(tmp_path / "index.db"),
+        ASSISTANT_TIMEOUT="300",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "ask",
+            "--tools",
+            "code",
+            "--instructions",
+            INSTRUCTIONS,
+            "--max-output-tokens",
+            "80",
+            "What is the capital of France?",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
@@ -267,8 +346,11 @@ def test_the_cli_answers_through_it_and_names_the_tools_it_cannot_use(llama_cpp,
 def test_compare_runs_with_the_chat_side_on_it(llama_cpp, tmp_path):
     with assistant_on(llama_cpp.base_url, tmp_path) as assistant:
         # One side at a time: the server cuts an answer short when another request comes in (see above).
-        report = compare(assistant, [Conversation(name="capital", turns=["What is the capital of France?"],
-                                                  instructions=INSTRUCTIONS)], max_workers=1)
+        report = compare(
+            assistant,
+            [Conversation(name="capital", turns=["What is the capital of France?"], instructions=INSTRUCTIONS)],
+            max_workers=1,
+        )
         [result] = report.conversations
         for backend in ("responses", "chat"):
             [turn] = result.runs[backend].turns
@@ -282,8 +364,13 @@ def test_a_function_call_that_cannot_be_streamed_is_read_unstreamed(llama_cpp_fu
     # nothing in it. The backend asks again without streaming and gets the call.
     with assistant_on(llama_cpp_functions.base_url, tmp_path) as assistant:
         thread = assistant.thread(mode="chat")
-        request = TurnRequest(thread=assistant.store.thread(thread.id), input_text="What is the weather in Paris?",
-                              model=assistant.settings.model, instructions=None, functions=[WEATHER_TOOL])
+        request = TurnRequest(
+            thread=assistant.store.thread(thread.id),
+            input_text="What is the weather in Paris?",
+            model=assistant.settings.model,
+            instructions=None,
+            functions=[WEATHER_TOOL],
+        )
         events = list(ChatBackend(assistant).stream(request))
     end = events[-1]
     assert isinstance(end, ResponseEnded) and end.status == "completed", end
@@ -293,12 +380,20 @@ def test_a_function_call_that_cannot_be_streamed_is_read_unstreamed(llama_cpp_fu
 
 
 def test_functions_run_on_a_server_with_function_calling(llama_cpp_functions, tmp_path):
-    with MisbehavingProvider(llama_cpp_functions.base_url) as provider, \
-            assistant_on(provider.base_url, tmp_path) as assistant:
+    with (
+        MisbehavingProvider(llama_cpp_functions.base_url) as provider,
+        assistant_on(provider.base_url, tmp_path) as assistant,
+    ):
         thread = assistant.thread(mode="chat")
-        events = list(thread.stream("What is the weather in Paris?", functions=[get_weather],
-                                    tool_choice={"type": "function", "name": "get_weather"}, max_function_rounds=1,
-                                    **ANSWER))
+        events = list(
+            thread.stream(
+                "What is the weather in Paris?",
+                functions=[get_weather],
+                tool_choice={"type": "function", "name": "get_weather"},
+                max_function_rounds=1,
+                **ANSWER,
+            )
+        )
         results = [event for event in events if event.type == "function.result"]
         assert results and results[0].name == "get_weather" and results[0].output.startswith("sunny in ")
         assert not [event for event in events if isinstance(event, ToolsUnavailable)]

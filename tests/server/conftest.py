@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ class Spec:
             event_type = self.schemas[name]["properties"]["type"]["enum"][0]
             self.event_schemas[event_type] = name
 
-    @lru_cache(maxsize=None)
+    @cache
     def validator(self, name: str) -> Draft202012Validator:
         return Draft202012Validator({"$ref": f"urn:openapi#/components/schemas/{name}"}, registry=self._registry)
 

@@ -101,15 +101,17 @@ def _honour_nullable(node: Any) -> None:
 # -- JSON ---------------------------------------------------------------------------------------------------------
 
 
-def test_completion_validates_strictly_and_against_the_spec(client: OpenAI, http: httpx2.Client,
-                                                            chat_spec: Spec) -> None:
+def test_completion_validates_strictly_and_against_the_spec(
+    client: OpenAI, http: httpx2.Client, chat_spec: Spec
+) -> None:
     completion = client.chat.completions.create(model=MODEL, messages=HELLO)
     assert completion.id.startswith("chatcmpl-")
     assert completion.object == "chat.completion"
     assert completion.choices[0].message.content == "Reference reply to: hello there"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None and completion.usage.total_tokens == (
-        completion.usage.prompt_tokens + completion.usage.completion_tokens)
+        completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
 
     body = http.post("/chat/completions", json={"model": MODEL, "messages": HELLO}).json()
     chat_spec.validate("CreateChatCompletionResponse", body)
@@ -123,8 +125,12 @@ def test_completion_validates_strictly_and_against_the_spec(client: OpenAI, http
 
 
 def test_the_same_answer_and_usage_as_the_responses_api(client: OpenAI) -> None:
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "my name is Ann"},
-                {"role": "assistant", "content": "Hello Ann"}, {"role": "user", "content": "what did I say first?"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "my name is Ann"},
+        {"role": "assistant", "content": "Hello Ann"},
+        {"role": "user", "content": "what did I say first?"},
+    ]
     chat = client.chat.completions.create(model=MODEL, messages=messages)
     response = client.responses.create(model=MODEL, instructions="Be brief.", input=messages[1:], store=False)
     assert chat.choices[0].message.content == response.output_text == 'You first said: "my name is Ann"'
@@ -134,8 +140,11 @@ def test_the_same_answer_and_usage_as_the_responses_api(client: OpenAI) -> None:
 
 
 def test_history_carries_state(client: OpenAI) -> None:
-    messages = [{"role": "user", "content": "I like sailing"}, {"role": "assistant", "content": "Nice."},
-                {"role": "user", "content": "how many messages?"}]
+    messages = [
+        {"role": "user", "content": "I like sailing"},
+        {"role": "assistant", "content": "Nice."},
+        {"role": "user", "content": "how many messages?"},
+    ]
     answer = client.chat.completions.create(model=MODEL, messages=messages)
     assert answer.choices[0].message.content == "You have sent me 3 messages."
     messages[-1]["content"] = "what did I say first?"
@@ -144,16 +153,21 @@ def test_history_carries_state(client: OpenAI) -> None:
 
 
 def test_system_message_is_the_instructions(client: OpenAI) -> None:
-    answer = client.chat.completions.create(model=MODEL, messages=[
-        {"role": "system", "content": "Speak like a pirate."},
-        {"role": "user", "content": "what are your instructions?"}])
+    answer = client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": "Speak like a pirate."},
+            {"role": "user", "content": "what are your instructions?"},
+        ],
+    )
     assert answer.choices[0].message.content == 'My instructions are: "Speak like a pirate."'
 
 
 @pytest.mark.parametrize("limit", ["max_tokens", "max_completion_tokens"])
 def test_length_cut(client: OpenAI, limit: str) -> None:
-    completion = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "count to 50"}],
-                                                **{limit: 5})
+    completion = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "count to 50"}], **{limit: 5}
+    )
     assert completion.choices[0].finish_reason == "length"
     assert completion.choices[0].message.content == "1 2 3 4 5 "
     assert completion.usage is not None and completion.usage.completion_tokens == 5
@@ -165,8 +179,11 @@ def test_length_cut(client: OpenAI, limit: str) -> None:
 def test_stream_grammar_and_keys_match_the_recordings(http: httpx2.Client, chat_spec: Spec) -> None:
     chunks = raw_stream(http, {"messages": HELLO, "stream_options": {"include_usage": True}})
     recorded = recorded_chunks("pydantic-ai__test_openai__test_run_stream_sync_streams_real_model__01")
-    assert collapsed([label(c) for c in chunks]) == collapsed([label(c) for c in recorded]) == [
-        "chunk(role)+", "chunk(content)+", "chunk(finish_reason=stop)+", "chunk(no-choices,usage)+", "[DONE]"]
+    assert (
+        collapsed([label(c) for c in chunks])
+        == collapsed([label(c) for c in recorded])
+        == ["chunk(role)+", "chunk(content)+", "chunk(finish_reason=stop)+", "chunk(no-choices,usage)+", "[DONE]"]
+    )
     for mine, theirs in zip(chunks, recorded):
         if mine == "[DONE]":
             continue
@@ -178,7 +195,8 @@ def test_stream_grammar_and_keys_match_the_recordings(http: httpx2.Client, chat_
     assert all(chunk["usage"] is None for chunk in chunks[:-2])
     assert len({chunk["id"] for chunk in chunks[:-1]}) == 1
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-2]) == (
-        "Reference reply to: hello there")
+        "Reference reply to: hello there"
+    )
 
 
 def test_without_include_usage_chunks_have_no_usage_key(http: httpx2.Client) -> None:
@@ -190,22 +208,34 @@ def test_without_include_usage_chunks_have_no_usage_key(http: httpx2.Client) -> 
 
 def test_include_usage_matches_the_json_usage(client: OpenAI) -> None:
     messages = [{"role": "user", "content": "repeat 12 words"}]
-    chunks = list(client.chat.completions.create(model=MODEL, messages=messages, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+    )
     last = chunks[-1]
     assert last.choices == [] and last.usage is not None
     assert all(chunk.usage is None for chunk in chunks[:-1])
     completion = client.chat.completions.create(model=MODEL, messages=messages)
     assert completion.usage is not None
-    assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (
-        completion.usage.prompt_tokens, completion.usage.completion_tokens) == (3, 12)
+    assert (
+        (last.usage.prompt_tokens, last.usage.completion_tokens)
+        == (completion.usage.prompt_tokens, completion.usage.completion_tokens)
+        == (3, 12)
+    )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == completion.choices[0].message.content
 
 
 def test_streamed_length_cut(http: httpx2.Client) -> None:
-    chunks = raw_stream(http, {"messages": [{"role": "user", "content": "count to 50"}], "max_tokens": 4,
-                               "stream_options": {"include_usage": True}})
+    chunks = raw_stream(
+        http,
+        {
+            "messages": [{"role": "user", "content": "count to 50"}],
+            "max_tokens": 4,
+            "stream_options": {"include_usage": True},
+        },
+    )
     recorded = recorded_chunks("pydantic-ai__test_openai__test_run_stream_sync_streams_real_model__01")
     expected = [label(c) for c in recorded]
     expected = [name.replace("finish_reason=stop", "finish_reason=length") for name in expected]
@@ -223,19 +253,31 @@ def test_obfuscation_can_be_turned_off(http: httpx2.Client) -> None:
 # -- structured outputs -------------------------------------------------------------------------------------------
 
 
-CITY = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer", "minimum": 1},
-                                         "kind": {"enum": ["capital", "town"]}},
-        "required": ["city", "population", "kind"], "additionalProperties": False}
+CITY = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "population": {"type": "integer", "minimum": 1},
+        "kind": {"enum": ["capital", "town"]},
+    },
+    "required": ["city", "population", "kind"],
+    "additionalProperties": False,
+}
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_json_schema_output_is_valid_json_for_the_schema(client: OpenAI, stream: bool) -> None:
-    request: dict[str, Any] = {"model": MODEL, "messages": [{"role": "user", "content": "which city?"}],
-                               "response_format": {"type": "json_schema",
-                                                   "json_schema": {"name": "city", "schema": CITY, "strict": True}}}
+    request: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "which city?"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY, "strict": True}},
+    }
     if stream:
-        text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**request, stream=True)
-                       if c.choices)
+        text = "".join(
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(**request, stream=True)
+            if c.choices
+        )
     else:
         text = client.chat.completions.create(**request).choices[0].message.content or ""
     document = json.loads(text)
@@ -244,19 +286,22 @@ def test_json_schema_output_is_valid_json_for_the_schema(client: OpenAI, stream:
 
 
 def test_json_object_output(client: OpenAI) -> None:
-    completion = client.chat.completions.create(model=MODEL, response_format={"type": "json_object"},
-                                                messages=[{"role": "user", "content": "answer in JSON"}])
+    completion = client.chat.completions.create(
+        model=MODEL, response_format={"type": "json_object"}, messages=[{"role": "user", "content": "answer in JSON"}]
+    )
     assert json.loads(completion.choices[0].message.content or "") == {"answer": "Reference reply to: answer in JSON"}
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_schema_the_answer_cannot_satisfy_is_an_honest_error(client: OpenAI, stream: bool) -> None:
-    digits = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[0-9]+$"}},
-              "required": ["code"]}
+    digits = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[0-9]+$"}}, "required": ["code"]}
     with pytest.raises(openai.BadRequestError) as raised:
-        client.chat.completions.create(model=MODEL, stream=stream, messages=[{"role": "user", "content": "code?"}],
-                                       response_format={"type": "json_schema",
-                                                        "json_schema": {"name": "c", "schema": digits}})
+        client.chat.completions.create(
+            model=MODEL,
+            stream=stream,
+            messages=[{"role": "user", "content": "code?"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": digits}},
+        )
     assert raised.value.param == "response_format"
     assert "cannot satisfy the schema" in raised.value.message
 
@@ -293,17 +338,25 @@ def tool_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loca
         yield running, engine
 
 
-WEATHER: Any = {"type": "function", "function": {"name": "weather", "description": "Weather in a city.",
-                                            "parameters": {"type": "object",
-                                                           "properties": {"city": {"type": "string"}}}}}
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "description": "Weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 
 
 def test_function_tool_call_as_json(tool_server: tuple[LocalServer, ScriptedToolEngine], chat_spec: Spec) -> None:
     server, engine = tool_server
     with make_client(server) as client:
-        completion = client.chat.completions.create(model="tool-model", tools=[WEATHER],
-                                                    tool_choice="required",
-                                                    messages=[{"role": "user", "content": "weather in Paris?"}])
+        completion = client.chat.completions.create(
+            model="tool-model",
+            tools=[WEATHER],
+            tool_choice="required",
+            messages=[{"role": "user", "content": "weather in Paris?"}],
+        )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
@@ -313,44 +366,79 @@ def test_function_tool_call_as_json(tool_server: tuple[LocalServer, ScriptedTool
     chat_spec.validate("CreateChatCompletionResponse", completion.to_dict(mode="json"))
     # The engine was offered the tool flattened, as on /v1/responses, with the tool_choice.
     offered = engine.requests[-1].options
-    assert offered.tools == [{"type": "function", "name": "weather", "description": "Weather in a city.",
-                              "parameters": WEATHER["function"]["parameters"], "strict": False}]
+    assert offered.tools == [
+        {
+            "type": "function",
+            "name": "weather",
+            "description": "Weather in a city.",
+            "parameters": WEATHER["function"]["parameters"],
+            "strict": False,
+        }
+    ]
     assert offered.tool_choice == "required"
 
 
 def test_function_tool_call_stream_follows_the_recorded_grammar(
-        tool_server: tuple[LocalServer, ScriptedToolEngine], chat_spec: Spec) -> None:
+    tool_server: tuple[LocalServer, ScriptedToolEngine], chat_spec: Spec
+) -> None:
     server, _ = tool_server
     with httpx2.Client(base_url=server.base_url) as http:
-        response = http.post("/chat/completions", json={
-            "model": "tool-model", "stream": True, "stream_options": {"include_usage": True}, "tools": [WEATHER],
-            "messages": [{"role": "user", "content": "weather in Paris?"}]})
+        response = http.post(
+            "/chat/completions",
+            json={
+                "model": "tool-model",
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "tools": [WEATHER],
+                "messages": [{"role": "user", "content": "weather in Paris?"}],
+            },
+        )
     chunks = chunks_of(response.text)
     recorded = recorded_chunks("pydantic-ai__test_openai__test_run_stream_sync_streams_real_model__00")
-    assert collapsed([label(c) for c in chunks]) == collapsed([label(c) for c in recorded]) == [
-        "chunk(role+tool_calls)+", "chunk(tool_calls)+", "chunk(finish_reason=tool_calls)+",
-        "chunk(no-choices,usage)+", "[DONE]"]
+    assert (
+        collapsed([label(c) for c in chunks])
+        == collapsed([label(c) for c in recorded])
+        == [
+            "chunk(role+tool_calls)+",
+            "chunk(tool_calls)+",
+            "chunk(finish_reason=tool_calls)+",
+            "chunk(no-choices,usage)+",
+            "[DONE]",
+        ]
+    )
     assert set(chunks[0]["choices"][0]["delta"]) == set(recorded[0]["choices"][0]["delta"])
     opening = chunks[0]["choices"][0]["delta"]["tool_calls"][0]
     assert set(opening) == set(recorded[0]["choices"][0]["delta"]["tool_calls"][0])
     for chunk in chunks[:-1]:
         chat_spec.validate("CreateChatCompletionStreamResponse", chunk)
     with make_client(server) as client:
-        streamed = list(client.chat.completions.create(model="tool-model", stream=True, tools=[WEATHER],
-                                                       messages=[{"role": "user", "content": "weather?"}]))
+        streamed = list(
+            client.chat.completions.create(
+                model="tool-model", stream=True, tools=[WEATHER], messages=[{"role": "user", "content": "weather?"}]
+            )
+        )
     assert streamed[-1].choices[0].finish_reason == "tool_calls"
 
 
 def test_tool_results_go_back_to_the_engine_as_items(tool_server: tuple[LocalServer, ScriptedToolEngine]) -> None:
     server, engine = tool_server
     with make_client(server) as client:
-        completion = client.chat.completions.create(model="tool-model", tools=[WEATHER], tool_choice="none",
-                                                    messages=[
-            {"role": "user", "content": "weather in Paris?"},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
-        ])
+        completion = client.chat.completions.create(
+            model="tool-model",
+            tools=[WEATHER],
+            tool_choice="none",
+            messages=[
+                {"role": "user", "content": "weather in Paris?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            ],
+        )
     assert completion.choices[0].message.content == "It is sunny."
     items = engine.requests[-1].input_items
     assert [item["type"] for item in items] == ["message", "function_call", "function_call_output"]
@@ -365,23 +453,28 @@ def test_unknown_model_is_a_404_as_recorded(client: OpenAI) -> None:
         client.chat.completions.create(model="this-model-does-not-exist", messages=HELLO)
     assert raised.value.code == "model_not_found"
     assert raised.value.type == "invalid_request_error"
-    assert raised.value.message == ("Error code: 404 - The model `this-model-does-not-exist` does not exist or you "
-                                    "do not have access to it.")
+    assert raised.value.message == (
+        "Error code: 404 - The model `this-model-does-not-exist` does not exist or you do not have access to it."
+    )
 
 
-@pytest.mark.parametrize("body, param, status", [
-    ({"model": MODEL, "messages": HELLO, "n": 2}, "n", 400),
-    ({"model": MODEL, "messages": HELLO, "stream_options": {"include_usage": True}}, "stream_options", 400),
-    ({"model": MODEL, "messages": []}, "messages", 400),
-    ({"model": MODEL}, "messages", 400),
-    ({"messages": HELLO}, "model", 400),
-    ({"model": MODEL, "messages": HELLO, "max_tokens": 0}, "max_tokens", 400),
-    ({"model": MODEL, "messages": [{"role": "robot", "content": "x"}]}, "messages", 400),
-    ({"model": MODEL, "messages": HELLO, "response_format": {"type": "json_object"}}, "messages", 400),
-    ({"model": MODEL, "messages": HELLO, "web_search_options": {}}, "web_search_options", 400),
-])
-def test_bad_requests_get_real_error_bodies(http: httpx2.Client, body: dict[str, Any], param: str,
-                                            status: int, chat_spec: Spec) -> None:
+@pytest.mark.parametrize(
+    "body, param, status",
+    [
+        ({"model": MODEL, "messages": HELLO, "n": 2}, "n", 400),
+        ({"model": MODEL, "messages": HELLO, "stream_options": {"include_usage": True}}, "stream_options", 400),
+        ({"model": MODEL, "messages": []}, "messages", 400),
+        ({"model": MODEL}, "messages", 400),
+        ({"messages": HELLO}, "model", 400),
+        ({"model": MODEL, "messages": HELLO, "max_tokens": 0}, "max_tokens", 400),
+        ({"model": MODEL, "messages": [{"role": "robot", "content": "x"}]}, "messages", 400),
+        ({"model": MODEL, "messages": HELLO, "response_format": {"type": "json_object"}}, "messages", 400),
+        ({"model": MODEL, "messages": HELLO, "web_search_options": {}}, "web_search_options", 400),
+    ],
+)
+def test_bad_requests_get_real_error_bodies(
+    http: httpx2.Client, body: dict[str, Any], param: str, status: int, chat_spec: Spec
+) -> None:
     response = http.post("/chat/completions", json=body)
     assert response.status_code == status, response.text
     error = response.json()

@@ -70,8 +70,9 @@ def test_cut_stream_ends_without_terminal_event_and_changes_nothing(server: Loca
     server.inject_fault(cut_after_events=4)
     seen = []
     with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)):
-        for event in client.responses.create(model="gpt-4o", input="count to 20", stream=True,
-                                             conversation=conversation.id):
+        for event in client.responses.create(
+            model="gpt-4o", input="count to 20", stream=True, conversation=conversation.id
+        ):
             seen.append(event)
     assert [e.type for e in seen][:2] == ["response.created", "response.in_progress"]
     assert len(seen) == 4

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx2
 import openai
 import pytest
@@ -55,9 +54,12 @@ def test_bad_uploads_get_clear_errors(tools_client: OpenAI, raw: httpx2.Client, 
         tools_client.files.content("file-missing")
     sneaky = tools_client.files.create(file=("../../etc/passwd", b"data"), purpose="assistants")
     assert sneaky.filename == "passwd"
-    for failure in (raw.post("/files", files={"file": ("e.txt", b"")}, data={"purpose": "assistants"}),
-                    raw.get("/files/file-missing"), raw.get("/vector_stores/vs_missing"),
-                    raw.get("/containers/cntr_missing")):
+    for failure in (
+        raw.post("/files", files={"file": ("e.txt", b"")}, data={"purpose": "assistants"}),
+        raw.get("/files/file-missing"),
+        raw.get("/vector_stores/vs_missing"),
+        raw.get("/containers/cntr_missing"),
+    ):
         assert failure.status_code >= 400
         spec.validate("ErrorResponse", failure.json())
 
@@ -76,8 +78,9 @@ def test_vector_store_lifecycle(tools_client: OpenAI, raw: httpx2.Client, spec: 
     assert len(tools_client.vector_stores.files.list(vector_store_id=store_id, filter="completed").data) == 2
     content = tools_client.vector_stores.files.content(ids["berlin.md"], vector_store_id=store_id)
     assert "Brandenburg" in "".join(part.text for part in content)
-    spec.validate("VectorStoreFileContentResponse",
-                  raw.get(f"/vector_stores/{store_id}/files/{ids['berlin.md']}/content").json())
+    spec.validate(
+        "VectorStoreFileContentResponse", raw.get(f"/vector_stores/{store_id}/files/{ids['berlin.md']}/content").json()
+    )
     renamed = tools_client.vector_stores.update(store_id, name="renamed", metadata={"k": "v"})
     assert renamed.name == "renamed" and renamed.metadata == {"k": "v"}
     tools_client.vector_stores.files.delete(ids["paris.txt"], vector_store_id=store_id)
@@ -102,18 +105,19 @@ def test_attributes_filter_search(tools_client: OpenAI) -> None:
     store = tools_client.vector_stores.create(name="filtered")
     for name, lang in (("en.txt", "en"), ("de.txt", "de")):
         file_id = upload(tools_client, name, f"The report covers sales ({lang}).".encode())
-        tools_client.vector_stores.files.create_and_poll(file_id, vector_store_id=store.id, attributes={"lang": lang},
-                                                         poll_interval_ms=10)
-    hits = tools_client.vector_stores.search(store.id, query="report sales",
-                                             filters={"type": "eq", "key": "lang", "value": "de"}).data
+        tools_client.vector_stores.files.create_and_poll(
+            file_id, vector_store_id=store.id, attributes={"lang": lang}, poll_interval_ms=10
+        )
+    hits = tools_client.vector_stores.search(
+        store.id, query="report sales", filters={"type": "eq", "key": "lang", "value": "de"}
+    ).data
     assert [hit.filename for hit in hits] == ["de.txt"]
 
 
 def test_binary_file_fails_processing_with_last_error(tools_client: OpenAI) -> None:
     store = tools_client.vector_stores.create(name="binary")
     file_id = upload(tools_client, "photo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    processed = tools_client.vector_stores.files.create_and_poll(file_id, vector_store_id=store.id,
-                                                                 poll_interval_ms=10)
+    processed = tools_client.vector_stores.files.create_and_poll(file_id, vector_store_id=store.id, poll_interval_ms=10)
     assert processed.status == "failed"
     assert processed.last_error is not None and processed.last_error.code == "unsupported_file"
     assert "not supported" in processed.last_error.message
@@ -124,8 +128,9 @@ def test_binary_file_fails_processing_with_last_error(tools_client: OpenAI) -> N
 def test_file_batches(tools_client: OpenAI, raw: httpx2.Client, spec: Spec) -> None:
     store = tools_client.vector_stores.create(name="batch")
     ids = [upload(tools_client, name, data) for name, data in DOCUMENTS.items()]
-    batch = tools_client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=ids,
-                                                                    poll_interval_ms=10)
+    batch = tools_client.vector_stores.file_batches.create_and_poll(
+        vector_store_id=store.id, file_ids=ids, poll_interval_ms=10
+    )
     assert batch.status == "completed" and batch.file_counts.completed == 2
     wire = raw.get(f"/vector_stores/{store.id}/file_batches/{batch.id}").json()
     assert wire["object"] == "vector_store.file_batch"  # the real API's name; the SDK special-cases it
@@ -140,8 +145,10 @@ def test_vector_store_errors(tools_client: OpenAI) -> None:
     with pytest.raises(openai.NotFoundError, match="file-nope"):
         tools_client.vector_stores.create(name="x", file_ids=["file-nope"])
     with pytest.raises(openai.BadRequestError, match="chunking_strategy"):
-        tools_client.vector_stores.create(name="x", chunking_strategy={
-            "type": "static", "static": {"max_chunk_size_tokens": 10, "chunk_overlap_tokens": 0}})
+        tools_client.vector_stores.create(
+            name="x",
+            chunking_strategy={"type": "static", "static": {"max_chunk_size_tokens": 10, "chunk_overlap_tokens": 0}},
+        )
 
 
 def test_containers_and_their_files(tools_client: OpenAI, raw: httpx2.Client, spec: Spec) -> None:

@@ -28,8 +28,9 @@ TRUSTED = "http://localhost:3000"
 RESPONSE = json.dumps({"model": "gpt-4o", "input": "run this for me"}).encode()
 
 
-def raw(server: LocalServer, method: str, path: str, body: bytes = b"",
-        headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def raw(
+    server: LocalServer, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One request with exactly these headers (Host included, when given), as a browser could send it."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
@@ -56,27 +57,39 @@ def stored_responses(server: LocalServer) -> int:
 @pytest.fixture(scope="module")
 def trusting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A keyed server that lets pages of one origin use it (`assistant serve --allow-origin`)."""
-    with LocalServer(tmp_path_factory.mktemp("trusting") / "server.db", api_key=KEY,
-                     allowed_origins=[TRUSTED + "/"]) as running:
+    with LocalServer(
+        tmp_path_factory.mktemp("trusting") / "server.db", api_key=KEY, allowed_origins=[TRUSTED + "/"]
+    ) as running:
         yield running
 
 
 # -- a web page driving the server ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers, status, code", [
-    # A page on another site posting a form-like text/plain body (no CORS preflight needed), through DNS rebinding.
-    ({"Host": "attacker.example:{port}", "Origin": "http://attacker.example:{port}", "Content-Type": "text/plain"},
-     421, "host_not_allowed"),
-    # The same page posting straight to 127.0.0.1: the Host is right, the Origin gives it away.
-    ({"Origin": "https://attacker.example", "Content-Type": "text/plain"}, 403, "origin_not_allowed"),
-    ({"Origin": "null", "Content-Type": "application/json"}, 403, "origin_not_allowed"),  # a sandboxed iframe
-    # No browser markers at all, but not JSON: refused before the body is read.
-    ({"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
-    ({"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
-])
-def test_a_drive_by_post_is_refused_and_runs_nothing(server: LocalServer, headers: dict[str, str], status: int,
-                                                      code: str) -> None:
+@pytest.mark.parametrize(
+    "headers, status, code",
+    [
+        # A page on another site posting a form-like text/plain body (no CORS preflight needed), through DNS rebinding.
+        (
+            {
+                "Host": "attacker.example:{port}",
+                "Origin": "http://attacker.example:{port}",
+                "Content-Type": "text/plain",
+            },
+            421,
+            "host_not_allowed",
+        ),
+        # The same page posting straight to 127.0.0.1: the Host is right, the Origin gives it away.
+        ({"Origin": "https://attacker.example", "Content-Type": "text/plain"}, 403, "origin_not_allowed"),
+        ({"Origin": "null", "Content-Type": "application/json"}, 403, "origin_not_allowed"),  # a sandboxed iframe
+        # No browser markers at all, but not JSON: refused before the body is read.
+        ({"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+    ],
+)
+def test_a_drive_by_post_is_refused_and_runs_nothing(
+    server: LocalServer, headers: dict[str, str], status: int, code: str
+) -> None:
     before = stored_responses(server)
     headers = {name: value.format(port=server.port) for name, value in headers.items()}
     answered, _, body = raw(server, "POST", "/responses", RESPONSE, headers)
@@ -97,8 +110,10 @@ def test_dns_rebinding_cannot_list_or_read_uploads(server: LocalServer) -> None:
         assert "127.0.0.1" in api_error(body)["message"]
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST", "127.0.0.2:{port}",
-                                  "[::1]:{port}", "localhost.:{port}"])
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST", "127.0.0.2:{port}", "[::1]:{port}", "localhost.:{port}"],
+)
 def test_every_loopback_name_is_answered(server: LocalServer, host: str) -> None:
     status, _, body = raw(server, "GET", "/models", headers={"Host": host.format(port=server.port)})
     assert status == 200, body
@@ -106,22 +121,39 @@ def test_every_loopback_name_is_answered(server: LocalServer, host: str) -> None
 
 def test_an_allowed_origin_gets_in_with_cors_and_its_key(trusting_server: LocalServer) -> None:
     # The browser's preflight carries no key; it is answered for the trusted origin only.
-    status, headers, _ = raw(trusting_server, "OPTIONS", "/responses", headers={
-        "Origin": TRUSTED, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    status, headers, _ = raw(
+        trusting_server,
+        "OPTIONS",
+        "/responses",
+        headers={
+            "Origin": TRUSTED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert status == 200 and headers["access-control-allow-origin"] == TRUSTED
     assert "authorization" in headers["access-control-allow-headers"].lower()
-    status, headers, body = raw(trusting_server, "POST", "/responses", RESPONSE, {
-        "Origin": TRUSTED, "Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+    status, headers, body = raw(
+        trusting_server,
+        "POST",
+        "/responses",
+        RESPONSE,
+        {"Origin": TRUSTED, "Content-Type": "application/json", "Authorization": f"Bearer {KEY}"},
+    )
     assert status == 200 and json.loads(body)["status"] == "completed"
     assert headers["access-control-allow-origin"] == TRUSTED
     # The key is still required of the trusted page, and other pages are still refused.
-    status, _, body = raw(trusting_server, "POST", "/responses", RESPONSE,
-                          {"Origin": TRUSTED, "Content-Type": "application/json"})
+    status, _, body = raw(
+        trusting_server, "POST", "/responses", RESPONSE, {"Origin": TRUSTED, "Content-Type": "application/json"}
+    )
     assert status == 401
     for origin in ("http://localhost:3001", "https://localhost:3000", "http://attacker.example"):
-        status, _, body = raw(trusting_server, "OPTIONS", "/responses",
-                              headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+        status, _, body = raw(
+            trusting_server,
+            "OPTIONS",
+            "/responses",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
         assert status == 403 and api_error(body)["code"] == "origin_not_allowed"
 
 
@@ -170,8 +202,10 @@ def test_a_100_mb_body_is_refused_before_it_is_read(server: LocalServer) -> None
     size = 100 << 20
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
         # Only the headers are sent: the answer comes without the server waiting for (or holding) any of the body.
-        connection.sendall(f"POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                           f"Content-Length: {size}\r\n\r\n".encode())
+        connection.sendall(
+            f"POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n".encode()
+        )
         answer = connection.makefile("rb").read()
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ")
@@ -194,17 +228,19 @@ def test_a_100_mb_chunked_body_is_cut_off_at_the_limit(server: LocalServer) -> N
 
     before = stored_responses(server)
     with httpx2.Client(timeout=60) as http:
-        answer = http.post(f"{server.base_url}/responses", content=hundred_megabytes(),
-                           headers={"content-type": "application/json"})
+        answer = http.post(
+            f"{server.base_url}/responses", content=hundred_megabytes(), headers={"content-type": "application/json"}
+        )
     assert answer.status_code == 413 and api_error(answer.content)["code"] == "request_too_large"
     assert stored_responses(server) == before
 
 
 def test_an_oversized_upload_is_refused_with_the_upload_limit(server: LocalServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
-        connection.sendall(b"POST /v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           b"Content-Type: multipart/form-data; boundary=x\r\n"
-                           + f"Content-Length: {600 << 20}\r\n\r\n".encode())
+        connection.sendall(
+            b"POST /v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\n" + f"Content-Length: {600 << 20}\r\n\r\n".encode()
+        )
         answer = connection.makefile("rb").read()
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ")
@@ -217,8 +253,11 @@ def test_an_oversized_upload_is_refused_with_the_upload_limit(server: LocalServe
 @pytest.mark.parametrize("depth", [100_000, MAX_JSON_DEPTH + 1])
 def test_deeply_nested_json_is_a_400_not_a_500(http: httpx2.Client, depth: int) -> None:
     nested = "[" * depth + "]" * depth
-    answer = http.post("/responses", content=f'{{"model": "gpt-4o", "input": "hi", "metadata": {nested}}}',
-                       headers={"content-type": "application/json"})
+    answer = http.post(
+        "/responses",
+        content=f'{{"model": "gpt-4o", "input": "hi", "metadata": {nested}}}',
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code == 400
     assert f"more than {MAX_JSON_DEPTH} levels" in api_error(answer.content)["message"]
 
@@ -227,16 +266,26 @@ def test_a_deep_but_real_schema_is_accepted(client: openai.OpenAI) -> None:
     """Structured outputs allow 10 levels of nested objects; written out as JSON that is about 30 levels."""
     schema: dict = {"type": "string"}
     for level in range(10):
-        schema = {"type": "object", "properties": {f"level{level}": schema}, "required": [f"level{level}"],
-                  "additionalProperties": False}
+        schema = {
+            "type": "object",
+            "properties": {f"level{level}": schema},
+            "required": [f"level{level}"],
+            "additionalProperties": False,
+        }
     tool = {"type": "function", "name": "deep", "parameters": schema, "strict": True}
     assert client.responses.create(model="gpt-4o", input="hi", tools=[tool]).status == "completed"
 
 
-def test_the_container_files_route_parses_its_json_body_within_the_limits(client: openai.OpenAI,
-                                                                         server: LocalServer) -> None:
+def test_the_container_files_route_parses_its_json_body_within_the_limits(
+    client: openai.OpenAI, server: LocalServer
+) -> None:
     container = client.containers.create(name="deep")
     nested = "[" * 100_000 + "]" * 100_000
-    status, _, body = raw(server, "POST", f"/containers/{container.id}/files", f'{{"file_id": {nested}}}'.encode(),
-                          {"Content-Type": "application/json"})
+    status, _, body = raw(
+        server,
+        "POST",
+        f"/containers/{container.id}/files",
+        f'{{"file_id": {nested}}}'.encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 400 and "levels" in api_error(body)["message"]

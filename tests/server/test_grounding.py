@@ -24,8 +24,10 @@ from assistant.server.engines.tool_rules import answer_from_tools
 
 from .test_llama_engine import client, llama_server  # noqa: F401  (fixtures)
 
-CODE_EVIDENCE = ("What is 17*23? Use code.\n\nThe Python code `print(17*23)` ran.\n\nThe code printed:\n391\n\n"
-                 "Answer briefly from this code interpreter result.")
+CODE_EVIDENCE = (
+    "What is 17*23? Use code.\n\nThe Python code `print(17*23)` ran.\n\nThe code printed:\n391\n\n"
+    "Answer briefly from this code interpreter result."
+)
 
 
 def test_a_sentence_with_a_number_the_tool_did_not_return_is_dropped():
@@ -55,8 +57,10 @@ def test_quotes_must_be_in_the_tool_output():
 def test_imitations_of_the_engines_quote_lines_are_dropped():
     # Seen on a file-search turn: no code ran, yet the model wrote a code quote it had seen in its history.
     evidence = 'From the attached files:\n- "Falcon launches in spring." (plan.md)'
-    assert filter_prose("Falcon launches in spring. The code printed: Falcon-LaunchDate", evidence) == \
-        "Falcon launches in spring."
+    assert (
+        filter_prose("Falcon launches in spring. The code printed: Falcon-LaunchDate", evidence)
+        == "Falcon launches in spring."
+    )
     assert not supported("From the attached files: nothing.", evidence)
 
 
@@ -98,21 +102,27 @@ def test_every_quote_the_engine_writes_starts_with_a_known_opener():
         quote = "".join(segment.text for segment in answer_from_tools([question, result]))
         assert quote.startswith(QUOTE_OPENERS), quote
         assert without_quotes(f"My answer.\n\n{quote}") == "My answer."
-    functions = [question, {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
-                 {"type": "function_call_output", "call_id": "c", "output": "42"}]
+    functions = [
+        question,
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "42"},
+    ]
     assert (answer_from_functions(functions) or "").startswith(QUOTE_OPENERS)
 
 
 def test_a_file_search_quote_is_the_sentence_that_answers_not_the_title():
     from assistant.server.engines.tool_rules import quote_tool_result
 
-    plan = ("# Falcon project plan\n\nThe Falcon project launches on 14 March 2026.\nThe project lead is Mira Okafor."
-            "\nThe budget is 2.4 million euros.\nFalcon runs on 12 servers in Lisbon.\n")
+    plan = (
+        "# Falcon project plan\n\nThe Falcon project launches on 14 March 2026.\nThe project lead is Mira Okafor."
+        "\nThe budget is 2.4 million euros.\nFalcon runs on 12 servers in Lisbon.\n"
+    )
     result = {"type": "file_search_call", "results": [{"file_id": "f", "filename": "plan.md", "text": plan}]}
-    for question, sentence in [("What is the budget of the Falcon project?", "The budget is 2.4 million euros."),
-                               ("Who is the project lead of Falcon?", "The project lead is Mira Okafor."),
-                               ("When does the Falcon project launch?",
-                                "The Falcon project launches on 14 March 2026.")]:
+    for question, sentence in [
+        ("What is the budget of the Falcon project?", "The budget is 2.4 million euros."),
+        ("Who is the project lead of Falcon?", "The project lead is Mira Okafor."),
+        ("When does the Falcon project launch?", "The Falcon project launches on 14 March 2026."),
+    ]:
         assert f'"{sentence}"' in "".join(segment.text for segment in quote_tool_result(result, question))
 
 
@@ -121,11 +131,12 @@ def test_the_engines_quotes_are_not_fed_back_as_the_models_words():
         kind = "input_text" if role == "user" else "output_text"
         return {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
 
-    items = [message("user", "What is 17*23? Use code."),
-             {"type": "code_interpreter_call", "code": "print(17*23)",
-              "outputs": [{"type": "logs", "logs": "391"}]},
-             message("assistant", "The answer is 391.\n\nThe code printed:\n391"),
-             message("user", "What is in the launch plan?")]
+    items = [
+        message("user", "What is 17*23? Use code."),
+        {"type": "code_interpreter_call", "code": "print(17*23)", "outputs": [{"type": "logs", "logs": "391"}]},
+        message("assistant", "The answer is 391.\n\nThe code printed:\n391"),
+        message("user", "What is in the launch plan?"),
+    ]
     messages = chat_messages(None, items, "You are a helpful assistant.")
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[2]["content"] == "The answer is 391."
@@ -137,11 +148,18 @@ def test_the_engines_quotes_are_not_fed_back_as_the_models_words():
 CODE_TOOL = [{"type": "code_interpreter", "container": {"type": "auto"}}]
 
 
-@pytest.mark.parametrize("question", ["What is 17*23? Use code.", "Compute 123*45 with code.",
-                                      "What is 2**10? Use code."])
+@pytest.mark.parametrize(
+    "question", ["What is 17*23? Use code.", "Compute 123*45 with code.", "What is 2**10? Use code."]
+)
 def test_llama_answers_state_the_code_result_and_never_another_number(client: OpenAI, question: str):  # noqa: F811
-    response = client.responses.create(model="gpt-4.1-mini", input=question, tools=CODE_TOOL, temperature=0,
-                                       max_output_tokens=200, include=["code_interpreter_call.outputs"])
+    response = client.responses.create(
+        model="gpt-4.1-mini",
+        input=question,
+        tools=CODE_TOOL,
+        temperature=0,
+        max_output_tokens=200,
+        include=["code_interpreter_call.outputs"],
+    )
     assert response.model == "smollm2-135m-instruct"
     [call, message] = response.output
     assert call.type == "code_interpreter_call" and message.type == "message"
@@ -154,17 +172,29 @@ def test_llama_answers_state_the_code_result_and_never_another_number(client: Op
 
 
 @pytest.mark.parametrize("follow_up", ["Thanks!", "Thanks! What is the capital of France?"])
-def test_llama_follow_up_after_a_tool_turn_neither_imitates_nor_contradicts_it(client: OpenAI,  # noqa: F811
-                                                                               follow_up: str):
+def test_llama_follow_up_after_a_tool_turn_neither_imitates_nor_contradicts_it(
+    client: OpenAI,  # noqa: F811
+    follow_up: str,
+):
     conversation = client.conversations.create()
-    client.responses.create(model="gpt-4.1-mini", conversation=conversation.id, input="What is 17*23? Use code.",
-                            tools=CODE_TOOL, temperature=0, max_output_tokens=200)
-    answer = client.responses.create(model="gpt-4.1-mini", conversation=conversation.id, input=follow_up,
-                                     temperature=0, max_output_tokens=80).output_text
+    client.responses.create(
+        model="gpt-4.1-mini",
+        conversation=conversation.id,
+        input="What is 17*23? Use code.",
+        tools=CODE_TOOL,
+        temperature=0,
+        max_output_tokens=200,
+    )
+    answer = client.responses.create(
+        model="gpt-4.1-mini", conversation=conversation.id, input=follow_up, temperature=0, max_output_tokens=80
+    ).output_text
     assert "The code printed" not in answer
     # Seen before the fix: "The Python code `print(17*23)` will print 480."
-    about_the_code = [line for line in answer.replace(". ", ".\n").splitlines()
-                      if re.search(r"\b(code|print|printed|output|result)\b", line, re.IGNORECASE)]
+    about_the_code = [
+        line
+        for line in answer.replace(". ", ".\n").splitlines()
+        if re.search(r"\b(code|print|printed|output|result)\b", line, re.IGNORECASE)
+    ]
     assert all(numbers_in(line) <= {"17", "23", "391"} for line in about_the_code), answer
 
 
@@ -194,9 +224,13 @@ def test_a_token_that_would_repeat_a_run_of_an_earlier_answer_is_never_sampled()
 def test_llama_does_not_repeat_its_earlier_answer_word_for_word(client: OpenAI):  # noqa: F811
     earlier = "The capital of France is Paris. It is known for the Eiffel Tower and its museums."
     question = {"role": "user", "content": "What is the capital of France?"}
-    response = client.responses.create(model="gpt-4.1-mini", temperature=0, max_output_tokens=60, input=[
-        question, {"role": "assistant", "content": earlier}, question])  # type: ignore[list-item]
+    response = client.responses.create(
+        model="gpt-4.1-mini",
+        temperature=0,
+        max_output_tokens=60,
+        input=[question, {"role": "assistant", "content": earlier}, question],
+    )  # type: ignore[list-item]
     words, earlier_words = response.output_text.split(), earlier.split()
-    runs = {tuple(earlier_words[i:i + 8]) for i in range(len(earlier_words) - 7)}
+    runs = {tuple(earlier_words[i : i + 8]) for i in range(len(earlier_words) - 7)}
     assert response.output_text.strip()
-    assert not any(tuple(words[i:i + 8]) in runs for i in range(len(words) - 7)), response.output_text
+    assert not any(tuple(words[i : i + 8]) in runs for i in range(len(words) - 7)), response.output_text

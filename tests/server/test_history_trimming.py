@@ -31,7 +31,12 @@ def conversation(turns: int, padding: str = "") -> list[Message]:
 def test_a_turn_budget_keeps_the_system_message_and_the_newest_turns():
     fitted = fit_prompt(conversation(6), words, budget=10_000, history_turns=2)
     assert [m["content"] for m in fitted.messages[1:]] == [
-        "question 4", "answer 4", "question 5", "answer 5", "the latest question"]
+        "question 4",
+        "answer 4",
+        "question 5",
+        "answer 5",
+        "the latest question",
+    ]
     assert fitted.dropped_messages == 8
     assert fitted.messages[0]["content"].startswith(SYSTEM)
     assert "The 8 oldest messages of this conversation were left out" in fitted.messages[0]["content"]
@@ -57,24 +62,30 @@ def test_a_token_budget_drops_the_oldest_turns_two_at_a_time():
 
 
 def test_a_tool_exchange_is_kept_or_left_out_whole():
-    items = normalize_input([
-        {"role": "user", "content": "What is the weather in Porto?"},
-        {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": '{"city": "Porto"}'},
-        {"type": "function_call_output", "call_id": "call_1", "output": "sunny, 24 C"},
-        {"role": "assistant", "content": "It is sunny and 24 C in Porto."},
-        {"role": "user", "content": "And tomorrow?"},
-        {"type": "function_call", "call_id": "call_2", "name": "weather", "arguments": '{"day": "tomorrow"}'},
-        {"type": "function_call_output", "call_id": "call_2", "output": "rain, 17 C"},
-    ])
+    items = normalize_input(
+        [
+            {"role": "user", "content": "What is the weather in Porto?"},
+            {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": '{"city": "Porto"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny, 24 C"},
+            {"role": "assistant", "content": "It is sunny and 24 C in Porto."},
+            {"role": "user", "content": "And tomorrow?"},
+            {"type": "function_call", "call_id": "call_2", "name": "weather", "arguments": '{"day": "tomorrow"}'},
+            {"type": "function_call_output", "call_id": "call_2", "output": "rain, 17 C"},
+        ]
+    )
     messages = chat_messages(None, items, SYSTEM)
     for history_turns in (0, 1):
         fitted = fit_prompt(messages, words, budget=10_000, history_turns=history_turns)
         kept = "\n".join(message["content"] for message in fitted.messages)
         # The latest exchange: its call and its output, always together.
-        assert "weather({\"day\": \"tomorrow\"})" in kept and "rain, 17 C" in kept
+        assert 'weather({"day": "tomorrow"})' in kept and "rain, 17 C" in kept
         # The earlier one: all of it or none of it.
-        earlier = ["What is the weather in Porto?", "weather({\"city\": \"Porto\"})", "sunny, 24 C",
-                   "It is sunny and 24 C in Porto."]
+        earlier = [
+            "What is the weather in Porto?",
+            'weather({"city": "Porto"})',
+            "sunny, 24 C",
+            "It is sunny and 24 C in Porto.",
+        ]
         assert [part in kept for part in earlier] == [bool(history_turns)] * len(earlier)
         assert fitted.messages[1]["role"] == "user"  # a cut never leaves an answer without its question
 

@@ -58,25 +58,31 @@ def template_token_count(messages: list[dict[str, str]]) -> int:
 def test_a_streamed_answer_counts_the_templates_real_tokens(client: OpenAI):
     from assistant.server.engines.llama import DEFAULT_SYSTEM
 
-    events = list(client.responses.create(model=SMOLLM2_MODEL, input="What is the capital of France?",
-                                          max_output_tokens=40, stream=True))
+    events = list(
+        client.responses.create(
+            model=SMOLLM2_MODEL, input="What is the capital of France?", max_output_tokens=40, stream=True
+        )
+    )
     deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
     assert events[-1].type in ("response.completed", "response.incomplete")
     final = events[-1].response
     assert len(deltas) > 1 and "".join(deltas).strip()
     assert final.output_text == "".join(deltas)
-    expected = template_token_count([{"role": "system", "content": DEFAULT_SYSTEM},
-                                     {"role": "user", "content": "What is the capital of France?"}])
+    expected = template_token_count(
+        [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "What is the capital of France?"}]
+    )
     assert final.usage.input_tokens == expected
     assert 1 <= final.usage.output_tokens <= 40
 
 
 def test_the_second_turn_of_a_conversation_reuses_the_prefix_cache(client: OpenAI):
     conversation = client.conversations.create()
-    first = client.responses.create(model="gpt-4.1-mini", conversation=conversation.id, input="Name a color.",
-                                    temperature=0, max_output_tokens=24)
-    second = client.responses.create(model="gpt-4.1-mini", conversation=conversation.id,
-                                     input="Name another one.", max_output_tokens=24)
+    first = client.responses.create(
+        model="gpt-4.1-mini", conversation=conversation.id, input="Name a color.", temperature=0, max_output_tokens=24
+    )
+    second = client.responses.create(
+        model="gpt-4.1-mini", conversation=conversation.id, input="Name another one.", max_output_tokens=24
+    )
     cached = second.usage.input_tokens_details.cached_tokens
     # The second prompt starts with the whole first prompt, which llama.cpp still holds: it is not evaluated again.
     assert first.usage.input_tokens <= cached < second.usage.input_tokens
@@ -84,8 +90,12 @@ def test_the_second_turn_of_a_conversation_reuses_the_prefix_cache(client: OpenA
 
 
 def test_max_output_tokens_ends_incomplete(client: OpenAI):
-    response = client.responses.create(model=SMOLLM2_MODEL, input="Write a long story about a dragon and a knight.",
-                                       temperature=0, max_output_tokens=16)
+    response = client.responses.create(
+        model=SMOLLM2_MODEL,
+        input="Write a long story about a dragon and a knight.",
+        temperature=0,
+        max_output_tokens=16,
+    )
     assert response.status == "incomplete"
     assert response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
     assert response.usage.output_tokens == 16
@@ -99,8 +109,9 @@ def test_two_clients_at_once_are_queued_and_both_answered(llama_server: LocalSer
     def ask(number: int) -> None:
         try:
             with make_client(llama_server, timeout=120) as sdk:
-                answers[number] = sdk.responses.create(model=SMOLLM2_MODEL, input=f"Say a word about the number "
-                                                       f"{number}.", max_output_tokens=24).output_text
+                answers[number] = sdk.responses.create(
+                    model=SMOLLM2_MODEL, input=f"Say a word about the number {number}.", max_output_tokens=24
+                ).output_text
         except BaseException as error:  # reported below, with the thread's error
             failures.append(error)
 
@@ -114,9 +125,12 @@ def test_two_clients_at_once_are_queued_and_both_answered(llama_server: LocalSer
 
 
 def test_a_code_question_is_routed_to_the_interpreter_and_answered_from_its_output(client: OpenAI):
-    response = client.responses.create(model=SMOLLM2_MODEL, input="Run `print(17*23)` please.",
-                                       max_output_tokens=120, tools=[{"type": "code_interpreter",
-                                                                      "container": {"type": "auto"}}])
+    response = client.responses.create(
+        model=SMOLLM2_MODEL,
+        input="Run `print(17*23)` please.",
+        max_output_tokens=120,
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+    )
     assert response.status == "completed"
     assert [item.type for item in response.output] == ["code_interpreter_call", "message"]
     assert response.output[0].code == "print(17*23)"
@@ -129,9 +143,12 @@ def test_file_search_answers_cite_the_file(client: OpenAI, tmp_path: Path):
     uploaded = client.files.create(file=notes.open("rb"), purpose="assistants")
     store = client.vector_stores.create(name="notes", file_ids=[uploaded.id])
     client.vector_stores.files.poll(uploaded.id, vector_store_id=store.id, poll_interval_ms=25)
-    response = client.responses.create(model=SMOLLM2_MODEL, input="What is the project codename?",
-                                       max_output_tokens=120,
-                                       tools=[{"type": "file_search", "vector_store_ids": [store.id]}])
+    response = client.responses.create(
+        model=SMOLLM2_MODEL,
+        input="What is the project codename?",
+        max_output_tokens=120,
+        tools=[{"type": "file_search", "vector_store_ids": [store.id]}],
+    )
     message = response.output[-1]
     [part] = message.content
     [citation] = part.annotations
@@ -143,15 +160,22 @@ def test_file_search_answers_cite_the_file(client: OpenAI, tmp_path: Path):
 def test_chat_completions_run_on_the_same_engine(client: OpenAI):
     from assistant.server.engines.llama import DEFAULT_SYSTEM
 
-    chunks = list(client.chat.completions.create(
-        model=SMOLLM2_MODEL, messages=[{"role": "user", "content": "Say hello."}], max_tokens=24,
-        stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model=SMOLLM2_MODEL,
+            messages=[{"role": "user", "content": "Say hello."}],
+            max_tokens=24,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert text.strip()
     usage = chunks[-1].usage
     assert usage is not None
-    assert usage.prompt_tokens == template_token_count([{"role": "system", "content": DEFAULT_SYSTEM},
-                                                        {"role": "user", "content": "Say hello."}])
+    assert usage.prompt_tokens == template_token_count(
+        [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "Say hello."}]
+    )
     assert 1 <= usage.completion_tokens <= 24
 
 

@@ -34,16 +34,23 @@ def code_logs(response: openai.types.responses.Response) -> str:
 def test_sleeping_code_never_starves_other_requests(mode: str, tmp_path: Path) -> None:
     # More code requests at once than the server has shared worker threads (40): before the code lane they
     # held every one of them, and a model listing waited for the code to finish.
-    settings = tool_settings(write_corpus(tmp_path / "corpus"), sandbox_isolation=mode,
-                             sandbox_limits=dataclasses.replace(SANDBOX_LIMITS, wall_seconds=30),
-                             code_calls_at_once=2, code_calls_waiting=2)
-    with LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server, \
-            make_client(server, timeout=120) as client:
+    settings = tool_settings(
+        write_corpus(tmp_path / "corpus"),
+        sandbox_isolation=mode,
+        sandbox_limits=dataclasses.replace(SANDBOX_LIMITS, wall_seconds=30),
+        code_calls_at_once=2,
+        code_calls_waiting=2,
+    )
+    with (
+        LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server,
+        make_client(server, timeout=120) as client,
+    ):
 
         def ask(_: int) -> tuple[str, object, float]:
             try:
-                response = client.responses.create(model=MODEL, input=SLEEPING.format(seconds=4), tools=CODE,
-                                                   include=["code_interpreter_call.outputs"])
+                response = client.responses.create(
+                    model=MODEL, input=SLEEPING.format(seconds=4), tools=CODE, include=["code_interpreter_call.outputs"]
+                )
                 return "ran", response, time.monotonic()
             except openai.RateLimitError as error:
                 return "refused", error, time.monotonic()
@@ -74,13 +81,20 @@ def test_sleeping_code_never_starves_other_requests(mode: str, tmp_path: Path) -
 @pytest.mark.parametrize("mode", MODES)
 def test_a_code_call_that_waits_too_long_for_its_turn_fails_clearly(mode: str, tmp_path: Path) -> None:
     # Background responses run on threads of their own: the sandbox's own cap is what holds them back.
-    settings = tool_settings(write_corpus(tmp_path / "corpus"), sandbox_isolation=mode,
-                             code_calls_at_once=1, code_call_wait_s=0.5)
-    with LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server, \
-            make_client(server) as client:
-        started = [client.responses.create(model=MODEL, input=SLEEPING.format(seconds=2), tools=CODE,
-                                           background=True, include=["code_interpreter_call.outputs"])
-                   for _ in range(2)]
+    settings = tool_settings(
+        write_corpus(tmp_path / "corpus"), sandbox_isolation=mode, code_calls_at_once=1, code_call_wait_s=0.5
+    )
+    with LocalServer(db_path=tmp_path / "server.db", tool_settings=settings) as server, make_client(server) as client:
+        started = [
+            client.responses.create(
+                model=MODEL,
+                input=SLEEPING.format(seconds=2),
+                tools=CODE,
+                background=True,
+                include=["code_interpreter_call.outputs"],
+            )
+            for _ in range(2)
+        ]
         finished = []
         for response in started:
             while response.status in ("queued", "in_progress"):

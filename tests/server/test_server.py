@@ -61,8 +61,12 @@ def test_start_stop_leaves_no_threads(tmp_path: Path) -> None:
 def test_in_memory_store_and_fault_switch_off(tmp_path: Path) -> None:
     with LocalServer(enable_faults=False) as server, make_client(server) as client:
         assert client.responses.create(model="reference", input="x").status == "completed"
-        assert httpx2.post(f"{server.base_url}/_faults", json={"status": 500},
-                           headers={"authorization": "Bearer x"}).status_code == 404
+        assert (
+            httpx2.post(
+                f"{server.base_url}/_faults", json={"status": 500}, headers={"authorization": "Bearer x"}
+            ).status_code
+            == 404
+        )
 
 
 def test_models(client: openai.OpenAI) -> None:
@@ -111,8 +115,12 @@ def test_a_client_that_goes_away_mid_request_is_not_logged_as_an_error(server: L
         # The server holds the request past the client's timeout, then reads its body from a closed connection.
         server.inject_fault(delay_s=0.3, path="/v1/responses")
         with pytest.raises(httpx2.TimeoutException):
-            httpx2.post(f"{server.base_url}/responses", json={"model": "gpt-4.1-mini", "input": "hi"},
-                        headers={"authorization": f"Bearer {API_KEY}"}, timeout=0.05)
+            httpx2.post(
+                f"{server.base_url}/responses",
+                json={"model": "gpt-4.1-mini", "input": "hi"},
+                headers={"authorization": f"Bearer {API_KEY}"},
+                timeout=0.05,
+            )
         deadline = time.monotonic() + 5
         while not records.records:  # the server's word on it: a debug line, or (the bug) an error
             assert time.monotonic() < deadline, "the server never noticed the client leave"
@@ -121,6 +129,7 @@ def test_a_client_that_goes_away_mid_request_is_not_logged_as_an_error(server: L
         for logger, level in zip(loggers, levels):
             logger.removeHandler(records)
             logger.setLevel(level)
-    assert [record.getMessage() for record in records.records if record.levelno >= logging.WARNING
-            or record.exc_info] == []  # was: uvicorn's "Exception in ASGI application" with a ClientDisconnect
+    assert [
+        record.getMessage() for record in records.records if record.levelno >= logging.WARNING or record.exc_info
+    ] == []  # was: uvicorn's "Exception in ASGI application" with a ClientDisconnect
     assert "client disconnected" in records.records[0].getMessage()

@@ -26,10 +26,14 @@ def test_conversation_is_prepended_and_grows_after_each_turn(client: OpenAI) -> 
     items = list(client.conversations.items.list(conversation.id, order="asc", limit=100))
     texts = [item.content[0].text for item in items]
     assert texts == [
-        "hello there", first.output_text,
-        "and more", second.output_text,
-        "What did I say first?!", third.output_text,
-        "how many messages?", count.output_text,
+        "hello there",
+        first.output_text,
+        "and more",
+        second.output_text,
+        "What did I say first?!",
+        third.output_text,
+        "how many messages?",
+        count.output_text,
     ]
     assert [item.role for item in items] == ["user", "assistant"] * 4
     assert items[1].id == first.output[0].id  # output items keep their ids in the conversation
@@ -59,7 +63,9 @@ def test_instructions_are_never_carried_over(client: OpenAI) -> None:
     first = client.responses.create(model="gpt-4o", input="what are your instructions?", instructions="Be brief.")
     assert first.output_text == 'My instructions are: "Be brief."'
     assert first.instructions == "Be brief."
-    chained = client.responses.create(model="gpt-4o", input="what are your instructions?", previous_response_id=first.id)
+    chained = client.responses.create(
+        model="gpt-4o", input="what are your instructions?", previous_response_id=first.id
+    )
     assert chained.output_text == "I have no instructions."
     assert chained.instructions is None
 

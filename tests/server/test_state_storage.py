@@ -22,7 +22,7 @@ from assistant.server.state import StateFileTooNew
 
 from .conftest import API_KEY, make_client, parse_sse
 
-WORDS = "invoice refund shipping latency database kernel network migration budget forecast report customer".split()
+WORDS = ["invoice", "refund", "shipping", "latency", "database", "kernel", "network", "migration", "budget", "forecast", "report", "customer"]
 
 
 def user_text(seed: int, size: int) -> str:
@@ -66,12 +66,24 @@ def test_100_turns_of_10_kb_take_under_three_times_the_text(tmp_path: Path, mode
         conversation = client.conversations.create().id if mode == "conversation" else None
         previous = None
         for text in texts:
-            previous = client.responses.create(model="reference", input=text, conversation=conversation,
-                                               previous_response_id=previous if conversation is None else None).id
-        first = client.responses.create(model="reference", input="what did I say first?", conversation=conversation,
-                                        previous_response_id=previous if conversation is None else None)
-        count = client.responses.create(model="reference", input="how many messages?", conversation=conversation,
-                                        previous_response_id=first.id if conversation is None else None)
+            previous = client.responses.create(
+                model="reference",
+                input=text,
+                conversation=conversation,
+                previous_response_id=previous if conversation is None else None,
+            ).id
+        first = client.responses.create(
+            model="reference",
+            input="what did I say first?",
+            conversation=conversation,
+            previous_response_id=previous if conversation is None else None,
+        )
+        count = client.responses.create(
+            model="reference",
+            input="how many messages?",
+            conversation=conversation,
+            previous_response_id=first.id if conversation is None else None,
+        )
     assert first.output_text == f'You first said: "{texts[0]}"'
     assert count.output_text == "You have sent me 203 messages."
     said = sum(len(text.encode()) for text in texts)
@@ -82,16 +94,21 @@ def test_long_answers_take_little_more_than_their_text(tmp_path: Path) -> None:
     # An event log kept in full repeats its answer about five times, plus a few hundred bytes per delta.
     db = tmp_path / "server.db"
     with LocalServer(db) as server, make_client(server) as client:
-        answers = [client.responses.create(model="reference", input="repeat 2000 words").output_text
-                   for _ in range(20)]
+        answers = [client.responses.create(model="reference", input="repeat 2000 words").output_text for _ in range(20)]
     said = sum(len(answer.encode()) for answer in answers)
     assert state_bytes(db) < 2 * said, f"{state_bytes(db) / said:.2f}x the answers"
 
 
 def test_replays_are_the_streams_as_sent_across_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "server.db"
-    tools = [{"type": "function", "name": "get_weather", "description": "Weather in a city.",
-              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Weather in a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        }
+    ]
     with LocalServer(db) as server, raw_client(server) as http:
         streams = [
             streamed(http, input="repeat 300 words"),
@@ -109,7 +126,8 @@ def test_replays_are_the_streams_as_sent_across_a_restart(tmp_path: Path) -> Non
             assert replayed(http, response_id) == events
             assert replayed(http, response_id, starting_after="3") == events[4:]
             assert replayed(http, response_id, include_obfuscation="false") == [
-                {key: value for key, value in event.items() if key != "obfuscation"} for event in events]
+                {key: value for key, value in event.items() if key != "obfuscation"} for event in events
+            ]
             assert http.get(f"/responses/{response_id}").json() == events[-1]["response"]
 
 
@@ -215,19 +233,37 @@ CREATE TABLE responses (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, body T
 """
 
 
-def write_first_layout(path: Path, conversation: dict[str, Any], members: list[dict[str, Any]],
-                       responses: list[tuple[dict[str, Any], list[dict], list[dict], list[dict], int]]) -> None:
+def write_first_layout(
+    path: Path,
+    conversation: dict[str, Any],
+    members: list[dict[str, Any]],
+    responses: list[tuple[dict[str, Any], list[dict], list[dict], list[dict], int]],
+) -> None:
     with sqlite3.connect(path) as state:
         state.executescript(FIRST_LAYOUT)
-        state.execute("INSERT INTO conversations (id, created_at, metadata) VALUES (?, ?, ?)",
-                      (conversation["id"], conversation["created_at"], json.dumps(conversation["metadata"])))
-        state.executemany("INSERT INTO conversation_items (conversation_id, item_id, item) VALUES (?, ?, ?)",
-                          [(conversation["id"], item["id"], json.dumps(item)) for item in members])
+        state.execute(
+            "INSERT INTO conversations (id, created_at, metadata) VALUES (?, ?, ?)",
+            (conversation["id"], conversation["created_at"], json.dumps(conversation["metadata"])),
+        )
+        state.executemany(
+            "INSERT INTO conversation_items (conversation_id, item_id, item) VALUES (?, ?, ?)",
+            [(conversation["id"], item["id"], json.dumps(item)) for item in members],
+        )
         state.executemany(
             "INSERT INTO responses (id, created_at, body, input_items, context, events, deleted)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(body["id"], body["created_at"], json.dumps(body), json.dumps(inputs), json.dumps(context),
-              json.dumps(events), deleted) for body, inputs, context, events, deleted in responses],
+            [
+                (
+                    body["id"],
+                    body["created_at"],
+                    json.dumps(body),
+                    json.dumps(inputs),
+                    json.dumps(context),
+                    json.dumps(events),
+                    deleted,
+                )
+                for body, inputs, context, events, deleted in responses
+            ],
         )
 
 
@@ -241,20 +277,40 @@ def test_a_state_file_of_the_first_layout_is_migrated_with_everything_it_served(
         second = streamed(http, input="second words", previous_response_id=first[-1]["response"]["id"])
         gone = streamed(http, input="deleted words")
     bodies = [events[-1]["response"] for events in (in_conversation, first, second, gone)]
-    inputs = [[members[0]]] + [[{"id": f"msg_in{index}", "type": "message", "status": "completed", "role": "user",
-                                 "content": [{"type": "input_text", "text": text}]}]
-                               for index, text in enumerate(("first words", "second words", "deleted words"))]
+    inputs = [[members[0]]] + [
+        [
+            {
+                "id": f"msg_in{index}",
+                "type": "message",
+                "status": "completed",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            }
+        ]
+        for index, text in enumerate(("first words", "second words", "deleted words"))
+    ]
     second_context = inputs[1] + bodies[1]["output"] + inputs[2]
-    running = {**bodies[3], "id": "resp_running", "status": "in_progress", "output": [], "usage": None,
-               "completed_at": None}
+    running = {
+        **bodies[3],
+        "id": "resp_running",
+        "status": "in_progress",
+        "output": [],
+        "usage": None,
+        "completed_at": None,
+    }
     db = tmp_path / "server.db"
-    write_first_layout(db, conversation, members, [
-        (bodies[0], inputs[0], inputs[0], in_conversation, 0),
-        (bodies[1], inputs[1], inputs[1], first, 0),
-        (bodies[2], inputs[2], second_context, second, 0),
-        (bodies[3], inputs[3], inputs[3], gone, 1),
-        (running, inputs[3], inputs[3], gone[:2], 0),
-    ])
+    write_first_layout(
+        db,
+        conversation,
+        members,
+        [
+            (bodies[0], inputs[0], inputs[0], in_conversation, 0),
+            (bodies[1], inputs[1], inputs[1], first, 0),
+            (bodies[2], inputs[2], second_context, second, 0),
+            (bodies[3], inputs[3], inputs[3], gone, 1),
+            (running, inputs[3], inputs[3], gone[:2], 0),
+        ],
+    )
 
     with LocalServer(db) as server, raw_client(server) as http, make_client(server) as client:
         for body, own_input, events in zip(bodies[:3], inputs, (in_conversation, first, second)):
@@ -269,15 +325,19 @@ def test_a_state_file_of_the_first_layout_is_migrated_with_everything_it_served(
         assert failed["status"] == "failed" and "restarted" in failed["error"]["message"]
         assert replayed(http, "resp_running") == gone[:2]
 
-        chained = client.responses.create(model="reference", input="how many messages",
-                                          previous_response_id=bodies[2]["id"])
+        chained = client.responses.create(
+            model="reference", input="how many messages", previous_response_id=bodies[2]["id"]
+        )
         assert chained.output_text == "You have sent me 5 messages."
-        again = client.responses.create(model="reference", input="what did I say first?",
-                                        conversation=conversation["id"])
+        again = client.responses.create(
+            model="reference", input="what did I say first?", conversation=conversation["id"]
+        )
         assert again.output_text == 'You first said: "hello there"'
     with sqlite3.connect(db) as state:
         assert [row[0] for row in state.execute("SELECT name FROM server_migrations ORDER BY rowid")] == [
-            "m001_conversations_responses", "m002_items_stored_once"]
+            "m001_conversations_responses",
+            "m002_items_stored_once",
+        ]
     with LocalServer(db) as server, raw_client(server) as http:  # opened again: nothing left to migrate
         assert replayed(http, bodies[2]["id"]) == second
 

@@ -24,8 +24,9 @@ TOOL_ITEMS = ("web_search_call", "file_search_call", "code_interpreter_call")
 
 @pytest.fixture
 def raw(tool_server: LocalServer) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=tool_server.base_url, headers={"authorization": f"Bearer {API_KEY}"},
-                       timeout=30) as client:
+    with httpx2.Client(
+        base_url=tool_server.base_url, headers={"authorization": f"Bearer {API_KEY}"}, timeout=30
+    ) as client:
         yield client
 
 
@@ -54,8 +55,12 @@ def grammar(events: list[dict[str, Any]]) -> list[str]:
         names.append(name)
     collapsed: list[str] = []
     for name in names:
-        if len(collapsed) >= 3 and ".annotation." in name and collapsed[-2:] == [name, collapsed[-1]] \
-                and collapsed[-1].endswith(".delta"):
+        if (
+            len(collapsed) >= 3
+            and ".annotation." in name
+            and collapsed[-2:] == [name, collapsed[-1]]
+            and collapsed[-1].endswith(".delta")
+        ):
             collapsed.pop()  # "... delta > annotation > delta > annotation" reads as one block
             continue
         collapsed.append(name)
@@ -70,8 +75,11 @@ def check_against_recording(ours: list[dict[str, Any]], name: str) -> None:
         assert set(event) - OPTIONAL_EVENT_KEYS == recorded_keys[event["type"]] - OPTIONAL_EVENT_KEYS, event["type"]
         item = event.get("item")
         if item and item["type"] in TOOL_ITEMS:
-            twin = next(e["item"] for e in recorded if e["type"] == event["type"] and e.get("item", {}).get("type")
-                        == item["type"])
+            twin = next(
+                e["item"]
+                for e in recorded
+                if e["type"] == event["type"] and e.get("item", {}).get("type") == item["type"]
+            )
             extra = {"action"} if item["type"] == "web_search_call" and event["type"].endswith(".added") else set()
             assert set(item) == set(twin) | extra, (event["type"], item["type"])
         if "annotation" in event:
@@ -87,8 +95,12 @@ def validate_all(events: list[dict[str, Any]], spec: Spec) -> None:
 
 
 def test_web_search_stream_follows_the_recording(raw: httpx2.Client, spec: Spec) -> None:
-    events = stream(raw, input="search the latest on asyncio TaskGroup", tools=[{"type": "web_search"}],
-                    include=["web_search_call.action.sources"])
+    events = stream(
+        raw,
+        input="search the latest on asyncio TaskGroup",
+        tools=[{"type": "web_search"}],
+        include=["web_search_call.action.sources"],
+    )
     check_against_recording(events, WEB_RECORDING)
     validate_all(events, spec)
     done = next(e["item"] for e in events if e["type"] == "response.output_item.done")
@@ -98,8 +110,12 @@ def test_web_search_stream_follows_the_recording(raw: httpx2.Client, spec: Spec)
 
 def test_file_search_stream_follows_the_recording(raw: httpx2.Client, tools_client: OpenAI, spec: Spec) -> None:
     store_id, _ = vector_store_with(tools_client, {"paris.txt": DOCUMENTS["paris.txt"]})
-    events = stream(raw, input="What is the capital of France?", instructions="You are a helpful assistant.",
-                    tools=[{"type": "file_search", "vector_store_ids": [store_id]}])
+    events = stream(
+        raw,
+        input="What is the capital of France?",
+        instructions="You are a helpful assistant.",
+        tools=[{"type": "file_search", "vector_store_ids": [store_id]}],
+    )
     check_against_recording(events, FILE_RECORDING)
     validate_all(events, spec)
     done = next(e["item"] for e in events if e["type"] == "response.output_item.done")
@@ -107,9 +123,13 @@ def test_file_search_stream_follows_the_recording(raw: httpx2.Client, tools_clie
 
 
 def test_code_interpreter_stream_follows_the_recording(raw: httpx2.Client, spec: Spec) -> None:
-    events = stream(raw, input="Create a chart of y=x^2 for x=-5 to 5", tool_choice="required",
-                    tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
-                    include=["code_interpreter_call.outputs"])
+    events = stream(
+        raw,
+        input="Create a chart of y=x^2 for x=-5 to 5",
+        tool_choice="required",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        include=["code_interpreter_call.outputs"],
+    )
     check_against_recording(events, CODE_RECORDING)
     validate_all(events, spec)
     deltas = "".join(e["delta"] for e in events if e["type"] == "response.code_interpreter_call_code.delta")
@@ -121,34 +141,46 @@ def test_code_interpreter_stream_follows_the_recording(raw: httpx2.Client, spec:
 
 
 def test_hidden_results_stay_hidden_without_include(raw: httpx2.Client) -> None:
-    events = stream(raw, input="```python\nprint('hi')\n```",
-                    tools=[{"type": "code_interpreter", "container": {"type": "auto"}}])
+    events = stream(
+        raw, input="```python\nprint('hi')\n```", tools=[{"type": "code_interpreter", "container": {"type": "auto"}}]
+    )
     item = next(e["item"] for e in events if e["type"] == "response.output_item.done")
     assert item["outputs"] is None and item["code"] == "print('hi')\n"
     web = stream(raw, input="search pathlib glob", tools=[{"type": "web_search"}])
     assert next(e["item"] for e in web if e["type"] == "response.output_item.done")["action"] == {
-        "type": "search", "query": "search pathlib glob"}
+        "type": "search",
+        "query": "search pathlib glob",
+    }
 
 
 def test_json_responses_and_replays_validate(raw: httpx2.Client, tools_client: OpenAI, spec: Spec) -> None:
     store_id, _ = vector_store_with(tools_client, DOCUMENTS)
-    for body in ({"input": "Who has the Eiffel Tower?", "tools": [{"type": "file_search", "vector_store_ids": [store_id]}],
-                  "include": ["file_search_call.results"]},
-                 {"input": "What is 2**10?", "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]},
-                 {"input": "search pathlib", "tools": [{"type": "web_search_preview"}]}):
+    for body in (
+        {
+            "input": "Who has the Eiffel Tower?",
+            "tools": [{"type": "file_search", "vector_store_ids": [store_id]}],
+            "include": ["file_search_call.results"],
+        },
+        {"input": "What is 2**10?", "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]},
+        {"input": "search pathlib", "tools": [{"type": "web_search_preview"}]},
+    ):
         response = raw.post("/responses", json={"model": "gpt-4.1-mini", **body})
         assert response.status_code == 200, response.text
         spec.validate("Response", response.json())
-        replay = [e["data"] for e in parse_sse(raw.get(f"/responses/{response.json()['id']}",
-                                                       params={"stream": "true"}).text)]
+        replay = [
+            e["data"] for e in parse_sse(raw.get(f"/responses/{response.json()['id']}", params={"stream": "true"}).text)
+        ]
         validate_all(replay, spec)
         assert replay[-1]["response"]["output"] == response.json()["output"]
 
 
 def test_the_sdk_stream_helper_rebuilds_tool_responses(tools_client: OpenAI) -> None:
     store_id, ids = vector_store_with(tools_client, DOCUMENTS)
-    with tools_client.responses.stream(model="gpt-4.1-mini", input="What is the capital of Germany?",
-                                       tools=[{"type": "file_search", "vector_store_ids": [store_id]}]) as events:
+    with tools_client.responses.stream(
+        model="gpt-4.1-mini",
+        input="What is the capital of Germany?",
+        tools=[{"type": "file_search", "vector_store_ids": [store_id]}],
+    ) as events:
         kinds = [event.type for event in events]
         final = events.get_final_response()
     assert "response.output_text.annotation.added" in kinds

@@ -65,8 +65,13 @@ def test_every_event_and_body_validates_against_the_spec(http: httpx2.Client, sp
 
 
 def test_json_bodies_validate_against_the_spec(http: httpx2.Client, spec: Spec) -> None:
-    conversation = http.post("/conversations", json={"metadata": {"k": "v"}, "items": [
-        {"role": "user", "content": "hi"}, {"type": "message", "role": "assistant", "content": "hello"}]}).json()
+    conversation = http.post(
+        "/conversations",
+        json={
+            "metadata": {"k": "v"},
+            "items": [{"role": "user", "content": "hi"}, {"type": "message", "role": "assistant", "content": "hello"}],
+        },
+    ).json()
     spec.validate("ConversationResource", conversation)
     response = http.post("/responses", json={"model": "gpt-4o", "input": "more", "conversation": conversation["id"]})
     spec.validate("Response", response.json())
@@ -77,8 +82,9 @@ def test_json_bodies_validate_against_the_spec(http: httpx2.Client, spec: Spec) 
     item_id = added.json()["data"][0]["id"]
     spec.validate("ConversationItem", http.get(f"/conversations/{conversation['id']}/items/{item_id}").json())
     spec.validate("ConversationResource", http.delete(f"/conversations/{conversation['id']}/items/{item_id}").json())
-    spec.validate("ConversationResource", http.post(f"/conversations/{conversation['id']}",
-                                                    json={"metadata": {"a": "b"}}).json())
+    spec.validate(
+        "ConversationResource", http.post(f"/conversations/{conversation['id']}", json={"metadata": {"a": "b"}}).json()
+    )
     spec.validate("ResponseItemList", http.get(f"/responses/{response.json()['id']}/input_items").json())
     spec.validate("DeletedConversationResource", http.delete(f"/conversations/{conversation['id']}").json())
     spec.validate("ListModelsResponse", http.get("/models").json())
@@ -107,5 +113,7 @@ def test_obfuscation_can_be_turned_off(http: httpx2.Client) -> None:
     assert all("obfuscation" in e["data"] for e in on if e["event"] == "response.output_text.delta")
     assert not any("obfuscation" in e["data"] for e in off)
     response_id = on[0]["data"]["response"]["id"]
-    replay = parse_sse(http.get(f"/responses/{response_id}", params={"stream": "true", "include_obfuscation": "false"}).text)
+    replay = parse_sse(
+        http.get(f"/responses/{response_id}", params={"stream": "true", "include_obfuscation": "false"}).text
+    )
     assert not any("obfuscation" in e["data"] for e in replay)

@@ -17,14 +17,15 @@ from assistant.tools import PageCorpus, SandboxLimits
 from .conftest import make_client
 
 MAX_UPLOAD = 64 * 1024
-SANDBOX_LIMITS = SandboxLimits(wall_seconds=3, cpu_seconds=1, memory_bytes=512 << 20, file_bytes=4 << 20,
-                               output_bytes=10_000, processes=16)
+SANDBOX_LIMITS = SandboxLimits(
+    wall_seconds=3, cpu_seconds=1, memory_bytes=512 << 20, file_bytes=4 << 20, output_bytes=10_000, processes=16
+)
 PAGES = {
-    "pathlib.html": '<html><head><title>pathlib — Object-oriented filesystem paths</title>'
-                    '<link rel="canonical" href="https://docs.python.org/3/library/pathlib.html"></head>'
-                    "<body><p>Path.glob yields all matching files. Path.rglob searches recursively.</p></body></html>",
+    "pathlib.html": "<html><head><title>pathlib — Object-oriented filesystem paths</title>"
+    '<link rel="canonical" href="https://docs.python.org/3/library/pathlib.html"></head>'
+    "<body><p>Path.glob yields all matching files. Path.rglob searches recursively.</p></body></html>",
     "asyncio.md": "---\nurl: https://docs.python.org/3/library/asyncio-task.html\n---\n# Coroutines and Tasks\n"
-                  "asyncio.TaskGroup is the latest way to run tasks concurrently and wait for them.\n",
+    "asyncio.TaskGroup is the latest way to run tasks concurrently and wait for them.\n",
     "zoo.md": "---\nurl: https://zoo.example.org/penguins\n---\n# Penguins\nPenguins cannot fly but swim fast.\n",
 }
 
@@ -37,8 +38,11 @@ def write_corpus(folder: Path) -> Path:
 
 
 def tool_settings(corpus: Path, **overrides: Any) -> HostedToolSettings:
-    settings: dict[str, Any] = {"web_search": PageCorpus(corpus), "sandbox_limits": SANDBOX_LIMITS,
-                                "max_upload_bytes": MAX_UPLOAD}
+    settings: dict[str, Any] = {
+        "web_search": PageCorpus(corpus),
+        "sandbox_limits": SANDBOX_LIMITS,
+        "max_upload_bytes": MAX_UPLOAD,
+    }
     settings.update(overrides)
     return HostedToolSettings(**settings)
 

@@ -52,13 +52,16 @@ def test_extracts_text_markdown_html_code_and_pdf() -> None:
     assert "Quarterly revenue grew" in extract_text(minimal_pdf("Quarterly revenue grew 12 percent"), "report.pdf")
 
 
-@pytest.mark.parametrize(("data", "name", "code"), [
-    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "image.png", "unsupported_file"),
-    (b"\x00\x01\x02\x03 binary blob", "blob.dat", "unsupported_file"),
-    (b"\xff\xfe\xfa not utf-8", "latin.txt", "unsupported_file"),
-    (b"   \n\t ", "empty.txt", "invalid_file"),
-    (b"%PDF-1.4 truncated garbage", "broken.pdf", "invalid_file"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "code"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "image.png", "unsupported_file"),
+        (b"\x00\x01\x02\x03 binary blob", "blob.dat", "unsupported_file"),
+        (b"\xff\xfe\xfa not utf-8", "latin.txt", "unsupported_file"),
+        (b"   \n\t ", "empty.txt", "invalid_file"),
+        (b"%PDF-1.4 truncated garbage", "broken.pdf", "invalid_file"),
+    ],
+)
 def test_unindexable_files_are_refused_with_a_reason(data: bytes, name: str, code: str) -> None:
     with pytest.raises(UnsupportedFile) as caught:
         extract_text(data, name)
@@ -75,38 +78,47 @@ def test_auto_chunking_is_800_tokens_with_400_overlap() -> None:
 
 
 def test_static_chunking_and_its_limits() -> None:
-    strategy = ChunkingStrategy.from_api({"type": "static", "static": {"max_chunk_size_tokens": 100,
-                                                                       "chunk_overlap_tokens": 0}})
+    strategy = ChunkingStrategy.from_api(
+        {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
+    )
     chunks = chunk_text(" ".join(str(i) for i in range(250)), strategy)
     assert [count_tokens(c) for c in chunks] == [100, 100, 50]
     assert strategy.to_api() == {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
-    for bad in ({"max_chunk_size_tokens": 50, "chunk_overlap_tokens": 0},
-                {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150}):
+    for bad in (
+        {"max_chunk_size_tokens": 50, "chunk_overlap_tokens": 0},
+        {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150},
+    ):
         with pytest.raises(ValueError):
             ChunkingStrategy.from_api({"type": "static", "static": bad})
 
 
 def test_file_search_ranks_the_right_file_and_applies_filters() -> None:
-    chunks = (chunk_document("file-a", "paris.txt", "Paris is the capital of France.", attributes={"lang": "en"})
-              + chunk_document("file-b", "berlin.txt", "Berlin is the capital of Germany.", attributes={"lang": "de"})
-              + chunk_document("file-c", "cats.txt", "Cats sleep most of the day.", attributes={"lang": "en"}))
+    chunks = (
+        chunk_document("file-a", "paris.txt", "Paris is the capital of France.", attributes={"lang": "en"})
+        + chunk_document("file-b", "berlin.txt", "Berlin is the capital of Germany.", attributes={"lang": "de"})
+        + chunk_document("file-c", "cats.txt", "Cats sleep most of the day.", attributes={"lang": "en"})
+    )
     index = FileSearchIndex(chunks)
     results = index.search("What is the capital of Germany?")
     assert [r.file_id for r in results] == ["file-b", "file-a"]
     assert 0 < results[1].score < results[0].score < 1
     filtered = index.search("capital", filters={"type": "eq", "key": "lang", "value": "en"})
     assert [r.file_id for r in filtered] == ["file-a"]
-    compound = {"type": "or", "filters": [{"type": "eq", "key": "lang", "value": "de"},
-                                          {"type": "in", "key": "lang", "value": ["fr"]}]}
+    compound = {
+        "type": "or",
+        "filters": [{"type": "eq", "key": "lang", "value": "de"}, {"type": "in", "key": "lang", "value": ["fr"]}],
+    }
     assert [r.file_id for r in index.search("capital", filters=compound)] == ["file-b"]
     assert index.search("zebra unicorn") == []
     assert FileSearchIndex([]).search("anything") == []
 
 
 def test_page_corpus_keeps_real_urls_and_filters_domains(tmp_path: Path) -> None:
-    (tmp_path / "a.html").write_text('<html><head><title>Pathlib</title><link rel="canonical" '
-                                     'href="https://docs.python.org/3/library/pathlib.html"></head>'
-                                     "<body><p>Path objects glob files.</p></body></html>")
+    (tmp_path / "a.html").write_text(
+        '<html><head><title>Pathlib</title><link rel="canonical" '
+        'href="https://docs.python.org/3/library/pathlib.html"></head>'
+        "<body><p>Path objects glob files.</p></body></html>"
+    )
     (tmp_path / "b.md").write_text("---\nurl: https://example.org/asyncio\n---\n# Asyncio\nEvent loops run tasks.\n")
     (tmp_path / "c.md").write_text("# Local\nFiles glob nothing here.\n")
     corpus = PageCorpus(tmp_path)
@@ -121,10 +133,13 @@ def test_page_corpus_keeps_real_urls_and_filters_domains(tmp_path: Path) -> None
 
 def test_question_words_rank_nothing_and_a_page_is_one_result(tmp_path: Path) -> None:
     (tmp_path / "how.md").write_text("---\nurl: https://example.org/how\n---\n# How\nHow do I? What do I do? How!\n")
-    (tmp_path / "read.md").write_text("---\nurl: https://example.org/files#read\n---\n# Files\n"
-                                      "Read a file line by line with a for loop over the file.\n")
-    (tmp_path / "write.md").write_text("---\nurl: https://example.org/files#write\n---\n# Files\n"
-                                       "Write a file line by line.\n")
+    (tmp_path / "read.md").write_text(
+        "---\nurl: https://example.org/files#read\n---\n# Files\n"
+        "Read a file line by line with a for loop over the file.\n"
+    )
+    (tmp_path / "write.md").write_text(
+        "---\nurl: https://example.org/files#write\n---\n# Files\nWrite a file line by line.\n"
+    )
     results = PageCorpus(tmp_path).search("How do I read a file line by line?")
     assert [result.url for result in results] == ["https://example.org/files#read"]  # same page as #write
 

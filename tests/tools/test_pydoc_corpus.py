@@ -59,12 +59,20 @@ def test_a_second_corpus_reads_the_cache_instead_of_building(built: Path, tmp_pa
 
 def test_pages_link_to_the_page_that_documents_them(built: Path) -> None:
     urls = {page.url: page for page in load_pages(corpus_path(built))}
-    for url in (f"{DOCS}reference/compound_stmts.html#for", f"{DOCS}reference/compound_stmts.html#with",
-                f"{DOCS}library/string.html#formatstrings", f"{DOCS}library/functions.html#open",
-                f"{DOCS}library/stdtypes.html#str", f"{DOCS}library/exceptions.html#FileNotFoundError",
-                f"{DOCS}library/io.html#module-io", f"{DOCS}library/io.html#io.TextIOWrapper",
-                f"{DOCS}library/os.path.html#os.path.join", f"{DOCS}library/asyncio-task.html#asyncio.gather",
-                f"{DOCS}library/json.html#json.loads", f"{DOCS}library/pathlib.html#pathlib.Path"):
+    for url in (
+        f"{DOCS}reference/compound_stmts.html#for",
+        f"{DOCS}reference/compound_stmts.html#with",
+        f"{DOCS}library/string.html#formatstrings",
+        f"{DOCS}library/functions.html#open",
+        f"{DOCS}library/stdtypes.html#str",
+        f"{DOCS}library/exceptions.html#FileNotFoundError",
+        f"{DOCS}library/io.html#module-io",
+        f"{DOCS}library/io.html#io.TextIOWrapper",
+        f"{DOCS}library/os.path.html#os.path.join",
+        f"{DOCS}library/asyncio-task.html#asyncio.gather",
+        f"{DOCS}library/json.html#json.loads",
+        f"{DOCS}library/pathlib.html#pathlib.Path",
+    ):
         assert url in urls, url
     assert urls[f"{DOCS}reference/compound_stmts.html#for"].title == 'The "for" statement'
     assert "Open file and return a stream" in urls[f"{DOCS}library/functions.html#open"].text
@@ -84,11 +92,19 @@ def test_searching_it_finds_pages_about_the_question(corpus: PydocCorpus) -> Non
     assert corpus.search("open a file", max_results=0) == []
 
 
-@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"format": 1}',
-                                     '{"format": 1, "python": "PYTHON", "pages": [["only a url"]]}',
-                                     '{"format": 1, "python": "PYTHON", "pages": 3}',
-                                     '{"format": 0, "python": "PYTHON", "pages": []}',
-                                     '{"format": 1, "python": "cpython-2.7.18", "pages": []}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "{not json",
+        "[1, 2]",
+        '{"format": 1}',
+        '{"format": 1, "python": "PYTHON", "pages": [["only a url"]]}',
+        '{"format": 1, "python": "PYTHON", "pages": 3}',
+        '{"format": 0, "python": "PYTHON", "pages": []}',
+        '{"format": 1, "python": "cpython-2.7.18", "pages": []}',
+    ],
+)
 def test_a_cache_file_that_cannot_be_read_counts_as_none(tmp_path: Path, content: str) -> None:
     path = corpus_path(tmp_path)
     path.write_text(content.replace("PYTHON", python_version()))
@@ -111,8 +127,9 @@ def test_an_unwritable_cache_folder_still_answers(built: Path, tmp_path: Path) -
     assert any(result.url.startswith(f"{DOCS}library/json.html") for result in results)
 
 
-def test_the_default_provider_is_the_pydoc_corpus_without_a_folder_or_python3_doc(tmp_path: Path,
-                                                                                   cache_home: Path) -> None:
+def test_the_default_provider_is_the_pydoc_corpus_without_a_folder_or_python3_doc(
+    tmp_path: Path, cache_home: Path
+) -> None:
     provider = default_web_search_provider(python_docs=tmp_path / "no-python3-doc")
     assert isinstance(provider, PydocCorpus)
     assert provider.path == corpus_path(cache_home / "assistant")  # the user's cache folder (XDG_CACHE_HOME here)
@@ -122,8 +139,9 @@ def test_the_default_provider_is_the_pydoc_corpus_without_a_folder_or_python3_do
     assert default_web_search_provider(python_docs=docs).name == "python3.11-docs"
 
 
-def test_a_corpus_folder_that_is_gone_is_described_and_fails_clearly(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_corpus_folder_that_is_gone_is_described_and_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ASSISTANT_WEB_CORPUS", str(tmp_path / "gone"))
     gone = tmp_path / "gone"
     assert describe_web_search() == f"pages in {gone} (corpus:{gone}; the folder does not exist)"

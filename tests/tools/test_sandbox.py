@@ -16,8 +16,9 @@ import pytest
 from assistant.tools import PythonSandbox, SandboxLimits, isolation_available
 
 MODES = [mode for mode in ("bwrap", "unshare") if isolation_available(mode)]
-LIMITS = SandboxLimits(wall_seconds=3, cpu_seconds=1, memory_bytes=512 << 20, file_bytes=4 << 20,
-                       output_bytes=10_000, processes=16)
+LIMITS = SandboxLimits(
+    wall_seconds=3, cpu_seconds=1, memory_bytes=512 << 20, file_bytes=4 << 20, output_bytes=10_000, processes=16
+)
 
 pytestmark = pytest.mark.skipif(not MODES, reason="neither bubblewrap nor unshare can sandbox code here")
 

@@ -41,8 +41,9 @@ PLACES = ["in the cell", "beside the cell"]
 TRIES = 30
 MODEL = "gpt-4.1-mini"
 # Generous CPU: the racing thread spins, and a per-call CPU limit must not end the race early.
-LIMITS = SandboxLimits(wall_seconds=20, cpu_seconds=60, memory_bytes=512 << 20, file_bytes=4 << 20,
-                       output_bytes=10_000, processes=16)
+LIMITS = SandboxLimits(
+    wall_seconds=20, cpu_seconds=60, memory_bytes=512 << 20, file_bytes=4 << 20, output_bytes=10_000, processes=16
+)
 SECRET = b"TOP-SECRET-outside-the-container"
 
 # `exchange` is renameat2(RENAME_EXCHANGE), which swaps two names atomically; `race` runs a swap in a daemon
@@ -130,13 +131,15 @@ def client(mode_server: LocalServer) -> Iterator[OpenAI]:
 
 def run(client: OpenAI, container_id: str, code: str) -> tuple[list[bytes], str]:
     """Run `code` in the container; return the image outputs (decoded) and the logs."""
-    response = client.responses.create(model=MODEL, input=f"```python\n{code}\n```",
-                                       tools=[{"type": "code_interpreter", "container": container_id}],
-                                       include=["code_interpreter_call.outputs"])
+    response = client.responses.create(
+        model=MODEL,
+        input=f"```python\n{code}\n```",
+        tools=[{"type": "code_interpreter", "container": container_id}],
+        include=["code_interpreter_call.outputs"],
+    )
     call = response.output[0]
     assert call.type == "code_interpreter_call"
-    images = [base64.b64decode(output.url.split(",", 1)[1]) for output in call.outputs or []
-              if output.type == "image"]
+    images = [base64.b64decode(output.url.split(",", 1)[1]) for output in call.outputs or [] if output.type == "image"]
     logs = "".join(output.logs for output in call.outputs or [] if output.type == "logs")
     return images, logs
 
@@ -158,7 +161,11 @@ class Race:
         else:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", f"{RACER}\n{swap}\nrace(swap)\nimport sys\nsys.stdin.read()\nreport()"],
-                cwd=self.folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                cwd=self.folder,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
 
     def stop(self) -> None:
         """End the race, making sure it ran all along (a racer that died early would prove nothing)."""
@@ -191,13 +198,16 @@ def race(request: pytest.FixtureRequest, client: OpenAI, mode_server: LocalServe
         each.kill()
 
 
-def test_a_swapped_image_never_comes_back_as_an_outside_file(client: OpenAI, race: StartRace,
-                                                            outside: Outside) -> None:
+def test_a_swapped_image_never_comes_back_as_an_outside_file(client: OpenAI, race: StartRace, outside: Outside) -> None:
     container = client.containers.create(name="image race")
     # leak.png is a real PNG (with a new mtime each time, so every call reports it as produced) half the time,
     # a link to the secret the other half: the server sees a regular file, then reads whatever the name is by then.
-    run(client, container.id, f"import os\nopen('leak.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + b'0' * 64)\n"
-                              f"os.symlink({str(outside.secret)!r}, 'bait')")
+    run(
+        client,
+        container.id,
+        f"import os\nopen('leak.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + b'0' * 64)\n"
+        f"os.symlink({str(outside.secret)!r}, 'bait')",
+    )
     racer = race(container.id)
     racer.start("""
 def swap():
@@ -249,9 +259,13 @@ def swapped_folder(client: OpenAI, race: StartRace, outside: Outside) -> tuple[s
     """A container whose `data` folder (holding files named like the outside ones, reported as produced) keeps
     trading places with a link to the outside folder."""
     container = client.containers.create(name="folder race")
-    run(client, container.id, "import os\nos.mkdir('data')\n" + "".join(
-        f"open('data/{name}', 'w').write('inside')\n" for name in outside.names)
-        + f"os.symlink({str(outside.folder)!r}, 'bait')")
+    run(
+        client,
+        container.id,
+        "import os\nos.mkdir('data')\n"
+        + "".join(f"open('data/{name}', 'w').write('inside')\n" for name in outside.names)
+        + f"os.symlink({str(outside.folder)!r}, 'bait')",
+    )
     racer = race(container.id)
     racer.start("""
 def swap():
@@ -263,8 +277,9 @@ def swap():
     return container.id, racer
 
 
-def test_container_file_downloads_and_deletes_never_follow_a_swapped_folder(client: OpenAI, race: StartRace,
-                                                                             outside: Outside) -> None:
+def test_container_file_downloads_and_deletes_never_follow_a_swapped_folder(
+    client: OpenAI, race: StartRace, outside: Outside
+) -> None:
     before = outside.state()
     container_id, racer = swapped_folder(client, race, outside)
     files = [file for file in client.containers.files.list(container_id) if file.path.startswith("/mnt/data/data/")]
@@ -281,8 +296,9 @@ def test_container_file_downloads_and_deletes_never_follow_a_swapped_folder(clie
     assert outside.state() == before
 
 
-def test_handing_the_folder_to_the_sandbox_never_touches_outside_files(client: OpenAI, race: StartRace,
-                                                                       mode: Isolation, outside: Outside) -> None:
+def test_handing_the_folder_to_the_sandbox_never_touches_outside_files(
+    client: OpenAI, race: StartRace, mode: Isolation, outside: Outside
+) -> None:
     # A root server gives the folder to the sandbox's uid before every call; in rlimits mode, or as an ordinary
     # user, nothing is handed over, and the same swaps must still leave every outside file as it was.
     before = outside.state()
@@ -295,12 +311,18 @@ def test_handing_the_folder_to_the_sandbox_never_touches_outside_files(client: O
     assert outside.state() == before
 
 
-def test_downloads_never_write_through_a_link_in_the_thread_folder(mode_server: LocalServer, tmp_path: Path,
-                                                                   outside: Outside) -> None:
+def test_downloads_never_write_through_a_link_in_the_thread_folder(
+    mode_server: LocalServer, tmp_path: Path, outside: Outside
+) -> None:
     """The client side: files the code made are saved in `files/<thread>/`, which may hold links by then."""
     before = outside.state()
-    with Assistant(base_url=mode_server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                   strict_validation=True, max_retries=0) as assistant:
+    with Assistant(
+        base_url=mode_server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        strict_validation=True,
+        max_retries=0,
+    ) as assistant:
         thread = assistant.thread(tools=["code_interpreter"])
         folder = tmp_path / "files" / thread.id
         folder.mkdir(parents=True)

@@ -20,8 +20,15 @@ from assistant.tools.code_sandbox import _python_roots
 
 ALL_MODES = [mode for mode in ("bwrap", "unshare", "rlimits") if isolation_available(mode)]
 NAMESPACED = [mode for mode in ("bwrap", "unshare") if isolation_available(mode)]
-LIMITS = SandboxLimits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 << 20, file_bytes=4 << 20,
-                       disk_bytes=16 << 20, output_bytes=10_000, processes=16)
+LIMITS = SandboxLimits(
+    wall_seconds=15,
+    cpu_seconds=5,
+    memory_bytes=512 << 20,
+    file_bytes=4 << 20,
+    disk_bytes=16 << 20,
+    output_bytes=10_000,
+    processes=16,
+)
 FORGED = '{"logs": "FORGED-BY-CELL", "error": null, "restarted": false}\n'
 
 
@@ -134,9 +141,11 @@ time.sleep(0.3)
     assert result.error is None, result
     assert not still_growing(sandbox.folder / "ticks.txt")  # stopped while no call runs
     healthy(sandbox)
-    talking = sandbox.run("import threading, time\n"
-                          "threading.Thread(target=lambda: [print('tick') or time.sleep(0.005) for _ in iter(int, 1)],"
-                          " daemon=True).start()\ntime.sleep(0.05)")
+    talking = sandbox.run(
+        "import threading, time\n"
+        "threading.Thread(target=lambda: [print('tick') or time.sleep(0.005) for _ in iter(int, 1)],"
+        " daemon=True).start()\ntime.sleep(0.05)"
+    )
     assert talking.error is None and "tick" in talking.logs
     for _ in range(3):  # the thread prints during later calls (it is the code's), and they still answer
         later = sandbox.run("print('still here', 6 * 7)")
@@ -194,9 +203,11 @@ def test_the_code_sees_only_the_runtime_and_its_folder(mode: str, tmp_path: Path
     this_file = Path(__file__).resolve()
     sandbox = PythonSandbox(tmp_path / "container", LIMITS, isolation=mode)  # type: ignore[arg-type]
     try:
-        listed = sandbox.run("import json, os\nprint(json.dumps({folder: sorted(os.listdir(folder)) if "
-                             "os.access(folder, os.R_OK) else None for folder in ('/', '/etc', '/root', '/home', "
-                             "'/mnt')}))")
+        listed = sandbox.run(
+            "import json, os\nprint(json.dumps({folder: sorted(os.listdir(folder)) if "
+            "os.access(folder, os.R_OK) else None for folder in ('/', '/etc', '/root', '/home', "
+            "'/mnt')}))"
+        )
         seen = json.loads(listed.logs)
         runtime = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev", "tmp", "mnt"}
         interpreter = {root.parts[1] for root in _python_roots()}
@@ -217,8 +228,10 @@ def test_the_code_sees_only_the_runtime_and_its_folder(mode: str, tmp_path: Path
 
 
 def test_the_code_cannot_signal_the_worker_when_it_runs_as_another_user(sandbox: PythonSandbox) -> None:
-    result = sandbox.run("import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n    print('sent')\n"
-                         "except PermissionError:\n    print('refused')")
+    result = sandbox.run(
+        "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n    print('sent')\n"
+        "except PermissionError:\n    print('refused')"
+    )
     if os.geteuid() == 0 and sandbox.isolation != "rlimits":
         # The code runs as nobody and the worker as root: out of its reach.
         assert result.logs == "refused\n" and result.error is None

@@ -49,8 +49,11 @@ def box(tmp_path: Path, resolver: str) -> UntrustedFolder:
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, int, bytes]]:
-    return {str(path): (info.st_uid, info.st_gid, info.st_mode, path.read_bytes() if path.is_file() else b"")
-            for path in [folder, *folder.rglob("*")] for info in [path.lstat()]}
+    return {
+        str(path): (info.st_uid, info.st_gid, info.st_mode, path.read_bytes() if path.is_file() else b"")
+        for path in [folder, *folder.rglob("*")]
+        for info in [path.lstat()]
+    }
 
 
 def exchange(a: Path, b: Path) -> None:
@@ -67,10 +70,23 @@ def test_regular_files_are_read_nested_ones_too(box: UntrustedFolder) -> None:
     assert box.read("sub/nested.txt", 100) == b"nested"
 
 
-@pytest.mark.parametrize("name", ["../outside/secret.txt", "sub/../../outside/secret.txt", "sub/../plain.txt",
-                                  "/etc/passwd", "", ".", "sub//nested.txt", "./plain.txt", "plain.txt\x00"])
-def test_names_that_leave_the_folder_or_are_not_plain_are_refused(box: UntrustedFolder, outside: Path,
-                                                                   name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../outside/secret.txt",
+        "sub/../../outside/secret.txt",
+        "sub/../plain.txt",
+        "/etc/passwd",
+        "",
+        ".",
+        "sub//nested.txt",
+        "./plain.txt",
+        "plain.txt\x00",
+    ],
+)
+def test_names_that_leave_the_folder_or_are_not_plain_are_refused(
+    box: UntrustedFolder, outside: Path, name: str
+) -> None:
     with pytest.raises(RefusedEntry, match="not a plain relative name"):
         box.read(name, 100)
 
@@ -110,8 +126,11 @@ def test_the_folder_itself_swapped_for_a_link_is_refused(tmp_path: Path, outside
     (tmp_path / "through").symlink_to(tmp_path / "real")
     (tmp_path / "real" / "secret.txt").write_bytes(SECRET)
     (tmp_path / "real" / "inner" / "secret.txt").write_bytes(SECRET)
-    for folder in (UntrustedFolder(tmp_path / "box"), UntrustedFolder(tmp_path / "through"),
-                   UntrustedFolder(tmp_path / "through" / "inner")):
+    for folder in (
+        UntrustedFolder(tmp_path / "box"),
+        UntrustedFolder(tmp_path / "through"),
+        UntrustedFolder(tmp_path / "through" / "inner"),
+    ):
         with pytest.raises(RefusedEntry, match="cannot open the folder"):
             folder.read("secret.txt", 100)
         with pytest.raises(RefusedEntry):

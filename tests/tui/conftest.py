@@ -39,8 +39,9 @@ def replay(recorded_server: RecordedServer, tmp_path: Path) -> Iterator[Callable
 
     def make(name: str) -> AssistantApp:
         recorded_server.recording = load_recording(name)
-        assistant = Assistant(base_url=recorded_server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                              max_retries=0)
+        assistant = Assistant(
+            base_url=recorded_server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+        )
         assistants.append(assistant)
         return AssistantApp(assistant)
 
@@ -94,6 +95,5 @@ async def send(pilot: Pilot, text: str, *, timeout: float = 30.0) -> AssistantAn
     screen.prompt.focus()
     screen.prompt.text = text
     await pilot.press("enter")
-    await until(pilot, lambda: screen.answer_worker is not None and screen.answer_worker.is_finished,
-                timeout=timeout)
+    await until(pilot, lambda: screen.answer_worker is not None and screen.answer_worker.is_finished, timeout=timeout)
     return list(screen.query(AssistantAnswer))[-1]

@@ -32,8 +32,21 @@ def test_the_dialog_allows_and_denies():
 
 
 def test_structured_answers_are_indented_json():
-    turn = Turn(id=1, thread_id="thr_1", seq=1, status="completed", input="q", text='{"city": "Paris", "t": 21}',
-                model="m", backend="responses", output_format={"type": "json_schema", "name": "W", "schema": {}})
+    turn = Turn(
+        id=1,
+        thread_id="thr_1",
+        seq=1,
+        status="completed",
+        input="q",
+        text='{"city": "Paris", "t": 21}',
+        model="m",
+        backend="responses",
+        output_format={"type": "json_schema", "name": "W", "schema": {}},
+    )
     assert structured_markdown(turn) == "```json\n" + json.dumps({"city": "Paris", "t": 21}, indent=2) + "\n```"
-    assert structured_markdown(Turn(id=1, thread_id="t", seq=1, status="completed", input="q", text="hi",
-                                    model="m", backend="responses")) is None
+    assert (
+        structured_markdown(
+            Turn(id=1, thread_id="t", seq=1, status="completed", input="q", text="hi", model="m", backend="responses")
+        )
+        is None
+    )

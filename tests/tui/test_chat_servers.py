@@ -19,8 +19,9 @@ from .conftest import SIZE, send, started
 
 @pytest.fixture
 def app(provider: MisbehavingProvider, tmp_path: Path) -> Iterator[AssistantApp]:
-    with Assistant(base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                   max_retries=0) as assistant:
+    with Assistant(
+        base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+    ) as assistant:
         yield AssistantApp(assistant)
 
 
@@ -32,14 +33,16 @@ async def test_a_stream_cut_short_says_why_on_the_turn(app: AssistantApp, provid
         answer = await send(pilot, "hello there")
         assert answer.text == "Reference reply "
         footer = str(answer._footer.content)
-        assert footer.startswith("incomplete (the server closed the stream after 16 characters, before the "
-                                 "answer finished; check its log)")
+        assert footer.startswith(
+            "incomplete (the server closed the stream after 16 characters, before the answer finished; check its log)"
+        )
 
 
 async def test_tools_a_server_ignores_are_named_once(app: AssistantApp, provider: MisbehavingProvider):
     not_found = json.dumps({"detail": "Not Found"}).encode()  # what llama-cpp-python's server answers
-    provider.answer("POST", "^/v1/(conversations|responses)$", not_found, status=404,
-                    content_type="application/json", count=10)
+    provider.answer(
+        "POST", "^/v1/(conversations|responses)$", not_found, status=404, content_type="application/json", count=10
+    )
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         screen.draft_tools = ["code_interpreter"]

@@ -42,8 +42,10 @@ async def test_one_prompt_fills_both_panes_the_table_and_the_chart(app: Assistan
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_compare(pilot)
         await send(pilot, screen, "hello there")
-        assert answer_texts(screen) == {"responses": ["Reference reply to: hello there"],
-                                        "chat": ["Reference reply to: hello there"]}
+        assert answer_texts(screen) == {
+            "responses": ["Reference reply to: hello there"],
+            "chat": ["Reference reply to: hello there"],
+        }
         await send(pilot, screen, "and once more")
         await send(pilot, screen, "a third time")
         assert answer_texts(screen)["chat"][-1] == "Reference reply to: a third time"
@@ -69,8 +71,10 @@ async def test_one_prompt_fills_both_panes_the_table_and_the_chart(app: Assistan
     # Recorded as `assistant compare` records its own: the pair of threads and a comparison linking them.
     [record] = assistant.store.comparisons()
     assert record.name == "hello there" and record.source == "app"
-    threads = {backend: assistant.thread(record_id) for backend, record_id in
-               (("responses", record.responses_thread_id), ("chat", record.chat_thread_id))}
+    threads = {
+        backend: assistant.thread(record_id)
+        for backend, record_id in (("responses", record.responses_thread_id), ("chat", record.chat_thread_id))
+    }
     assert threads["responses"].mode == "conversation" and threads["chat"].mode == "chat"
     assert threads["responses"].title == "compare: hello there (responses)"
     assert threads["chat"].title == "compare: hello there (chat)"
@@ -84,8 +88,13 @@ async def test_threads_made_here_are_listed_on_the_main_screen_at_once(app: Assi
         await send(pilot, screen, "hello there")
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is main)
-        await until(pilot, lambda: {thread.title for thread in main.sidebar.rows} == {
-            "compare: hello there (responses)", "compare: hello there (chat)"})
+        await until(
+            pilot,
+            lambda: (
+                {thread.title for thread in main.sidebar.rows}
+                == {"compare: hello there (responses)", "compare: hello there (chat)"}
+            ),
+        )
         assert pilot.app.focused is main.prompt
 
 
@@ -111,8 +120,10 @@ async def test_escape_cancels_both_answers(app: AssistantApp, assistant: Assista
             assert turn.text.startswith("word1 word2 ") and len(turn.text.split()) < 100_000
         for answer in screen.answers.values():
             assert "cancelled" in str(answer.query_one(".answer-footer").content)
-        assert [row[0] for row in (screen.metrics.row("responses-last"), screen.metrics.row("chat-last"))] == \
-            ["Responses #1", "Chat #1"]
+        assert [row[0] for row in (screen.metrics.row("responses-last"), screen.metrics.row("chat-last"))] == [
+            "Responses #1",
+            "Chat #1",
+        ]
 
         # The next prompt works as usual; with nothing streaming, Esc goes back to the threads.
         await send(pilot, screen, "hello again")
@@ -136,8 +147,9 @@ async def test_opening_a_past_comparison_shows_its_turns_and_numbers(app: Assist
     [result] = report.conversations
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        [command] = [command for command in app.get_system_commands(app.screen)
-                     if command.title == "Open a past comparison"]
+        [command] = [
+            command for command in app.get_system_commands(app.screen) if command.title == "Open a past comparison"
+        ]
         command.callback()
         await until(pilot, lambda: isinstance(app.screen, PastComparisonsScreen))
         await pilot.press("enter")
@@ -147,13 +159,18 @@ async def test_opening_a_past_comparison_shows_its_turns_and_numbers(app: Assist
 
         assert screen.comparison is not None and screen.comparison.id == result.comparison_id
         # Both backends kept the history: the reference engine quotes the first message back.
-        assert answer_texts(screen) == {"responses": ["Reference reply to: hello", 'You first said: "hello"'],
-                                        "chat": ["Reference reply to: hello", 'You first said: "hello"']}
+        assert answer_texts(screen) == {
+            "responses": ["Reference reply to: hello", 'You first said: "hello"'],
+            "chat": ["Reference reply to: hello", 'You first said: "hello"'],
+        }
         for backend in ("responses", "chat"):
             run = result.runs[backend]
             assert screen.metrics.bytes_per_turn[backend] == [turn.request_bytes for turn in run.turns]
             assert screen.metrics.row(f"{backend}-total")[1:4] == [
-                f"{run.totals.input_tokens:,}", f"{run.totals.cached_tokens:,}", f"{run.totals.output_tokens:,}"]
+                f"{run.totals.input_tokens:,}",
+                f"{run.totals.cached_tokens:,}",
+                f"{run.totals.output_tokens:,}",
+            ]
             assert len(screen.query_one(f"#bytes-{backend}", BytesSparkline).data) == 2
         assert "greetings" in str(screen.title_label.content)
 
@@ -168,8 +185,9 @@ async def test_palette_lists_the_compare_commands(app: AssistantApp):
         await started(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Compare Responses and Chat" in titles and "Open a past comparison" in titles
-        [command] = [command for command in app.get_system_commands(app.screen)
-                     if command.title == "Compare Responses and Chat"]
+        [command] = [
+            command for command in app.get_system_commands(app.screen) if command.title == "Compare Responses and Chat"
+        ]
         command.callback()
         await until(pilot, lambda: isinstance(app.screen, CompareScreen))
         titles = [command.title for command in app.get_system_commands(app.screen)]

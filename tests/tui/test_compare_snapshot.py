@@ -27,9 +27,15 @@ def fixed_timings(assistant: Assistant, thread_id: str) -> None:
 
 
 def test_past_comparison_120x40(snap_compare, snapshot_assistant):  # noqa: F811
-    report = compare(snapshot_assistant, [Conversation(
-        name="trip questions",
-        turns=["Which neighbourhoods of Lisbon should I stay in?", "What did I say first?", "Thanks!"])])
+    report = compare(
+        snapshot_assistant,
+        [
+            Conversation(
+                name="trip questions",
+                turns=["Which neighbourhoods of Lisbon should I stay in?", "What did I say first?", "Thanks!"],
+            )
+        ],
+    )
     [result] = report.conversations
     for run in result.runs.values():
         fixed_timings(snapshot_assistant, run.thread_id)

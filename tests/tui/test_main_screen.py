@@ -109,7 +109,9 @@ async def test_switching_threads_shows_each_threads_turns(app: AssistantApp, ass
         await pilot.press("up", "enter")
         await until(pilot, lambda: screen.thread.id == newer.id and len(screen.query(TurnView)) == 2)
         assert [view.answer.text for view in screen.query(TurnView)] == [
-            "Reference reply to: beta", "Reference reply to: gamma"]
+            "Reference reply to: beta",
+            "Reference reply to: gamma",
+        ]
         assert str(screen.status.conversation_id.content) == newer.conversation_id
         # The thread's totals are the sum of its turns.
         turns = newer.history()
@@ -148,8 +150,7 @@ async def test_search_finds_a_turn_and_jumps_to_it(app: AssistantApp, assistant:
         assert [t.title for t in screen.sidebar.threads] == ["other", "long thread"]
 
 
-async def test_escape_cancels_the_answer_and_the_turn_is_recorded_as_cancelled(app: AssistantApp,
-                                                                                 assistant: Assistant):
+async def test_escape_cancels_the_answer_and_the_turn_is_recorded_as_cancelled(app: AssistantApp, assistant: Assistant):
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         screen.prompt.text = "repeat 100000 words"
@@ -275,8 +276,9 @@ async def test_rename_and_archive_and_restore(app: AssistantApp, assistant: Assi
         assert not assistant.store.thread(thread.id).archived
 
 
-async def test_model_picker_lists_the_servers_models_and_sets_the_threads_model(app: AssistantApp,
-                                                                                   assistant: Assistant):
+async def test_model_picker_lists_the_servers_models_and_sets_the_threads_model(
+    app: AssistantApp, assistant: Assistant
+):
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await send(pilot, "hello")
@@ -284,13 +286,16 @@ async def test_model_picker_lists_the_servers_models_and_sets_the_threads_model(
         await until(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
         picker = app.screen
         await until(pilot, lambda: picker.query_one("#models").option_count > 0)
-        models = [picker.query_one("#models").get_option_at_index(i).id
-                  for i in range(picker.query_one("#models").option_count)]
+        models = [
+            picker.query_one("#models").get_option_at_index(i).id
+            for i in range(picker.query_one("#models").option_count)
+        ]
         assert models == assistant.models()
         picker.query_one("#models").highlighted = models.index("reference")
         await pilot.press("enter")
-        await until(pilot, lambda: app.screen is screen
-                    and str(screen.status.model.content) == "reference engine (local)")
+        await until(
+            pilot, lambda: app.screen is screen and str(screen.status.model.content) == "reference engine (local)"
+        )
         assert assistant.store.thread(screen.thread.id).model == "reference"
         await send(pilot, "next")
         assert screen.thread.history()[-1].model == "reference"
@@ -301,8 +306,12 @@ async def test_closing_a_dialog_or_panel_puts_the_focus_back_on_the_prompt(app: 
         screen = await started(pilot)
         await send(pilot, "hello")
         # files, tools, model, mode: opened while the thread list has the focus (Textual would give it back there)
-        for key, dialog in (("ctrl+l", FilesScreen), ("ctrl+t", ToolsScreen), ("ctrl+o", ModelPickerScreen),
-                            ("ctrl+g", ModePickerScreen)):
+        for key, dialog in (
+            ("ctrl+l", FilesScreen),
+            ("ctrl+t", ToolsScreen),
+            ("ctrl+o", ModelPickerScreen),
+            ("ctrl+g", ModePickerScreen),
+        ):
             screen.sidebar.options.focus()
             await pilot.press(key)
             await until(pilot, lambda: isinstance(app.screen, dialog))
@@ -347,11 +356,32 @@ async def test_every_action_is_in_the_command_palette(app: AssistantApp):
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         titles = {command.title for command in app.get_system_commands(screen)}
-        assert {"New thread", "New thread in chain mode", "New thread in local mode", "Search turns",
-                "Rename thread", "Archive thread", "Show archived threads", "Pick model", "Copy conversation id",
-                "Toggle sidebar", "Focus prompt", "Theme", "Quit", "Delete thread", "Tools", "Turn web search on",
-                "Turn file search on", "Turn code interpreter on", "Files", "Switch mode", "Switch to local mode",
-                "Switch to chain mode", "Switch to chat mode", "Edit and resend a message"} <= titles
+        assert {
+            "New thread",
+            "New thread in chain mode",
+            "New thread in local mode",
+            "Search turns",
+            "Rename thread",
+            "Archive thread",
+            "Show archived threads",
+            "Pick model",
+            "Copy conversation id",
+            "Toggle sidebar",
+            "Focus prompt",
+            "Theme",
+            "Quit",
+            "Delete thread",
+            "Tools",
+            "Turn web search on",
+            "Turn file search on",
+            "Turn code interpreter on",
+            "Files",
+            "Switch mode",
+            "Switch to local mode",
+            "Switch to chain mode",
+            "Switch to chat mode",
+            "Edit and resend a message",
+        } <= titles
 
 
 async def test_new_thread_in_chain_mode_from_the_palette(app: AssistantApp, assistant: Assistant):
@@ -386,8 +416,12 @@ async def test_the_view_follows_the_answer_until_the_user_scrolls_up(app: Assist
 
 
 async def test_an_unreachable_server_is_reported_and_the_text_kept(tmp_path):
-    closed_port = Assistant(base_url="http://127.0.0.1:9/v1", api_key="sk-test-unreachable-key",
-                            db_path=tmp_path / "index.db", max_retries=0)
+    closed_port = Assistant(
+        base_url="http://127.0.0.1:9/v1",
+        api_key="sk-test-unreachable-key",
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+    )
     app = AssistantApp(closed_port, close_assistant=True)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from assistant import Assistant
 from tests.conftest import index_location
 
@@ -26,12 +25,25 @@ class Terminal:
     def __init__(self, command: list[str], *, cwd: Path, env: dict[str, str], size: tuple[int, int]) -> None:
         self.socket = f"assistant-smoke-{os.getpid()}"
         environment = [f"-e{name}={value}" for name, value in env.items()]
-        self.tmux("new-session", "-d", "-s", "smoke", "-x", str(size[0]), "-y", str(size[1]), "-c", str(cwd),
-                  *environment, " ".join(command))
+        self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "smoke",
+            "-x",
+            str(size[0]),
+            "-y",
+            str(size[1]),
+            "-c",
+            str(cwd),
+            *environment,
+            " ".join(command),
+        )
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run([TMUX, "-L", self.socket, "-f", os.devnull, *args], capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run(
+            [TMUX, "-L", self.socket, "-f", os.devnull, *args], capture_output=True, text=True, check=True
+        ).stdout
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "smoke")
@@ -58,8 +70,9 @@ class Terminal:
         raise AssertionError(f"{text!r} stayed on the screen:\n{self.screen()}")
 
     def running(self) -> bool:
-        return subprocess.run([TMUX, "-L", self.socket, "has-session", "-t", "smoke"],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run([TMUX, "-L", self.socket, "has-session", "-t", "smoke"], capture_output=True).returncode == 0
+        )
 
     def close(self) -> None:
         subprocess.run([TMUX, "-L", self.socket, "kill-server"], capture_output=True)
@@ -71,8 +84,15 @@ def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: 
     db_path = tmp_path / "index.db"
     # No OPENAI_API_KEY or OPENAI_BASE_URL: tmux passes on only what is given here and the server's defaults.
     # The reference engine, so the answer is known whether or not a real local model is installed.
-    env = {"ASSISTANT_DB": str(index_location(db_path)), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "TERM": "xterm-256color",
-           "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "ASSISTANT_LOCAL_ENGINE": "reference"}
+    env = {
+        "ASSISTANT_DB": str(index_location(db_path)),
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ASSISTANT_LOCAL_ENGINE": "reference",
+    }
     terminal = Terminal(argv, cwd=tmp_path, env=env, size=(80, 24))
     try:
         terminal.wait_for("Ask anything")
@@ -107,5 +127,8 @@ def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: 
         [thread] = assistant.threads()
         [turn] = assistant.thread(thread.id).history()
         assert assistant.thread(thread.id).tools.enabled == ["web_search"]
-    assert (turn.input, turn.text, turn.status) == ("hello from a terminal",
-                                                     "Reference reply to: hello from a terminal", "completed")
+    assert (turn.input, turn.text, turn.status) == (
+        "hello from a terminal",
+        "Reference reply to: hello from a terminal",
+        "completed",
+    )

@@ -36,8 +36,9 @@ class SnapshotAssistant(Assistant):
 
 @pytest.fixture
 def snapshot_assistant(server, tmp_path: Path) -> Iterator[Assistant]:
-    with SnapshotAssistant(base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                           max_retries=0) as assistant:
+    with SnapshotAssistant(
+        base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+    ) as assistant:
         yield assistant
 
 
@@ -94,8 +95,9 @@ def test_open_thread_80x24_dark(snap_compare, snapshot_assistant):
 
 def test_open_thread_80x24_light(snap_compare, snapshot_assistant):
     thread_id = populate(snapshot_assistant)
-    assert snap_compare(AssistantApp(snapshot_assistant), terminal_size=SMALL,
-                        run_before=open_thread(thread_id, theme="textual-light"))
+    assert snap_compare(
+        AssistantApp(snapshot_assistant), terminal_size=SMALL, run_before=open_thread(thread_id, theme="textual-light")
+    )
 
 
 def test_open_thread_large_terminal(snap_compare, snapshot_assistant):
@@ -120,8 +122,9 @@ def test_search_results(snap_compare, snapshot_assistant):
 def test_tool_cards_large_terminal(snap_compare, tmp_path: Path, recording: str):
     with RecordedServer() as recorded:
         recorded.recording = load_recording(recording)
-        with SnapshotAssistant(base_url=recorded.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db",
-                               max_retries=0) as assistant:
+        with SnapshotAssistant(
+            base_url=recorded.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+        ) as assistant:
 
             async def run_before(pilot) -> None:
                 await settle(pilot)

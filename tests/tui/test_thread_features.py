@@ -42,7 +42,8 @@ def row_text(screen, index: int) -> str:
 
 
 async def test_delete_asks_first_then_deletes_the_thread_and_its_server_conversation(
-        app: AssistantApp, assistant: Assistant, sdk: OpenAI):
+    app: AssistantApp, assistant: Assistant, sdk: OpenAI
+):
     kept = assistant.thread(title="kept")
     kept.ask("one")
     doomed = assistant.thread(title="doomed")
@@ -77,7 +78,8 @@ async def test_delete_asks_first_then_deletes_the_thread_and_its_server_conversa
 
 
 async def test_a_failed_server_delete_deletes_nothing_and_says_how_to_delete_locally(
-        app: AssistantApp, assistant: Assistant, server):
+    app: AssistantApp, assistant: Assistant, server
+):
     thread = assistant.thread(title="stays")
     thread.ask("hello")
     async with app.run_test(size=SIZE) as pilot:
@@ -117,8 +119,13 @@ async def test_tool_toggles_are_saved_on_the_thread_and_shown(app: AssistantApp,
         await until(pilot, lambda: isinstance(app.screen, ToolsScreen))
         await pilot.press("space")  # web search (focused first)
         await pilot.press("down", "down", "space")  # code interpreter
-        await until(pilot, lambda: assistant.store.thread(thread.id).tools is not None
-                    and '"code_interpreter"' in assistant.store.thread(thread.id).tools)
+        await until(
+            pilot,
+            lambda: (
+                assistant.store.thread(thread.id).tools is not None
+                and '"code_interpreter"' in assistant.store.thread(thread.id).tools
+            ),
+        )
         assert assistant.thread(thread.id).tools.enabled == ["web_search", "code_interpreter"]
         await pilot.press("escape")
         assert str(screen.status.tools.content) == "web code"
@@ -149,8 +156,9 @@ async def test_tools_chosen_for_a_draft_go_to_the_new_thread(app: AssistantApp, 
 # files
 
 
-async def test_files_panel_adds_files_reports_a_bad_one_and_removes_one(app: AssistantApp, assistant: Assistant,
-                                                                       tmp_path: Path):
+async def test_files_panel_adds_files_reports_a_bad_one_and_removes_one(
+    app: AssistantApp, assistant: Assistant, tmp_path: Path
+):
     (tmp_path / "notes.md").write_text("# Notes\n\nThe launch is on Tuesday.\n")
     (tmp_path / "program.exe").write_bytes(b"MZ\x00\x01")
     thread = assistant.thread(title="with files")
@@ -186,7 +194,8 @@ async def test_files_panel_adds_files_reports_a_bad_one_and_removes_one(app: Ass
 
 
 async def test_files_added_to_a_draft_make_the_thread_and_its_first_message_titles_it(
-        app: AssistantApp, assistant: Assistant, tmp_path: Path):
+    app: AssistantApp, assistant: Assistant, tmp_path: Path
+):
     (tmp_path / "paris.txt").write_text("Paris is the capital of France.")
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
@@ -244,6 +253,7 @@ async def test_mode_switch_from_the_key_and_the_palette(app: AssistantApp, assis
 
 def assistant_modes():
     from assistant.thread import MODES
+
     return MODES
 
 
@@ -251,7 +261,8 @@ def assistant_modes():
 
 
 async def test_edit_and_resend_forks_the_thread_and_shows_the_fork_under_its_parent(
-        app: AssistantApp, assistant: Assistant):
+    app: AssistantApp, assistant: Assistant
+):
     parent = assistant.thread(title="trip")
     for text in ("first words", "second words", "third words"):
         parent.ask(text)
@@ -280,8 +291,7 @@ async def test_edit_and_resend_forks_the_thread_and_shows_the_fork_under_its_par
         assert (info.parent_id, info.forked_at_seq) == (parent.id, 1)
 
         # Listed under its parent, indented, though it is the newest thread.
-        await until(pilot, lambda: [t.title for t in screen.sidebar.rows] == [
-            "newer", "trip", "trip (edit of #2)"])
+        await until(pilot, lambda: [t.title for t in screen.sidebar.rows] == ["newer", "trip", "trip (edit of #2)"])
         assert row_text(screen, 2).startswith("↳ trip (edit of #2)")
         assert screen.sidebar.options.highlighted == 2  # the fork is the open thread
 
@@ -315,10 +325,17 @@ def test_forks_are_arranged_under_their_parents(assistant: Assistant):
     threads = assistant.threads()  # newest first: other, fork of fork, fork, root
     rows = arrange(threads)
     assert [(thread.title, depth) for thread, depth in rows] == [
-        ("other", 0), ("root", 0), ("fork", 1), ("fork of fork", 2)]
+        ("other", 0),
+        ("root", 0),
+        ("fork", 1),
+        ("fork of fork", 2),
+    ]
     # A fork whose parent is not listed (another page, archived, deleted) keeps its own place.
     assert [(t.title, d) for t, d in arrange([t for t in threads if t.id != root.id])] == [
-        ("other", 0), ("fork", 0), ("fork of fork", 1)]
+        ("other", 0),
+        ("fork", 0),
+        ("fork of fork", 1),
+    ]
     assert other and fork_of_fork
 
 
@@ -352,8 +369,9 @@ async def test_a_rebuilt_conversation_is_announced_once(app: AssistantApp, assis
 
 
 @pytest.mark.parametrize("opener", [None, ["true"]], ids=["no-opener", "opener"])
-async def test_a_cited_container_file_opens_its_downloaded_copy(app: AssistantApp, assistant: Assistant,
-                                                                 monkeypatch, opener):
+async def test_a_cited_container_file_opens_its_downloaded_copy(
+    app: AssistantApp, assistant: Assistant, monkeypatch, opener
+):
     monkeypatch.setattr("tui.opener.system_opener", lambda: opener)
     thread = assistant.thread(title="plots", tools=["code_interpreter"])
     async with app.run_test(size=SIZE) as pilot:
@@ -375,5 +393,9 @@ async def test_a_cited_container_file_opens_its_downloaded_copy(app: AssistantAp
 
         # Reopened from the index, the link is there too.
         screen.open_thread(thread.id)
-        await until(pilot, lambda: screen.query(".answer-footer") and
-                    made.path in screen.query(AssistantAnswer).last()._sources.source)
+        await until(
+            pilot,
+            lambda: (
+                screen.query(".answer-footer") and made.path in screen.query(AssistantAnswer).last()._sources.source
+            ),
+        )

@@ -96,8 +96,12 @@ async def test_function_call_card_shows_name_and_arguments(replay):
 async def test_a_reopened_thread_shows_the_same_cards_and_citations(replay):
     async with replay(WEB_SEARCH).run_test(size=SIZE) as pilot:
         answer, cards, _blocks = await send_in_chain_thread(pilot)
-        live = ([card.title for card in cards], [body_text(card) for card in cards],
-                answer.query_one(AnswerText).source, answer.query_one(".sources").source)
+        live = (
+            [card.title for card in cards],
+            [body_text(card) for card in cards],
+            answer.query_one(AnswerText).source,
+            answer.query_one(".sources").source,
+        )
         screen = main_screen(pilot.app)
         thread_id = screen.thread.id
         screen.action_new_thread()
@@ -106,5 +110,9 @@ async def test_a_reopened_thread_shows_the_same_cards_and_citations(replay):
         await until(pilot, lambda: len(screen.query(ToolCard)) == 2)
         reopened = screen.query_one(AssistantAnswer)
         cards = list(reopened.query(ToolCard))
-        assert ([card.title for card in cards], [body_text(card) for card in cards],
-                reopened.query_one(AnswerText).source, reopened.query_one(".sources").source) == live
+        assert (
+            [card.title for card in cards],
+            [body_text(card) for card in cards],
+            reopened.query_one(AnswerText).source,
+            reopened.query_one(".sources").source,
+        ) == live

@@ -31,7 +31,11 @@ class ApprovalScreen(ModalScreen[bool]):
     ApprovalScreen Horizontal { height: auto; align-horizontal: right; }
     ApprovalScreen Button { margin-left: 2; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("y", "allow", "Allow"), Binding("n", "deny", "Deny"), Binding("escape", "deny", "Deny")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("y", "allow", "Allow"),
+        Binding("n", "deny", "Deny"),
+        Binding("escape", "deny", "Deny"),
+    ]
 
     def __init__(self, call: FunctionCall) -> None:
         super().__init__()

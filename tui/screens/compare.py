@@ -40,8 +40,10 @@ from tui.widgets.prompt import PromptInput
 
 NAME_LENGTH = 50  # a comparison is named with the start of its first prompt
 BUSY = "Both answers are streaming: wait for them, or press Esc to cancel them."
-HINT = ("Type a message below: it goes to both APIs at once. Each message continues both threads, so the chart "
-        "shows how the bytes sent grow.")
+HINT = (
+    "Type a message below: it goes to both APIs at once. Each message continues both threads, so the chart "
+    "shows how the bytes sent grow."
+)
 
 
 class CompareScreen(Screen[None]):
@@ -187,12 +189,20 @@ class CompareScreen(Screen[None]):
         turns = [turn for backend in BACKENDS for turn in self.turns[backend]]
         shown = answered_label(model, turns[-1].model if turns else None) if model else ""
         # Local turns cost $0: what they would have cost is an estimate, labelled as one.
-        estimates = [estimate for turn in turns
-                     if (estimate := local_estimate(turn.model, turn.usage.input_tokens, turn.usage.cached_tokens,
-                                                    turn.usage.output_tokens, model)) is not None]
+        estimates = [
+            estimate
+            for turn in turns
+            if (
+                estimate := local_estimate(
+                    turn.model, turn.usage.input_tokens, turn.usage.cached_tokens, turn.usage.output_tokens, model
+                )
+            )
+            is not None
+        ]
         cost = f" · $0, {estimate_label(sum(estimates), estimate_model(model))}" if estimates else ""
-        self.title_label.update(Content.assemble(
-            "Compare: ", (record.name, "bold"), (f" · {shown}{cost} · from {origin}", "dim")))
+        self.title_label.update(
+            Content.assemble("Compare: ", (record.name, "bold"), (f" · {shown}{cost} · from {origin}", "dim"))
+        )
 
     # sending
 
@@ -218,8 +228,7 @@ class CompareScreen(Screen[None]):
             await self.library.connect()
             if self.threads is None:
                 name = " ".join(text.split())[:NAME_LENGTH]
-                self.comparison, self.threads = await self.library.new_comparison(
-                    name, model=self.model)
+                self.comparison, self.threads = await self.library.new_comparison(name, model=self.model)
                 self._show_title()
         except asyncio.CancelledError:  # Esc before anything was sent
             for view in views.values():
@@ -236,8 +245,9 @@ class CompareScreen(Screen[None]):
         threads = self.threads
         try:
             # Both at once; gather waits for each side to record its cancelled turn before Esc's cancel ends here.
-            failed = await asyncio.gather(*(self._stream(backend, threads[backend], text, views[backend])
-                                            for backend in BACKENDS))
+            failed = await asyncio.gather(
+                *(self._stream(backend, threads[backend], text, views[backend]) for backend in BACKENDS)
+            )
             if any(failed):
                 self._restore_prompt(text)
         finally:
@@ -268,8 +278,12 @@ class CompareScreen(Screen[None]):
             if ended is None:
                 await answer.finish(turn, note="not sent" if turn is None else "")
             view.mark_failed()
-            self.notify(send_failed_message(error), title=f"{BACKEND_TITLES[backend]}: {error_title(error)}",
-                        severity="error", timeout=15)
+            self.notify(
+                send_failed_message(error),
+                title=f"{BACKEND_TITLES[backend]}: {error_title(error)}",
+                severity="error",
+                timeout=15,
+            )
             return True
         return False
 
@@ -322,11 +336,13 @@ class CompareScreen(Screen[None]):
             self.open_comparison(record)
 
     def commands(self) -> Iterator[Command]:
-        yield Command("New comparison", "Start a new pair of threads, Responses and Chat (ctrl+n)",
-                      self.action_new_comparison)
+        yield Command(
+            "New comparison", "Start a new pair of threads, Responses and Chat (ctrl+n)", self.action_new_comparison
+        )
         if self.answering:
-            yield Command("Cancel both answers", "Stop the two answers that are streaming (Esc)",
-                          self.action_cancel_or_close)
+            yield Command(
+                "Cancel both answers", "Stop the two answers that are streaming (Esc)", self.action_cancel_or_close
+            )
         else:
             yield Command("Back to threads", "Leave the compare screen (Esc)", self.action_cancel_or_close)
 
@@ -348,8 +364,9 @@ class PastComparisonsScreen(ModalScreen[ComparisonRecord | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box -wide"):
             yield Label("Open a past comparison", classes="dialog-title")
-            yield OptionList(*[Option(describe(record), id=record.id) for record in self.records.values()],
-                             id="comparisons")
+            yield OptionList(
+                *[Option(describe(record), id=record.id) for record in self.records.values()], id="comparisons"
+            )
             yield Label("Enter opens · Esc cancels", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -372,15 +389,24 @@ def compare_commands(screen: Screen) -> Iterator[Command]:
     """The palette's compare entries on any screen (the app lists them), plus the compare screen's own."""
     if isinstance(screen, CompareScreen):
         yield from screen.commands()
-        yield Command("Open a past comparison", "A comparison from `assistant compare` or this screen (ctrl+o)",
-                      screen.action_open_past)
+        yield Command(
+            "Open a past comparison",
+            "A comparison from `assistant compare` or this screen (ctrl+o)",
+            screen.action_open_past,
+        )
         return
     if not isinstance(screen, MainScreen):
         return  # a dialog is open: finish it first
-    yield Command("Compare Responses and Chat", "Send one message to both APIs at once and compare the numbers "
-                  "(f2)", lambda: open_compare(screen.app))
-    yield Command("Open a past comparison", "A comparison from `assistant compare` or the compare screen",
-                  lambda: open_compare(screen.app, past=True))
+    yield Command(
+        "Compare Responses and Chat",
+        "Send one message to both APIs at once and compare the numbers (f2)",
+        lambda: open_compare(screen.app),
+    )
+    yield Command(
+        "Open a past comparison",
+        "A comparison from `assistant compare` or the compare screen",
+        lambda: open_compare(screen.app, past=True),
+    )
 
 
 def open_compare(app: App, *, past: bool = False) -> None:

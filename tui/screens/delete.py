@@ -30,14 +30,17 @@ class DeleteThreadScreen(ModalScreen[DeleteChoice | None]):
         self.has_server_state = has_server_state
 
     def compose(self) -> ComposeResult:
-        turns = "" if self.turn_count is None else \
-            f" and its {self.turn_count} turn{'' if self.turn_count == 1 else 's'}"
+        turns = (
+            "" if self.turn_count is None else f" and its {self.turn_count} turn{'' if self.turn_count == 1 else 's'}"
+        )
         with Vertical(classes="dialog-box -danger"):
             yield Label("Delete thread", classes="dialog-title")
-            yield Static(f"Delete “{self.thread_title}”{turns} from the index? This cannot be undone. "
-                         "Its forks keep their own copy of the turns they share.", id="delete-what")
-            yield Checkbox("Also delete its server conversation and files", self.has_server_state,
-                           id="delete-server")
+            yield Static(
+                f"Delete “{self.thread_title}”{turns} from the index? This cannot be undone. "
+                "Its forks keep their own copy of the turns they share.",
+                id="delete-what",
+            )
+            yield Checkbox("Also delete its server conversation and files", self.has_server_state, id="delete-server")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Delete", variant="error", id="delete")

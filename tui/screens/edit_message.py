@@ -28,8 +28,13 @@ class MessagePickerScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("Edit and resend which message?", classes="dialog-title")
-            yield OptionList(*[Option(Content.assemble((f"#{seq} ", "dim"), " ".join(text.split())[:200]),
-                                      id=str(seq)) for seq, text in self.messages], id="messages")
+            yield OptionList(
+                *[
+                    Option(Content.assemble((f"#{seq} ", "dim"), " ".join(text.split())[:200]), id=str(seq))
+                    for seq, text in self.messages
+                ],
+                id="messages",
+            )
             yield Label("Enter edits · Esc cancels", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -54,12 +59,13 @@ class EditMessageScreen(ModalScreen[str | None]):
         self.turn_count = turn_count
 
     def compose(self) -> ComposeResult:
-        kept = "no earlier turns" if self.seq == 1 else \
-            f"turns 1 to {self.seq - 1}" if self.seq > 2 else "turn 1"
+        kept = "no earlier turns" if self.seq == 1 else f"turns 1 to {self.seq - 1}" if self.seq > 2 else "turn 1"
         with Vertical(classes="dialog-box -wide"):
             yield Label(f"Edit message #{self.seq} and resend", classes="dialog-title")
-            yield Static(f"Sending makes a fork of this thread with {kept}, and asks there; this thread stays as "
-                         "it is.", classes="dialog-note")
+            yield Static(
+                f"Sending makes a fork of this thread with {kept}, and asks there; this thread stays as it is.",
+                classes="dialog-note",
+            )
             yield PromptInput(id="edited")
             yield Label("Enter sends to a fork · ctrl+j new line · Esc cancels", classes="dialog-hint")
 

@@ -32,8 +32,14 @@ from assistant.index.store import FileRecord
 from tui.library import Library
 from tui.notices import error_message
 
-STEP_WORDS = {"checking": "checking", "uploading": "uploading", "attaching": "attaching", "indexing": "indexing",
-              "completed": "indexed", "failed": "failed"}
+STEP_WORDS = {
+    "checking": "checking",
+    "uploading": "uploading",
+    "attaching": "attaching",
+    "indexing": "indexing",
+    "completed": "indexed",
+    "failed": "failed",
+}
 
 
 def split_paths(text: str) -> list[str]:
@@ -59,8 +65,9 @@ def status_text(record: FileRecord) -> Content:
         case "in_progress":
             return Content.styled("indexing…", "$text-warning")
         case "failed" | "cancelled":
-            return Content.styled(f"{record.status}: {record.last_error or 'the store could not index it'}",
-                                  "$text-error")
+            return Content.styled(
+                f"{record.status}: {record.last_error or 'the store could not index it'}", "$text-error"
+            )
     return Content(record.status or "–")
 
 
@@ -71,9 +78,15 @@ class FilesScreen(ModalScreen[None]):
         Binding("delete", "remove_file", "Remove file", show=False),
     ]
 
-    def __init__(self, library: Library, thread_id: str | None, title: str, *,
-                 ensure_thread: Callable[[], Awaitable[str]],
-                 on_added: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        library: Library,
+        thread_id: str | None,
+        title: str,
+        *,
+        ensure_thread: Callable[[], Awaitable[str]],
+        on_added: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """`ensure_thread` gives the thread's id, creating the thread when it is still a draft (files belong to
         a thread's vector store); `on_added` runs after files were added (the screen turns file search on)."""
         super().__init__(classes="dialog", id="files-screen")
@@ -90,8 +103,9 @@ class FilesScreen(ModalScreen[None]):
         with Vertical(classes="dialog-box", id="files-box"):
             yield Label(f"Files for file search · {self.thread_title}", classes="dialog-title")
             with Horizontal(id="files-add"):
-                yield Input(placeholder="Path of a file to add (several: space between, quotes around spaces)",
-                            id="file-path")
+                yield Input(
+                    placeholder="Path of a file to add (several: space between, quotes around spaces)", id="file-path"
+                )
                 yield Button("Add", id="add-file", variant="primary")
                 yield Button("Browse", id="browse")
             yield DirectoryTree(Path.cwd(), id="file-tree")
@@ -100,8 +114,10 @@ class FilesScreen(ModalScreen[None]):
                 yield Label("", id="upload-step")
             yield Static("", id="file-errors")
             yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
-            yield Label("Enter adds · ctrl+b browses folders · Del removes the selected file · Esc closes",
-                        classes="dialog-hint")
+            yield Label(
+                "Enter adds · ctrl+b browses folders · Del removes the selected file · Esc closes",
+                classes="dialog-hint",
+            )
 
     def on_mount(self) -> None:
         self.query_one("#file-tree").display = False
@@ -188,7 +204,8 @@ class FilesScreen(ModalScreen[None]):
         bar.update(total=step.total, progress=step.done)
         name = Path(step.path).name
         self.query_one("#upload-step", Label).update(
-            f"{STEP_WORDS.get(step.step, step.step)} {name} · {step.done} of {step.total} done")
+            f"{STEP_WORDS.get(step.step, step.step)} {name} · {step.done} of {step.total} done"
+        )
 
     def _show_outcomes(self, outcomes: list[FileOutcome]) -> None:
         failed = [outcome for outcome in outcomes if outcome.error]
@@ -199,9 +216,12 @@ class FilesScreen(ModalScreen[None]):
         self.query_one("#upload-step", Label).update(summary)
         errors = self.query_one("#file-errors", Static)
         errors.display = bool(failed)
-        errors.update(Content("\n").join(
-            Content.assemble(("✗ " if outcome.status == "failed" else "… ", "bold"), outcome.error or "")
-            for outcome in failed))
+        errors.update(
+            Content("\n").join(
+                Content.assemble(("✗ " if outcome.status == "failed" else "… ", "bold"), outcome.error or "")
+                for outcome in failed
+            )
+        )
         errors.set_class(any(outcome.status == "failed" for outcome in failed), "-failed")
 
     # removing

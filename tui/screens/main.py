@@ -212,8 +212,9 @@ class MainScreen(Screen[None]):
     async def _create_thread(self, text: str, *, title: str | None = None) -> Thread:
         """The draft becomes a thread in the index, titled with the start of its first message."""
         title = " ".join(text.split())[:TITLE_LENGTH] if title is None else title
-        self.thread = await self.library.new_thread(title=title, mode=self.draft_mode, model=self.draft_model,
-                                                    tools=self.draft_tools)
+        self.thread = await self.library.new_thread(
+            title=title, mode=self.draft_mode, model=self.draft_model, tools=self.draft_tools
+        )
         self.sidebar.show_current(self.thread.id)
         self.thread_title.update(self.thread.title or "New thread")
         self._show_thread_status([])
@@ -313,12 +314,17 @@ class MainScreen(Screen[None]):
 
     def _show_thread_status(self, turns: list[Turn]) -> None:
         if self.thread is None:
-            self.status.show_thread(model=self.draft_model, mode=self.draft_mode, conversation_id=None, turns=[],
-                                    tools=self.draft_tools)
+            self.status.show_thread(
+                model=self.draft_model, mode=self.draft_mode, conversation_id=None, turns=[], tools=self.draft_tools
+            )
         else:
-            self.status.show_thread(model=self.thread.model, mode=self.thread.mode,
-                                    conversation_id=self.thread.conversation_id, turns=turns,
-                                    tools=self.thread.tools.enabled)
+            self.status.show_thread(
+                model=self.thread.model,
+                mode=self.thread.mode,
+                conversation_id=self.thread.conversation_id,
+                turns=turns,
+                tools=self.thread.tools.enabled,
+            )
 
     @property
     def tools_enabled(self) -> list[str]:
@@ -427,10 +433,10 @@ class MainScreen(Screen[None]):
         try:
             await self.library.delete_thread(thread_id, server=choice.server)
         except Exception as error:
-            advice = " Nothing was deleted." + (" To delete it from this computer only, untick the server box."
-                                                if choice.server else "")
-            self.notify(error_message(error) + advice, title="Cannot delete the thread", severity="error",
-                        timeout=15)
+            advice = " Nothing was deleted." + (
+                " To delete it from this computer only, untick the server box." if choice.server else ""
+            )
+            self.notify(error_message(error) + advice, title="Cannot delete the thread", severity="error", timeout=15)
             return
         if self.thread is not None and self.thread.id == thread_id:
             self.action_new_thread()
@@ -449,8 +455,11 @@ class MainScreen(Screen[None]):
     async def set_tool(self, name: str, on: bool) -> list[str]:
         """Turn a hosted tool on or off for the thread (or the draft); returns the tools now on."""
         if self.thread is None:
-            tools = [tool.name for tool in TOOLS if (tool.name == name and on)
-                     or (tool.name != name and tool.name in self.draft_tools)]
+            tools = [
+                tool.name
+                for tool in TOOLS
+                if (tool.name == name and on) or (tool.name != name and tool.name in self.draft_tools)
+            ]
             self.draft_tools = tools
         else:
             tools = (await self.library.set_tool(self.thread, name, on)).enabled
@@ -473,9 +482,16 @@ class MainScreen(Screen[None]):
             self.notify(BUSY, severity="warning")  # the draft is becoming a thread: add files to it after
             return
         title = self.thread.title if self.thread is not None else ""
-        self.app.push_screen(FilesScreen(self.library, self.thread.id if self.thread else None,
-                                         title or "new thread", ensure_thread=self._thread_for_files,
-                                         on_added=self._files_added), self.back_to_prompt)
+        self.app.push_screen(
+            FilesScreen(
+                self.library,
+                self.thread.id if self.thread else None,
+                title or "new thread",
+                ensure_thread=self._thread_for_files,
+                on_added=self._files_added,
+            ),
+            self.back_to_prompt,
+        )
 
     async def _thread_for_files(self) -> str:
         """Files belong to a thread: a draft becomes an untitled thread, titled by its first message later."""
@@ -489,8 +505,11 @@ class MainScreen(Screen[None]):
     async def _files_added(self) -> None:
         if self.thread is not None and "file_search" not in self.thread.tools.enabled:
             await self.set_tool("file_search", True)
-            self.notify("File search is now on for this thread, so answers can quote its files.",
-                        title="File search on", timeout=6)
+            self.notify(
+                "File search is now on for this thread, so answers can quote its files.",
+                title="File search on",
+                timeout=6,
+            )
 
     # modes
 
@@ -500,8 +519,7 @@ class MainScreen(Screen[None]):
             self.notify(BUSY, severity="warning")
             return
         current = self.mode
-        mode = await self.app.push_screen_wait(ModePickerScreen(self.library.modes, current,
-                                                                draft=self.thread is None))
+        mode = await self.app.push_screen_wait(ModePickerScreen(self.library.modes, current, draft=self.thread is None))
         self.back_to_prompt()
         if mode and mode != current:
             await self._switch_mode(mode)
@@ -587,8 +605,12 @@ class MainScreen(Screen[None]):
             return
         self.sidebar.refresh_threads()
         kept = f"turns 1–{seq - 1}" if seq > 2 else ("turn 1" if seq == 2 else "no turns")
-        self.notify(f"“{parent.title or '(untitled)'}” is unchanged; the edited message goes to this fork, "
-                    f"which shares {kept} with it.", title="Forked", timeout=6)
+        self.notify(
+            f"“{parent.title or '(untitled)'}” is unchanged; the edited message goes to this fork, "
+            f"which shares {kept} with it.",
+            title="Forked",
+            timeout=6,
+        )
         self.prompt.recall.add(text)
         self.answer_worker = self._answer(text)
 
@@ -598,40 +620,59 @@ class MainScreen(Screen[None]):
         yield Command("New thread", "Start a new thread (conversation mode)", self.action_new_thread)
         for mode in self.library.modes:
             if mode != "conversation":
-                yield Command(f"New thread in {mode} mode", f"Start a new thread whose state is kept in {mode} mode",
-                              lambda mode=mode: self.action_new_thread(mode))
+                yield Command(
+                    f"New thread in {mode} mode",
+                    f"Start a new thread whose state is kept in {mode} mode",
+                    lambda mode=mode: self.action_new_thread(mode),
+                )
         yield Command("Search turns", "Full-text search over every message and answer", self.action_search)
         yield Command("Rename thread", "Give the thread a new title", self.action_rename_thread)
-        yield Command("Delete thread", "Delete the thread from the index and its conversation on the server",
-                      self.action_delete_thread)
-        yield Command("Tools", "Turn web search, file search and code interpreter on or off (ctrl+t)",
-                      self.action_tools)
+        yield Command(
+            "Delete thread",
+            "Delete the thread from the index and its conversation on the server",
+            self.action_delete_thread,
+        )
+        yield Command(
+            "Tools", "Turn web search, file search and code interpreter on or off (ctrl+t)", self.action_tools
+        )
         enabled = self.tools_enabled
         for tool in TOOLS:
             state = "off" if tool.name in enabled else "on"
-            yield Command(f"Turn {tool.title.lower()} {state}", f"For this thread: {tool.help}",
-                          lambda name=tool.name: self.toggle_tool(name))
-        yield Command("Files", "Add, watch and remove the thread's files for file search (ctrl+l)",
-                      self.action_files)
-        yield Command("Switch mode", f"Choose how the thread keeps its state; now {self.mode} (ctrl+g)",
-                      self.action_pick_mode)
+            yield Command(
+                f"Turn {tool.title.lower()} {state}",
+                f"For this thread: {tool.help}",
+                lambda name=tool.name: self.toggle_tool(name),
+            )
+        yield Command("Files", "Add, watch and remove the thread's files for file search (ctrl+l)", self.action_files)
+        yield Command(
+            "Switch mode", f"Choose how the thread keeps its state; now {self.mode} (ctrl+g)", self.action_pick_mode
+        )
         for mode in self.library.modes:
             if mode != self.mode:
-                yield Command(f"Switch to {mode} mode", "Move the thread to another state mode, losing nothing",
-                              lambda mode=mode: self.switch_mode(mode))
-        yield Command("Edit and resend a message", "Edit an earlier message and send it in a fork (ctrl+up: the "
-                      "last one); the thread itself stays as it is", self.action_edit_message)
+                yield Command(
+                    f"Switch to {mode} mode",
+                    "Move the thread to another state mode, losing nothing",
+                    lambda mode=mode: self.switch_mode(mode),
+                )
+        yield Command(
+            "Edit and resend a message",
+            "Edit an earlier message and send it in a fork (ctrl+up: the last one); the thread itself stays as it is",
+            self.action_edit_message,
+        )
         if self.sidebar.archived:
             yield Command("Restore thread", "Move the thread back to the thread list", self.action_archive_thread)
             yield Command("Show threads", "List the threads that are not archived", self.action_toggle_archived)
         else:
-            yield Command("Archive thread", "Hide the thread from the list (it stays in the index)",
-                          self.action_archive_thread)
-            yield Command("Show archived threads", "List archived threads, to open or restore them",
-                          self.action_toggle_archived)
+            yield Command(
+                "Archive thread", "Hide the thread from the list (it stays in the index)", self.action_archive_thread
+            )
+            yield Command(
+                "Show archived threads", "List archived threads, to open or restore them", self.action_toggle_archived
+            )
         yield Command("Pick model", "Choose the model for the next answers", self.action_pick_model)
-        yield Command("Copy conversation id", "Copy the thread's server conversation id",
-                      self.action_copy_conversation_id)
+        yield Command(
+            "Copy conversation id", "Copy the thread's server conversation id", self.action_copy_conversation_id
+        )
         yield Command("Toggle sidebar", "Show or hide the thread list", self.action_toggle_sidebar)
         yield Command("Focus prompt", "Move the cursor to the message box", self.action_focus_prompt)
         if self.answering:

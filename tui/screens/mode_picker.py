@@ -34,9 +34,18 @@ class ModePickerScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("Thread mode", classes="dialog-title")
-            options = [Option(Content.assemble((mode, "bold"), (" · current" if mode == self.current else "", "dim"),
-                                               "\n", (MODE_HELP.get(mode, ""), "dim")), id=mode)
-                       for mode in self.modes]
+            options = [
+                Option(
+                    Content.assemble(
+                        (mode, "bold"),
+                        (" · current" if mode == self.current else "", "dim"),
+                        "\n",
+                        (MODE_HELP.get(mode, ""), "dim"),
+                    ),
+                    id=mode,
+                )
+                for mode in self.modes
+            ]
             yield OptionList(*options, id="modes")
             hint = "for the new thread" if self.draft else "the next turn rebuilds the state it needs; nothing is lost"
             yield Label(f"Enter switches ({hint}) · Esc cancels", classes="dialog-hint")

@@ -213,8 +213,9 @@ class AssistantAnswer(Vertical):
     @property
     def text(self) -> str:
         """The answer's text as shown so far (for tests and copying)."""
-        return "\n\n".join(block.streamed or block.source or "" for block in self._blocks.values()
-                           if isinstance(block, AnswerText))
+        return "\n\n".join(
+            block.streamed or block.source or "" for block in self._blocks.values() if isinstance(block, AnswerText)
+        )
 
 
 def message_text(item: dict[str, Any]) -> str:
@@ -222,8 +223,12 @@ def message_text(item: dict[str, Any]) -> str:
 
 
 def message_annotations(item: dict[str, Any]) -> list[dict[str, Any]]:
-    return [annotation for part in item.get("content") or [] if part.get("type") == "output_text"
-            for annotation in part.get("annotations") or []]
+    return [
+        annotation
+        for part in item.get("content") or []
+        if part.get("type") == "output_text"
+        for annotation in part.get("annotations") or []
+    ]
 
 
 def footer_text(turn: Turn | None, note: str = "") -> str:

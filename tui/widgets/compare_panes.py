@@ -18,8 +18,10 @@ from tui.widgets.answer import money
 from tui.widgets.conversation import Conversation, TurnView
 
 BACKEND_TITLES = {"responses": "Responses", "chat": "Chat"}
-BACKEND_HEADINGS = {"responses": "Responses API · conversation mode (only the new message is sent)",
-                    "chat": "Chat Completions · chat mode (the whole history is sent)"}
+BACKEND_HEADINGS = {
+    "responses": "Responses API · conversation mode (only the new message is sent)",
+    "chat": "Chat Completions · chat mode (the whole history is sent)",
+}
 COLUMNS = ("", "in", "cached", "out", "sent", "TTFT", "latency", "cost")  # sent: request bytes
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -86,8 +88,10 @@ class CompareMetrics(Vertical):
     def __init__(self) -> None:
         super().__init__(id="compare-metrics")
         self.table: DataTable[str] = DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
-        self.sparklines = {backend: BytesSparkline([], id=f"bytes-{backend}", classes="compare-sparkline")
-                           for backend in BACKEND_TITLES}
+        self.sparklines = {
+            backend: BytesSparkline([], id=f"bytes-{backend}", classes="compare-sparkline")
+            for backend in BACKEND_TITLES
+        }
         self.captions = {backend: Label("", classes="compare-caption") for backend in BACKEND_TITLES}
         self.bytes_per_turn: dict[str, list[int]] = {backend: [] for backend in BACKEND_TITLES}
 
@@ -108,14 +112,19 @@ class CompareMetrics(Vertical):
         for backend, title in BACKEND_TITLES.items():
             backend_turns = turns.get(backend, [])
             last = backend_turns[-1] if backend_turns else None
-            self.table.add_row(f"{title} #{last.seq}" if last else title, *(turn_cells(last) if last else blank()),
-                               key=f"{backend}-last")
+            self.table.add_row(
+                f"{title} #{last.seq}" if last else title,
+                *(turn_cells(last) if last else blank()),
+                key=f"{backend}-last",
+            )
         for backend, title in BACKEND_TITLES.items():
             backend_turns = turns.get(backend, [])
-            self.table.add_row(f"{title} total", *(total_cells(backend_turns) if backend_turns else blank()),
-                               key=f"{backend}-total")
-        self.bytes_per_turn = {backend: [turn.request_bytes for turn in turns.get(backend, [])]
-                               for backend in BACKEND_TITLES}
+            self.table.add_row(
+                f"{title} total", *(total_cells(backend_turns) if backend_turns else blank()), key=f"{backend}-total"
+            )
+        self.bytes_per_turn = {
+            backend: [turn.request_bytes for turn in turns.get(backend, [])] for backend in BACKEND_TITLES
+        }
         peak = max((value for values in self.bytes_per_turn.values() for value in values), default=0)
         for backend, values in self.bytes_per_turn.items():
             self.sparklines[backend].ceiling = peak
@@ -137,22 +146,30 @@ def bytes_caption(values: Sequence[int]) -> str:
 
 def turn_cells(turn: Turn) -> list[str]:
     usage = turn.usage
-    return [f"{usage.input_tokens:,}", f"{usage.cached_tokens:,}", f"{usage.output_tokens:,}",
-            size(turn.request_bytes), duration(turn.ttft_ms), duration(turn.latency_ms),
-            money(turn.cost_usd)]
+    return [
+        f"{usage.input_tokens:,}",
+        f"{usage.cached_tokens:,}",
+        f"{usage.output_tokens:,}",
+        size(turn.request_bytes),
+        duration(turn.ttft_ms),
+        duration(turn.latency_ms),
+        money(turn.cost_usd),
+    ]
 
 
 def total_cells(turns: Sequence[Turn]) -> list[str]:
     """Sums over the turns, but the mean time to first token (the totals `assistant compare` reports)."""
     ttfts = [turn.ttft_ms for turn in turns if turn.ttft_ms is not None]
     costs = [turn.cost_usd for turn in turns if turn.cost_usd is not None]
-    return [f"{sum(turn.usage.input_tokens for turn in turns):,}",
-            f"{sum(turn.usage.cached_tokens for turn in turns):,}",
-            f"{sum(turn.usage.output_tokens for turn in turns):,}",
-            size(sum(turn.request_bytes for turn in turns)),
-            duration(sum(ttfts) / len(ttfts)) if ttfts else "—",
-            duration(sum(turn.latency_ms or 0.0 for turn in turns)),
-            money(sum(costs)) if costs else "price unknown"]
+    return [
+        f"{sum(turn.usage.input_tokens for turn in turns):,}",
+        f"{sum(turn.usage.cached_tokens for turn in turns):,}",
+        f"{sum(turn.usage.output_tokens for turn in turns):,}",
+        size(sum(turn.request_bytes for turn in turns)),
+        duration(sum(ttfts) / len(ttfts)) if ttfts else "—",
+        duration(sum(turn.latency_ms or 0.0 for turn in turns)),
+        money(sum(costs)) if costs else "price unknown",
+    ]
 
 
 def blank() -> list[str]:

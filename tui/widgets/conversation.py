@@ -83,8 +83,9 @@ class Conversation(VerticalScroll):
         await self.remove_children()
         await self.mount(Static(WELCOME, classes="welcome"))
 
-    async def show_history(self, turns: list[Turn], *, focus_seq: int | None = None,
-                           local_paths: dict[str, str] | None = None) -> None:
+    async def show_history(
+        self, turns: list[Turn], *, focus_seq: int | None = None, local_paths: dict[str, str] | None = None
+    ) -> None:
         """Replace the pane with recorded turns and scroll to the end, or to turn `focus_seq` (highlighted).
         `local_paths` (file id -> path) links cited files to their copies on this machine."""
         await self.remove_children()

@@ -35,11 +35,15 @@ class Spend:
 
     def __add__(self, other: Spend) -> Spend:
         cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
-        return Spend(self.input_tokens + other.input_tokens, self.cached_tokens + other.cached_tokens,
-                     self.output_tokens + other.output_tokens, cost)
+        return Spend(
+            self.input_tokens + other.input_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.output_tokens + other.output_tokens,
+            cost,
+        )
 
     def describe(self) -> str:
-        """"in/cached/out" counts and dollars; the legend is printed once, before both."""
+        """ "in/cached/out" counts and dollars; the legend is printed once, before both."""
         counts = "/".join(tokens(count) for count in (self.input_tokens, self.cached_tokens, self.output_tokens))
         return f"{counts} {money(self.cost_usd)}"
 
@@ -106,8 +110,9 @@ class StatusBar(Vertical):
     def show_provider(self, provider: str) -> None:
         self.provider.update(provider)
 
-    def show_thread(self, *, model: str, mode: str, conversation_id: str | None, turns: list[Turn],
-                    tools: list[str] | None = None) -> None:
+    def show_thread(
+        self, *, model: str, mode: str, conversation_id: str | None, turns: list[Turn], tools: list[str] | None = None
+    ) -> None:
         self.asked_for = model
         self._show_model(turns[-1].model if turns else None)
         self.show_mode(mode, conversation_id)
@@ -138,13 +143,20 @@ class StatusBar(Vertical):
         # The model that answered, alone: the line has 80 columns for provider, model, mode, tools and the
         # conversation. The tooltip says what the thread asked for when that differs.
         label = answered_label(self.asked_for, answered_by)
-        self.model.update(display_name(answered_by) if answered_by and label != display_name(self.asked_for)
-                          else display_name(self.asked_for))
+        self.model.update(
+            display_name(answered_by)
+            if answered_by and label != display_name(self.asked_for)
+            else display_name(self.asked_for)
+        )
         self.model.tooltip = label
 
     def _show_spend(self) -> None:
-        self.spend.update(Content.assemble(
-            ("tokens in/cached/out  ", "dim"), ("last turn ", "dim"), self.last_turn.describe(),
-            ("  thread ", "dim"), self.thread_total.describe(),
-        ))
-
+        self.spend.update(
+            Content.assemble(
+                ("tokens in/cached/out  ", "dim"),
+                ("last turn ", "dim"),
+                self.last_turn.describe(),
+                ("  thread ", "dim"),
+                self.thread_total.describe(),
+            )
+        )

@@ -14,7 +14,7 @@ import asyncio
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,12 +38,12 @@ MAX_INDENT = 4  # forks of forks of forks…: deeper ones are indented no furthe
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def utc(moment: datetime) -> datetime:
     # The index stores UTC; SQLite may hand it back without a zone.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def ago(moment: datetime, now: datetime) -> str:
@@ -67,8 +67,11 @@ def thread_prompt(thread: ThreadInfo, now: datetime, depth: int = 0) -> Content:
     tools = tool_badges(enabled_tools(thread.tools))
     indent = "  " * min(depth, MAX_INDENT)
     return Content.assemble(
-        (f"{indent[2:]}↳ " if depth else "", "$text-secondary"), (thread.title or "(untitled)", "bold"), "\n",
-        indent, (f" {badge} ", "reverse $text-accent"),
+        (f"{indent[2:]}↳ " if depth else "", "$text-secondary"),
+        (thread.title or "(untitled)", "bold"),
+        "\n",
+        indent,
+        (f" {badge} ", "reverse $text-accent"),
         (f" {tools} ", "reverse $text-secondary") if tools else "",
         (f" {turns} · {ago(thread.updated_at, now)}", "dim"),
     )
@@ -109,7 +112,7 @@ def hit_prompt(hit: SearchHit) -> Content:
     snippet = Content()
     position = 0
     for match in re.finditer(r"\[([^\]]*)\]", hit.snippet):
-        snippet += Content(hit.snippet[position:match.start()])
+        snippet += Content(hit.snippet[position : match.start()])
         snippet += Content.styled(match.group(1), "bold $text-warning")
         position = match.end()
     snippet += Content(hit.snippet[position:])
@@ -210,12 +213,13 @@ class ThreadList(Vertical):
         new = [thread for thread in page if thread.id not in known]
         self.threads.extend(new)
         rows = arrange(self.threads)
-        if [thread.id for thread, _ in rows[:len(self.rows)]] == [thread.id for thread in self.rows]:
+        if [thread.id for thread, _ in rows[: len(self.rows)]] == [thread.id for thread in self.rows]:
             now = utc_now()  # the page adds rows at the end only: append them
             shown = len(self.rows)
             self.rows = [thread for thread, _ in rows]
-            self.options.add_options([Option(thread_prompt(thread, now, depth), id=thread.id)
-                                      for thread, depth in rows[shown:]])
+            self.options.add_options(
+                [Option(thread_prompt(thread, now, depth), id=thread.id) for thread, depth in rows[shown:]]
+            )
         else:
             self._show_threads()  # a fork listed earlier has found its parent: lay the list out again
 
@@ -244,8 +248,9 @@ class ThreadList(Vertical):
         self.rows = [thread for thread, _ in rows]
         self.options.clear_options()
         if rows:
-            self.options.add_options([Option(thread_prompt(thread, now, depth), id=thread.id)
-                                      for thread, depth in rows])
+            self.options.add_options(
+                [Option(thread_prompt(thread, now, depth), id=thread.id) for thread, depth in rows]
+            )
         else:
             empty = "No archived threads." if self.archived else "No threads yet."
             self.options.add_option(Option(Content.styled(empty, "dim"), disabled=True))

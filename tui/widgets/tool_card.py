@@ -154,14 +154,17 @@ def file_search_body(item: dict[str, Any]) -> Content:
         for result in results:
             score = result.get("score")
             score_text = f"{score:.2f}" if isinstance(score, (int, float)) else "–"
-            lines.append(Content.assemble((f"  {score_text} ", "$text-accent"),
-                                          (result.get("filename") or result.get("file_id") or "", "bold")))
+            lines.append(
+                Content.assemble(
+                    (f"  {score_text} ", "$text-accent"),
+                    (result.get("filename") or result.get("file_id") or "", "bold"),
+                )
+            )
             text = " ".join((result.get("text") or "").split())
             if text:
                 lines.append(Content.styled(f"    {_cut(text)}", "dim"))
     elif item.get("status") == "completed":
-        lines.append(Content.styled("Results are not in the stream (ask for include=file_search_call.results).",
-                                    "dim"))
+        lines.append(Content.styled("Results are not in the stream (ask for include=file_search_call.results).", "dim"))
     if not lines:
         lines.append(Content.styled("Searching files…", "dim"))
     return Content("\n").join(lines)

@@ -1,10 +1,21 @@
 """Engines decide what the local server's "model" says (see base.py for the interface)."""
 
-from .engine import Annotation, Engine, EngineStep, Finish, GenerationOptions, GenerationRequest, TextDelta, ToolCall, Usage
+from .engine import (
+    Annotation,
+    Engine,
+    EngineStep,
+    Finish,
+    GenerationOptions,
+    GenerationRequest,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from .reference import REFERENCE_MODEL, ReferenceEngine
 from .registry import EngineRegistry, ServedModel, default_registry, registry_for
 
 __all__ = [
+    "REFERENCE_MODEL",
     "Annotation",
     "Engine",
     "EngineRegistry",
@@ -12,7 +23,6 @@ __all__ = [
     "Finish",
     "GenerationOptions",
     "GenerationRequest",
-    "REFERENCE_MODEL",
     "ReferenceEngine",
     "ServedModel",
     "TextDelta",

@@ -42,8 +42,7 @@ class FittedPrompt:
     cut_characters: int  # characters cut from the middle of the latest user turn
 
 
-def chat_messages(instructions: str | None, items: Sequence[Mapping[str, Any]],
-                  default_system: str) -> list[Message]:
+def chat_messages(instructions: str | None, items: Sequence[Mapping[str, Any]], default_system: str) -> list[Message]:
     """System message first (the request's instructions, or the model's own default), then the conversation."""
     messages: list[Message] = [{"role": "system", "content": instructions or default_system}]
     question = ""
@@ -85,8 +84,9 @@ def _add_to_user_turn(messages: list[Message], text: str) -> None:
         messages.append({"role": "user", "content": text})
 
 
-def fit_prompt(messages: list[Message], tokenize: Tokenize, budget: int,
-               history_turns: int | None = None) -> FittedPrompt:
+def fit_prompt(
+    messages: list[Message], tokenize: Tokenize, budget: int, history_turns: int | None = None
+) -> FittedPrompt:
     """`messages` (system first) within `budget` tokens and `history_turns` earlier turns (None: no limit),
     dropping and cutting as the module docstring says."""
     system, rest = messages[0], messages[1:]
@@ -112,7 +112,7 @@ def fit_prompt(messages: list[Message], tokenize: Tokenize, budget: int,
     while len(tokens) > budget and cut < len(original):
         over = len(tokens) - budget
         cut = min(len(original), cut + max(64, over * 4))  # ~4 characters a token, then check again
-        head, tail = original[: (len(original) - cut) // 2], original[(len(original) - cut) // 2 + cut:]
+        head, tail = original[: (len(original) - cut) // 2], original[(len(original) - cut) // 2 + cut :]
         kept[longest] = {**kept[longest], "content": head + CUT_MARKER.format(cut) + tail}
         tokens = tokenize(kept)
     return FittedPrompt(kept, tokens, dropped, cut)
@@ -121,13 +121,18 @@ def fit_prompt(messages: list[Message], tokenize: Tokenize, budget: int,
 def turn_starts(conversation: Sequence[Message]) -> list[int]:
     """Where each turn of `conversation` (the messages after the system one) begins: at 0, then at every user
     message that does not follow another user message. Tool results are part of their user turn."""
-    return [0] + [i for i in range(1, len(conversation))
-                  if conversation[i]["role"] == "user" and conversation[i - 1]["role"] != "user"]
+    return [0] + [
+        i
+        for i in range(1, len(conversation))
+        if conversation[i]["role"] == "user" and conversation[i - 1]["role"] != "user"
+    ]
 
 
 def _with_notice(system: Message, dropped: int) -> Message:
     if not dropped:
         return system
-    notice = (f"(The {dropped} oldest messages of this conversation were left out to fit the context window; "
-              "say so if the user asks about them.)")
+    notice = (
+        f"(The {dropped} oldest messages of this conversation were left out to fit the context window; "
+        "say so if the user asks about them.)"
+    )
     return {"role": "system", "content": f"{system['content']}\n\n{notice}"}

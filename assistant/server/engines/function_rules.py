@@ -38,8 +38,7 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*[a-zA-Z])")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'")
 _PLACE = re.compile(r"\b(?:in|for|at|of|from|to|near|about)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
 GENERIC_WORDS = frozenset(
-    "get set fetch find list lookup look up compute calc calculate make do run call the a an to by for of and or "
-    "with from current info data tool function my your".split()
+    ["get", "set", "fetch", "find", "list", "lookup", "look", "up", "compute", "calc", "calculate", "make", "do", "run", "call", "the", "a", "an", "to", "by", "for", "of", "and", "or", "with", "from", "current", "info", "data", "tool", "function", "my", "your"]
 )
 
 
@@ -47,8 +46,11 @@ def function_tools(request: GenerationRequest) -> list[Mapping[str, Any]]:
     tools = [tool for tool in request.options.tools if tool.get("type") == "function" and tool.get("name")]
     choice = request.options.tool_choice
     if isinstance(choice, Mapping) and choice.get("type") == "allowed_tools":
-        allowed = {tool.get("name") for tool in choice.get("tools") or [] if isinstance(tool, Mapping)
-                   and tool.get("type") == "function"}
+        allowed = {
+            tool.get("name")
+            for tool in choice.get("tools") or []
+            if isinstance(tool, Mapping) and tool.get("type") == "function"
+        }
         tools = [tool for tool in tools if tool.get("name") in allowed]
     return tools
 
@@ -58,7 +60,7 @@ def this_turn(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     for index in range(len(items) - 1, -1, -1):
         item = items[index]
         if item.get("type") == "message" and item.get("role") == "user":
-            return list(items[index + 1:])
+            return list(items[index + 1 :])
     return []
 
 
@@ -121,8 +123,7 @@ def arguments_for(schema: Mapping[str, Any], clause: str) -> dict[str, Any]:
         named = _named_value(name, clause)
         value: Any = None
         if spec.get("enum"):
-            value = next((option for option in spec["enum"] if str(option).lower() in clause.lower()),
-                         spec["enum"][0])
+            value = next((option for option in spec["enum"] if str(option).lower() in clause.lower()), spec["enum"][0])
         elif kind in ("integer", "number"):
             if named is not None and _NUMBER.fullmatch(named):
                 value = _number(named)
@@ -164,8 +165,9 @@ def _concrete(spec: Any, root: Mapping[str, Any]) -> Mapping[str, Any]:
             node = node.get(key, {}) if isinstance(node, Mapping) else {}
         return _concrete(node, root)
     for key in ("anyOf", "oneOf"):
-        options = [option for option in spec.get(key) or [] if isinstance(option, Mapping)
-                   and option.get("type") != "null"]
+        options = [
+            option for option in spec.get(key) or [] if isinstance(option, Mapping) and option.get("type") != "null"
+        ]
         if options:
             return _concrete(options[0], root)
     if isinstance(spec.get("type"), list):
@@ -175,8 +177,9 @@ def _concrete(spec: Any, root: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _named_value(name: str, clause: str) -> str | None:
     label = re.escape(name).replace("_", "[_ ]")
-    match = re.search(rf"\b{label}\s*(?:=|:|\bis\b)\s*(\"[^\"]*\"|'[^']*'|[^\s,;.?!]+(?:\.\d+)?)", clause,
-                      re.IGNORECASE)
+    match = re.search(
+        rf"\b{label}\s*(?:=|:|\bis\b)\s*(\"[^\"]*\"|'[^']*'|[^\s,;.?!]+(?:\.\d+)?)", clause, re.IGNORECASE
+    )
     if match is None:
         return None
     return match.group(1).strip("\"'")

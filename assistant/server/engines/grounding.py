@@ -39,9 +39,12 @@ QUOTE_OPENERS = (
 )
 _QUOTE_LINE = re.compile(r"(?:^|\n\n)(?:" + "|".join(re.escape(opener) for opener in QUOTE_OPENERS) + ")")
 # An imitation: the opener's words anywhere in a sentence ("The Python code printed: 456").
-_IMITATION = re.compile(r"\b(?:code|program|script)\b[^.!?\n]{0,40}\b(?:printed|output(?:s|ted)?|returned)\s*:|"
-                        r"from the attached files\s*:|what the (?:web )?search[^.!?\n]{0,60}found\s*:|"
-                        r"what the functions returned\s*:", re.IGNORECASE)
+_IMITATION = re.compile(
+    r"\b(?:code|program|script)\b[^.!?\n]{0,40}\b(?:printed|output(?:s|ted)?|returned)\s*:|"
+    r"from the attached files\s*:|what the (?:web )?search[^.!?\n]{0,60}found\s*:|"
+    r"what the functions returned\s*:",
+    re.IGNORECASE,
+)
 # A sentence ends at . ! ? followed by a space or the end, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[ \t]+|\n+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,/:]\d+)*(?![\w])")
@@ -49,8 +52,11 @@ _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*])\s+")
 _QUOTED = re.compile(r"\"([^\"\n]{3,})\"|“([^”\n]{3,})”|`([^`\n]{2,})`")
 _SPACE = re.compile(r"\s+")
 # A sentence about what a tool did or returned.
-_ABOUT_TOOLS = re.compile(r"\b(code|print|prints|printed|output|outputs|result|results|returned|returns|ran|file|"
-                          r"files|document|search|searched|found|page|pages|function)\b", re.IGNORECASE)
+_ABOUT_TOOLS = re.compile(
+    r"\b(code|print|prints|printed|output|outputs|result|results|returned|returns|ran|file|"
+    r"files|document|search|searched|found|page|pages|function)\b",
+    re.IGNORECASE,
+)
 
 
 def without_quotes(answer: str) -> str:
@@ -110,7 +116,7 @@ class GroundedProse:
         shown = []
         while (end := _SENTENCE_END.search(self.pending)) is not None:
             sentence, separator = self.pending[: end.start()], end.group()
-            self.pending = self.pending[end.end():]
+            self.pending = self.pending[end.end() :]
             shown.append(self._checked(sentence, separator))
         return "".join(shown)
 
@@ -129,13 +135,13 @@ class GroundedProse:
         if code and not self.about_tools_only:
             self.dropped.append(sentence)
             return ""
-        checked = not code and (not self.about_tools_only or _ABOUT_TOOLS.search(sentence)
-                                or _IMITATION.search(sentence))
+        checked = not code and (
+            not self.about_tools_only or _ABOUT_TOOLS.search(sentence) or _IMITATION.search(sentence)
+        )
         if checked and not supported(sentence, self.evidence):
             self.dropped.append(sentence)
             return ""
-        shown = (self.separator if self.kept else sentence[: len(sentence) - len(sentence.lstrip())]) + \
-            sentence.strip()
+        shown = (self.separator if self.kept else sentence[: len(sentence) - len(sentence.lstrip())]) + sentence.strip()
         self.kept.append(sentence)
         self.separator = separator
         return shown

@@ -22,28 +22,40 @@ from typing import Any
 from .engine import GenerationRequest, ToolCall
 
 FUNCTION_NAMES = ("web_search", "file_search", "code_interpreter")
-_ITEM_TYPES = {"web_search": "web_search_call", "file_search": "file_search_call",
-               "code_interpreter": "code_interpreter_call"}
+_ITEM_TYPES = {
+    "web_search": "web_search_call",
+    "file_search": "file_search_call",
+    "code_interpreter": "code_interpreter_call",
+}
 
 
 def _emulated(request: GenerationRequest) -> set[str]:
-    return {tool.get("name") for tool in request.options.tools
-            if tool.get("type") == "function" and tool.get("name") in FUNCTION_NAMES}  # type: ignore[misc]
+    return {
+        tool.get("name")
+        for tool in request.options.tools
+        if tool.get("type") == "function" and tool.get("name") in FUNCTION_NAMES
+    }  # type: ignore[misc]
 
 
 def hosted_view(request: GenerationRequest) -> GenerationRequest:
     emulated = _emulated(request)
-    if not emulated and not any(item.get("type") == "function_call" and item.get("name") in FUNCTION_NAMES
-                                for item in request.input_items):
+    if not emulated and not any(
+        item.get("type") == "function_call" and item.get("name") in FUNCTION_NAMES for item in request.input_items
+    ):
         return request
-    tools = [tool for tool in request.options.tools if not (tool.get("type") == "function"
-                                                            and tool.get("name") in emulated)]
+    tools = [
+        tool for tool in request.options.tools if not (tool.get("type") == "function" and tool.get("name") in emulated)
+    ]
     for name in sorted(emulated):
         # The client searches its own copies of the files: any store id makes file search count as offered.
-        tools.append({"type": "file_search", "vector_store_ids": ["client"]} if name == "file_search"
-                     else {"type": name})
-    names = {item.get("call_id"): item.get("name") for item in request.input_items
-             if item.get("type") == "function_call" and item.get("name") in FUNCTION_NAMES}
+        tools.append(
+            {"type": "file_search", "vector_store_ids": ["client"]} if name == "file_search" else {"type": name}
+        )
+    names = {
+        item.get("call_id"): item.get("name")
+        for item in request.input_items
+        if item.get("type") == "function_call" and item.get("name") in FUNCTION_NAMES
+    }
     items: list[Mapping[str, Any]] = []
     for item in request.input_items:
         if item.get("type") == "function_call" and item.get("call_id") in names:
@@ -69,13 +81,22 @@ def _hosted_item(name: str, output: Any) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     item: dict[str, Any] = {"type": _ITEM_TYPES[name], "status": "failed" if data.get("error") else "completed"}
     if name == "web_search":
-        item.update(action={"type": "search", "query": data.get("query") or ""}, results=data.get("results") or [],
-                    error=data.get("error"))
+        item.update(
+            action={"type": "search", "query": data.get("query") or ""},
+            results=data.get("results") or [],
+            error=data.get("error"),
+        )
     elif name == "file_search":
-        item["results"] = [result for result in data.get("results") or []
-                           if isinstance(result, dict) and {"file_id", "filename", "text"} <= result.keys()]
+        item["results"] = [
+            result
+            for result in data.get("results") or []
+            if isinstance(result, dict) and {"file_id", "filename", "text"} <= result.keys()
+        ]
     else:
-        item.update(outputs=[{"type": "logs", "logs": data.get("logs") or ""}], error=data.get("error"),
-                    files=data.get("files") or [], container_id=None)
+        item.update(
+            outputs=[{"type": "logs", "logs": data.get("logs") or ""}],
+            error=data.get("error"),
+            files=data.get("files") or [],
+            container_id=None,
+        )
     return item
-

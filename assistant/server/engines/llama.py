@@ -31,8 +31,8 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from .engine import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
 from .chat_prompt import FittedPrompt, Message, chat_messages, fit_prompt
+from .engine import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
 from .function_rules import answer_from_functions
 from .grounding import GroundedProse
 from .repeats import NoVerbatimRepeat
@@ -77,9 +77,15 @@ REPEAT_PENALTY = 1.1
 
 
 class LlamaEngine:
-    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int | None = None,
-                 prompt_budget: int = PROMPT_BUDGET, history_turns: int | None = HISTORY_TURNS,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_ctx: int | None = None,
+        prompt_budget: int = PROMPT_BUDGET,
+        history_turns: int | None = HISTORY_TURNS,
+        seed: int | None = None,
+    ) -> None:
         """`prompt_budget` (tokens) and `history_turns` (earlier turns kept) bound the prompt (`fit_prompt`);
         `seed` fixes the sampling's random numbers (None: random), for measurements that can be repeated."""
         path = model_path or smollm2_weights()
@@ -94,8 +100,11 @@ class LlamaEngine:
         template = self.model.metadata.get("tokenizer.chat_template")
         if not template:
             raise RuntimeError(f"{path} has no chat template")
-        self._format = Jinja2ChatFormatter(template, eos_token=self._token_text(self.model.token_eos()),
-                                           bos_token=self._token_text(self.model.token_bos()))
+        self._format = Jinja2ChatFormatter(
+            template,
+            eos_token=self._token_text(self.model.token_eos()),
+            bos_token=self._token_text(self.model.token_bos()),
+        )
         self._lock = threading.Lock()  # one request at a time on the one context
         # The decoding thread gives up the GIL at every llama.cpp call and must get it back between tokens; with
         # Python's default 5 ms switch interval it can wait that long behind the HTTP and SDK threads of the same
@@ -111,8 +120,10 @@ class LlamaEngine:
         if call is not None:
             # The rules chose; the model was not run. Input is counted as sent, none of it evaluated.
             yield call
-            yield Finish(Usage(input_tokens=len(prompt.tokens), output_tokens=self.count_tokens(call.arguments)),
-                         reason="tool_calls")
+            yield Finish(
+                Usage(input_tokens=len(prompt.tokens), output_tokens=self.count_tokens(call.arguments)),
+                reason="tool_calls",
+            )
             return
 
         # After a tool ran, the model writes a short answer and the quoted results follow it: room is kept for them
@@ -124,14 +135,20 @@ class LlamaEngine:
         prose_limit = max(0, min(TOOL_ANSWER_TOKENS, limit - quotes_cost)) if grounded else limit
         # The tool results are in the latest user turn of the prompt: what the model's sentences must agree with.
         prose = GroundedProse(prompt.messages[-1]["content"]) if grounded else None
-        if prose is None and any(item.get("type") in (*TOOL_RESULT_TYPES, "function_call_output")
-                                 for item in request.input_items):
+        if prose is None and any(
+            item.get("type") in (*TOOL_RESULT_TYPES, "function_call_output") for item in request.input_items
+        ):
             # A later turn: what it says of the earlier tools' results must agree with them.
             conversation = "\n\n".join(message["content"] for message in prompt.messages)
             prose = GroundedProse(conversation, about_tools_only=True)
-        repeats = NoVerbatimRepeat([self.model.tokenize(message["content"].encode(), add_bos=False)
-                                    for message in prompt.messages if message["role"] == "assistant"],
-                                   len(prompt.tokens))
+        repeats = NoVerbatimRepeat(
+            [
+                self.model.tokenize(message["content"].encode(), add_bos=False)
+                for message in prompt.messages
+                if message["role"] == "assistant"
+            ],
+            len(prompt.tokens),
+        )
 
         produced = cached = 0
         reason = "stop"
@@ -145,9 +162,11 @@ class LlamaEngine:
                 temperature = request.options.temperature
                 top_p = request.options.top_p
                 for token in self._decode_ahead(
-                    prompt.tokens[cached:], stop_after,
+                    prompt.tokens[cached:],
+                    stop_after,
                     temp=DEFAULT_TEMPERATURE if temperature is None else temperature,
-                    top_p=DEFAULT_TOP_P if top_p is None else top_p, repeats=repeats,
+                    top_p=DEFAULT_TOP_P if top_p is None else top_p,
+                    repeats=repeats,
                 ):
                     if self._is_end(token):
                         break
@@ -187,11 +206,13 @@ class LlamaEngine:
                 yield TextDelta(segment.text)
                 if segment.annotation is not None:
                     yield Annotation(segment.annotation)
-        yield Finish(Usage(input_tokens=len(prompt.tokens), output_tokens=produced, cached_tokens=cached),
-                     reason=reason)  # type: ignore[arg-type]
+        yield Finish(
+            Usage(input_tokens=len(prompt.tokens), output_tokens=produced, cached_tokens=cached), reason=reason
+        )  # type: ignore[arg-type]
 
-    def _decode_ahead(self, tokens: Sequence[int], stop_after: int, *, temp: float, top_p: float,
-                      repeats: NoVerbatimRepeat) -> Iterator[int]:
+    def _decode_ahead(
+        self, tokens: Sequence[int], stop_after: int, *, temp: float, top_p: float, repeats: NoVerbatimRepeat
+    ) -> Iterator[int]:
         """The generated tokens (evaluating `tokens` first, after the reused prefix), decoded on a thread of their
         own. llama.cpp releases the GIL while it computes, so the next token is computed while this one is sent to
         the client: decoding one token per pull, in step with the HTTP stream, ran at ~0.9x raw llama.cpp speed.
@@ -203,8 +224,14 @@ class LlamaEngine:
             try:
                 produced = 0
                 processors = llama_cpp.LogitsProcessorList([repeats]) if repeats else None
-                for token in self.model.generate(tokens, reset=False, temp=temp, top_p=top_p,
-                                                 repeat_penalty=REPEAT_PENALTY, logits_processor=processors):
+                for token in self.model.generate(
+                    tokens,
+                    reset=False,
+                    temp=temp,
+                    top_p=top_p,
+                    repeat_penalty=REPEAT_PENALTY,
+                    logits_processor=processors,
+                ):
                     if stop.is_set():
                         break
                     ready.put(token)
@@ -234,9 +261,14 @@ class LlamaEngine:
         messages = chat_messages(request.instructions, request.input_items, DEFAULT_SYSTEM)
         fitted = fit_prompt(messages, self.template_tokens, budget, self.history_turns)
         if fitted.dropped_messages or fitted.cut_characters:
-            logger.info("prompt within %d tokens and %s earlier turns: left out the %d oldest messages and %d "
-                        "characters of the latest", budget, self.history_turns, fitted.dropped_messages,
-                        fitted.cut_characters)
+            logger.info(
+                "prompt within %d tokens and %s earlier turns: left out the %d oldest messages and %d "
+                "characters of the latest",
+                budget,
+                self.history_turns,
+                fitted.dropped_messages,
+                fitted.cut_characters,
+            )
         return fitted
 
     def template_tokens(self, messages: list[Message]) -> list[int]:

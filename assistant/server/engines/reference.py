@@ -30,8 +30,8 @@ from .engine import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, 
 from .function_rules import answer_from_functions, function_calls
 from .hosted_functions import as_function_call, hosted_view
 from .prompt_cache import PromptCache
-from .tool_rules import Segment, answer_from_tools, latest_tool_results, route
 from .tokenizer import count_tokens, tokenize
+from .tool_rules import Segment, answer_from_tools, latest_tool_results, route
 
 __all__ = ["REFERENCE_MODEL", "ReferenceEngine"]
 
@@ -62,9 +62,14 @@ class ReferenceEngine:
         calls = [call] if call is not None else function_calls(tools_view)
         if calls:
             yield from calls
-            yield Finish(Usage(input_tokens=len(prompt_tokens),
-                               output_tokens=sum(count_tokens(each.arguments) for each in calls),
-                               cached_tokens=cached), reason="tool_calls")
+            yield Finish(
+                Usage(
+                    input_tokens=len(prompt_tokens),
+                    output_tokens=sum(count_tokens(each.arguments) for each in calls),
+                    cached_tokens=cached,
+                ),
+                reason="tool_calls",
+            )
             return
         if latest_tool_results(tools_view.input_items):
             segments = answer_from_tools(tools_view.input_items)

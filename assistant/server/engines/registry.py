@@ -42,8 +42,9 @@ class EngineRegistry:
     def __init__(self) -> None:
         self._models: dict[str, ServedModel] = {}
 
-    def register(self, engine: Engine, model_ids: Iterable[str], owned_by: str = "system",
-                 answered_by: str | None = None) -> None:
+    def register(
+        self, engine: Engine, model_ids: Iterable[str], owned_by: str = "system", answered_by: str | None = None
+    ) -> None:
         """`engine` answers for `model_ids`; its responses name `answered_by` as their model (by default, each
         id names itself)."""
         for model_id in model_ids:
@@ -87,8 +88,10 @@ def registry_for(choice: str) -> EngineRegistry:
     if choice == "auto":
         choice = os.environ.get(ENGINE_ENVIRONMENT_VARIABLE) or "auto"
     if choice not in ENGINE_CHOICES:
-        raise ValueError(f"Unknown local engine {choice!r} (from {ENGINE_ENVIRONMENT_VARIABLE}?): expected one of "
-                         f"{', '.join(ENGINE_CHOICES)}.")
+        raise ValueError(
+            f"Unknown local engine {choice!r} (from {ENGINE_ENVIRONMENT_VARIABLE}?): expected one of "
+            f"{', '.join(ENGINE_CHOICES)}."
+        )
     if choice == "reference":
         return default_registry()
     if choice == "llama":

@@ -28,16 +28,16 @@ class NoVerbatimRepeat:
         self.next_tokens: dict[tuple[int, ...], set[int]] = {}
         for tokens in earlier_answers:
             for start in range(len(tokens) - run + 1):
-                key = tuple(tokens[start:start + run - 1])
+                key = tuple(tokens[start : start + run - 1])
                 self.next_tokens.setdefault(key, set()).add(tokens[start + run - 1])
 
     def __bool__(self) -> bool:
         return bool(self.next_tokens)
 
     def __call__(self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
-        generated = input_ids[self.prompt_length:]
+        generated = input_ids[self.prompt_length :]
         if len(generated) >= self.run - 1:
-            banned = self.next_tokens.get(tuple(generated[len(generated) - self.run + 1:].tolist()))
+            banned = self.next_tokens.get(tuple(generated[len(generated) - self.run + 1 :].tolist()))
             if banned:
                 scores[list(banned)] = -np.inf
         return scores

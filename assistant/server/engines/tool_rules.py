@@ -42,14 +42,21 @@ _ARITHMETIC = re.compile(r"(?<![\w.])(\(?\s*-?\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/%^
 _PLOT = re.compile(r"\b(plot|chart|graph|png|draw|figure)\b", re.IGNORECASE)
 _PLOT_FUNCTION = re.compile(r"y\s*=\s*([-+*/^ x\d.()]+?)(?=\s*(?:for|from|over|between|,|$|\.\s))", re.IGNORECASE)
 _WEB = re.compile(r"\b(search|latest|look up|lookup|news|on the web|online)\b|https?://", re.IGNORECASE)
-_QUESTION = re.compile(r"\?|^\s*(who|what|when|where|why|how|which|is|are|does|do|can|tell me|explain|summari[sz]e|"
-                       r"describe|find|list|according)\b", re.IGNORECASE)
+_QUESTION = re.compile(
+    r"\?|^\s*(who|what|when|where|why|how|which|is|are|does|do|can|tell me|explain|summari[sz]e|"
+    r"describe|find|list|according)\b",
+    re.IGNORECASE,
+)
 # A greeting or thanks on its own (no question in it): nothing to search for.
-_SMALL_TALK = re.compile(r"^\W*(hi|hello|hey|hiya|thanks|thank you|thx|cheers|ok|okay|bye|goodbye|good (morning|"
-                         r"afternoon|evening|night))\b[^?]*$", re.IGNORECASE)
+_SMALL_TALK = re.compile(
+    r"^\W*(hi|hello|hey|hiya|thanks|thank you|thx|cheers|ok|okay|bye|goodbye|good (morning|"
+    r"afternoon|evening|night))\b[^?]*$",
+    re.IGNORECASE,
+)
 _WORDS = re.compile(r"\w+")
-_STOPWORDS = frozenset("the a an of to in on for and or is are was were be what who which how why when where does "
-                       "do did with about from by at as it its this that these those me my tell please".split())
+_STOPWORDS = frozenset(
+    ["the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "were", "be", "what", "who", "which", "how", "why", "when", "where", "does", "do", "did", "with", "about", "from", "by", "at", "as", "it", "its", "this", "that", "these", "those", "me", "my", "tell", "please"]
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,7 @@ def _python_expression(expression: str) -> str:
 def plot_code(expression: str) -> str:
     """Code that plots y = expression over -5..5 into plot.png: with matplotlib when the sandbox has it, else
     with a tiny PNG writer, so a plot request works on a bare Python too."""
-    return f'''xs = [-5 + i * 10 / 199 for i in range(200)]
+    return f"""xs = [-5 + i * 10 / 199 for i in range(200)]
 ys = [{expression} for x in xs]
 try:
     import matplotlib.pyplot as plt
@@ -177,7 +184,7 @@ except ImportError:
         file.write(b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
                    + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 print("Saved plot.png: y = {expression} for x from -5 to 5")
-'''
+"""
 
 
 # -- answering from tool results ----------------------------------------------------------------------------------
@@ -226,7 +233,7 @@ def cite(segments: list[Segment], start: int = 0) -> list[Segment]:
                 annotation["index"] = offset + len(segment.text)
             else:
                 link = re.search(r"\[[^\]]*\]\([^)]*\)", segment.text)
-                start, end = (link.span() if link else (0, len(segment.text)))
+                start, end = link.span() if link else (0, len(segment.text))
                 annotation["start_index"], annotation["end_index"] = offset + start, offset + end
         cited.append(Segment(segment.text, annotation))
         offset += len(segment.text)
@@ -236,12 +243,16 @@ def cite(segments: list[Segment], start: int = 0) -> list[Segment]:
 # Tool results reach the rules from clients too (replayed items, outputs of hosted tools offered as functions):
 # entries of the wrong shape are skipped, so a bad one costs a quote, never the response.
 
+
 def _objects(value: Any, *strings: str) -> list[Mapping[str, Any]]:
     """The objects in `value` (a list) whose fields `strings` are all strings."""
     if not isinstance(value, list):
         return []
-    return [entry for entry in value
-            if isinstance(entry, Mapping) and all(isinstance(entry.get(key), str) for key in strings)]
+    return [
+        entry
+        for entry in value
+        if isinstance(entry, Mapping) and all(isinstance(entry.get(key), str) for key in strings)
+    ]
 
 
 def _string(value: Any, default: str = "") -> str:
@@ -261,8 +272,9 @@ def _file_search_answer(result: Mapping[str, Any], question: str) -> list[Segmen
         quote = _best_sentence(hit["text"], question)
         filename = _string(hit.get("filename"), hit["file_id"])
         # The citation goes right after the quote, as recorded answers place it (before the closing words).
-        segments.append(Segment(f'\n- "{quote}"',
-                                {"type": "file_citation", "file_id": hit["file_id"], "filename": filename}))
+        segments.append(
+            Segment(f'\n- "{quote}"', {"type": "file_citation", "file_id": hit["file_id"], "filename": filename})
+        )
         segments.append(Segment(f" ({filename})"))
     return segments
 
@@ -279,14 +291,19 @@ def _web_search_answer(result: Mapping[str, Any]) -> list[Segment]:
     for page in pages:
         title = _string(page.get("title"), page["url"])
         link_text = title.replace("[", "(").replace("]", ")")
-        segments.append(Segment(f"\n- {_string(page.get('snippet'))} ([{link_text}]({page['url']}))",
-                                {"type": "url_citation", "url": page["url"], "title": title}))
+        segments.append(
+            Segment(
+                f"\n- {_string(page.get('snippet'))} ([{link_text}]({page['url']}))",
+                {"type": "url_citation", "url": page["url"], "title": title},
+            )
+        )
     return segments
 
 
 def _code_answer(result: Mapping[str, Any]) -> list[Segment]:
-    logs = "\n".join(output["logs"] for output in _objects(result.get("outputs"), "logs")
-                     if output.get("type") == "logs")
+    logs = "\n".join(
+        output["logs"] for output in _objects(result.get("outputs"), "logs") if output.get("type") == "logs"
+    )
     error = result.get("error")
     if error:
         logs = logs.replace(f"[error] {error}", "").strip()
@@ -300,12 +317,17 @@ def _code_answer(result: Mapping[str, Any]) -> list[Segment]:
     else:
         segments.append(Segment("The code ran without printing anything."))
     for file in _objects(result.get("files"), "file_id", "filename", "path"):
-        segments.append(Segment(f"\nFile: [{file['filename']}](sandbox:{file['path']})", {
-            "type": "container_file_citation",
-            "container_id": result.get("container_id"),
-            "file_id": file["file_id"],
-            "filename": file["filename"],
-        }))
+        segments.append(
+            Segment(
+                f"\nFile: [{file['filename']}](sandbox:{file['path']})",
+                {
+                    "type": "container_file_citation",
+                    "container_id": result.get("container_id"),
+                    "file_id": file["file_id"],
+                    "filename": file["filename"],
+                },
+            )
+        )
     return segments
 
 
@@ -328,7 +350,7 @@ def _best_sentence(text: str, question: str) -> str:
 
 
 def _stem(word: str) -> str:
-    """"launches", "launched", "launching" -> "launch": enough for a question's words to meet the text's."""
+    """ "launches", "launched", "launching" -> "launch": enough for a question's words to meet the text's."""
     for suffix in ("ing", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)]
