@@ -39,8 +39,8 @@ from .front_door import MAX_JSON_BODY_BYTES, FrontDoor
 from .hosted_tools import HostedTools, hosted_tool_kinds
 from .ids import new_id, new_request_id
 from .items import normalize_input
-from .request_parsing import int_query, json_object
-from .runner import ResponseRunner, check_metadata
+from .request_parsing import check_metadata, int_query, json_object
+from .runner import ResponseRunner
 from .sse import SSE_MEDIA_TYPE, Event, encode_event, without_obfuscation
 from .state import ServerStore, paginate
 from .tool_state import ToolStore
