@@ -165,7 +165,8 @@ def _entries(events: list[Event], response: dict[str, Any], seed: str | None) ->
 
 def _unpack(packed: dict[str, Any], response: dict[str, Any]) -> list[Event]:
     if "events" in packed:
-        return packed["events"]
+        stored: list[Event] = packed["events"]
+        return stored
     seed = packed["seed"]
     output = _output(response)
     cursors: dict[tuple[Any, ...], int] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -221,7 +221,8 @@ def search_filters(value: Any, param: str = "filters") -> dict[str, Any] | None:
     if value is None:
         return None
     _check_filter(value, param)
-    return value
+    checked: dict[str, Any] = value
+    return checked
 
 
 def _check_filter(value: Any, param: str) -> None:
@@ -253,18 +254,19 @@ def cursor_page(
 ) -> dict[str, Any]:
     """A cursor page over `items` (oldest first): `after`/`before` ids, `limit`, `order` (default desc)."""
     limit = int_query(request, "limit", minimum=1, maximum=max_limit) or default_limit
-    order = request.query_params.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise error_responses.invalid_value("order", order, ["asc", "desc"])
+    asked = request.query_params.get("order", "desc")
+    if asked not in ("asc", "desc"):
+        raise error_responses.invalid_value("order", asked, ["asc", "desc"])
+    order: Literal["asc", "desc"] = "asc" if asked == "asc" else "desc"
     ordered = list(items)
     before = request.query_params.get("before")
     if before is not None:
         # `before` keeps the items listed ahead of it in this order: reverse, page after it, reverse back.
-        flipped = "asc" if order == "desc" else "desc"
+        flipped: Literal["asc", "desc"] = "asc" if order == "desc" else "desc"
         page = paginate(ordered, after=before, limit=limit, order=flipped)
         data, has_more = list(reversed(page.data)), page.has_more
     else:
-        page = paginate(ordered, after=request.query_params.get("after"), limit=limit, order=order)  # type: ignore[arg-type]
+        page = paginate(ordered, after=request.query_params.get("after"), limit=limit, order=order)
         data, has_more = page.data, page.has_more
     return {
         "object": "list",

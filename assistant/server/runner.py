@@ -337,13 +337,13 @@ class ResponseRunner:
             ),
         )
 
-    def _fail(self, prepared: PreparedResponse, body: dict, seq: EventSequencer, message: str) -> Event:
+    def _fail(self, prepared: PreparedResponse, body: dict[str, Any], seq: EventSequencer, message: str) -> Event:
         body["status"] = "failed"
         body["error"] = {"code": "server_error", "message": message}
         body["usage"] = usage_object(Usage(0, 0))
         return seq.event("response.failed", response=body)
 
-    def _persist(self, prepared: PreparedResponse, body: dict, log: list[Event]) -> None:
+    def _persist(self, prepared: PreparedResponse, body: dict[str, Any], log: list[Event]) -> None:
         if prepared.persisted:
             self.store.save_response(
                 ResponseRecord(
@@ -435,7 +435,8 @@ def _conversation_id(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"]
+        conversation_id: str = value["id"]
+        return conversation_id
     raise error_responses.invalid_type("conversation", "one of a string or an object with an id", value)
 
 
@@ -507,7 +508,22 @@ _TOOL_CHOICE_FIELDS = {
     "custom": ("name",),
     "mcp": ("server_label",),
     "allowed_tools": ("mode", "tools"),
-    **dict.fromkeys(("file_search", "web_search_preview", "web_search_preview_2025_03_11", "computer", "computer_use_preview", "computer_use", "image_generation", "code_interpreter", "programmatic_tool_calling", "apply_patch", "shell"), ()),
+    **dict.fromkeys(
+        (
+            "file_search",
+            "web_search_preview",
+            "web_search_preview_2025_03_11",
+            "computer",
+            "computer_use_preview",
+            "computer_use",
+            "image_generation",
+            "code_interpreter",
+            "programmatic_tool_calling",
+            "apply_patch",
+            "shell",
+        ),
+        (),
+    ),
 }
 
 

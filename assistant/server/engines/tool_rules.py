@@ -38,7 +38,9 @@ _ORDER = ("file_search", "code_interpreter", "web_search")
 
 _FENCED_PYTHON = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _INLINE_CODE = re.compile(r"`([^`\n]*\w\([^`\n]*\))`")
-_ARITHMETIC = re.compile(r"(?<![\w.])(\(?\s*-?\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/%^×])\s*\(?\s*-?\d+(?:\.\d+)?\s*\)?)+)")
+_ARITHMETIC = re.compile(
+    r"(?<![\w.])(\(?\s*-?\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/%^\N{MULTIPLICATION SIGN}])\s*\(?\s*-?\d+(?:\.\d+)?\s*\)?)+)"
+)
 _PLOT = re.compile(r"\b(plot|chart|graph|png|draw|figure)\b", re.IGNORECASE)
 _PLOT_FUNCTION = re.compile(r"y\s*=\s*([-+*/^ x\d.()]+?)(?=\s*(?:for|from|over|between|,|$|\.\s))", re.IGNORECASE)
 _WEB = re.compile(r"\b(search|latest|look up|lookup|news|on the web|online)\b|https?://", re.IGNORECASE)
@@ -55,7 +57,49 @@ _SMALL_TALK = re.compile(
 )
 _WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset(
-    ["the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "were", "be", "what", "who", "which", "how", "why", "when", "where", "does", "do", "did", "with", "about", "from", "by", "at", "as", "it", "its", "this", "that", "these", "those", "me", "my", "tell", "please"]
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "what",
+        "who",
+        "which",
+        "how",
+        "why",
+        "when",
+        "where",
+        "does",
+        "do",
+        "did",
+        "with",
+        "about",
+        "from",
+        "by",
+        "at",
+        "as",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "me",
+        "my",
+        "tell",
+        "please",
+    ]
 )
 
 
@@ -129,6 +173,7 @@ def _kind(tool: Mapping[str, Any]) -> str | None:
 
 
 def _call(kind: str, text: str, code: str | None) -> ToolCall:
+    arguments: dict[str, str | list[str] | None]
     if kind == "code_interpreter":
         arguments = {"code": code}
     elif kind == "file_search":
@@ -152,7 +197,7 @@ def _code_for(text: str) -> str | None:
 
 
 def _python_expression(expression: str) -> str:
-    return expression.replace("^", "**").replace("×", "*").strip()
+    return expression.replace("^", "**").replace("\N{MULTIPLICATION SIGN}", "*").strip()
 
 
 def plot_code(expression: str) -> str:
@@ -364,5 +409,5 @@ def _tail(logs: str, limit: int = 2000) -> str:
 def latest_user_text(items: Sequence[Mapping[str, Any]]) -> str:
     for item in reversed(items):
         if item.get("type") == "message" and item.get("role") == "user":
-            return item_text(item)  # type: ignore[arg-type]
+            return item_text(item)
     return ""
