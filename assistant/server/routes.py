@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from starlette.applications import Starlette
@@ -459,10 +459,11 @@ def _items_param(value: Any, *, required: bool) -> list[Item]:
 def _page(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
     """A cursor page: `after`, `limit` (1-100, default 20), `order` (default desc, as the API does)."""
     limit = int_query(request, "limit", minimum=1, maximum=100)
-    order = request.query_params.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise error_responses.invalid_value("order", order, ["asc", "desc"])
-    page = paginate(items, after=request.query_params.get("after"), limit=limit or 20, order=order)  # type: ignore[arg-type]
+    asked = request.query_params.get("order", "desc")
+    if asked not in ("asc", "desc"):
+        raise error_responses.invalid_value("order", asked, ["asc", "desc"])
+    order: Literal["asc", "desc"] = "asc" if asked == "asc" else "desc"
+    page = paginate(items, after=request.query_params.get("after"), limit=limit or 20, order=order)
     return {
         "object": "list",
         "data": page.data,

@@ -82,12 +82,6 @@ class SandboxLimits:
     processes: int = 32  # processes the code may run at once (its own included)
     session_cpu_seconds: int = 3600  # CPU time of one process over all its calls
 
-    @classmethod
-    def for_memory_limit(cls, memory_limit: str | None, **overrides: float) -> SandboxLimits:
-        """Limits for the API's `memory_limit` ("1g", "4g", ...)."""
-        memory = MEMORY_LIMITS.get(memory_limit or "1g", MEMORY_LIMITS["1g"])
-        return cls(memory_bytes=memory, **overrides)  # type: ignore[arg-type]
-
 
 @dataclass(frozen=True)
 class ProducedFile:

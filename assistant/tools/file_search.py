@@ -82,6 +82,8 @@ def matches_filter(attributes: Attributes, condition: Mapping[str, Any]) -> bool
     if not isinstance(key, str) or key not in attributes:
         return kind in ("ne", "nin")
     actual = attributes[key]
+    # Ordering compares whatever JSON the filter holds: a pair Python cannot order (a string and a number, or a
+    # missing value) raises the TypeError below, hence the type: ignore[operator] on each.
     try:
         if kind == "eq":
             return actual == expected

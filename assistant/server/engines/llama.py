@@ -273,6 +273,7 @@ class LlamaEngine:
 
     def template_tokens(self, messages: list[Message]) -> list[int]:
         """The chat template applied to `messages` (with the assistant's opening), tokenized."""
+        # llama_cpp types messages as its own TypedDicts per role; ours are the same {"role", "content"} dicts.
         text = self._format(messages=messages).prompt  # type: ignore[arg-type]
         return self.model.tokenize(text.encode(), add_bos=False, special=True)
 

@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from ..items import item_text
 from .engine import GenerationRequest, ToolCall
@@ -34,7 +34,8 @@ from .function_rules import function_tools, matches
 
 WEB_SEARCH_TYPES = ("web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11")
 TOOL_RESULT_TYPES = ("file_search_call", "web_search_call", "code_interpreter_call")
-_ORDER = ("file_search", "code_interpreter", "web_search")
+HostedKind: TypeAlias = Literal["file_search", "code_interpreter", "web_search"]
+_ORDER: tuple[HostedKind, ...] = ("file_search", "code_interpreter", "web_search")
 
 _FENCED_PYTHON = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _INLINE_CODE = re.compile(r"`([^`\n]*\w\([^`\n]*\))`")
@@ -154,8 +155,8 @@ def _asks_the_web(text: str, offered: Sequence[str], request: GenerationRequest)
     return only_web_search or bool(_QUESTION.search(text))
 
 
-def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[str]:
-    kinds = set()
+def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[HostedKind]:
+    kinds: set[HostedKind] = set()
     for tool in tools:
         kind = _kind(tool)
         if kind == "file_search" and not tool.get("vector_store_ids"):
@@ -165,14 +166,18 @@ def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[str]:
     return [kind for kind in _ORDER if kind in kinds]
 
 
-def _kind(tool: Mapping[str, Any]) -> str | None:
+def _kind(tool: Mapping[str, Any]) -> HostedKind | None:
     kind = tool.get("type")
     if kind in WEB_SEARCH_TYPES:
         return "web_search"
-    return kind if kind in ("file_search", "code_interpreter") else None
+    if kind == "file_search":
+        return "file_search"
+    if kind == "code_interpreter":
+        return "code_interpreter"
+    return None
 
 
-def _call(kind: str, text: str, code: str | None) -> ToolCall:
+def _call(kind: HostedKind, text: str, code: str | None) -> ToolCall:
     arguments: dict[str, str | list[str] | None]
     if kind == "code_interpreter":
         arguments = {"code": code}
@@ -180,7 +185,7 @@ def _call(kind: str, text: str, code: str | None) -> ToolCall:
         arguments = {"queries": [text]}
     else:
         arguments = {"query": text}
-    return ToolCall(kind=kind, name=kind, arguments=json.dumps(arguments))  # type: ignore[arg-type]
+    return ToolCall(kind=kind, name=kind, arguments=json.dumps(arguments))
 
 
 def _code_for(text: str) -> str | None:
