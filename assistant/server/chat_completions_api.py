@@ -24,7 +24,7 @@ import re
 import secrets
 import string
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,7 +265,7 @@ def generate(prepared: PreparedChat) -> Iterator[Step]:
             }
             calls.append(call)
             yield step
-        else:
+        elif isinstance(step, Finish):
             finish = step
     if finish is None:
         raise RuntimeError("engine ended without a Finish step")
@@ -391,7 +391,7 @@ def stream_chunks(prepared: PreparedChat, steps: Iterator[Step]) -> Iterator[dic
                 yield chunk([], usage_body(step.usage))
 
 
-def stream_lines(prepared: PreparedChat, steps: Iterator[Step]) -> Iterator[bytes]:
+def stream_lines(prepared: PreparedChat, steps: Iterator[Step]) -> Generator[bytes, None, None]:
     """SSE bytes: `data: {chunk}` per chunk, then `data: [DONE]`. A failure after the stream began is sent as an
     error object (the SDK raises it as an APIError) and the stream ends without [DONE]."""
     try:
@@ -412,7 +412,7 @@ def _error_line(error: ApiError) -> bytes:
     return f"data: {json.dumps(error.body(), separators=(',', ':'))}\n\n".encode()
 
 
-async def _pulled(lines: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _pulled(lines: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     """Pull a blocking generator on worker threads, and close it the moment the response ends (the client may
     leave mid-stream)."""
     try:

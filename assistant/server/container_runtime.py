@@ -15,6 +15,7 @@ follow a symlink and never leave the folder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -45,7 +46,7 @@ class Containers:
         store: ToolStore,
         *,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
-        limits: SandboxLimits = SandboxLimits(),
+        limits: SandboxLimits = SandboxLimits(),  # noqa: B008 -- frozen dataclass: one shared default is safe
         isolation: Isolation | None = None,
         calls_at_once: int = 4,
         call_wait_s: float = 60.0,
@@ -95,7 +96,7 @@ class Containers:
                 code="invalid_value",
             )
         created = now()
-        container = {
+        container: dict[str, Any] = {
             "id": new_id("cntr"),
             "object": "container",
             "name": name,
@@ -169,13 +170,15 @@ class Containers:
         for item in reversed(list(history)):
             if item.get("type") == "code_interpreter_call" and item.get("container_id"):
                 try:
-                    return self.active(item["container_id"])["id"]
+                    active: str = self.active(item["container_id"])["id"]
+                    return active
                 except ApiError:
                     break  # expired: a new container, as the real API would start
         container = self.create(
             {"name": "auto", "memory_limit": config.get("memory_limit"), "file_ids": config.get("file_ids") or []}
         )
-        return container["id"]
+        created: str = container["id"]
+        return created
 
     def _expire(self, container: dict[str, Any]) -> dict[str, Any]:
         self._stop(container["id"])
@@ -285,10 +288,9 @@ class Containers:
         self.active(container_id)
         _, relative = self.get_file(container_id, file_id)
         self.store.delete_container_file(container_id, file_id)
-        try:
+        # A folder by that name now, or reached through a link: not the file, so nothing to remove.
+        with contextlib.suppress(RefusedEntry):
             self._folder(container_id).remove(relative)
-        except RefusedEntry:
-            pass  # a folder by that name now, or reached through a link: not the file, so nothing to remove
 
     def _folder(self, container_id: str) -> UntrustedFolder:
         return UntrustedFolder(self._root / container_id)

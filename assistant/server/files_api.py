@@ -6,6 +6,7 @@ import hashlib
 import os
 import secrets
 import string
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -58,7 +59,7 @@ class FilesApi:
             except ValueError:
                 raise error_responses.invalid_type(
                     "expires_after.seconds", "an integer", fields["expires_after[seconds]"]
-                )
+                ) from None
         file = {
             "id": new_file_id(),
             "object": "file",
@@ -73,7 +74,7 @@ class FilesApi:
         await run_in_threadpool(self._save, file, upload.data)
         return JSONResponse(file)
 
-    def _save(self, file: dict, data: bytes) -> None:
+    def _save(self, file: dict[str, Any], data: bytes) -> None:
         path = self.store.upload_path(file["id"])
         partial = path.with_suffix(".partial")
         write_private_file(partial, data)
@@ -98,7 +99,7 @@ class FilesApi:
         data = await run_in_threadpool(self.store.upload_path(file["id"]).read_bytes)
         return Response(data, media_type="application/octet-stream")
 
-    async def _file(self, request: Request) -> dict:
+    async def _file(self, request: Request) -> dict[str, Any]:
         file_id = request.path_params["file_id"]
         file = await run_in_threadpool(self.store.get_file, file_id)
         if file is None:

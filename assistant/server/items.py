@@ -8,6 +8,7 @@ response inputs and the engines all work on the canonical shape, so every loose 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from .error_responses import ApiError, invalid_type, invalid_value, missing_parameter
@@ -299,7 +300,7 @@ def user_message(text: str) -> Item:
     }
 
 
-def item_text(item: Item) -> str:
+def item_text(item: Mapping[str, Any]) -> str:
     """The plain text an item contributes to the prompt (used for token counts and by text engines)."""
     if item.get("type") == "message":
         texts = []

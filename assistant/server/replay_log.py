@@ -86,7 +86,8 @@ class _Anchor:
             content[index] if type(index) is int and isinstance(content, list) and 0 <= index < len(content) else None
         )
         self.part: Item | None = part if isinstance(part, dict) else None
-        source = _DELTA_SOURCES.get(event.get("type"))  # type: ignore[arg-type]
+        kind = event.get("type")
+        source = _DELTA_SOURCES.get(kind) if isinstance(kind, str) else None
         text = source(self.item, self.part) if source is not None else None
         # The text this event's deltas are slices of, and the key its cursor is kept under.
         self.delta_text: str | None = text if isinstance(text, str) else None
@@ -165,7 +166,8 @@ def _entries(events: list[Event], response: dict[str, Any], seed: str | None) ->
 
 def _unpack(packed: dict[str, Any], response: dict[str, Any]) -> list[Event]:
     if "events" in packed:
-        return packed["events"]
+        stored: list[Event] = packed["events"]
+        return stored
     seed = packed["seed"]
     output = _output(response)
     cursors: dict[tuple[Any, ...], int] = {}

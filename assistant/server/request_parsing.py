@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -170,6 +170,48 @@ def score_threshold(ranking_options: Any, param: str = "ranking_options") -> flo
     return float(value)
 
 
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY_CHARS = 64  # the API's limits on metadata (spec: Metadata)
+MAX_METADATA_VALUE_CHARS = 512
+
+
+def check_metadata(value: Any, param: str = "metadata") -> None:
+    """A `metadata` object within the API's limits (responses, conversations and vector stores)."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise error_responses.invalid_type(param, "a metadata object", value)
+    if len(value) > MAX_METADATA_PAIRS:
+        raise ApiError(
+            400,
+            f"Invalid '{param}': too many properties. Expected an object with at most {MAX_METADATA_PAIRS} "
+            f"properties, but got an object with {len(value)} properties instead.",
+            param=param,
+            code="object_above_max_properties",
+        )
+    # Every value is a string: the SDK's models (and the spec) type metadata as a map of strings, so a client
+    # would reject any object that echoed anything else back.
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise error_responses.invalid_type(f"{param}.{key}", "a string", item)
+        if len(key) > MAX_METADATA_KEY_CHARS:
+            raise ApiError(
+                400,
+                f"Invalid '{param}': metadata keys must be at most {MAX_METADATA_KEY_CHARS} "
+                f"characters, but got a key with {len(key)} characters instead.",
+                param=param,
+                code="invalid_value",
+            )
+        if len(item) > MAX_METADATA_VALUE_CHARS:
+            raise ApiError(
+                400,
+                f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
+                f"{MAX_METADATA_VALUE_CHARS}, but got a string with length {len(item)} instead.",
+                param=f"{param}.{key}",
+                code="string_above_max_length",
+            )
+
+
 COMPARISONS = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
 
 
@@ -179,7 +221,8 @@ def search_filters(value: Any, param: str = "filters") -> dict[str, Any] | None:
     if value is None:
         return None
     _check_filter(value, param)
-    return value
+    checked: dict[str, Any] = value
+    return checked
 
 
 def _check_filter(value: Any, param: str) -> None:
@@ -211,18 +254,19 @@ def cursor_page(
 ) -> dict[str, Any]:
     """A cursor page over `items` (oldest first): `after`/`before` ids, `limit`, `order` (default desc)."""
     limit = int_query(request, "limit", minimum=1, maximum=max_limit) or default_limit
-    order = request.query_params.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise error_responses.invalid_value("order", order, ["asc", "desc"])
+    asked = request.query_params.get("order", "desc")
+    if asked not in ("asc", "desc"):
+        raise error_responses.invalid_value("order", asked, ["asc", "desc"])
+    order: Literal["asc", "desc"] = "asc" if asked == "asc" else "desc"
     ordered = list(items)
     before = request.query_params.get("before")
     if before is not None:
         # `before` keeps the items listed ahead of it in this order: reverse, page after it, reverse back.
-        flipped = "asc" if order == "desc" else "desc"
+        flipped: Literal["asc", "desc"] = "asc" if order == "desc" else "desc"
         page = paginate(ordered, after=before, limit=limit, order=flipped)
         data, has_more = list(reversed(page.data)), page.has_more
     else:
-        page = paginate(ordered, after=request.query_params.get("after"), limit=limit, order=order)  # type: ignore[arg-type]
+        page = paginate(ordered, after=request.query_params.get("after"), limit=limit, order=order)
         data, has_more = page.data, page.has_more
     return {
         "object": "list",

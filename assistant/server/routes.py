@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterator
+from typing import Any, Literal
 
 import anyio
 from starlette.applications import Starlette
@@ -38,9 +38,9 @@ from .faults import Fault, FaultSwitch
 from .front_door import MAX_JSON_BODY_BYTES, FrontDoor
 from .hosted_tools import HostedTools, hosted_tool_kinds
 from .ids import new_id, new_request_id
-from .items import normalize_input
-from .request_parsing import int_query, json_object
-from .runner import ResponseRunner, check_metadata
+from .items import Item, normalize_input
+from .request_parsing import check_metadata, int_query, json_object
+from .runner import ResponseRunner
 from .sse import SSE_MEDIA_TYPE, Event, encode_event, without_obfuscation
 from .state import ServerStore, paginate
 from .tool_state import ToolStore
@@ -164,7 +164,7 @@ class RequestGate:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -340,7 +340,7 @@ class _Api:
             raise error_responses.not_found("Item", item_id)
         return JSONResponse(conversation)  # the API returns the Conversation, not a deleted-object
 
-    async def _conversation(self, request: Request) -> dict:
+    async def _conversation(self, request: Request) -> dict[str, Any]:
         conversation_id = request.path_params["conversation_id"]
         conversation = await run_in_threadpool(self.store.get_conversation, conversation_id)
         if conversation is None:
@@ -392,7 +392,7 @@ class _Api:
         )
 
 
-async def _closing(chunks: Iterator[bytes], pull: Pull) -> AsyncIterator[bytes]:
+async def _closing(chunks: Generator[bytes, None, None], pull: Pull) -> AsyncIterator[bytes]:
     """Pull a blocking generator on worker threads, and close it the moment the response ends.
 
     Starlette's own wrapper leaves the generator open when the client goes away; it is then closed whenever
@@ -410,7 +410,7 @@ async def _closing(chunks: Iterator[bytes], pull: Pull) -> AsyncIterator[bytes]:
             await run_in_threadpool(chunks.close)
 
 
-def _encoded(events: Iterator[Event], cut_after: int | None) -> Iterator[bytes]:
+def _encoded(events: Iterator[Event], cut_after: int | None) -> Generator[bytes, None, None]:
     sent = 0
     try:
         while True:
@@ -438,13 +438,13 @@ def _replay(events: Iterator[Event], starting_after: int | None, keep_obfuscatio
 
 def _last_event(events: Iterator[Event]) -> Event:
     last: Event | None = None
-    for last in events:
-        pass
+    for event in events:
+        last = event
     assert last is not None
     return last
 
 
-def _items_param(value: Any, *, required: bool) -> list[dict]:
+def _items_param(value: Any, *, required: bool) -> list[Item]:
     if value is None:
         if required:
             raise error_responses.missing_parameter("items")
@@ -456,13 +456,14 @@ def _items_param(value: Any, *, required: bool) -> list[dict]:
     return normalize_input(value, param="items")
 
 
-def _page(request: Request, items: list[dict]) -> dict[str, Any]:
+def _page(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
     """A cursor page: `after`, `limit` (1-100, default 20), `order` (default desc, as the API does)."""
     limit = int_query(request, "limit", minimum=1, maximum=100)
-    order = request.query_params.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise error_responses.invalid_value("order", order, ["asc", "desc"])
-    page = paginate(items, after=request.query_params.get("after"), limit=limit or 20, order=order)  # type: ignore[arg-type]
+    asked = request.query_params.get("order", "desc")
+    if asked not in ("asc", "desc"):
+        raise error_responses.invalid_value("order", asked, ["asc", "desc"])
+    order: Literal["asc", "desc"] = "asc" if asked == "asc" else "desc"
+    page = paginate(items, after=request.query_params.get("after"), limit=limit or 20, order=order)
     return {
         "object": "list",
         "data": page.data,

@@ -40,6 +40,7 @@ from .error_responses import ApiError
 from .hosted_tools import HostedTools, hosted_tool_kinds, tool_usage
 from .ids import new_id
 from .items import Item, normalize_input
+from .request_parsing import check_metadata
 from .response_object import new_response, usage_object
 from .sse import Event, EventSequencer, MessageEvents, obfuscation
 from .state import History, ResponseRecord, ServerStore
@@ -47,9 +48,6 @@ from .structured_output import UnsatisfiableFormat, check_format, json_output, w
 
 logger = logging.getLogger(__name__)
 
-MAX_METADATA_PAIRS = 16
-MAX_METADATA_KEY_CHARS = 64  # the API's limits on metadata (spec: Metadata)
-MAX_METADATA_VALUE_CHARS = 512
 MAX_TOOL_CALLS = 8  # per response, unless the request's max_tool_calls says fewer: a loop guard for engines
 
 
@@ -339,13 +337,13 @@ class ResponseRunner:
             ),
         )
 
-    def _fail(self, prepared: PreparedResponse, body: dict, seq: EventSequencer, message: str) -> Event:
+    def _fail(self, prepared: PreparedResponse, body: dict[str, Any], seq: EventSequencer, message: str) -> Event:
         body["status"] = "failed"
         body["error"] = {"code": "server_error", "message": message}
         body["usage"] = usage_object(Usage(0, 0))
         return seq.event("response.failed", response=body)
 
-    def _persist(self, prepared: PreparedResponse, body: dict, log: list[Event]) -> None:
+    def _persist(self, prepared: PreparedResponse, body: dict[str, Any], log: list[Event]) -> None:
         if prepared.persisted:
             self.store.save_response(
                 ResponseRecord(
@@ -437,7 +435,8 @@ def _conversation_id(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"]
+        conversation_id: str = value["id"]
+        return conversation_id
     raise error_responses.invalid_type("conversation", "one of a string or an object with an id", value)
 
 
@@ -509,7 +508,22 @@ _TOOL_CHOICE_FIELDS = {
     "custom": ("name",),
     "mcp": ("server_label",),
     "allowed_tools": ("mode", "tools"),
-    **dict.fromkeys(("file_search", "web_search_preview", "web_search_preview_2025_03_11", "computer", "computer_use_preview", "computer_use", "image_generation", "code_interpreter", "programmatic_tool_calling", "apply_patch", "shell"), ()),
+    **dict.fromkeys(
+        (
+            "file_search",
+            "web_search_preview",
+            "web_search_preview_2025_03_11",
+            "computer",
+            "computer_use_preview",
+            "computer_use",
+            "image_generation",
+            "code_interpreter",
+            "programmatic_tool_calling",
+            "apply_patch",
+            "shell",
+        ),
+        (),
+    ),
 }
 
 
@@ -560,39 +574,3 @@ def _check_max_output_tokens(value: Any) -> None:
         raise error_responses.invalid_type("max_output_tokens", "an integer", value)
     if value < 16:
         raise error_responses.integer_out_of_range("max_output_tokens", value, minimum=16)
-
-
-def check_metadata(value: Any, param: str = "metadata") -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        raise error_responses.invalid_type(param, "a metadata object", value)
-    if len(value) > MAX_METADATA_PAIRS:
-        raise ApiError(
-            400,
-            f"Invalid '{param}': too many properties. Expected an object with at most {MAX_METADATA_PAIRS} "
-            f"properties, but got an object with {len(value)} properties instead.",
-            param=param,
-            code="object_above_max_properties",
-        )
-    # Every value is a string: the SDK's models (and the spec) type metadata as a map of strings, so a client
-    # would reject any object that echoed anything else back.
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise error_responses.invalid_type(f"{param}.{key}", "a string", item)
-        if len(key) > MAX_METADATA_KEY_CHARS:
-            raise ApiError(
-                400,
-                f"Invalid '{param}': metadata keys must be at most {MAX_METADATA_KEY_CHARS} "
-                f"characters, but got a key with {len(key)} characters instead.",
-                param=param,
-                code="invalid_value",
-            )
-        if len(item) > MAX_METADATA_VALUE_CHARS:
-            raise ApiError(
-                400,
-                f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
-                f"{MAX_METADATA_VALUE_CHARS}, but got a string with length {len(item)} instead.",
-                param=f"{param}.{key}",
-                code="string_above_max_length",
-            )

@@ -117,7 +117,9 @@ class ServerStore:
 
     # -- conversations ----------------------------------------------------------------------------------------
 
-    def create_conversation(self, conversation_id: str, metadata: dict[str, str], items: Sequence[Item]) -> dict:
+    def create_conversation(
+        self, conversation_id: str, metadata: dict[str, str], items: Sequence[Item]
+    ) -> dict[str, Any]:
         created_at = int(time.time())
         with self._lock, self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -128,14 +130,14 @@ class ServerStore:
             _add_members(self._conn, conversation_id, items)
         return _conversation(conversation_id, created_at, metadata)
 
-    def get_conversation(self, conversation_id: str) -> dict | None:
+    def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(
                 "SELECT id, created_at, metadata FROM conversations WHERE id = ? AND deleted = 0", (conversation_id,)
             ).fetchone()
         return None if row is None else _conversation(row[0], row[1], json.loads(row[2]))
 
-    def update_conversation(self, conversation_id: str, metadata: dict[str, str]) -> dict | None:
+    def update_conversation(self, conversation_id: str, metadata: dict[str, str]) -> dict[str, Any] | None:
         with self._lock:
             self._conn.execute(
                 "UPDATE conversations SET metadata = ? WHERE id = ? AND deleted = 0",
@@ -295,7 +297,7 @@ def paginate(items: Sequence[Item], *, after: str | None, limit: int, order: Ord
     return Page(data=data, has_more=start + limit < len(ordered))
 
 
-def _conversation(conversation_id: str, created_at: int, metadata: dict[str, str]) -> dict:
+def _conversation(conversation_id: str, created_at: int, metadata: dict[str, str]) -> dict[str, Any]:
     return {"id": conversation_id, "object": "conversation", "created_at": created_at, "metadata": metadata}
 
 
@@ -309,7 +311,7 @@ def _item_row(connection: sqlite3.Connection, item: Item) -> int:
     body = json.dumps(item)
     row = connection.execute("SELECT id FROM items WHERE api_id = ? AND body = ?", (api_id, body)).fetchone()
     if row is not None:
-        return row[0]
+        return int(row[0])
     cursor = connection.execute("INSERT INTO items (api_id, body) VALUES (?, ?)", (api_id, body))
     assert cursor.lastrowid is not None
     return cursor.lastrowid
@@ -328,11 +330,11 @@ def _forget_items(connection: sqlite3.Connection, rows: Iterable[int]) -> None:
 
 
 def _tick(connection: sqlite3.Connection) -> int:
-    return connection.execute("SELECT tick FROM conversation_clock").fetchone()[0]
+    return int(connection.execute("SELECT tick FROM conversation_clock").fetchone()[0])
 
 
 def _next_tick(connection: sqlite3.Connection) -> int:
-    return connection.execute("UPDATE conversation_clock SET tick = tick + 1 RETURNING tick").fetchone()[0]
+    return int(connection.execute("UPDATE conversation_clock SET tick = tick + 1 RETURNING tick").fetchone()[0])
 
 
 def _add_members(connection: sqlite3.Connection, conversation_id: str, items: Sequence[Item]) -> None:
@@ -404,7 +406,7 @@ def _response_body(connection: sqlite3.Connection, response_id: str) -> dict[str
     row = connection.execute("SELECT body FROM responses WHERE id = ? AND deleted = ?", (response_id, _LIVE)).fetchone()
     if row is None:
         return None
-    body = json.loads(row[0])
+    body: dict[str, Any] = json.loads(row[0])
     body["output"] = _response_part(connection, response_id, OUTPUT)
     return body
 

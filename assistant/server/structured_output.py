@@ -70,7 +70,8 @@ def within_limit(text: str, limit: int | None) -> tuple[str, int, bool]:
     """(the longest word-prefix of `text` within `limit` tokens, its token count, whether it was cut)."""
     from .engines.tokenizer import count_tokens
 
-    kept, produced = [], 0
+    kept: list[str] = []
+    produced = 0
     for word in _PIECES.findall(text):
         cost = count_tokens(word)
         if limit is not None and produced + cost > limit:

@@ -103,11 +103,11 @@ class ToolStore:
             shutil.rmtree(self.root, ignore_errors=True)
             self._temporary.cleanup()
 
-    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def _execute(self, sql: str, params: tuple = ()) -> int:
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._lock:
             return self._conn.execute(sql, params).rowcount
 
@@ -186,7 +186,7 @@ class ToolStore:
 
     def list_vector_store_files(self, store_id: str, batch_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT object FROM vector_store_files WHERE vector_store_id = ?"
-        params: tuple = (store_id,)
+        params: tuple[str, ...] = (store_id,)
         if batch_id is not None:
             sql += " AND batch_id = ?"
             params += (batch_id,)

@@ -11,6 +11,7 @@ Search builds a `FileSearchIndex` per store from the stored chunks and caches it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -61,7 +62,7 @@ class VectorStores:
             self._require_file(file_id)
         created = now()
         expires_after = _expires_after(body.get("expires_after"))
-        vector_store = {
+        vector_store: dict[str, Any] = {
             "id": new_id("vs"),
             "object": "vector_store",
             "created_at": created,
@@ -121,7 +122,7 @@ class VectorStores:
         file_id: str,
         *,
         attributes: Mapping[str, Any] | None = None,
-        strategy: ChunkingStrategy = ChunkingStrategy(),
+        strategy: ChunkingStrategy = ChunkingStrategy(),  # noqa: B008 -- frozen dataclass: one shared default is safe
         batch_id: str | None = None,
     ) -> dict[str, Any]:
         self.get(store_id)
@@ -212,10 +213,9 @@ class VectorStores:
     # -- processing -------------------------------------------------------------------------------------------
 
     def _schedule(self, store_file: dict[str, Any]) -> None:
-        try:
+        # RuntimeError: shutting down; the file stays in_progress and is resumed at the next start.
+        with contextlib.suppress(RuntimeError):
             self._executor.submit(self._process, dict(store_file))
-        except RuntimeError:  # shutting down: the file stays in_progress and is resumed at the next start
-            pass
 
     def _process(self, store_file: dict[str, Any]) -> None:
         file_id = store_file["id"]

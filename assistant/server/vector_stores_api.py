@@ -15,13 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import (
-    error_responses,
-    runner,  # for check_metadata; a module import because runner imports the hosted tools
-)
+from . import error_responses
 from .error_responses import ApiError
 from .ids import new_id
-from .request_parsing import cursor_page, json_object, score_threshold, search_filters
+from .request_parsing import check_metadata, cursor_page, json_object, score_threshold, search_filters
 from .tool_state import now
 from .vector_stores import MAX_SEARCH_RESULTS, VectorStores, chunking_strategy
 
@@ -58,7 +55,7 @@ class VectorStoresApi:
 
     async def create(self, request: Request) -> Response:
         body = await json_object(request, empty_ok=True)
-        runner.check_metadata(body.get("metadata"))
+        check_metadata(body.get("metadata"))
         return _polled(await run_in_threadpool(self.stores.create, body))
 
     async def list_stores(self, request: Request) -> Response:
@@ -71,7 +68,7 @@ class VectorStoresApi:
 
     async def update(self, request: Request) -> Response:
         body = await json_object(request)
-        runner.check_metadata(body.get("metadata"))
+        check_metadata(body.get("metadata"))
         return JSONResponse(await run_in_threadpool(self.stores.update, request.path_params["vs"], body))
 
     async def delete(self, request: Request) -> Response:

@@ -29,6 +29,7 @@ folder limit loses its variables; the next call starts a new cell and says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .tool_error import ToolError
 from .untrusted_folder import FileState, RefusedEntry, UntrustedFolder
@@ -80,12 +81,6 @@ class SandboxLimits:
     output_bytes: int = 1 << 20  # bytes of stdout + stderr kept per call
     processes: int = 32  # processes the code may run at once (its own included)
     session_cpu_seconds: int = 3600  # CPU time of one process over all its calls
-
-    @classmethod
-    def for_memory_limit(cls, memory_limit: str | None, **overrides: float) -> SandboxLimits:
-        """Limits for the API's `memory_limit` ("1g", "4g", ...)."""
-        memory = MEMORY_LIMITS.get(memory_limit or "1g", MEMORY_LIMITS["1g"])
-        return cls(memory_bytes=memory, **overrides)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -161,9 +156,11 @@ class PythonSandbox:
             try:
                 self._process.stdin.write(json.dumps({"code": code}).encode() + b"\n")
                 self._process.stdin.flush()
-            except (BrokenPipeError, OSError):
+            except (BrokenPipeError, OSError) as error:
                 self._kill()
-                raise ToolError("The Python sandbox stopped unexpectedly; run the code again.", "sandbox_crashed")
+                raise ToolError(
+                    "The Python sandbox stopped unexpectedly; run the code again.", "sandbox_crashed"
+                ) from error
             # The worker enforces the wall time itself; this bound only catches a worker that stopped answering.
             waited_at_most = time.monotonic() + self.limits.wall_seconds + _REPLY_GRACE_S
             reply = self._read_reply(self.limits.wall_seconds + _REPLY_GRACE_S)
@@ -239,7 +236,7 @@ class PythonSandbox:
             return _unshare_command(self.folder, worker, self.limits.memory_bytes), None
         return worker, self.folder
 
-    def _read_reply(self, timeout: float) -> dict | None:
+    def _read_reply(self, timeout: float) -> dict[str, Any] | None:
         """The next JSON line from the worker, or None on timeout or end of output."""
         assert self._process is not None and self._process.stdout is not None
         fd = self._process.stdout.fileno()
@@ -276,10 +273,8 @@ class PythonSandbox:
         process, self._process = self._process, None
         if process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         process.kill()
         process.wait()
         for stream in (process.stdin, process.stdout, process.stderr):
@@ -294,7 +289,7 @@ class PythonSandbox:
 def detect_isolation() -> Isolation:
     """The strongest isolation this machine offers; `ASSISTANT_SANDBOX` can ask for a weaker one."""
     wanted = os.environ.get("ASSISTANT_SANDBOX")
-    candidates = ISOLATIONS[ISOLATIONS.index(wanted) :] if wanted in ISOLATIONS else ISOLATIONS  # type: ignore[arg-type]
+    candidates = ISOLATIONS[ISOLATIONS.index(wanted) :] if wanted in ISOLATIONS else ISOLATIONS
     for mode in candidates:
         if isolation_available(mode):
             if mode == "rlimits":
@@ -367,8 +362,8 @@ def _bwrap_command(folder: Path, worker: list[str], tmp_bytes: int, probe_only: 
         elif path.is_dir():
             command += ["--ro-bind", str(path), str(path)]
     command += ["--perms", "0755", "--dir", "/etc"]  # bwrap would make it 0700: the code could not read the files
-    for path in _RUNTIME_FILES:
-        command += ["--ro-bind-try", path, path]
+    for runtime_file in _RUNTIME_FILES:
+        command += ["--ro-bind-try", runtime_file, runtime_file]
     # The private /tmp comes before the interpreter's folders: bwrap mounts in order, and a virtualenv under /tmp
     # would otherwise be hidden by it. It is memory: the worker counts it in the memory limit.
     command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
@@ -464,7 +459,7 @@ def _unshare_command(folder: Path, worker: list[str], tmp_bytes: int, probe_only
             "sandbox_unavailable",
         )
     arguments = [staging, "-" if probe_only else str(folder), str(tmp_bytes), "1" if os.geteuid() != 0 else "0"]
-    return command + ["sh", "-c", _UNSHARE_SCRIPT, "sandbox", *arguments, *runtime, "--"] + worker
+    return [*command, "sh", "-c", _UNSHARE_SCRIPT, "sandbox", *arguments, *runtime, "--", *worker]
 
 
 def _sandbox_uid(isolation: Isolation) -> int | None:

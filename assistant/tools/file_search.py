@@ -41,7 +41,7 @@ def chunk_document(
     file_id: str,
     filename: str,
     text: str,
-    strategy: ChunkingStrategy = ChunkingStrategy(),
+    strategy: ChunkingStrategy = ChunkingStrategy(),  # noqa: B008 -- frozen dataclass: one shared default is safe
     attributes: Attributes | None = None,
 ) -> list[DocumentChunk]:
     return [DocumentChunk(file_id, filename, chunk, dict(attributes or {})) for chunk in chunk_text(text, strategy)]
@@ -79,9 +79,11 @@ def matches_filter(attributes: Attributes, condition: Mapping[str, Any]) -> bool
         results = (matches_filter(attributes, inner) for inner in condition.get("filters") or [])
         return all(results) if kind == "and" else any(results)
     key, expected = condition.get("key"), condition.get("value")
-    if key not in attributes:
+    if not isinstance(key, str) or key not in attributes:
         return kind in ("ne", "nin")
     actual = attributes[key]
+    # Ordering compares whatever JSON the filter holds: a pair Python cannot order (a string and a number, or a
+    # missing value) raises the TypeError below, hence the type: ignore[operator] on each.
     try:
         if kind == "eq":
             return actual == expected

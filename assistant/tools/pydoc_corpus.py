@@ -48,7 +48,36 @@ DOCS = f"https://docs.python.org/{_VERSION}/"
 # Left out: side effects on import (a browser, a print), GUI and IDE packages, the test suite, and modules with
 # no page of their own in the library reference (internals of os.path and re; packages documented per submodule).
 _LEFT_OUT = frozenset(
-    ["antigravity", "this", "turtle", "turtledemo", "tkinter", "idlelib", "test", "lib2to3", "pydoc_data", "distutils", "posix", "genericpath", "ntpath", "posixpath", "nturl2path", "opcode", "pyexpat", "sre_compile", "sre_constants", "sre_parse", "encodings", "concurrent", "xmlrpc", "nt", "msilib", "msvcrt", "winreg", "winsound"]
+    [
+        "antigravity",
+        "this",
+        "turtle",
+        "turtledemo",
+        "tkinter",
+        "idlelib",
+        "test",
+        "lib2to3",
+        "pydoc_data",
+        "distutils",
+        "posix",
+        "genericpath",
+        "ntpath",
+        "posixpath",
+        "nturl2path",
+        "opcode",
+        "pyexpat",
+        "sre_compile",
+        "sre_constants",
+        "sre_parse",
+        "encodings",
+        "concurrent",
+        "xmlrpc",
+        "nt",
+        "msilib",
+        "msvcrt",
+        "winreg",
+        "winsound",
+    ]
 )
 # Submodules with a page (or a section) of their own in the library reference.
 _DOCUMENTED_SUBMODULES = (
@@ -177,7 +206,9 @@ _MEMBER_PAGES = {
     "asyncio.unix_events": "asyncio-policy",
 }
 # Built-in classes documented with the built-in types (the other built-in classes are in functions.html).
-_STDTYPES_BUILTINS = frozenset(["bytearray", "bytes", "dict", "frozenset", "list", "memoryview", "range", "set", "str", "tuple"])
+_STDTYPES_BUILTINS = frozenset(
+    ["bytearray", "bytes", "dict", "frozenset", "list", "memoryview", "range", "set", "str", "tuple"]
+)
 # The page of each label of pydoc_data.topics (the docs' own objects.inv); a label not listed here links to the
 # docs' search for it.
 _TOPIC_PAGES = {
@@ -276,8 +307,8 @@ def rendered_page(record: dict[str, Any]) -> DocPage:
         url = f"{DOCS}library/{page}.html#{member}"
     else:
         name = f"{module}.{member}" if member else module
-        page = (_MEMBER_PAGES.get(name) or _MEMBER_PAGES.get(record.get("defined_in") or "")) if member else None
-        page = page or _MODULE_PAGES.get(module, module.lower())
+        member_page = (_MEMBER_PAGES.get(name) or _MEMBER_PAGES.get(record.get("defined_in") or "")) if member else None
+        page = member_page or _MODULE_PAGES.get(module, module.lower())
         url = f"{DOCS}library/{page}.html#{name if member else 'module-' + module}"
     summary = str(record.get("summary") or "")
     title = f"{name} — {summary}" if summary and len(summary) <= _TITLE_SUMMARY_CHARS else name
@@ -286,26 +317,26 @@ def rendered_page(record: dict[str, Any]) -> DocPage:
 
 def _render_modules(names: list[str]) -> tuple[list[dict[str, Any]], bool]:
     config = json.dumps({"modules": names, "seconds_per_module": SECONDS_PER_MODULE})
-    with tempfile.TemporaryDirectory(prefix="assistant-pydoc-") as scratch:
-        # A scratch working folder: whatever a module writes on import lands there, not in the user's folder.
-        # An empty environment: pydoc shows default values, and some are os.environ (cgi.FieldStorage's): the
-        # user's variables, keys among them, must not become searchable pages.
-        with subprocess.Popen(
+    # A scratch working folder: whatever a module writes on import lands there, not in the user's folder.
+    # An empty environment: pydoc shows default values, and some are os.environ (cgi.FieldStorage's): the
+    # user's variables, keys among them, must not become searchable pages.
+    with (
+        tempfile.TemporaryDirectory(prefix="assistant-pydoc-") as scratch,
+        subprocess.Popen(
             [sys.executable, "-I", "-c", _WORKER_SOURCE, config],
             cwd=scratch,
             env={},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        ) as worker:
-            try:
-                out, err = worker.communicate(timeout=BUILD_SECONDS)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                out, err = worker.communicate()  # what it wrote before it was stopped
-                logger.warning(
-                    "pydoc corpus: the build took over %d s; using the modules rendered so far", BUILD_SECONDS
-                )
+        ) as worker,
+    ):
+        try:
+            out, err = worker.communicate(timeout=BUILD_SECONDS)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            out, err = worker.communicate()  # what it wrote before it was stopped
+            logger.warning("pydoc corpus: the build took over %d s; using the modules rendered so far", BUILD_SECONDS)
     complete = worker.returncode == 0
     if worker.returncode > 0:
         logger.warning(

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 SECTION_RULE = re.compile(r"^ \|  -{20,}$", re.MULTILINE)
 INHERITED_FROM = re.compile(r"inherited from (\S+):$")
 CLASS_MARGIN = re.compile(r"^ \|  ?", re.MULTILINE)
+# pydoc's text renderer without its backspace bold; typeshed does not declare it.
+PLAIN_TEXT: pydoc.TextDoc = pydoc.plaintext  # type: ignore[attr-defined]
 
 
 class ModuleTimeout(BaseException):
@@ -41,7 +43,7 @@ def on_alarm(signum: int, frame: object) -> None:
 def public_members(module: types.ModuleType) -> list[tuple[str, object]]:
     """The classes and functions pydoc itself documents for `module` (its __all__, else what it defines)."""
     names = getattr(module, "__all__", None)
-    members = []
+    members: list[tuple[str, object]] = []
     for key, value in inspect.getmembers(module):
         if not (inspect.isclass(value) or inspect.isroutine(value)):
             continue
@@ -67,7 +69,7 @@ def summary(value: object) -> str:
 
 def class_text(cls: type, name: str) -> str:
     kept = []
-    for section in SECTION_RULE.split(pydoc.plaintext.document(cls, name)):
+    for section in SECTION_RULE.split(PLAIN_TEXT.document(cls, name)):
         heading = section.strip().splitlines()[0] if section.strip() else ""
         inherited = INHERITED_FROM.search(heading)
         if inherited:
@@ -94,7 +96,7 @@ def pages(name: str, module: types.ModuleType) -> Iterator[dict[str, object]]:
             text = class_text(value, key)
         else:
             kind = "function"
-            text = pydoc.plaintext.document(value, key)
+            text = PLAIN_TEXT.document(value, key)
         yield {
             "module": name,
             "member": key,
@@ -112,7 +114,7 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    sys.stdout = open(os.devnull, "w")
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- stays open for the whole process: prints go nowhere
     warnings.simplefilter("ignore")
     signal.signal(signal.SIGALRM, on_alarm)
     seconds = max(1, int(config["seconds_per_module"]))

@@ -26,7 +26,10 @@ itself, stopped it. Like a notebook cell, the value of a final expression is pri
 figures are saved as PNG files in the working folder (which the server turns into image outputs).
 """
 
+from __future__ import annotations
+
 import ast
+import contextlib
 import ctypes
 import errno
 import io
@@ -43,6 +46,9 @@ import stat
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from types import FrameType
+from typing import Literal, TypedDict
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -55,7 +61,27 @@ ENTRY_BYTES = 4096  # what an entry of the folder costs at least (a block): a mi
 MIB = 1 << 20
 
 
-def prctl(option, value):
+class WorkerConfig(TypedDict):
+    """argv[1], as the server writes it (code_sandbox.PythonSandbox._start)."""
+
+    memory_bytes: int
+    file_bytes: int
+    output_bytes: int
+    cpu_seconds: int
+    session_cpu_seconds: int
+    max_processes: int
+    uid: int | None  # None: the code keeps the worker's uid
+    gid: int | None
+    wall_seconds: float
+    disk_bytes: int
+    private_tmp: bool
+
+
+# A folder entry as the worker compares it before and after a call: inode, size, mtime (ns), whether a directory.
+EntryState = tuple[int, int, int, bool]
+
+
+def prctl(option: int, value: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
@@ -69,11 +95,11 @@ class CpuTimeLimitExceeded(BaseException):
     pass
 
 
-def on_cpu_limit(signum, frame):
+def on_cpu_limit(signum: int, frame: FrameType | None) -> None:
     raise CpuTimeLimitExceeded()
 
 
-def apply_limits(config):
+def apply_limits(config: WorkerConfig) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     memory = config["memory_bytes"]
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -86,11 +112,11 @@ def apply_limits(config):
     resource.setrlimit(resource.RLIMIT_CPU, (session_cpu, session_cpu))
 
 
-def drop_privileges(config):
-    uid = config.get("uid")
-    if uid is not None and os.geteuid() == 0:
+def drop_privileges(config: WorkerConfig) -> None:
+    uid, gid = config["uid"], config["gid"]  # both set, or both None
+    if uid is not None and gid is not None and os.geteuid() == 0:
         os.setgroups([])
-        os.setgid(config["gid"])
+        os.setgid(gid)
         os.setuid(uid)  # clears every capability the worker kept
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     # The worker is not dumpable, and the cell inherited that (setuid clears it too); the cell itself may be, so
@@ -99,7 +125,7 @@ def drop_privileges(config):
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it; for the rlimits mode
 
 
-def set_call_cpu_limit(seconds):
+def set_call_cpu_limit(seconds: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = usage.ru_utime + usage.ru_stime
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
@@ -109,18 +135,20 @@ def set_call_cpu_limit(seconds):
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def run_cell(code, namespace, cell_number):
+def run_cell(code: str, namespace: dict[str, object], cell_number: int) -> BaseException | None:
     """Run one cell; return the exception that ended it, or None."""
     filename = f"<cell {cell_number}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     try:
         tree = ast.parse(code, filename, "exec")
-    except SyntaxError:
-        print("".join(traceback.format_exception_only(*sys.exc_info()[:2])), end="", file=sys.stderr)
+    except SyntaxError as error:
+        print("".join(traceback.format_exception_only(type(error), error)), end="", file=sys.stderr)
         return None
     last_expression = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last_expression = ast.Expression(tree.body.pop().value)
+    last_statement = tree.body[-1] if tree.body else None
+    if isinstance(last_statement, ast.Expr):
+        tree.body.pop()
+        last_expression = ast.Expression(last_statement.value)
     try:
         exec(compile(tree, filename, "exec"), namespace)
         if last_expression is not None:
@@ -136,7 +164,7 @@ def run_cell(code, namespace, cell_number):
     return None
 
 
-def show_figures(counter):
+def show_figures(counter: int) -> int:
     """Save open matplotlib figures as PNG files, as a notebook would display them; return the new counter."""
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
@@ -148,7 +176,7 @@ def show_figures(counter):
     return counter
 
 
-def limit_kind(error):
+def limit_kind(error: BaseException) -> str | None:
     """Which per-process limit stopped the code, if one did."""
     if isinstance(error, CpuTimeLimitExceeded):
         return "cpu"
@@ -161,7 +189,7 @@ def limit_kind(error):
     return None
 
 
-def reap_children():
+def reap_children() -> None:
     """Collect the children the worker killed after the last call (they wait as zombies of the cell)."""
     while True:
         try:
@@ -172,7 +200,7 @@ def reap_children():
             return
 
 
-def cell_main(config, channel):
+def cell_main(config: WorkerConfig, channel: socket.socket) -> None:
     """The cell's life: its limits and uid, then one call per request from the worker."""
     cell_pid = os.getpid()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})  # blocked in the worker only
@@ -186,7 +214,7 @@ def cell_main(config, channel):
         io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
     sys.path.insert(0, os.getcwd())
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    namespace: dict[str, object] = {"__name__": "__main__", "__builtins__": __builtins__}
     figures = 0
     requests = channel.makefile("rb")
     for line in requests:
@@ -201,10 +229,8 @@ def cell_main(config, channel):
             figures = show_figures(figures)
         except Exception:
             print("".join(traceback.format_exc()), end="", file=output)
-        try:
+        with contextlib.suppress(OSError, ValueError):
             output.flush()
-        except (OSError, ValueError):
-            pass
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
         resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))  # an idle session is not charged for past cells
         kind = limit_kind(error) if error is not None else None
@@ -217,26 +243,26 @@ def cell_main(config, channel):
 class BoundedBytes:
     """What the code printed in one call: the first `limit` bytes kept, the rest counted."""
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.parts = []
+        self.parts: list[bytes] = []
         self.size = 0
         self.dropped = 0
 
-    def add(self, data):
+    def add(self, data: bytes) -> None:
         room = self.limit - self.size
         if room > 0:
             self.parts.append(data[:room])
             self.size += min(room, len(data))
         self.dropped += max(0, len(data) - max(room, 0))
 
-    def text(self):
+    def text(self) -> str:
         return b"".join(self.parts).decode("utf-8", errors="replace")
 
 
-def process_table():
+def process_table() -> dict[int, tuple[int, str]]:
     """pid -> (parent pid, state) of every process this worker can see."""
-    table = {}
+    table: dict[int, tuple[int, str]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -255,12 +281,13 @@ def process_table():
     return table
 
 
-def descendants(table, root):
+def descendants(table: dict[int, tuple[int, str]], root: int) -> list[int]:
     """The live (not zombie) processes under `root`."""
-    children = {}
+    children: dict[int, list[int]] = {}
     for pid, (parent, _) in table.items():
         children.setdefault(parent, []).append(pid)
-    found, stack = [], list(children.get(root, []))
+    found: list[int] = []
+    stack = list(children.get(root, []))
     while stack:
         pid = stack.pop()
         if table[pid][1] not in "ZX":
@@ -269,7 +296,7 @@ def descendants(table, root):
     return found
 
 
-def all_threads_stopped(pid):
+def all_threads_stopped(pid: int) -> bool:
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -285,7 +312,7 @@ def all_threads_stopped(pid):
     return True
 
 
-def memory_of(pid):
+def memory_of(pid: int) -> int:
     """Proportional set size in bytes (pages shared between forked processes counted once in all); the
     resident size where the worker may not read smaps."""
     try:
@@ -302,12 +329,12 @@ def memory_of(pid):
         return 0
 
 
-def tmp_usage():
+def tmp_usage() -> int:
     usage = os.statvfs("/tmp")
     return (usage.f_blocks - usage.f_bfree) * usage.f_frsize
 
 
-def walk(folder_fd):
+def walk(folder_fd: int) -> Iterator[tuple[str, os.stat_result]]:
     """(relative path, lstat) of everything under the folder, never following a link. A folder the worker
     cannot read (the code made it 0o000) is opened up first: what is in it counts too."""
     stack = [(os.dup(folder_fd), "")]
@@ -334,7 +361,7 @@ def walk(folder_fd):
             os.close(fd)
 
 
-def open_directory(name, parent_fd):
+def open_directory(name: str, parent_fd: int) -> int | None:
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     try:
         return os.open(name, flags, dir_fd=parent_fd)
@@ -353,11 +380,11 @@ def open_directory(name, parent_fd):
         return None
 
 
-def entry_bytes(info):
+def entry_bytes(info: os.stat_result) -> int:
     return max(info.st_size, info.st_blocks * 512, ENTRY_BYTES)
 
 
-def folder_usage(folder_fd, stop_above):
+def folder_usage(folder_fd: int, stop_above: int) -> int:
     """Bytes the folder takes, counted until it passes `stop_above`."""
     total = 0
     for _, info in walk(folder_fd):
@@ -367,20 +394,20 @@ def folder_usage(folder_fd, stop_above):
     return total
 
 
-def folder_state(folder_fd):
+def folder_state(folder_fd: int) -> dict[str, EntryState]:
     return {
         path: (info.st_ino, info.st_size, info.st_mtime_ns, stat.S_ISDIR(info.st_mode))
         for path, info in walk(folder_fd)
     }
 
 
-def remove_new_entries(folder_fd, before):
+def remove_new_entries(folder_fd: int, before: dict[str, EntryState]) -> list[str]:
     """Remove what the call created or changed in the folder; return the names of the files removed."""
     after = folder_state(folder_fd)
     changed = {
         path for path, state in after.items() if before.get(path) != state and not (state[3] and path in before)
     }  # a directory that was there stays (its mtime moved)
-    removed = []
+    removed: list[str] = []
     for path in sorted(changed, key=lambda name: -name.count("/")):  # deepest first: directories empty out
         parent, _, name = path.rpartition("/")
         parent_fd = open_path(folder_fd, parent)
@@ -399,7 +426,7 @@ def remove_new_entries(folder_fd, before):
     return sorted(removed)
 
 
-def open_path(folder_fd, relative):
+def open_path(folder_fd: int, relative: str) -> int | None:
     fd = os.dup(folder_fd)
     for part in relative.split("/") if relative else []:
         child = open_directory(part, fd)
@@ -410,7 +437,7 @@ def open_path(folder_fd, relative):
     return fd
 
 
-def clear_folder(path):
+def clear_folder(path: str) -> None:
     """Empty a folder (the private /tmp when a cell is replaced), never following a link."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -432,7 +459,7 @@ def clear_folder(path):
 class Cell:
     """The worker's handle on one cell process."""
 
-    def __init__(self, config):
+    def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.calls = 0
         output_read, output_write = os.pipe()
@@ -459,13 +486,14 @@ class Cell:
         self.channel = channel
         self.channel.setblocking(False)
         self.received = b""
+        self.exited: int | None
         try:
             self.exited = os.pidfd_open(pid)  # readable once the cell has exited
         except (AttributeError, OSError):
             self.exited = None
         self.dead = False
 
-    def run(self, code, folder_fd):
+    def run(self, code: str, folder_fd: int) -> tuple[str, str | None, bool]:
         """Run one call; return (logs, error, whether the cell survived)."""
         config = self.config
         self.calls += 1
@@ -476,12 +504,13 @@ class Cell:
         started = time.monotonic()
         deadline = started + config["wall_seconds"]
         next_memory, next_disk = started + MEMORY_CHECK_S, started + DISK_CHECK_S
-        readers = [self.output, self.channel] + ([self.exited] if self.exited is not None else [])
-        try:
+        readers: list[int | socket.socket] = [self.output, self.channel]
+        if self.exited is not None:
+            readers.append(self.exited)
+        with contextlib.suppress(ProcessLookupError):  # it died while stopped: seen below
             os.kill(self.pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass  # it died while stopped: seen below
-        outcome, limit = None, None
+        outcome: str | None = None
+        limit = ""
         while outcome is None:
             now = time.monotonic()
             timeout = max(0.0, min(deadline, next_memory, next_disk) - now)
@@ -518,7 +547,7 @@ class Cell:
                 if folder_usage(folder_fd, config["disk_bytes"]) > config["disk_bytes"]:
                     outcome = "disk"
                 next_disk = now + max(DISK_CHECK_S, 20 * (time.monotonic() - now))
-        errors = []
+        errors: list[str] = []
         if outcome == "done":
             if not self._stop():
                 errors.append(
@@ -543,35 +572,31 @@ class Cell:
             errors.append(f"The code printed more than {config['output_bytes']} bytes; the rest was dropped.")
         return logs, " ".join(errors) or None, not self.dead
 
-    def kill(self):
+    def kill(self) -> None:
         """Kill the cell and everything it started; forget it."""
         if not self._has_exited():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while kill_strays(exclude=None) and time.monotonic() < deadline:
             time.sleep(0.001)
         if not self.dead:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
             REAPED.discard(self.pid)
             CELLS.discard(self.pid)
             self.dead = True
         if self.config["private_tmp"]:
             clear_folder("/tmp")  # a new session starts from an empty /tmp, as after a reboot
 
-    def close(self):
+    def close(self) -> None:
         """Let go of a dead cell's pipe and socket (once what was left in them is read)."""
         for fd in (self.output, self.exited):
             if fd is not None:
                 os.close(fd)
         self.channel.close()
 
-    def _stop(self):
+    def _stop(self) -> bool:
         """Stop every thread of the cell and kill every other process it started. False if that could not be
         done in time (a process stuck in the kernel, say)."""
         deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -587,7 +612,7 @@ class Cell:
             if time.monotonic() >= deadline:
                 return False
 
-    def _wait_stopped(self, deadline):
+    def _wait_stopped(self, deadline: float) -> bool:
         """Wait until every thread of the cell is stopped; False if it exited or the deadline passed."""
         while True:
             if self._has_exited():
@@ -601,7 +626,7 @@ class Cell:
             # was already taken by an earlier wait.
             signal.sigtimedwait([signal.SIGCHLD], min(remaining, 0.01))
 
-    def _has_exited(self):
+    def _has_exited(self) -> bool:
         reap()
         if self.pid in REAPED:
             REAPED.discard(self.pid)
@@ -609,12 +634,12 @@ class Cell:
             self.dead = True
         return self.dead
 
-    def _memory_used(self):
-        pids = [self.pid] + descendants(process_table(), self.pid)
+    def _memory_used(self) -> int:
+        pids = [self.pid, *descendants(process_table(), self.pid)]
         used = sum(memory_of(pid) for pid in pids)
         return used + (tmp_usage() if self.config["private_tmp"] else 0)
 
-    def _receive_done(self):
+    def _receive_done(self) -> str | Literal[False] | None:
         """The limit kind (or "") when the cell said the current call is done; None if it did not (yet); False
         when its end is closed. Anything else it sent is ignored: it is the code's, not the cell's."""
         try:
@@ -637,7 +662,7 @@ class Cell:
                 return kind if kind in ("cpu", "memory", "file_size", "processes") else ""
         return None
 
-    def _discard_received(self):
+    def _discard_received(self) -> None:
         self.received = b""
         while True:
             try:
@@ -646,7 +671,7 @@ class Cell:
             except OSError:
                 return
 
-    def _drain(self, output):
+    def _drain(self, output: BoundedBytes) -> None:
         """What is left in the output pipe: its writers are stopped or dead now."""
         os.set_blocking(self.output, False)
         try:
@@ -662,23 +687,21 @@ class Cell:
                 os.set_blocking(self.output, True)
 
 
-def kill_strays(exclude):
+def kill_strays(exclude: int | None) -> bool:
     """SIGKILL every live process under this worker but `exclude`; return whether there were any."""
     strays = [pid for pid in descendants(process_table(), os.getpid()) if pid != exclude]
     for pid in strays:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     reap()
     return bool(strays)
 
 
-CELLS = set()  # pids of the cells alive, or exited and not yet seen by their handle
-REAPED = set()  # cells collected by `reap` before their handle asked
+CELLS: set[int] = set()  # pids of the cells alive, or exited and not yet seen by their handle
+REAPED: set[int] = set()  # cells collected by `reap` before their handle asked
 
 
-def reap():
+def reap() -> None:
     """Collect exited children: the cell, and the orphans the worker adopted."""
     while True:
         try:
@@ -691,19 +714,18 @@ def reap():
             REAPED.add(pid)
 
 
-def limit_message(kind, config):
+def limit_message(kind: str, config: WorkerConfig) -> str:
     if kind == "cpu":
         return f"The code used more than {config['cpu_seconds']} s of CPU time and was stopped."
     if kind == "memory":
         return f"The code ran out of memory (limit {config['memory_bytes'] // MIB} MiB)."
     if kind == "file_size":
         return f"The code tried to write a file larger than {config['file_bytes'] // MIB} MiB."
-    if kind == "processes":
-        return "The code tried to start more processes than the sandbox allows."
-    return None
+    # "processes": the only other kind the cell reports (Cell._receive_done passes no other)
+    return "The code tried to start more processes than the sandbox allows."
 
 
-def disk_message(removed, stopped, config):
+def disk_message(removed: list[str], stopped: bool, config: WorkerConfig) -> str:
     shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
     return (
         f"The container's files passed their limit of {config['disk_bytes'] // MIB} MiB"
@@ -714,7 +736,7 @@ def disk_message(removed, stopped, config):
     )
 
 
-def stop_message(outcome, config):
+def stop_message(outcome: str | None, config: WorkerConfig) -> str:
     lost = "; the session was restarted and its variables are lost."
     if outcome == "timeout":
         return f"The code ran longer than {config['wall_seconds']:g} s and was stopped" + lost
@@ -728,8 +750,8 @@ def stop_message(outcome, config):
     return "The Python process was killed (it may have exhausted a sandbox limit)" + lost
 
 
-def main():
-    config = json.loads(sys.argv[1])
+def main() -> None:
+    config: WorkerConfig = json.loads(sys.argv[1])
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     null = os.open(os.devnull, os.O_RDWR)
@@ -740,7 +762,7 @@ def main():
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # taken by sigtimedwait (Cell._wait_stopped)
     folder_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
-    cell = None
+    cell: Cell | None = None
     started_cells = 0
     replies.write(json.dumps({"ready": True}) + "\n")
     replies.flush()

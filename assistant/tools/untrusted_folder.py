@@ -25,7 +25,7 @@ import platform
 import secrets
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,7 +188,7 @@ _LIBC = _load_libc()
 def _openat2(dir_fd: int, path: str, flags: int, mode: int, resolve: int) -> int:
     assert _LIBC is not None
     how = _OpenHow(flags | os.O_CLOEXEC, mode if flags & os.O_CREAT else 0, resolve)
-    fd = _LIBC.syscall(
+    fd: int = _LIBC.syscall(
         ctypes.c_long(_SYS_OPENAT2),
         ctypes.c_long(dir_fd),
         ctypes.c_char_p(os.fsencode(path)),
@@ -348,10 +348,8 @@ def _write_new(parent: int, name: str, data: bytes) -> None:
 
 
 def _unlink_quietly(parent: int, name: str) -> None:
-    try:
+    with suppress(OSError):
         os.unlink(name, dir_fd=parent)
-    except OSError:
-        pass
 
 
 # -- walking ----------------------------------------------------------------------------------------------------

@@ -48,7 +48,38 @@ _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _MARKDOWN_TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 # The words of a question that say it is one ("How do I ...?"): they would match pages that happen to say "how".
 _QUESTION_WORDS = frozenset(
-    ["how", "do", "does", "did", "i", "what", "which", "who", "whom", "whose", "why", "when", "where", "can", "could", "should", "would", "you", "me", "my", "we", "our", "please", "tell", "show", "explain", "is", "are", "was", "were"]
+    [
+        "how",
+        "do",
+        "does",
+        "did",
+        "i",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "when",
+        "where",
+        "can",
+        "could",
+        "should",
+        "would",
+        "you",
+        "me",
+        "my",
+        "we",
+        "our",
+        "please",
+        "tell",
+        "show",
+        "explain",
+        "is",
+        "are",
+        "was",
+        "were",
+    ]
 )
 _WORD = re.compile(r"\w+")
 

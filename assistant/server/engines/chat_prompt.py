@@ -50,7 +50,7 @@ def chat_messages(instructions: str | None, items: Sequence[Mapping[str, Any]], 
         kind = item.get("type")
         if kind == "message":
             role = {"developer": "system"}.get(str(item.get("role")), str(item.get("role")))
-            text = item_text(item)  # type: ignore[arg-type]
+            text = item_text(item)
             if role == "user":
                 question = text
             elif role == "assistant":
@@ -58,7 +58,7 @@ def chat_messages(instructions: str | None, items: Sequence[Mapping[str, Any]], 
             messages.append({"role": role, "content": text})
         elif kind in TOOL_RESULT_TYPES:
             _add_to_user_turn(messages, _tool_result_text(item, question))
-        elif text := item_text(item):  # type: ignore[arg-type]
+        elif text := item_text(item):
             _add_to_user_turn(messages, f"{kind}: {text}")  # function calls and their outputs
     return messages
 
@@ -95,7 +95,7 @@ def fit_prompt(
     first = 0 if history_turns is None else max(0, latest - history_turns)
     while True:
         dropped = starts[first]
-        fitted = [_with_notice(system, dropped)] + rest[dropped:]
+        fitted = [_with_notice(system, dropped), *rest[dropped:]]
         tokens = tokenize(fitted)
         if len(tokens) <= budget:
             return FittedPrompt(fitted, tokens, dropped, 0)
@@ -104,7 +104,7 @@ def fit_prompt(
         first += DROP_TURNS
     # Only the latest turn is left: cut the middle of its longest message until it fits.
     dropped = starts[latest]
-    kept = [_with_notice(system, dropped)] + rest[dropped:]
+    kept = [_with_notice(system, dropped), *rest[dropped:]]
     tokens = tokenize(kept)
     longest = max(range(len(kept)), key=lambda i: len(kept[i]["content"]))
     original = kept[longest]["content"]

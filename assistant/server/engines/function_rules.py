@@ -38,7 +38,41 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*[a-zA-Z])")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'")
 _PLACE = re.compile(r"\b(?:in|for|at|of|from|to|near|about)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
 GENERIC_WORDS = frozenset(
-    ["get", "set", "fetch", "find", "list", "lookup", "look", "up", "compute", "calc", "calculate", "make", "do", "run", "call", "the", "a", "an", "to", "by", "for", "of", "and", "or", "with", "from", "current", "info", "data", "tool", "function", "my", "your"]
+    [
+        "get",
+        "set",
+        "fetch",
+        "find",
+        "list",
+        "lookup",
+        "look",
+        "up",
+        "compute",
+        "calc",
+        "calculate",
+        "make",
+        "do",
+        "run",
+        "call",
+        "the",
+        "a",
+        "an",
+        "to",
+        "by",
+        "for",
+        "of",
+        "and",
+        "or",
+        "with",
+        "from",
+        "current",
+        "info",
+        "data",
+        "tool",
+        "function",
+        "my",
+        "your",
+    ]
 )
 
 
@@ -114,7 +148,7 @@ def arguments_for(schema: Mapping[str, Any], clause: str) -> dict[str, Any]:
     properties: Mapping[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     numbers = [_number(match) for match in _NUMBER.findall(clause)]
-    places = [match for match in _PLACE.findall(clause)]
+    places = list(_PLACE.findall(clause))
     quoted = [a or b for a, b in _QUOTED.findall(clause)]
     values: dict[str, Any] = {}
     for name, spec in properties.items():
@@ -202,7 +236,7 @@ def answer_from_functions(items: Sequence[Mapping[str, Any]]) -> str | None:
         if item.get("type") != "function_call_output":
             continue
         call = calls.get(item.get("call_id"), {})
-        output = item_text(item)  # type: ignore[arg-type]
+        output = item_text(item)
         signature = f"{call.get('name', 'a function')}({_compact(call.get('arguments'))})"
         if output.startswith("error:"):
             lines.append(f"- {signature} failed: {output.removeprefix('error:').strip()}")
@@ -226,5 +260,5 @@ def _compact(arguments: Any) -> str:
 def _latest_user_text(items: Sequence[Mapping[str, Any]]) -> str:
     for item in reversed(items):
         if item.get("type") == "message" and item.get("role") == "user":
-            return item_text(item)  # type: ignore[arg-type]
+            return item_text(item)
     return ""

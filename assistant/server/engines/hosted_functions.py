@@ -31,10 +31,10 @@ _ITEM_TYPES = {
 
 def _emulated(request: GenerationRequest) -> set[str]:
     return {
-        tool.get("name")
+        tool["name"]
         for tool in request.options.tools
         if tool.get("type") == "function" and tool.get("name") in FUNCTION_NAMES
-    }  # type: ignore[misc]
+    }
 
 
 def hosted_view(request: GenerationRequest) -> GenerationRequest:
@@ -52,7 +52,7 @@ def hosted_view(request: GenerationRequest) -> GenerationRequest:
             {"type": "file_search", "vector_store_ids": ["client"]} if name == "file_search" else {"type": name}
         )
     names = {
-        item.get("call_id"): item.get("name")
+        item.get("call_id"): item["name"]
         for item in request.input_items
         if item.get("type") == "function_call" and item.get("name") in FUNCTION_NAMES
     }

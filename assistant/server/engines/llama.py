@@ -32,7 +32,7 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from .chat_prompt import FittedPrompt, Message, chat_messages, fit_prompt
-from .engine import Annotation, Finish, GenerationRequest, TextDelta, ToolCall, Usage
+from .engine import Annotation, Finish, GenerationRequest, StopReason, TextDelta, ToolCall, Usage
 from .function_rules import answer_from_functions
 from .grounding import GroundedProse
 from .repeats import NoVerbatimRepeat
@@ -92,8 +92,9 @@ class LlamaEngine:
         if path is None:
             raise RuntimeError(f"The SmolLM2 weights are not installed ({INSTALL_HINT}).")
         # n_ctx=0 takes the context length the model was trained with (8192 for SmolLM2).
-        options = {} if seed is None else {"seed": seed}
-        self.model = llama_cpp.Llama(str(path), n_ctx=n_ctx or 0, verbose=False, **options)
+        self.model = llama_cpp.Llama(
+            str(path), n_ctx=n_ctx or 0, verbose=False, seed=llama_cpp.LLAMA_DEFAULT_SEED if seed is None else seed
+        )
         self.n_ctx = self.model.n_ctx()
         self.prompt_budget = min(prompt_budget, self.n_ctx - 16)
         self.history_turns = history_turns
@@ -151,7 +152,7 @@ class LlamaEngine:
         )
 
         produced = cached = 0
-        reason = "stop"
+        reason: StopReason = "stop"
         text: list[str] = []
         with self._lock:
             room = self.n_ctx - len(prompt.tokens)
@@ -208,7 +209,7 @@ class LlamaEngine:
                     yield Annotation(segment.annotation)
         yield Finish(
             Usage(input_tokens=len(prompt.tokens), output_tokens=produced, cached_tokens=cached), reason=reason
-        )  # type: ignore[arg-type]
+        )
 
     def _decode_ahead(
         self, tokens: Sequence[int], stop_after: int, *, temp: float, top_p: float, repeats: NoVerbatimRepeat
@@ -222,20 +223,19 @@ class LlamaEngine:
 
         def produce() -> None:
             try:
-                produced = 0
                 processors = llama_cpp.LogitsProcessorList([repeats]) if repeats else None
-                for token in self.model.generate(
+                generated = self.model.generate(
                     tokens,
                     reset=False,
                     temp=temp,
                     top_p=top_p,
                     repeat_penalty=REPEAT_PENALTY,
                     logits_processor=processors,
-                ):
+                )
+                for produced, token in enumerate(generated, start=1):
                     if stop.is_set():
                         break
                     ready.put(token)
-                    produced += 1
                     if produced >= stop_after or self._is_end(token):
                         break
             except BaseException as error:  # handed to the consumer, which raises it
@@ -273,6 +273,7 @@ class LlamaEngine:
 
     def template_tokens(self, messages: list[Message]) -> list[int]:
         """The chat template applied to `messages` (with the assistant's opening), tokenized."""
+        # llama_cpp types messages as its own TypedDicts per role; ours are the same {"role", "content"} dicts.
         text = self._format(messages=messages).prompt  # type: ignore[arg-type]
         return self.model.tokenize(text.encode(), add_bos=False, special=True)
 
@@ -284,7 +285,7 @@ class LlamaEngine:
         token is evaluated again, since sampling needs fresh logits. `eval` drops the context from `n_tokens` on."""
         held = self.model.input_ids[: self.model.n_tokens]
         shared = 0
-        for held_token, token in zip(held, tokens[:-1]):
+        for held_token, token in zip(held, tokens[:-1], strict=False):
             if held_token != token:
                 break
             shared += 1

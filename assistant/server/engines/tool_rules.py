@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from ..items import item_text
 from .engine import GenerationRequest, ToolCall
@@ -34,11 +34,14 @@ from .function_rules import function_tools, matches
 
 WEB_SEARCH_TYPES = ("web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11")
 TOOL_RESULT_TYPES = ("file_search_call", "web_search_call", "code_interpreter_call")
-_ORDER = ("file_search", "code_interpreter", "web_search")
+HostedKind: TypeAlias = Literal["file_search", "code_interpreter", "web_search"]
+_ORDER: tuple[HostedKind, ...] = ("file_search", "code_interpreter", "web_search")
 
 _FENCED_PYTHON = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _INLINE_CODE = re.compile(r"`([^`\n]*\w\([^`\n]*\))`")
-_ARITHMETIC = re.compile(r"(?<![\w.])(\(?\s*-?\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/%^×])\s*\(?\s*-?\d+(?:\.\d+)?\s*\)?)+)")
+_ARITHMETIC = re.compile(
+    r"(?<![\w.])(\(?\s*-?\d+(?:\.\d+)?(?:\s*(?:\*\*|[-+*/%^\N{MULTIPLICATION SIGN}])\s*\(?\s*-?\d+(?:\.\d+)?\s*\)?)+)"
+)
 _PLOT = re.compile(r"\b(plot|chart|graph|png|draw|figure)\b", re.IGNORECASE)
 _PLOT_FUNCTION = re.compile(r"y\s*=\s*([-+*/^ x\d.()]+?)(?=\s*(?:for|from|over|between|,|$|\.\s))", re.IGNORECASE)
 _WEB = re.compile(r"\b(search|latest|look up|lookup|news|on the web|online)\b|https?://", re.IGNORECASE)
@@ -55,7 +58,49 @@ _SMALL_TALK = re.compile(
 )
 _WORDS = re.compile(r"\w+")
 _STOPWORDS = frozenset(
-    ["the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "were", "be", "what", "who", "which", "how", "why", "when", "where", "does", "do", "did", "with", "about", "from", "by", "at", "as", "it", "its", "this", "that", "these", "those", "me", "my", "tell", "please"]
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "what",
+        "who",
+        "which",
+        "how",
+        "why",
+        "when",
+        "where",
+        "does",
+        "do",
+        "did",
+        "with",
+        "about",
+        "from",
+        "by",
+        "at",
+        "as",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "me",
+        "my",
+        "tell",
+        "please",
+    ]
 )
 
 
@@ -110,8 +155,8 @@ def _asks_the_web(text: str, offered: Sequence[str], request: GenerationRequest)
     return only_web_search or bool(_QUESTION.search(text))
 
 
-def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[str]:
-    kinds = set()
+def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[HostedKind]:
+    kinds: set[HostedKind] = set()
     for tool in tools:
         kind = _kind(tool)
         if kind == "file_search" and not tool.get("vector_store_ids"):
@@ -121,21 +166,26 @@ def _offered_tools(tools: Sequence[Mapping[str, Any]]) -> list[str]:
     return [kind for kind in _ORDER if kind in kinds]
 
 
-def _kind(tool: Mapping[str, Any]) -> str | None:
+def _kind(tool: Mapping[str, Any]) -> HostedKind | None:
     kind = tool.get("type")
     if kind in WEB_SEARCH_TYPES:
         return "web_search"
-    return kind if kind in ("file_search", "code_interpreter") else None
+    if kind == "file_search":
+        return "file_search"
+    if kind == "code_interpreter":
+        return "code_interpreter"
+    return None
 
 
-def _call(kind: str, text: str, code: str | None) -> ToolCall:
+def _call(kind: HostedKind, text: str, code: str | None) -> ToolCall:
+    arguments: dict[str, str | list[str] | None]
     if kind == "code_interpreter":
         arguments = {"code": code}
     elif kind == "file_search":
         arguments = {"queries": [text]}
     else:
         arguments = {"query": text}
-    return ToolCall(kind=kind, name=kind, arguments=json.dumps(arguments))  # type: ignore[arg-type]
+    return ToolCall(kind=kind, name=kind, arguments=json.dumps(arguments))
 
 
 def _code_for(text: str) -> str | None:
@@ -152,7 +202,7 @@ def _code_for(text: str) -> str | None:
 
 
 def _python_expression(expression: str) -> str:
-    return expression.replace("^", "**").replace("×", "*").strip()
+    return expression.replace("^", "**").replace("\N{MULTIPLICATION SIGN}", "*").strip()
 
 
 def plot_code(expression: str) -> str:
@@ -364,5 +414,5 @@ def _tail(logs: str, limit: int = 2000) -> str:
 def latest_user_text(items: Sequence[Mapping[str, Any]]) -> str:
     for item in reversed(items):
         if item.get("type") == "message" and item.get("role") == "user":
-            return item_text(item)  # type: ignore[arg-type]
+            return item_text(item)
     return ""
