@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from assistant.functions import FunctionCall
+from assistant import FunctionCall
 
 
 class ApprovalScreen(ModalScreen[bool]):

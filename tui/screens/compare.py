@@ -25,11 +25,16 @@ from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
-from assistant import Thread, Turn
-from assistant.compare import BACKENDS
-from assistant.index.store import ComparisonRecord
-from assistant.model_names import answered_label
-from assistant.pricing import estimate_label, estimate_model, local_estimate
+from assistant import (
+    BACKENDS,
+    ComparisonRecord,
+    Thread,
+    Turn,
+    answered_label,
+    estimate_label,
+    estimate_model,
+    local_estimate,
+)
 from tui.library import Library
 from tui.notices import error_message, error_title, send_failed_message
 from tui.screens.main import Command, MainScreen

@@ -27,8 +27,7 @@ from textual.widgets import (
     Static,
 )
 
-from assistant.files import FileOutcome, FileProgress
-from assistant.index.store import FileRecord
+from assistant import FileOutcome, FileProgress, FileRecord
 from tui.library import Library
 from tui.notices import error_message
 

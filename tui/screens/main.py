@@ -25,8 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 from textual.worker import Worker
 
-from assistant import Thread, Turn
-from assistant.events import Event
+from assistant import Event, Thread, Turn
 from tui.library import Library
 from tui.notices import error_message, error_title, send_failed_message
 from tui.screens.delete import DeleteThreadScreen
@@ -235,7 +234,7 @@ class MainScreen(Screen[None]):
         if self.thread is not None:
             self.status.show_mode(self.thread.mode, self.thread.conversation_id)
             if view.answer.cites_files:  # the turn's files are downloaded by now: link them
-                await view.answer.show_local_paths(await self.library.local_paths(self.thread.id))
+                await view.answer.show_local_paths(await self.library.file_paths(self.thread))
 
     def _restore_prompt(self, text: str) -> None:
         if not self.prompt.text.strip():
@@ -281,7 +280,7 @@ class MainScreen(Screen[None]):
     async def _show_thread(self, thread: Thread, *, focus_seq: int | None = None) -> bool:
         try:
             turns = await self.library.history(thread)
-            local_paths = await self.library.local_paths(thread.id)
+            local_paths = await self.library.file_paths(thread)
         except Exception as error:
             self.notify(error_message(error), title=error_title(error), severity="error", timeout=10)
             return False
