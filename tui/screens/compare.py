@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import aclosing
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
@@ -52,7 +53,7 @@ HINT = (
 
 
 class CompareScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         # Esc cancels both answers while they stream, else goes back to the threads.
         Binding("escape", "cancel_or_close", "Cancel / back", priority=True),
         Binding("ctrl+n", "new_comparison", "New"),
@@ -360,7 +361,7 @@ class CompareScreen(Screen[None]):
 class PastComparisonsScreen(ModalScreen[ComparisonRecord | None]):
     """Recorded comparisons, newest first; dismisses with the chosen one, or None."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, records: list[ComparisonRecord]) -> None:
         super().__init__(classes="dialog")

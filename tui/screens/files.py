@@ -10,10 +10,11 @@ import asyncio
 import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -67,11 +68,11 @@ def status_text(record: FileRecord) -> Content:
             return Content.styled(
                 f"{record.status}: {record.last_error or 'the store could not index it'}", "$text-error"
             )
-    return Content(record.status or "–")
+    return Content(record.status or "–")  # noqa: RUF001 (an en dash, as typeset, for "no status")
 
 
 class FilesScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close"),
         Binding("ctrl+b", "browse", "Browse"),
         Binding("delete", "remove_file", "Remove file", show=False),
