@@ -50,7 +50,7 @@ class AssistantApp(App[None]):
             yield SystemCommand(command.title, command.help, command.run)
 
     def action_compare(self) -> None:
-        open_compare(self)
+        open_compare(self, self.library)
 
     async def on_unmount(self) -> None:
         # Stop workers first: a streaming answer is then recorded as cancelled before its client goes away.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import aclosing
+from functools import partial
 from typing import ClassVar
 
 from textual import on, work
@@ -406,16 +407,16 @@ def compare_commands(screen: Screen) -> Iterator[Command]:
     yield Command(
         "Compare Responses and Chat",
         "Send one message to both APIs at once and compare the numbers (f2)",
-        lambda: open_compare(screen.app),
+        partial(open_compare, screen.app, screen.library),
     )
     yield Command(
         "Open a past comparison",
         "A comparison from `assistant compare` or the compare screen",
-        lambda: open_compare(screen.app, past=True),
+        partial(open_compare, screen.app, screen.library, past=True),
     )
 
 
-def open_compare(app: App, *, past: bool = False) -> None:
+def open_compare(app: App, library: Library, *, past: bool = False) -> None:
     """Push the compare screen (the app's key binding, the palette); with `past`, pick a comparison first."""
     if isinstance(app.screen, CompareScreen):
         if past:
@@ -423,7 +424,7 @@ def open_compare(app: App, *, past: bool = False) -> None:
         return
     if isinstance(app.screen, ModalScreen):
         return  # a dialog is open: finish it first
-    compare = CompareScreen(app.library)  # type: ignore[attr-defined]
+    compare = CompareScreen(library)
     app.push_screen(compare)
     if past:
         compare.call_after_refresh(compare.pick_past)

@@ -51,11 +51,12 @@ def split_paths(text: str) -> list[str]:
 
 
 def size_text(count: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if count < 1024 or unit == "MB":
-            return f"{count:,} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return ""
+    if count < 1024:
+        return f"{count:,} B"
+    size = count / 1024
+    if size < 1024:
+        return f"{size:,.1f} KB"
+    return f"{size / 1024:,.1f} MB"
 
 
 def status_text(record: FileRecord) -> Content:
