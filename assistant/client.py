@@ -270,16 +270,30 @@ class Assistant:
         return self.store.comparisons(thread_id=thread_id, limit=limit)
 
     def new_comparison(
-        self, name: str, *, model: str | None = None, source: str | None = None, run_id: str | None = None
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        instructions: str | None = None,
+        tools: Any = None,
+        source: str | None = None,
+        run_id: str | None = None,
     ) -> ComparisonRecord:
         """A new comparison named `name`: a thread per backend (`BACKENDS`: conversation mode on Responses, chat
-        mode on Chat Completions) titled "compare: <name> (<backend>)", recorded as a comparison before either
-        runs, as `assistant compare` records its own, so both list it and `assistant ask` never takes one of its
-        threads for the latest conversation. `source` says where it came from; `run_id` groups the comparisons
-        of one run (a new one by default). Its summary stays empty: send each turn to both threads
-        (`comparison_threads`) and read the numbers from their recorded turns."""
+        mode on Chat Completions) titled "compare: <name> (<backend>)", both with `model`, `instructions` and
+        `tools` (as `thread()` takes them), recorded as a comparison before either runs, as `assistant compare`
+        records its own, so both list it and `assistant ask` never takes one of its threads for the latest
+        conversation. `source` says where it came from; `run_id` groups the comparisons of one run (a new one
+        by default). Its summary stays empty: send each turn to both threads (`comparison_threads`) and read
+        the numbers from their recorded turns."""
         threads = {
-            backend: self.thread(title=f"compare: {name} ({backend})", mode=MODE_OF_BACKEND[backend], model=model)
+            backend: self.thread(
+                title=f"compare: {name} ({backend})",
+                mode=MODE_OF_BACKEND[backend],
+                model=model,
+                instructions=instructions,
+                tools=tools,
+            )
             for backend in BACKENDS
         }
         self.store.add_comparison(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -314,8 +314,9 @@ class Thread:
         assert turn is not None
         return turn
 
-    def stream(self, text: str, **options: Any) -> Iterator[Event]:
-        """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded.
+    def stream(self, text: str, **options: Any) -> Generator[Event, None, None]:
+        """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded. Closing the generator
+        early cancels the turn, which is recorded as cancelled with what had arrived.
 
         Options beyond the API's (`model`, `instructions`, `tools`, `max_output_tokens`, ...):
         `functions=[callable, ...]` your own tools for this turn (added to the thread's), `approve=callback`

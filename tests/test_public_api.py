@@ -36,8 +36,11 @@ def test_a_new_comparison_is_a_pair_of_threads_recorded_before_either_runs(assis
     }
     assert [thread.id for thread in threads.values()] == [record.responses_thread_id, record.chat_thread_id]
     # Listed newest first, and found from either of its threads; an ordinary thread is no comparison's.
-    second = assistant.new_comparison("farewell", run_id="run_mine")
+    second = assistant.new_comparison("farewell", instructions="Be brief.", tools=["web_search"], run_id="run_mine")
     assert second.run_id == "run_mine" and second.run_id != record.run_id
+    for thread in assistant.comparison_threads(second).values():
+        assert thread.model == assistant.settings.model and thread.instructions == "Be brief."
+        assert thread.tools.enabled == ["web_search"]
     assert [each.id for each in assistant.comparisons()] == [second.id, record.id]
     assert [each.id for each in assistant.comparisons(thread_id=record.chat_thread_id)] == [record.id]
     assert assistant.comparisons(thread_id=ordinary.id) == []
