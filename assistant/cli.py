@@ -549,7 +549,7 @@ def latest_conversation(assistant: Assistant) -> Thread | None:
     offset = 0
     while page := assistant.threads(limit=THREADS_PER_PAGE, offset=offset):
         for info in page:
-            if not assistant.store.comparisons(thread_id=info.id, limit=1):
+            if not assistant.comparisons(thread_id=info.id, limit=1):
                 return assistant.thread(info.id)
         offset += len(page)
     return None

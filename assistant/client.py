@@ -18,11 +18,12 @@ from assistant.backends.backend import Backend
 from assistant.backends.chat import ChatBackend
 from assistant.backends.responses import ResponsesBackend
 from assistant.backends.tool_runtimes import LocalToolRuntimes
+from assistant.compare import BACKENDS, MODE_OF_BACKEND
 from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
-from assistant.errors import PROVIDER_ERRORS, AssistantError, explain, retry_after_seconds
+from assistant.errors import PROVIDER_ERRORS, AssistantError, ThreadNotFound, explain, retry_after_seconds
 from assistant.files import FileLibrary
-from assistant.index.store import IndexStore, SearchHit, ThreadInfo
+from assistant.index.store import ComparisonRecord, IndexStore, SearchHit, ThreadInfo
 from assistant.metering import count_request, count_request_async
 from assistant.private_files import make_private_folder
 from assistant.thread import Thread, check_mode
@@ -260,6 +261,60 @@ class Assistant:
             return sorted([model.id async for model in self.async_client.models.list()])
         except PROVIDER_ERRORS as exc:
             raise explain(exc, base_url=self.server_url, model="", timeout=self.settings.timeout) from exc
+
+    # comparisons: a conversation run through both backends (`assistant compare`, the app's compare screen)
+
+    def comparisons(self, *, thread_id: str | None = None, limit: int = 50) -> list[ComparisonRecord]:
+        """Recorded comparisons, newest first; with `thread_id`, the comparison that thread is one side of (none
+        for an ordinary thread)."""
+        return self.store.comparisons(thread_id=thread_id, limit=limit)
+
+    def new_comparison(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        instructions: str | None = None,
+        tools: Any = None,
+        source: str | None = None,
+        run_id: str | None = None,
+    ) -> ComparisonRecord:
+        """A new comparison named `name`: a thread per backend (`BACKENDS`: conversation mode on Responses, chat
+        mode on Chat Completions) titled "compare: <name> (<backend>)", both with `model`, `instructions` and
+        `tools` (as `thread()` takes them), recorded as a comparison before either runs, as `assistant compare`
+        records its own, so both list it and `assistant ask` never takes one of its threads for the latest
+        conversation. `source` says where it came from; `run_id` groups the comparisons of one run (a new one
+        by default). Its summary stays empty: send each turn to both threads (`comparison_threads`) and read
+        the numbers from their recorded turns."""
+        threads = {
+            backend: self.thread(
+                title=f"compare: {name} ({backend})",
+                mode=MODE_OF_BACKEND[backend],
+                model=model,
+                instructions=instructions,
+                tools=tools,
+            )
+            for backend in BACKENDS
+        }
+        self.store.add_comparison(
+            run_id=run_id or "run_" + secrets.token_hex(8),
+            name=name,
+            source=source,
+            responses_thread_id=threads["responses"].id,
+            chat_thread_id=threads["chat"].id,
+            summary={},
+        )
+        return self.store.comparisons(thread_id=threads["responses"].id, limit=1)[0]
+
+    def comparison_threads(self, comparison: ComparisonRecord) -> dict[str, Thread]:
+        """The comparison's two threads, by backend. ThreadNotFound when one of them was deleted."""
+        ids = {"responses": comparison.responses_thread_id, "chat": comparison.chat_thread_id}
+        threads: dict[str, Thread] = {}
+        for backend, thread_id in ids.items():
+            if not thread_id:
+                raise ThreadNotFound(f"The {backend} thread of “{comparison.name}” was deleted.")
+            threads[backend] = self.thread(thread_id)
+        return threads
 
     # lifetime
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -265,6 +265,15 @@ class Thread:
         """What happened to the thread's state outside its turns: mode switches, rebuilds, forks, repairs."""
         return self._assistant.store.changes(self.id)
 
+    def file_paths(self) -> dict[str, str]:
+        """Where the files this thread's answers may cite are on this machine, by file id: the thread's uploads
+        (the index keeps a copy of each) and the files the code interpreter made (downloaded beside the index).
+        A file with no copy here is left out."""
+        paths = {record.id: record.path for record in self._assistant.files.list(self.id) if record.path}
+        made = self._assistant.store.container_files(self.id)
+        paths.update({record.file_id: record.path for record in made if record.path})
+        return paths
+
     def set_mode(self, mode: str) -> None:
         """Move the thread to another state mode, losing nothing: the index holds every item, and the next
         turn rebuilds whatever server state the new mode needs (a seeded conversation, a chain head)."""
@@ -305,8 +314,9 @@ class Thread:
         assert turn is not None
         return turn
 
-    def stream(self, text: str, **options: Any) -> Iterator[Event]:
-        """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded.
+    def stream(self, text: str, **options: Any) -> Generator[Event, None, None]:
+        """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded. Closing the generator
+        early cancels the turn, which is recorded as cancelled with what had arrived.
 
         Options beyond the API's (`model`, `instructions`, `tools`, `max_output_tokens`, ...):
         `functions=[callable, ...]` your own tools for this turn (added to the thread's), `approve=callback`
@@ -375,9 +385,10 @@ class Thread:
         assert turn is not None
         return turn
 
-    async def astream(self, text: str, **options: Any) -> AsyncIterator[Event]:
+    async def astream(self, text: str, **options: Any) -> AsyncGenerator[Event, None]:
         """The async twin of `stream`: async functions are awaited, sync ones run in worker threads, and the
-        approval callback may be a coroutine (a dialog)."""
+        approval callback may be a coroutine (a dialog). Closing the generator early (`contextlib.aclosing`)
+        cancels the turn, which is recorded as cancelled with what had arrived."""
         extras = self._extras(options)
         check_message(text)
         # Taking the lease, reading the history (all of it in local and chat mode) and writing the turn row are

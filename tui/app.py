@@ -8,9 +8,10 @@ name, so a screen (e.g. the compare screen) is one more entry in SCREENS plus it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from assistant import Assistant, AssistantError
@@ -24,7 +25,9 @@ class AssistantApp(App[None]):
     CSS_PATH = "app.tcss"
     # ctrl+c copies in text areas (Textual's default); ctrl+q quits.
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [Binding("f2", "compare", "Compare", show=False)]  # the compare screen (tui/screens/compare.py)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "compare", "Compare", show=False)
+    ]  # the compare screen (tui/screens/compare.py)
 
     def __init__(self, assistant: Assistant, *, close_assistant: bool = False) -> None:
         """With `close_assistant` the app closes the assistant when it exits, on its own event loop (the async
@@ -47,7 +50,7 @@ class AssistantApp(App[None]):
             yield SystemCommand(command.title, command.help, command.run)
 
     def action_compare(self) -> None:
-        open_compare(self)
+        open_compare(self, self.library)
 
     async def on_unmount(self) -> None:
         # Stop workers first: a streaming answer is then recorded as cancelled before its client goes away.

@@ -4,8 +4,7 @@ Every call that reads or writes the index or talks to a server runs in a worker 
 so widgets await these methods without ever blocking the UI. Streaming a turn is the exception: it goes
 through the library's own async API (`Thread.astream`), which the screen iterates directly.
 
-What the public API still lacks is marked "Stand-in" and written through `assistant.store`; when the library
-grows the real API, only this module changes.
+It uses only the library's public API (what `assistant` exports); an import-linter contract keeps it so.
 """
 
 from __future__ import annotations
@@ -16,17 +15,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assistant import Assistant, SearchHit, Thread, ThreadInfo, ThreadNotFound, Turn
-from assistant.compare import BACKENDS, MODE_OF_BACKEND
-from assistant.files import FileOutcome, FileProgress
-from assistant.index.store import (
+from assistant import (
+    MODES,
+    Assistant,
+    CodeInterpreter,
     ComparisonRecord,
-    ContainerFile,
+    FileOutcome,
+    FileProgress,
     FileRecord,
-    ThreadChange,
+    FileSearch,
+    SearchHit,
+    Thread,
+    ThreadInfo,
+    ToolSettings,
+    Turn,
+    WebSearch,
 )
-from assistant.thread import MODES
-from assistant.tool_settings import CodeInterpreter, FileSearch, ToolSettings, WebSearch
 
 DEFAULT_TOOLS = {"web_search": WebSearch, "file_search": FileSearch, "code_interpreter": CodeInterpreter}
 TOOL_NAMES = tuple(DEFAULT_TOOLS)
@@ -102,9 +106,6 @@ class Library:
         await asyncio.to_thread(thread.set_tools, replace(settings, **{name: tool}))
         return thread.tools
 
-    async def changes(self, thread: Thread) -> list[ThreadChange]:
-        return await asyncio.to_thread(thread.changes)
-
     async def delete_thread(self, thread_id: str, *, server: bool = True) -> None:
         """The thread's index rows and, with `server`, its conversation and vector store (network calls)."""
         if server:
@@ -142,62 +143,31 @@ class Library:
         await self.connect()
         await asyncio.to_thread(self.assistant.files.remove, thread_id, file_id)
 
-    async def local_paths(self, thread_id: str) -> dict[str, str]:
-        """file id -> local path, for the files an answer may cite: those the code interpreter made (downloaded
-        beside the index) and the thread's uploads (the index keeps a copy)."""
-
-        def read() -> dict[str, str]:
-            made: list[ContainerFile] = self.assistant.store.container_files(thread_id)
-            uploaded = self.assistant.files.list(thread_id)
-            paths = {record.id: record.path for record in uploaded if record.path}
-            paths.update({record.file_id: record.path for record in made if record.path})
-            return paths
-
-        return await asyncio.to_thread(read)
+    async def file_paths(self, thread: Thread) -> dict[str, str]:
+        """file id -> local path, for the files an answer may cite (`Thread.file_paths`)."""
+        return await asyncio.to_thread(thread.file_paths)
 
     # comparisons (the compare screen)
 
     async def comparisons(self, *, limit: int = 100) -> list[ComparisonRecord]:
         """Recorded comparisons, newest first: those of `assistant compare` runs and of the compare screen."""
-        return await asyncio.to_thread(self.assistant.store.comparisons, limit=limit)
+        return await asyncio.to_thread(self.assistant.comparisons, limit=limit)
 
     async def new_comparison(self, name: str, *, model: str) -> tuple[ComparisonRecord, dict[str, Thread]]:
-        """A pair of threads for one comparison, named and recorded as `assistant compare` records its own
-        (`assistant.compare`: the same titles, modes and `comparisons` row), so either lists it. The row's
-        summary stays empty: the pair grows turn by turn, so the screen reads the numbers from the recorded
-        turns."""
+        """A pair of threads for one comparison, recorded as `assistant compare` records its own, so either lists
+        it. The screen reads the numbers from the recorded turns."""
 
         def make() -> tuple[ComparisonRecord, dict[str, Thread]]:
-            threads = {
-                backend: self.assistant.thread(
-                    title=f"compare: {name} ({backend})", mode=MODE_OF_BACKEND[backend], model=model
-                )
-                for backend in BACKENDS
-            }
-            self.assistant.store.add_comparison(
-                run_id="app_" + secrets.token_hex(8),
-                name=name,
-                source=COMPARE_SCREEN_SOURCE,
-                responses_thread_id=threads["responses"].id,
-                chat_thread_id=threads["chat"].id,
-                summary={},
+            record = self.assistant.new_comparison(
+                name, model=model, source=COMPARE_SCREEN_SOURCE, run_id="app_" + secrets.token_hex(8)
             )
-            record = self.assistant.store.comparisons(thread_id=threads["responses"].id, limit=1)[0]
-            return record, threads
+            return record, self.assistant.comparison_threads(record)
 
         return await asyncio.to_thread(make)
 
     async def open_comparison(self, record: ComparisonRecord) -> dict[str, Thread]:
         """The comparison's two threads, by backend (ThreadNotFound when one was deleted)."""
-        ids = {"responses": record.responses_thread_id, "chat": record.chat_thread_id}
-
-        def open_both() -> dict[str, Thread]:
-            missing = [backend for backend, thread_id in ids.items() if not thread_id]
-            if missing:
-                raise ThreadNotFound(f"The {missing[0]} thread of “{record.name}” was deleted.")
-            return {backend: self.assistant.thread(thread_id) for backend, thread_id in ids.items()}
-
-        return await asyncio.to_thread(open_both)
+        return await asyncio.to_thread(self.assistant.comparison_threads, record)
 
 
 def enabled_tools(tools_json: str | None) -> list[str]:

@@ -40,7 +40,7 @@ async def open_local_file(app: App, path: Path) -> None:
         return
     opener = system_opener()
     if sys.platform == "win32":
-        await asyncio.to_thread(os.startfile, str(path))  # type: ignore[attr-defined]
+        await asyncio.to_thread(os.startfile, str(path))
         app.notify(str(path), title="Opened", timeout=5)
     elif opener is not None:
         try:

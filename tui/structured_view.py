@@ -23,7 +23,7 @@ def structured_markdown(turn: Turn) -> str | None:
 def function_outputs(turn: Turn) -> dict[str, dict[str, Any]]:
     """What each function call of a recorded turn got back (its `function_call_output` item), by call id."""
     return {
-        item.data.get("call_id"): {"output": item.data.get("output")}
+        item.data["call_id"]: {"output": item.data.get("output")}
         for item in turn.items
         if item.type == "function_call_output"
     }

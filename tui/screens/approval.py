@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from assistant.functions import FunctionCall
+from assistant import FunctionCall
 
 
 class ApprovalScreen(ModalScreen[bool]):
@@ -31,7 +31,7 @@ class ApprovalScreen(ModalScreen[bool]):
     ApprovalScreen Horizontal { height: auto; align-horizontal: right; }
     ApprovalScreen Button { margin-left: 2; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "allow", "Allow"),
         Binding("n", "deny", "Deny"),
         Binding("escape", "deny", "Deny"),

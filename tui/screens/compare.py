@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import aclosing
+from functools import partial
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
@@ -25,11 +27,16 @@ from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
-from assistant import Thread, Turn
-from assistant.compare import BACKENDS
-from assistant.index.store import ComparisonRecord
-from assistant.model_names import answered_label
-from assistant.pricing import estimate_label, estimate_model, local_estimate
+from assistant import (
+    BACKENDS,
+    ComparisonRecord,
+    Thread,
+    Turn,
+    answered_label,
+    estimate_label,
+    estimate_model,
+    local_estimate,
+)
 from tui.library import Library
 from tui.notices import error_message, error_title, send_failed_message
 from tui.screens.main import Command, MainScreen
@@ -47,7 +54,7 @@ HINT = (
 
 
 class CompareScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         # Esc cancels both answers while they stream, else goes back to the threads.
         Binding("escape", "cancel_or_close", "Cancel / back", priority=True),
         Binding("ctrl+n", "new_comparison", "New"),
@@ -355,7 +362,7 @@ class CompareScreen(Screen[None]):
 class PastComparisonsScreen(ModalScreen[ComparisonRecord | None]):
     """Recorded comparisons, newest first; dismisses with the chosen one, or None."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, records: list[ComparisonRecord]) -> None:
         super().__init__(classes="dialog")
@@ -400,16 +407,16 @@ def compare_commands(screen: Screen) -> Iterator[Command]:
     yield Command(
         "Compare Responses and Chat",
         "Send one message to both APIs at once and compare the numbers (f2)",
-        lambda: open_compare(screen.app),
+        partial(open_compare, screen.app, screen.library),
     )
     yield Command(
         "Open a past comparison",
         "A comparison from `assistant compare` or the compare screen",
-        lambda: open_compare(screen.app, past=True),
+        partial(open_compare, screen.app, screen.library, past=True),
     )
 
 
-def open_compare(app: App, *, past: bool = False) -> None:
+def open_compare(app: App, library: Library, *, past: bool = False) -> None:
     """Push the compare screen (the app's key binding, the palette); with `past`, pick a comparison first."""
     if isinstance(app.screen, CompareScreen):
         if past:
@@ -417,7 +424,7 @@ def open_compare(app: App, *, past: bool = False) -> None:
         return
     if isinstance(app.screen, ModalScreen):
         return  # a dialog is open: finish it first
-    compare = CompareScreen(app.library)  # type: ignore[attr-defined]
+    compare = CompareScreen(library)
     app.push_screen(compare)
     if past:
         compare.call_after_refresh(compare.pick_past)

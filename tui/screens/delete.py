@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
@@ -21,7 +22,7 @@ class DeleteThreadScreen(ModalScreen[DeleteChoice | None]):
     """Dismisses with what to delete, or None (Cancel, Esc). Cancel has the focus: Enter alone never
     deletes anything."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, title: str, turn_count: int | None, *, has_server_state: bool = True) -> None:
         super().__init__(classes="dialog")

@@ -4,9 +4,11 @@ overwritten."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -19,7 +21,7 @@ from tui.widgets.prompt import PromptInput
 class MessagePickerScreen(ModalScreen[int | None]):
     """The thread's messages, newest highlighted; dismisses with the chosen turn's seq, or None."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, messages: list[tuple[int, str]]) -> None:
         super().__init__(classes="dialog")
@@ -50,7 +52,7 @@ class MessagePickerScreen(ModalScreen[int | None]):
 class EditMessageScreen(ModalScreen[str | None]):
     """Dismisses with the edited text, or None (Esc, or left empty)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, text: str, seq: int, turn_count: int) -> None:
         super().__init__(classes="dialog")

@@ -10,10 +10,11 @@ import asyncio
 import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -27,8 +28,7 @@ from textual.widgets import (
     Static,
 )
 
-from assistant.files import FileOutcome, FileProgress
-from assistant.index.store import FileRecord
+from assistant import FileOutcome, FileProgress, FileRecord
 from tui.library import Library
 from tui.notices import error_message
 
@@ -51,11 +51,12 @@ def split_paths(text: str) -> list[str]:
 
 
 def size_text(count: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if count < 1024 or unit == "MB":
-            return f"{count:,} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return ""
+    if count < 1024:
+        return f"{count:,} B"
+    size = count / 1024
+    if size < 1024:
+        return f"{size:,.1f} KB"
+    return f"{size / 1024:,.1f} MB"
 
 
 def status_text(record: FileRecord) -> Content:
@@ -68,11 +69,11 @@ def status_text(record: FileRecord) -> Content:
             return Content.styled(
                 f"{record.status}: {record.last_error or 'the store could not index it'}", "$text-error"
             )
-    return Content(record.status or "–")
+    return Content(record.status or "–")  # noqa: RUF001 (an en dash, as typeset, for "no status")
 
 
 class FilesScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close"),
         Binding("ctrl+b", "browse", "Browse"),
         Binding("delete", "remove_file", "Remove file", show=False),

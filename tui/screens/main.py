@@ -16,17 +16,19 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 from textual.worker import Worker
 
-from assistant import Thread, Turn
-from assistant.events import Event
+from assistant import Event, Thread, Turn
 from tui.library import Library
 from tui.notices import error_message, error_title, send_failed_message
 from tui.screens.delete import DeleteThreadScreen
@@ -57,7 +59,7 @@ class Command:
 
 class MainScreen(Screen[None]):
     AUTO_FOCUS = "#prompt"  # when nothing has the focus (e.g. after the command palette): the prompt, not the sidebar
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         # Priority so that Esc cancels from anywhere; when no answer runs, check_action lets Esc through to
         # the focused widget (the sidebar clears its search and gives the focus back to the prompt).
         Binding("escape", "cancel_answer", "Cancel answer", priority=True),
@@ -196,15 +198,19 @@ class MainScreen(Screen[None]):
     def _notice(self, event: Event, shown: set[str]) -> None:
         """What the library says once about the thread's state: its server state was rebuilt from the index
         (or it moved to chat mode), or the code interpreter's container expired and was replaced."""
-        if event.type == "thread.state_rebuilt":
-            message = event.reason[:1].upper() + event.reason[1:] + "."
-            title = "Thread moved to chat mode" if "chat mode" in event.reason else "Thread state rebuilt"
-            severity = "information"
-        elif event.type == "tools.unavailable":
-            message = event.message[:1].upper() + event.message[1:] + "."
-            title, severity = "Tools not available on this server", "warning"
-        else:
-            message, title, severity = event.message, "Code interpreter container replaced", "warning"
+        severity: SeverityLevel = "warning"
+        match event.type:
+            case "thread.state_rebuilt":
+                message = event.reason[:1].upper() + event.reason[1:] + "."
+                title = "Thread moved to chat mode" if "chat mode" in event.reason else "Thread state rebuilt"
+                severity = "information"
+            case "tools.unavailable":
+                message = event.message[:1].upper() + event.message[1:] + "."
+                title = "Tools not available on this server"
+            case "container.replaced":
+                message, title = event.message, "Code interpreter container replaced"
+            case _:  # the other events are the answer's, not notices
+                return
         if message not in shown:
             shown.add(message)
             self.notify(message, title=title, severity=severity, timeout=15)
@@ -235,7 +241,7 @@ class MainScreen(Screen[None]):
         if self.thread is not None:
             self.status.show_mode(self.thread.mode, self.thread.conversation_id)
             if view.answer.cites_files:  # the turn's files are downloaded by now: link them
-                await view.answer.show_local_paths(await self.library.local_paths(self.thread.id))
+                await view.answer.show_local_paths(await self.library.file_paths(self.thread))
 
     def _restore_prompt(self, text: str) -> None:
         if not self.prompt.text.strip():
@@ -281,7 +287,7 @@ class MainScreen(Screen[None]):
     async def _show_thread(self, thread: Thread, *, focus_seq: int | None = None) -> bool:
         try:
             turns = await self.library.history(thread)
-            local_paths = await self.library.local_paths(thread.id)
+            local_paths = await self.library.file_paths(thread)
         except Exception as error:
             self.notify(error_message(error), title=error_title(error), severity="error", timeout=10)
             return False
@@ -604,7 +610,7 @@ class MainScreen(Screen[None]):
         if not await self._show_thread(fork):
             return
         self.sidebar.refresh_threads()
-        kept = f"turns 1–{seq - 1}" if seq > 2 else ("turn 1" if seq == 2 else "no turns")
+        kept = f"turns 1–{seq - 1}" if seq > 2 else ("turn 1" if seq == 2 else "no turns")  # noqa: RUF001 (a range's en dash)
         self.notify(
             f"“{parent.title or '(untitled)'}” is unchanged; the edited message goes to this fork, "
             f"which shares {kept} with it.",
@@ -623,7 +629,7 @@ class MainScreen(Screen[None]):
                 yield Command(
                     f"New thread in {mode} mode",
                     f"Start a new thread whose state is kept in {mode} mode",
-                    lambda mode=mode: self.action_new_thread(mode),
+                    partial(self.action_new_thread, mode),
                 )
         yield Command("Search turns", "Full-text search over every message and answer", self.action_search)
         yield Command("Rename thread", "Give the thread a new title", self.action_rename_thread)
@@ -641,7 +647,7 @@ class MainScreen(Screen[None]):
             yield Command(
                 f"Turn {tool.title.lower()} {state}",
                 f"For this thread: {tool.help}",
-                lambda name=tool.name: self.toggle_tool(name),
+                partial(self.toggle_tool, tool.name),
             )
         yield Command("Files", "Add, watch and remove the thread's files for file search (ctrl+l)", self.action_files)
         yield Command(
@@ -652,7 +658,7 @@ class MainScreen(Screen[None]):
                 yield Command(
                     f"Switch to {mode} mode",
                     "Move the thread to another state mode, losing nothing",
-                    lambda mode=mode: self.switch_mode(mode),
+                    partial(self.switch_mode, mode),
                 )
         yield Command(
             "Edit and resend a message",

@@ -3,9 +3,12 @@ the index holds every item and the next turn rebuilds whatever server state the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -23,9 +26,9 @@ MODE_HELP = {
 class ModePickerScreen(ModalScreen[str | None]):
     """Dismisses with the chosen mode, or None (Esc)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, modes: tuple[str, ...] | list[str], current: str, *, draft: bool) -> None:
+    def __init__(self, modes: Sequence[str], current: str, *, draft: bool) -> None:
         super().__init__(classes="dialog")
         self.modes = list(modes)
         self.current = current

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, LoadingIndicator, OptionList
@@ -17,7 +19,7 @@ from tui.notices import error_message
 class ModelPickerScreen(ModalScreen[str | None]):
     """Dismisses with the chosen model, or None (Esc, or the list could not be read)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, library: Library, current: str) -> None:
         super().__init__(classes="dialog")

@@ -8,6 +8,7 @@ looks exactly like it did while it streamed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from textual import on
@@ -17,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import LoadingIndicator, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from assistant import Turn
+from assistant import Event, Turn
 from tui.citations import Citations, cites_files
 from tui.opener import local_path, open_local_file
 from tui.structured_view import function_outputs, structured_markdown
@@ -73,7 +74,7 @@ class AssistantAnswer(Vertical):
         self._waiting = LoadingIndicator(classes="waiting")
         await self.mount(self._waiting, before=self._sources)
 
-    async def show_event(self, event: Any) -> None:
+    async def show_event(self, event: Event) -> None:
         """Render one of a turn's streamed events (the ones an answer shows; others are the screen's)."""
         match event.type:
             case "item.added":
@@ -176,7 +177,7 @@ class AssistantAnswer(Vertical):
                 assert isinstance(block, AnswerText)
                 await block.finish(self._marked(message_text(data), message_annotations(data)))
             elif is_tool_item(data):
-                await self._block(position, lambda data=data: ToolCard(data))
+                await self._block(position, partial(ToolCard, data))
         if not any(isinstance(block, AnswerText) for block in self._blocks.values()) and turn.text:
             # A turn that ended before its message item finished keeps its text on the turn only.
             block = await self._block(len(turn.output_items), AnswerText)

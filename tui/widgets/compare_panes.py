@@ -4,7 +4,7 @@ backend, and a per-turn chart of the bytes each sent."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.style import Style as RichStyle
 from rich.text import Text
@@ -107,7 +107,7 @@ class CompareMetrics(Vertical):
         self.table.add_columns(*COLUMNS)
         self.show({})
 
-    def show(self, turns: dict[str, Sequence[Turn]]) -> None:
+    def show(self, turns: Mapping[str, Sequence[Turn]]) -> None:
         self.table.clear()
         for backend, title in BACKEND_TITLES.items():
             backend_turns = turns.get(backend, [])

@@ -8,9 +8,10 @@ prompts and Down on the last line walks back, as in a shell; anywhere else they 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
@@ -49,7 +50,7 @@ class PromptHistory:
 
 
 class PromptInput(TextArea):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         # Enter and the newline keys are handled in _on_key; these two bindings name them in the footer.
         Binding("enter", "submit", "Send"),
         Binding("shift+enter,ctrl+j", "newline", "Newline", key_display="⇧⏎/^j"),

@@ -15,8 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Label, Static
 
-from assistant import Turn
-from assistant.model_names import answered_label, display_name
+from assistant import Turn, answered_label, display_name
 from tui.tool_names import tools_text
 from tui.widgets.answer import money
 

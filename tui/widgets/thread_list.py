@@ -15,10 +15,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -122,7 +123,7 @@ def hit_prompt(hit: SearchHit) -> Content:
 class ThreadOptions(OptionList):
     """The list itself; says when it is near its end, so the next page can be read."""
 
-    BINDINGS = [Binding("delete", "screen.delete_thread", "Delete")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("delete", "screen.delete_thread", "Delete")]
 
     @dataclass
     class NearEnd(Message):
@@ -140,7 +141,7 @@ class ThreadOptions(OptionList):
 
 
 class ThreadList(Vertical):
-    BINDINGS = [Binding("escape", "leave", "Clear search, back to the prompt", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "leave", "Clear search, back to the prompt", show=False)]
 
     @dataclass
     class ThreadChosen(Message):

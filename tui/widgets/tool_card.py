@@ -153,7 +153,7 @@ def file_search_body(item: dict[str, Any]) -> Content:
         lines.append(_heading("Results"))
         for result in results:
             score = result.get("score")
-            score_text = f"{score:.2f}" if isinstance(score, (int, float)) else "–"
+            score_text = f"{score:.2f}" if isinstance(score, (int, float)) else "–"  # noqa: RUF001 (en dash: no score)
             lines.append(
                 Content.assemble(
                     (f"  {score_text} ", "$text-accent"),
