@@ -21,7 +21,7 @@ from assistant.errors import (
     TurnFailed,
 )
 from assistant.functions import FunctionCall, FunctionTool, function_tool
-from assistant.index.store import SearchHit, ThreadInfo
+from assistant.index.records import SearchHit, ThreadInfo
 from assistant.thread import Thread
 from assistant.turn import Item, Turn
 

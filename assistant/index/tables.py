@@ -5,7 +5,8 @@ The schema itself is created and upgraded by the named migrations in `migrations
 
 - threads: one row per conversation thread, whatever its state mode.
 - turns: one row per user message and the response to it: one `responses.create` (or Chat completion), or
-  several when the model calls your functions (one per round; every item of every round is the turn's). Written before the request goes out (status in_progress) and closed when the stream ends.
+  several when the model calls your functions (one per round; every item of every round is the turn's).
+  Written before the request goes out (status in_progress) and closed when the stream ends.
 - thread_changes: what happened to a thread's state outside its turns (mode switched, server state rebuilt,
   forked, repaired).
 - turn_previews: the beginning and end of a turn's long text, for search hits (migrations.m009).
