@@ -44,7 +44,6 @@ COPY_ITEMS = f"""INSERT INTO items (turn_id, {", ".join(_COPIED_ITEM_COLUMNS)})
                                          AND parent.seq <= :at_seq
                  JOIN turns AS child ON child.thread_id = :child AND child.seq = parent.seq
                  ORDER BY child.id, items.position"""
-
 COUNT_TURNS_OF_CHILD = (
     "UPDATE threads SET turn_count = (SELECT count(*) FROM turns WHERE thread_id = :child) WHERE id = :child"
 )
