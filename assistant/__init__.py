@@ -28,7 +28,7 @@ from assistant.errors import (
 from assistant.events import Event
 from assistant.files import FileOutcome, FileProgress
 from assistant.functions import FunctionCall, FunctionTool, function_tool
-from assistant.index.store import ComparisonRecord, FileRecord, SearchHit, ThreadInfo
+from assistant.index.records import ComparisonRecord, FileRecord, SearchHit, ThreadInfo
 from assistant.model_names import answered_label, display_name
 from assistant.pricing import estimate_label, estimate_model, local_estimate
 from assistant.thread import MODES, Thread

@@ -20,7 +20,7 @@ from assistant.config import load_settings
 from assistant.errors import AssistantError, ModelNotFound
 from assistant.events import TurnEnded
 from assistant.files import FileProgress
-from assistant.index.store import ThreadInfo
+from assistant.index.records import ThreadInfo
 from assistant.model_names import display_name
 from assistant.pricing import describe_cost
 from assistant.private_files import make_private_folder

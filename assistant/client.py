@@ -23,7 +23,8 @@ from assistant.config import Settings, load_settings
 from assistant.containers import ContainerTracker
 from assistant.errors import PROVIDER_ERRORS, AssistantError, ThreadNotFound, explain, retry_after_seconds
 from assistant.files import FileLibrary
-from assistant.index.store import ComparisonRecord, IndexStore, SearchHit, ThreadInfo
+from assistant.index.records import ComparisonRecord, SearchHit, ThreadInfo
+from assistant.index.store import IndexStore
 from assistant.metering import count_request, count_request_async
 from assistant.private_files import make_private_folder
 from assistant.thread import Thread, check_mode

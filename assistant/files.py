@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import openai
 
 from assistant.errors import PROVIDER_ERRORS, AssistantError, explain
-from assistant.index.store import FileRecord
+from assistant.index.records import FileRecord
 from assistant.private_files import make_private_folder, write_private_file
 
 if TYPE_CHECKING:

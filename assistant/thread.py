@@ -35,7 +35,7 @@ from assistant.functions import (
     run_calls,
 )
 from assistant.index.recorder import TurnRecorder
-from assistant.index.store import Lease, LeaseHolder, ThreadChange, ThreadInfo
+from assistant.index.records import Lease, LeaseHolder, ThreadChange, ThreadInfo
 from assistant.metering import metering
 from assistant.structured import AnswerSchema, answer_schema, parse_answer
 from assistant.tool_settings import ToolSettings, parse_tools

@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import Assistant
 from assistant.config import Settings
-from assistant.index.store import IndexStore, insert_sql, new_thread_id
+from assistant.index.sql import insert_sql
+from assistant.index.store import IndexStore
 from assistant.index.tables import utcnow
+from assistant.index.threads import new_thread_id
 from tui.app import AssistantApp
 from tui.screens.main import MainScreen
 

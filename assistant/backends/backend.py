@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from assistant.events import Event
-from assistant.index.store import ThreadInfo
+from assistant.index.records import ThreadInfo
 
 
 @dataclass(frozen=True)

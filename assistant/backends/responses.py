@@ -25,7 +25,7 @@ from openai import AsyncOpenAI, OpenAI, omit
 from assistant.backends.backend import TurnRequest
 from assistant.backends.response_stream import ResponseStreamReader
 from assistant.events import ConversationCreated, Event, ResponseEnded
-from assistant.index.store import ThreadInfo
+from assistant.index.records import ThreadInfo
 
 
 class Clients(Protocol):

@@ -14,6 +14,7 @@ the same small interface (`run`, `rows`, `close`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -28,14 +29,11 @@ from sqlalchemy import create_engine, event
 from assistant.errors import IndexUnavailable
 from assistant.index.migrations import MIGRATIONS, migrate
 from assistant.index.postgres import PostgresConnection, is_postgres_url, open_postgres_index
+from assistant.index.sql import BOOLEAN_COLUMNS, DATETIME_COLUMNS
 from assistant.private_files import create_private_file, make_private_folder
 
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRIES = 5
-
-# Columns stored as text or integers that read back as datetimes and booleans.
-DATETIME_COLUMNS = frozenset({"created_at", "updated_at", "completed_at", "lease_expires_at"})
-BOOLEAN_COLUMNS = frozenset({"archived"})
 
 T = TypeVar("T")
 Statement = tuple[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
@@ -105,7 +103,7 @@ class IndexConnection:
         with self._lock:
             cursor = self._connection.execute(sql, parameters)
             names = [description[0] for description in cursor.description]
-            return [_loaded(dict(zip(names, row))) for row in cursor.fetchall()]
+            return [_loaded(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     @property
     def sqlite(self) -> sqlite3.Connection:
@@ -135,7 +133,11 @@ def _loaded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def open_index(location: Path | str) -> IndexConnection | PostgresConnection:
+# What the store reads and writes through: a SQLite file's connection or a PostgreSQL database's.
+Connection = IndexConnection | PostgresConnection
+
+
+def open_index(location: Path | str) -> Connection:
     """Open the index: a SQLite file, or a PostgreSQL database when `location` is a `postgresql://` URL."""
     if is_postgres_url(location):
         return open_postgres_index(str(location))
@@ -161,10 +163,8 @@ def open_sqlite_index(path: Path) -> IndexConnection:
         )
     if path.exists() and _on_read_only_file_system(path):
         return _open_read_only(path)
-    try:
+    with contextlib.suppress(OSError):  # opening it below fails too, and says why
         create_private_file(path)  # 0600, and so its -wal and -shm files
-    except OSError:
-        pass  # opening it below fails too, and says why
     try:
         connection = sqlite3.connect(path)
         try:

@@ -7,7 +7,8 @@ released: change the schema by appending a new one.
 
 The same migrations build a PostgreSQL index (postgres.py). They are written in SQLite's DDL; on PostgreSQL the
 few column types that differ are translated (postgres_ddl), and the full-text index, which is SQLite's FTS5 in
-m002, is PostgreSQL's own text search there. A test holds both schemas equal to the SQLModel tables.
+m002, is PostgreSQL's own text search there. The SQLModel tables (tables.py) are the schema's one source of truth:
+tests/test_schema.py builds a fresh index with these migrations, on both, and holds it equal to them.
 
 An index that has migrations this version does not know was written by a newer version: it is refused with a
 clear message rather than used and damaged.

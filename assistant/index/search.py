@@ -8,6 +8,7 @@
   FTS5's compares every match with every other (two minutes for a common word in a 10 MB paste). This one looks
   at a bounded text (a turn's sides, or the preview of a long side: migrations.m009), finds the first word
   that starts like a query word, and shows SNIPPET_WORDS words around it with the matches in [ ].
+- SearchStore runs the query on the index: FTS5 on SQLite, PostgreSQL's own text search there (migrations.m002).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from assistant.index.database import Connection
+from assistant.index.records import SearchHit
 
 MAX_TERMS = 16
 MAX_TERM_CHARS = 64
@@ -122,3 +126,62 @@ def _around(text: str, start: int, end: int, marks: re.Pattern[str] | None) -> s
     if marks:
         shown = marks.sub(lambda match: f"[{match.group()}]", shown)
     return f"{'' if at_start else '…'}{' '.join(shown.split())}{'' if at_end else '…'}"
+
+
+# Newest matching turns first. Ranking by bm25 instead costs a pass over every match of every word (FTS5
+# counts document frequencies per query): 0.5 s for common words at 1M turns, against 1-2 ms this way
+# (bench/index_scale.py). For a memory of one's own conversations, recent is the better default anyway.
+# A hit's text and time come from its preview when the turn has a long side (migrations.m009), so that a hit
+# never reads a 10 MB paste; the snippet is made from them (snippet, above). CASE reads only the branch it takes.
+_HIT_TEXT = """CASE WHEN turn_previews.turn_id IS NULL THEN {turns}.input_text ELSE turn_previews.input_text END
+                   AS input,
+               CASE WHEN turn_previews.turn_id IS NULL THEN {turns}.output_text ELSE turn_previews.output_text END
+                   AS output,
+               CASE WHEN turn_previews.turn_id IS NULL THEN {turns}.created_at ELSE turn_previews.created_at END
+                   AS created_at"""
+SEARCH = f"""SELECT turns.thread_id, threads.title AS thread_title, turns.id AS turn_id, turns.seq,
+                    {_HIT_TEXT.format(turns="turns")}
+             FROM turns_fts
+             JOIN turns ON turns.id = turns_fts.rowid
+             JOIN threads ON threads.id = turns.thread_id
+             LEFT JOIN turn_previews ON turn_previews.turn_id = turns.id
+             WHERE turns_fts MATCH :match
+             ORDER BY turns_fts.rowid DESC
+             LIMIT :limit"""
+# The same on PostgreSQL, through its own text search (migrations.m002): every word, stemmed, newest first.
+SEARCH_POSTGRES = f"""SELECT hits.thread_id, threads.title AS thread_title, hits.id AS turn_id, hits.seq,
+                             {_HIT_TEXT.format(turns="hits")}
+                      FROM (SELECT id, thread_id, seq, input_text, output_text, created_at FROM turns
+                            WHERE search_vector @@ plainto_tsquery('assistant_fts', :match)
+                            ORDER BY id DESC
+                            LIMIT :limit) AS hits
+                      JOIN threads ON threads.id = hits.thread_id
+                      LEFT JOIN turn_previews ON turn_previews.turn_id = hits.id
+                      ORDER BY hits.id DESC"""
+
+
+class SearchStore:
+    connection: Connection  # the facade's (store.py)
+
+    def search(self, text_query: str, *, limit: int = 20) -> list[SearchHit]:
+        """The newest turns holding every word of the query (search_query says how a query is read: at most
+        16 distinct words, for one)."""
+        query = search_query(text_query)
+        if self.connection.dialect == "postgresql":
+            sql, match = SEARCH_POSTGRES, query.plain()
+        else:
+            sql, match = SEARCH, query.fts5()
+        if match is None:
+            return []
+        return [
+            SearchHit(
+                thread_id=row["thread_id"],
+                thread_title=row["thread_title"],
+                turn_id=row["turn_id"],
+                seq=row["seq"],
+                snippet=snippet((row["input"], row["output"]), query.terms),
+                input=row["input"],
+                created_at=row["created_at"],
+            )
+            for row in self.connection.rows(sql, {"match": match, "limit": limit})
+        ]

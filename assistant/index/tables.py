@@ -1,11 +1,15 @@
 """The index's tables, as SQLModel classes.
 
-The schema itself is created and upgraded by the named migrations in `migrations.py`, not by
-`SQLModel.metadata.create_all`: a test checks that the two agree. Times are UTC.
+These classes are the schema's one source of truth: what the store's SQL names (sql.py) and what a test
+(tests/test_schema.py) holds the index equal to. The database itself is created and upgraded by the named
+migrations in `migrations.py`, not by `SQLModel.metadata.create_all`, since a released index upgrades itself in
+place: a change to the schema is a change here and a new migration, and that test fails until both are made.
+Times are UTC.
 
 - threads: one row per conversation thread, whatever its state mode.
 - turns: one row per user message and the response to it: one `responses.create` (or Chat completion), or
-  several when the model calls your functions (one per round; every item of every round is the turn's). Written before the request goes out (status in_progress) and closed when the stream ends.
+  several when the model calls your functions (one per round; every item of every round is the turn's).
+  Written before the request goes out (status in_progress) and closed when the stream ends.
 - thread_changes: what happened to a thread's state outside its turns (mode switched, server state rebuilt,
   forked, repaired).
 - turn_previews: the beginning and end of a turn's long text, for search hits (migrations.m009).
@@ -18,7 +22,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+IN_PROGRESS = text("status = 'in_progress'")
 
 
 def utcnow() -> datetime:
@@ -52,6 +59,11 @@ class ThreadRow(SQLModel, table=True):
 
 class TurnRow(SQLModel, table=True):
     __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "seq"),
+        # Finding the in-progress turns (store.close_interrupted_turns) stays cheap however many turns there are.
+        Index("ix_turns_in_progress", "status", sqlite_where=IN_PROGRESS, postgresql_where=IN_PROGRESS),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     thread_id: str = Field(foreign_key="threads.id", index=True)
@@ -88,7 +100,7 @@ class TurnPreviewRow(SQLModel, table=True):
 
     __tablename__ = "turn_previews"
 
-    turn_id: int = Field(foreign_key="turns.id", primary_key=True)
+    turn_id: int = Field(foreign_key="turns.id", primary_key=True, ondelete="CASCADE")
     input_text: str
     output_text: str
     created_at: datetime
@@ -98,7 +110,7 @@ class ItemRow(SQLModel, table=True):
     __tablename__ = "items"
 
     id: int | None = Field(default=None, primary_key=True)
-    turn_id: int = Field(foreign_key="turns.id", index=True)
+    turn_id: int = Field(foreign_key="turns.id", index=True, ondelete="CASCADE")
     position: int  # order within the turn: inputs first, then outputs in output_index order
     direction: str  # input | output
     type: str  # message, reasoning, function_call, web_search_call, …
@@ -123,7 +135,7 @@ class ToolCallRow(SQLModel, table=True):
     __tablename__ = "tool_calls"
 
     id: int | None = Field(default=None, primary_key=True)
-    turn_id: int = Field(foreign_key="turns.id", index=True)
+    turn_id: int = Field(foreign_key="turns.id", index=True, ondelete="CASCADE")
     item_id: str | None = None
     type: str  # web_search_call | file_search_call | code_interpreter_call | function_call | …
     status: str | None = None
@@ -142,7 +154,7 @@ class CitationRow(SQLModel, table=True):
     __tablename__ = "citations"
 
     id: int | None = Field(default=None, primary_key=True)
-    turn_id: int = Field(foreign_key="turns.id", index=True)
+    turn_id: int = Field(foreign_key="turns.id", index=True, ondelete="CASCADE")
     item_id: str | None = None  # the message item whose text it annotates
     type: str  # url_citation | file_citation | container_file_citation | file_path
     url: str | None = None
@@ -205,7 +217,7 @@ class ContainerFileRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     container_id: str
     file_id: str  # cfile_…
-    turn_id: int | None = Field(default=None, foreign_key="turns.id", index=True)
+    turn_id: int | None = Field(default=None, foreign_key="turns.id", index=True, ondelete="CASCADE")
     filename: str
     path: str | None = None  # where it was saved; None if the download failed
     bytes: int | None = None
@@ -221,7 +233,7 @@ class ComparisonRow(SQLModel, table=True):
     run_id: str = Field(index=True)  # the conversations compared together share it
     name: str  # the conversation's name in the input (or "line N")
     source: str | None = None  # the input file
-    responses_thread_id: str | None = Field(default=None, foreign_key="threads.id")
-    chat_thread_id: str | None = Field(default=None, foreign_key="threads.id")
+    responses_thread_id: str | None = Field(default=None, foreign_key="threads.id", ondelete="SET NULL")
+    chat_thread_id: str | None = Field(default=None, foreign_key="threads.id", ondelete="SET NULL")
     summary: str | None = None  # JSON: per-backend totals and the mean answer similarity
     created_at: datetime = Field(default_factory=utcnow)
