@@ -11,21 +11,21 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any
 
 from assistant.client import Assistant
 from assistant.config import load_settings
 from assistant.errors import AssistantError, ModelNotFound
-from assistant.events import TurnEnded
+from assistant.events import Event
 from assistant.files import FileProgress
 from assistant.index.store import ThreadInfo
-from assistant.model_names import display_name
+from assistant.model_names import ENGINE_ENVIRONMENT_VARIABLE, display_name
 from assistant.pricing import describe_cost
 from assistant.private_files import make_private_folder
 from assistant.thread import MODES, Thread
-from assistant.tool_settings import parse_tools
+from assistant.tool_settings import ToolSettings, parse_tools
+from assistant.turn import Turn
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -39,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return run_app()
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except AssistantError as error:
         return fail(str(error))
     except KeyboardInterrupt:
@@ -242,11 +243,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     text = read_message(sys.stdin.buffer.read()) if args.text == "-" else read_message(args.text)
     if not text.strip():
         return fail("Nothing to send: the message is empty.")
+    try:
+        tools = parse_tools(args.tools) if args.tools else None
+    except ValueError as error:
+        return fail(str(error))
     with open_assistant() as assistant:
-        thread = pick_thread(assistant, args, text)
-        options: dict[str, Any] = {"model": args.model, "max_output_tokens": args.max_output_tokens}
-        if args.tools:
-            options["tools"] = parse_tools(args.tools)
+        thread = pick_thread(assistant, args, text, tools)
+        options: dict[str, object] = {"model": args.model, "max_output_tokens": args.max_output_tokens}
+        if tools is not None:
+            options["tools"] = tools
         try:
             turn = stream_turn(thread, text, options, quiet=args.json)
         except ModelNotFound as error:
@@ -268,7 +273,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Thread:
+def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str, tools: ToolSettings | None) -> Thread:
     if args.thread:
         return assistant.thread(args.thread)
     if not args.new:
@@ -281,7 +286,7 @@ def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Th
         mode=args.mode,
         model=args.model,
         instructions=args.instructions,
-        tools=parse_tools(args.tools) if args.tools else None,
+        tools=tools,
     )
 
 
@@ -303,7 +308,7 @@ class CtrlC:
         signal.signal(signal.SIGINT, self._previous)
         sys.unraisablehook = self._previous_hook
 
-    def _unraisable(self, unraisable: Any) -> None:
+    def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             self._previous_hook(unraisable)
 
@@ -312,7 +317,7 @@ class CtrlC:
         raise KeyboardInterrupt
 
 
-def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bool) -> Any:
+def stream_turn(thread: Thread, text: str, options: dict[str, object], *, quiet: bool) -> Turn:
     turn = None
     with CtrlC() as ctrl_c:
         events = thread.stream(text, **options)
@@ -322,22 +327,28 @@ def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bo
                     raise KeyboardInterrupt
                 turn = show(event, quiet) or turn
         finally:
-            events.close()  # records the turn as cancelled now, not whenever the generator is collected
+            # Records the turn as cancelled now, not whenever the generator is collected. (Thread.stream is a
+            # generator; its annotation says only Iterator, which has no close().)
+            if isinstance(events, Generator):
+                events.close()
     if not quiet:
         sys.stdout.write("\n")
+    if turn is None:  # a stream always ends with its turn; this says so if one ever did not
+        raise AssistantError(f"the answer ended without its turn; what arrived is saved in thread {thread.id}")
     return turn
 
 
-def show(event: Any, quiet: bool) -> Any:
+def show(event: Event, quiet: bool) -> Turn | None:
     """Print what a streamed event says; returns the finished turn from the terminal event."""
-    if event.type == "text.delta" and not quiet:
-        sys.stdout.write(event.text)
-        sys.stdout.flush()
+    if event.type == "text.delta":
+        if not quiet:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
     elif event.type == "thread.state_rebuilt":
         print(f"note: {event.reason}", file=sys.stderr)
-    elif event.type in ("container.replaced", "tools.unavailable"):
+    elif event.type == "container.replaced" or event.type == "tools.unavailable":
         print(f"note: {event.message}", file=sys.stderr)
-    elif isinstance(event, TurnEnded):
+    elif event.type in ("turn.completed", "turn.incomplete", "turn.failed", "turn.cancelled"):
         return event.turn
     return None
 
@@ -618,9 +629,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     source = "standard input" if args.file == "-" else args.file
     try:
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as error:
         return fail(f"cannot read {source}: {error.strerror or error}")
+    except UnicodeDecodeError as error:
+        return fail(f"{source} is not UTF-8 text (byte {error.start}): give it a JSON request body")
     try:
         body = json.loads(text)
     except ValueError as error:
@@ -685,7 +698,6 @@ class ProgressBar:
 def cmd_config(_args: argparse.Namespace) -> int:
     """Every setting in effect, then what answers. Nothing is started or loaded to say so."""
     from assistant.pricing import PRICES_ENV, load_prices
-    from assistant.server.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
     from assistant.tools.web_search import CORPUS_ENV, describe_web_search
 
     settings = load_settings()
@@ -713,7 +725,7 @@ def cmd_config(_args: argparse.Namespace) -> int:
 def local_engine() -> str:
     """What answers in the local server, decided as the server decides (`registry_for("auto")`) but without
     loading a model."""
-    from assistant.server.engines.registry import ENGINE_CHOICES, ENGINE_ENVIRONMENT_VARIABLE
+    from assistant.server.engines.registry import ENGINE_CHOICES
     from assistant.server.engines.smollm2 import llama_engine_missing
 
     choice = os.environ.get(ENGINE_ENVIRONMENT_VARIABLE) or "auto"
@@ -731,7 +743,7 @@ def local_engine() -> str:
     return f"{reference}. {missing}"
 
 
-def thread_dict(thread: ThreadInfo) -> dict[str, Any]:
+def thread_dict(thread: ThreadInfo) -> dict[str, object]:
     return {
         "id": thread.id,
         "title": thread.title,
