@@ -163,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Upload files and attach them to the thread's vector store, with progress and per-file errors; waits until "
         "the server has indexed them. Exit 1 when a file could not be added.",
     )
-    files_add.add_argument("paths", nargs="+", metavar="PATH")
+    files_add.add_argument("paths", nargs="+", metavar="PATH", help="a file to upload")
     files_list = files_command("list", "The thread's files and their indexing status.")
     files_list.add_argument("--json", action="store_true", help="print JSON")
     files_rm = files_command(
         "rm", "Detach a file from the thread's vector store (the upload stays, for other threads that use it)."
     )
-    files_rm.add_argument("file_id", metavar="FILE_ID")
+    files_rm.add_argument("file_id", metavar="FILE_ID", help="the file's id (file-…), as `files list` shows it")
     for sub in (files_add, files_list, files_rm):
         sub.add_argument("--thread", metavar="ID", help="the thread (default: the latest, never one `compare` made)")
 
