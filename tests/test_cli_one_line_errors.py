@@ -17,11 +17,14 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return lines[0]
 
 
-def test_an_unknown_tool_is_one_error_line_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_tool_is_one_error_line_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ASSISTANT_DB", str(tmp_path / "index.db"))
+    monkeypatch.setenv("ASSISTANT_LOCAL_ENGINE", "reference")
     assert main(["ask", "--new", "--tools", "web,bogus", "hello"]) == 1
-    line = error_line(capsys)
-    assert "Unknown tool 'bogus'" in line
-    assert "embedded local server" not in line  # told before any server was started
+    assert "Unknown tool 'bogus'" in error_line(capsys)  # the only line: no embedded server was started
+    assert not (tmp_path / "index.db").exists()  # nor the index opened
 
 
 def test_migrate_names_a_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
