@@ -11,21 +11,21 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any
 
 from assistant.client import Assistant
 from assistant.config import load_settings
 from assistant.errors import AssistantError, ModelNotFound
-from assistant.events import TurnEnded
+from assistant.events import Event
 from assistant.files import FileProgress
 from assistant.index.records import ThreadInfo
-from assistant.model_names import display_name
+from assistant.model_names import ENGINE_ENVIRONMENT_VARIABLE, display_name
 from assistant.pricing import describe_cost
 from assistant.private_files import make_private_folder
 from assistant.thread import MODES, Thread
-from assistant.tool_settings import parse_tools
+from assistant.tool_settings import ToolSettings, parse_tools
+from assistant.turn import Turn
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -39,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return run_app()
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except AssistantError as error:
         return fail(str(error))
     except KeyboardInterrupt:
@@ -83,18 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     ask = command(
         "ask",
         cmd_ask,
-        "Send a message and stream the answer (continues the latest thread by default, never one `compare` made).",
+        "Send a message and stream the answer. Continues the latest thread (never one `compare` made) unless "
+        "--thread or --new; a TEXT of - reads standard input; --json prints the finished turn instead.",
     )
-    ask.add_argument("text", help="the message; - reads it from standard input")
+    ask.add_argument("text", metavar="TEXT", help="the message; - reads it from standard input")
     which = ask.add_mutually_exclusive_group()
     which.add_argument("--thread", metavar="ID", help="continue this thread")
     which.add_argument("--new", action="store_true", help="start a new thread")
-    ask.add_argument("--model", help="model for this turn (default: the thread's, or ASSISTANT_MODEL)")
-    ask.add_argument("--title", help="title of a new thread (default: the start of the message)")
+    ask.add_argument("--model", metavar="M", help="model for this turn (default: the thread's, or ASSISTANT_MODEL)")
+    ask.add_argument("--title", metavar="T", help="title of a new thread (default: the start of the message)")
     ask.add_argument(
         "--mode", choices=MODES, default="conversation", help="state mode of a new thread (default: conversation)"
     )
-    ask.add_argument("--instructions", help="instructions (system prompt) for a new thread")
+    ask.add_argument("--instructions", metavar="S", help="instructions (system prompt) for a new thread")
     ask.add_argument("--max-output-tokens", type=int, metavar="N", help="cap the answer's length")
     ask.add_argument(
         "--tools", metavar="LIST", help="hosted tools for this turn, e.g. web,files,code (a new thread keeps them)"
@@ -106,16 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     threads.add_argument("--archived", action="store_true", help="list archived threads instead")
     threads.add_argument("--json", action="store_true", help="print JSON")
 
-    show = command("show", cmd_show, "Show a thread's turns from the index.")
+    show = command(
+        "show", cmd_show, "Show a thread's turns from the index, with tokens, cost and latency (--json: every item)."
+    )
     show.add_argument("id", metavar="ID", help="thread id (thr_…)")
     show.add_argument("--json", action="store_true", help="print JSON, with every item")
 
-    search = command("search", cmd_search, "Full-text search over messages and answers.")
-    search.add_argument("text", help="words to find (all must match)")
+    search = command(
+        "search", cmd_search, "Full-text search over messages and answers: the turns holding every word, newest first."
+    )
+    search.add_argument("text", metavar="TEXT", help="words to find (all must match)")
     search.add_argument("--limit", type=int, default=20, metavar="N", help="how many hits (default 20)")
     search.add_argument("--json", action="store_true", help="print JSON")
 
-    serve = command("serve", cmd_serve, "Run the offline OpenAI-compatible server in the foreground.")
+    serve = command(
+        "serve",
+        cmd_serve,
+        "Run the offline OpenAI-compatible server in the foreground. When ASSISTANT_SERVER_API_KEY is set, "
+        "clients must send that key.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--db", metavar="PATH", help="server state file (default: local-server.db beside the index)")
@@ -123,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("llama", "reference"),
         default="auto",
-        help="what answers: llama (SmolLM2 through llama.cpp, the default when installed) or reference (deterministic)",
+        help="what answers: llama (SmolLM2 through llama.cpp) or reference (deterministic); default: "
+        "ASSISTANT_LOCAL_ENGINE, else llama when installed, else reference",
     )
     serve.add_argument(
         "--api-key",
@@ -140,14 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
         "Requests from any other page are refused",
     )
 
-    files = command("files", cmd_files, "Files for file search: add, list, remove (per thread).")
+    files = command("files", cmd_files, "A thread's files for file search: add, list, rm.")
     files_commands = files.add_subparsers(dest="files_command", metavar="ACTION", required=True)
-    files_add = files_commands.add_parser("add", help="upload files and attach them to the thread's vector store")
-    files_add.add_argument("paths", nargs="+", metavar="PATH")
-    files_list = files_commands.add_parser("list", help="the thread's files and their indexing status")
+
+    def files_command(name: str, help: str) -> argparse.ArgumentParser:
+        return files_commands.add_parser(name, help=help, description=help)
+
+    files_add = files_command(
+        "add",
+        "Upload files and attach them to the thread's vector store, with progress and per-file errors; waits until "
+        "the server has indexed them. Exit 1 when a file could not be added.",
+    )
+    files_add.add_argument("paths", nargs="+", metavar="PATH", help="a file to upload")
+    files_list = files_command("list", "The thread's files and their indexing status.")
     files_list.add_argument("--json", action="store_true", help="print JSON")
-    files_rm = files_commands.add_parser("rm", help="detach a file from the thread's vector store")
-    files_rm.add_argument("file_id", metavar="FILE_ID")
+    files_rm = files_command(
+        "rm", "Detach a file from the thread's vector store (the upload stays, for other threads that use it)."
+    )
+    files_rm.add_argument("file_id", metavar="FILE_ID", help="the file's id (file-…), as `files list` shows it")
     for sub in (files_add, files_list, files_rm):
         sub.add_argument("--thread", metavar="ID", help="the thread (default: the latest, never one `compare` made)")
 
@@ -156,27 +178,32 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "mode",
         choices=MODES,
-        help="conversation (server conversation), chain "
-        "(previous_response_id), local (whole history each turn, nothing stored on the server)",
+        help="conversation (a server conversation), chain (previous_response_id), local (the whole history each "
+        "turn, nothing stored on the server) or chat (the whole history to /chat/completions)",
     )
 
-    fork = command("fork", cmd_fork, "Start a new thread from a thread's history up to a turn.")
+    fork = command("fork", cmd_fork, "Start a new thread from a thread's turns 1 to N, and print its id.")
     fork.add_argument("id", metavar="ID", help="thread id")
-    fork.add_argument("--at", type=int, required=True, metavar="N", help="the last turn the fork keeps")
-    fork.add_argument("--title", help="title of the new thread")
+    fork.add_argument("--at", type=int, required=True, metavar="N", help="the last turn the fork keeps (0 keeps none)")
+    fork.add_argument(
+        "--title", metavar="T", help="title of the new thread (default: the thread's title, marked (fork))"
+    )
 
     doctor = command(
-        "doctor", cmd_doctor, "Check that the server still holds each thread's state as the index records it."
+        "doctor",
+        cmd_doctor,
+        "Check that the server still holds each thread's state as the index records it; --fix rebuilds it "
+        "from the index. Exit 1 while differences remain.",
     )
-    doctor.add_argument("id", metavar="ID", nargs="?", help="one thread (default: every thread)")
+    doctor.add_argument("id", metavar="ID", nargs="?", help="one thread (default: every thread not archived)")
     doctor.add_argument("--fix", action="store_true", help="rebuild the server state of threads that differ")
     doctor.add_argument("--json", action="store_true", help="print JSON")
 
     migrate = command(
         "migrate",
         cmd_migrate,
-        "Translate a Chat Completions request body into the equivalent "
-        "Responses request (JSON on stdout, warnings on stderr).",
+        "Translate a Chat Completions request body into the equivalent Responses request, or back with "
+        "--reverse: JSON on stdout, warnings on stderr.",
     )
     migrate.add_argument("file", metavar="FILE", help="the request body as JSON; - reads standard input")
     migrate.add_argument("--reverse", action="store_true", help="translate a Responses request into Chat Completions")
@@ -184,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = command(
         "compare",
         cmd_compare,
-        "Replay conversations through the Responses API and the Chat "
-        "Completions fallback at once, and report tokens, bytes, latency, cost, tool calls and how "
-        "similar the answers are. Both runs are recorded as threads.",
+        "Replay conversations (YAML turns or logged Chat transcripts) through the Responses API and the Chat "
+        "Completions fallback at once, and report tokens, bytes, latency, cost, tool calls and how similar the "
+        "answers are, per turn. Both runs are recorded as threads.",
     )
     compare.add_argument(
         "file",
@@ -194,15 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="user turns as YAML (.yaml/.yml), or JSONL: one "
         '{"messages": [...]} transcript, {"turns": [...]} script or user turn per line',
     )
-    compare.add_argument("--model", help="model for both runs (default: ASSISTANT_MODEL)")
-    compare.add_argument("--tools", help="hosted tools for both runs: web,files,code")
+    compare.add_argument(
+        "--model", metavar="M", help="model for both runs (default: the one new threads use, ASSISTANT_MODEL)"
+    )
+    compare.add_argument("--tools", metavar="LIST", help="hosted tools for both runs, e.g. web,files,code")
     compare.add_argument("--report", metavar="FILE", help="also write the report: .md, .json or .html (with a chart)")
     compare.add_argument(
         "--prices", metavar="FILE", help="JSON price overrides (default: the file ASSISTANT_PRICES names, if any)"
     )
     compare.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
 
-    command("config", cmd_config, "Print the effective settings (API key masked).")
+    command("config", cmd_config, "Print the effective settings (API key masked) and what answers.")
     return parser
 
 
@@ -242,11 +271,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     text = read_message(sys.stdin.buffer.read()) if args.text == "-" else read_message(args.text)
     if not text.strip():
         return fail("Nothing to send: the message is empty.")
+    try:
+        tools = parse_tools(args.tools) if args.tools else None
+    except ValueError as error:
+        return fail(str(error))
     with open_assistant() as assistant:
-        thread = pick_thread(assistant, args, text)
-        options: dict[str, Any] = {"model": args.model, "max_output_tokens": args.max_output_tokens}
-        if args.tools:
-            options["tools"] = parse_tools(args.tools)
+        thread = pick_thread(assistant, args, text, tools)
+        options: dict[str, object] = {"model": args.model, "max_output_tokens": args.max_output_tokens}
+        if tools is not None:
+            options["tools"] = tools
         try:
             turn = stream_turn(thread, text, options, quiet=args.json)
         except ModelNotFound as error:
@@ -268,7 +301,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Thread:
+def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str, tools: ToolSettings | None) -> Thread:
     if args.thread:
         return assistant.thread(args.thread)
     if not args.new:
@@ -281,7 +314,7 @@ def pick_thread(assistant: Assistant, args: argparse.Namespace, text: str) -> Th
         mode=args.mode,
         model=args.model,
         instructions=args.instructions,
-        tools=parse_tools(args.tools) if args.tools else None,
+        tools=tools,
     )
 
 
@@ -303,7 +336,7 @@ class CtrlC:
         signal.signal(signal.SIGINT, self._previous)
         sys.unraisablehook = self._previous_hook
 
-    def _unraisable(self, unraisable: Any) -> None:
+    def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             self._previous_hook(unraisable)
 
@@ -312,7 +345,7 @@ class CtrlC:
         raise KeyboardInterrupt
 
 
-def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bool) -> Any:
+def stream_turn(thread: Thread, text: str, options: dict[str, object], *, quiet: bool) -> Turn:
     turn = None
     with CtrlC() as ctrl_c:
         events = thread.stream(text, **options)
@@ -322,22 +355,28 @@ def stream_turn(thread: Thread, text: str, options: dict[str, Any], *, quiet: bo
                     raise KeyboardInterrupt
                 turn = show(event, quiet) or turn
         finally:
-            events.close()  # records the turn as cancelled now, not whenever the generator is collected
+            # Records the turn as cancelled now, not whenever the generator is collected. (Thread.stream is a
+            # generator; its annotation says only Iterator, which has no close().)
+            if isinstance(events, Generator):
+                events.close()
     if not quiet:
         sys.stdout.write("\n")
+    if turn is None:  # a stream always ends with its turn; this says so if one ever did not
+        raise AssistantError(f"the answer ended without its turn; what arrived is saved in thread {thread.id}")
     return turn
 
 
-def show(event: Any, quiet: bool) -> Any:
+def show(event: Event, quiet: bool) -> Turn | None:
     """Print what a streamed event says; returns the finished turn from the terminal event."""
-    if event.type == "text.delta" and not quiet:
-        sys.stdout.write(event.text)
-        sys.stdout.flush()
+    if event.type == "text.delta":
+        if not quiet:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
     elif event.type == "thread.state_rebuilt":
         print(f"note: {event.reason}", file=sys.stderr)
-    elif event.type in ("container.replaced", "tools.unavailable"):
+    elif event.type == "container.replaced" or event.type == "tools.unavailable":
         print(f"note: {event.message}", file=sys.stderr)
-    elif isinstance(event, TurnEnded):
+    elif event.type in ("turn.completed", "turn.incomplete", "turn.failed", "turn.cancelled"):
         return event.turn
     return None
 
@@ -618,9 +657,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     source = "standard input" if args.file == "-" else args.file
     try:
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as error:
         return fail(f"cannot read {source}: {error.strerror or error}")
+    except UnicodeDecodeError as error:
+        return fail(f"{source} is not UTF-8 text (byte {error.start}): give it a JSON request body")
     try:
         body = json.loads(text)
     except ValueError as error:
@@ -685,7 +726,6 @@ class ProgressBar:
 def cmd_config(_args: argparse.Namespace) -> int:
     """Every setting in effect, then what answers. Nothing is started or loaded to say so."""
     from assistant.pricing import PRICES_ENV, load_prices
-    from assistant.server.engines.registry import ENGINE_ENVIRONMENT_VARIABLE
     from assistant.tools.web_search import CORPUS_ENV, describe_web_search
 
     settings = load_settings()
@@ -713,7 +753,7 @@ def cmd_config(_args: argparse.Namespace) -> int:
 def local_engine() -> str:
     """What answers in the local server, decided as the server decides (`registry_for("auto")`) but without
     loading a model."""
-    from assistant.server.engines.registry import ENGINE_CHOICES, ENGINE_ENVIRONMENT_VARIABLE
+    from assistant.server.engines.registry import ENGINE_CHOICES
     from assistant.server.engines.smollm2 import llama_engine_missing
 
     choice = os.environ.get(ENGINE_ENVIRONMENT_VARIABLE) or "auto"
@@ -731,7 +771,7 @@ def local_engine() -> str:
     return f"{reference}. {missing}"
 
 
-def thread_dict(thread: ThreadInfo) -> dict[str, Any]:
+def thread_dict(thread: ThreadInfo) -> dict[str, object]:
     return {
         "id": thread.id,
         "title": thread.title,

@@ -139,7 +139,13 @@ class ComparisonReport:
                     "turns": [
                         {"turn": number, "user": user, "reference": reference, "similarity": similarity}
                         for number, (user, reference, similarity) in enumerate(
-                            zip(result.conversation.turns, _references(result.conversation), result.similarity), start=1
+                            zip(
+                                result.conversation.turns,
+                                _references(result.conversation),
+                                result.similarity,
+                                strict=True,
+                            ),
+                            start=1,
                         )
                     ],
                     "similarity": result.mean_similarity,
@@ -159,9 +165,10 @@ class ComparisonReport:
 
 
 def _references(conversation: Conversation) -> list[str | None]:
-    """A recorded answer (or None) for every turn: a Conversation made in code may leave `references` empty."""
+    """A recorded answer (or None) for each turn, one per turn: a Conversation made in code may leave
+    `references` empty."""
     missing = len(conversation.turns) - len(conversation.references)
-    return [*conversation.references, *[None] * missing]
+    return [*conversation.references, *[None] * missing][: len(conversation.turns)]
 
 
 def similarity(first: str, second: str) -> float:
@@ -225,7 +232,7 @@ def compare(
     pairs = [_start(assistant, conversation, model, tools, run_id, source) for conversation in items]
     jobs = [
         (conversation, backend, threads[backend])
-        for conversation, (threads, _) in zip(items, pairs)
+        for conversation, (threads, _) in zip(items, pairs, strict=True)
         for backend in BACKENDS
     ]
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
@@ -236,11 +243,11 @@ def compare(
         runs = [future.result() for future in futures]
 
     results = []
-    for position, (conversation, (_, comparison_id)) in enumerate(zip(items, pairs)):
+    for position, (conversation, (_, comparison_id)) in enumerate(zip(items, pairs, strict=True)):
         by_backend = {run.backend: run for run in runs[2 * position : 2 * position + 2]}
         scores = [
             similarity(first.text, second.text)
-            for first, second in zip(by_backend["responses"].turns, by_backend["chat"].turns)
+            for first, second in zip(by_backend["responses"].turns, by_backend["chat"].turns, strict=True)
         ]
         result = ConversationResult(conversation, by_backend, scores, comparison_id)
         assistant.store.set_comparison_summary(
@@ -251,9 +258,7 @@ def compare(
             },
         )
         results.append(result)
-    return ComparisonReport(
-        run_id, model, source, datetime.now(UTC).isoformat(timespec="seconds"), results, skipped
-    )
+    return ComparisonReport(run_id, model, source, datetime.now(UTC).isoformat(timespec="seconds"), results, skipped)
 
 
 def _start(

@@ -42,12 +42,13 @@ class NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves it unannotated
             raise AliasesRefused(
                 f"it uses a YAML alias (*{event.anchor} at line {event.start_mark.line + 1}, "
                 f"column {event.start_mark.column + 1}); write each value out instead"
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        # `index` is a mapping value's key node, or a sequence position: the stubs' `int` is too narrow.
+        return super().compose_node(parent, index)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,7 @@ def load_conversations(path: str | Path) -> ComparisonInput:
         raise CompareInputError(f"{path} is not UTF-8 text (byte {error.start}): give it YAML or JSONL") from None
     if not text.strip():
         raise CompareInputError(f"{path} is empty: give it user turns (YAML) or one transcript per line (JSONL)")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        loaded = _from_yaml(text, path)
-    else:
-        loaded = _from_jsonl(text, path)
+    loaded = _from_yaml(text, path) if path.suffix.lower() in (".yaml", ".yml") else _from_jsonl(text, path)
     if not loaded.conversations:
         reasons = "; ".join(_describe(skip) for skip in loaded.skipped) or "no user turns"
         raise CompareInputError(f"{path} has no conversation to replay ({reasons})")
@@ -135,8 +133,11 @@ def _from_jsonl(text: str, path: Path) -> ComparisonInput:
             continue
         try:
             value = json.loads(line)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             skipped.append(Skipped(f"not valid JSON ({error.msg} at column {error.colno})", line=line_number))
+            continue
+        except ValueError as error:  # valid JSON Python will not read, e.g. an integer of over 4,300 digits
+            skipped.append(Skipped(f"cannot be read ({error})", line=line_number))
             continue
         except RecursionError:
             skipped.append(Skipped("nested too deeply to read", line=line_number))

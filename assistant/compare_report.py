@@ -35,7 +35,7 @@ def _pair(turn_r: TurnMetrics | Totals, turn_c: TurnMetrics | Totals) -> list[st
             str(metrics.tool_calls),
         ]
 
-    return [f"{r} / {c}" for r, c in zip(cells(turn_r), cells(turn_c))]
+    return [f"{r} / {c}" for r, c in zip(cells(turn_r), cells(turn_c), strict=True)]
 
 
 def _ms(value: float | None) -> str:
@@ -61,7 +61,7 @@ def _rows(result: ConversationResult) -> list[list[str]]:
     responses, chat = result.runs["responses"], result.runs["chat"]
     rows = [
         [str(r.turn), *_pair(r, c), _similarity(score)]
-        for r, c, score in zip(responses.turns, chat.turns, result.similarity)
+        for r, c, score in zip(responses.turns, chat.turns, result.similarity, strict=True)
     ]
     rows.append(["total", *_pair(responses.totals, chat.totals), _similarity(result.mean_similarity)])
     return rows
@@ -80,7 +80,7 @@ def table(report: ComparisonReport) -> str:
             f"{result.runs['chat'].thread_id})"
         )
         for number, row in enumerate(rows):
-            out.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+            out.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
             if number == 0 or number == len(rows) - 2:
                 out.append("  ".join("-" * width for width in widths))
     out.append("")
@@ -114,7 +114,10 @@ def _answer_of(turn: TurnMetrics) -> str:
 def _answers(result: ConversationResult) -> list[tuple[int, str, TurnMetrics, TurnMetrics, float]]:
     """(turn, user message, Responses turn, Chat turn, similarity) for every turn of a conversation."""
     responses, chat = result.runs["responses"], result.runs["chat"]
-    return [(r.turn, r.user, r, c, score) for r, c, score in zip(responses.turns, chat.turns, result.similarity)]
+    return [
+        (r.turn, r.user, r, c, score)
+        for r, c, score in zip(responses.turns, chat.turns, result.similarity, strict=True)
+    ]
 
 
 def _quoted(text: str) -> str:

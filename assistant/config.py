@@ -82,10 +82,26 @@ class Settings:
             return replace(self, db_url=str(location))
         return replace(self, db_path=Path(location).expanduser(), db_url=None)
 
-    def with_overrides(self, **overrides: object) -> Settings:
-        if "model" in overrides:
-            overrides["chosen_model"] = overrides.pop("model")
-        return replace(self, **{key: value for key, value in overrides.items() if value is not None})
+    def with_overrides(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        max_retry_wait: float | None = None,
+    ) -> Settings:
+        """These settings with each value given here in place of the one read (None keeps the one read)."""
+        return replace(
+            self,
+            api_key=self.api_key if api_key is None else api_key,
+            base_url=self.base_url if base_url is None else base_url,
+            chosen_model=self.chosen_model if model is None else model,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            timeout=self.timeout if timeout is None else timeout,
+            max_retry_wait=self.max_retry_wait if max_retry_wait is None else max_retry_wait,
+        )
 
     def describe(self) -> dict[str, str]:
         """The effective settings for display, key masked."""

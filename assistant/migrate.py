@@ -343,7 +343,7 @@ def _assistant_text(content: Any) -> str | None:
     return "".join(texts)
 
 
-def _max_tokens_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
+def _max_tokens_forward(body: Mapping[str, Any], request: JSON, warnings: list[str]) -> None:
     limit = body.get("max_completion_tokens")
     if body.get("max_tokens") is not None:
         if limit is not None and limit != body["max_tokens"]:
@@ -360,7 +360,7 @@ def _max_tokens_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
     request["max_output_tokens"] = limit
 
 
-def _text_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
+def _text_forward(body: Mapping[str, Any], request: JSON, warnings: list[str]) -> None:
     text: JSON = {}
     response_format = body.get("response_format")
     if isinstance(response_format, Mapping):
@@ -375,7 +375,7 @@ def _text_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
         request["text"] = text
 
 
-def _tools_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
+def _tools_forward(body: Mapping[str, Any], request: JSON, warnings: list[str]) -> None:
     tools: list[JSON] = []
     non_strict: list[str] = []
     definitions = list(body.get("tools") or [])
@@ -452,7 +452,7 @@ def _tool_choice_forward(choice: Any) -> Any:
     return choice
 
 
-def _stream_options_forward(body: JSON, request: JSON, warnings: list[str]) -> None:
+def _stream_options_forward(body: Mapping[str, Any], request: JSON, warnings: list[str]) -> None:
     options = body.get("stream_options")
     if not isinstance(options, Mapping):
         return
@@ -653,7 +653,7 @@ def _content_reverse(content: Any, where: str, warnings: list[str]) -> str | lis
     return parts
 
 
-def _tools_reverse(body: JSON, request: JSON, warnings: list[str]) -> None:
+def _tools_reverse(body: Mapping[str, Any], request: JSON, warnings: list[str]) -> None:
     tools: list[JSON] = []
     for tool in body.get("tools") or []:
         kind = tool.get("type")
@@ -709,7 +709,7 @@ def _tool_choice_reverse(choice: Any, warnings: list[str]) -> Any:
     return "required"
 
 
-def _include_reverse(body: JSON, request: JSON, warnings: list[str]) -> None:
+def _include_reverse(body: Mapping[str, Any], request: JSON, warnings: list[str]) -> None:
     for value in body.get("include") or []:
         if value == LOGPROBS_INCLUDE:
             request["logprobs"] = True

@@ -8,6 +8,7 @@ database's `-wal` and `-shm` files with the database file's own mode, so creatin
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -26,10 +27,8 @@ def make_private_folder(path: Path) -> None:
 
 def create_private_file(path: Path) -> None:
     """Create `path` empty and 0600, unless it exists (a database file, before SQLite opens it)."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
-    except FileExistsError:
-        pass
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -84,7 +84,7 @@ def strict_fits(schema: Any) -> bool:
 
 
 def final_message(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    for item in reversed(items):
+    for item in items[::-1]:  # not reversed(): mypy reads reversed() of dicts holding Any as Any
         if item.get("type") == "message" and item.get("role", "assistant") == "assistant":
             return item
     return None
@@ -124,10 +124,10 @@ def parse_answer(items: list[dict[str, Any]], schema: AnswerSchema, *, turn: Any
             f"The answer is not JSON ({error}). It was: {_short(text)}", turn=turn, problem=str(error)
         ) from None
     if schema.format.get("type") == "json_schema":
-        problem = schema_problem(value, schema.json_schema)
-        if problem:
+        mismatch = schema_problem(value, schema.json_schema)
+        if mismatch:
             raise StructuredAnswerError(
-                f"The answer does not match the schema: {problem}. It was: {_short(text)}", turn=turn, problem=problem
+                f"The answer does not match the schema: {mismatch}. It was: {_short(text)}", turn=turn, problem=mismatch
             )
     return value
 
