@@ -341,18 +341,19 @@ def run_calls(
         if inspect.isawaitable(answer):
             answer = asyncio.run(_awaited(answer))
         decided.append(_decide(call, tools, answer))
-    runnable = [call for call, outcome in zip(calls, decided) if outcome is None]
+    runnable = [call for call, outcome in zip(calls, decided, strict=True) if outcome is None]
     if len(runnable) > 1:
         with ThreadPoolExecutor(max_workers=min(8, len(runnable))) as pool:
             ran = dict(
                 zip(
                     (call.call_id for call in runnable),
                     pool.map(lambda call: _run_approved(call, tools[call.name]), runnable),
+                    strict=True,
                 )
             )
     else:
         ran = {call.call_id: _run_approved(call, tools[call.name]) for call in runnable}
-    return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided)]
+    return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided, strict=True)]
 
 
 async def arun_calls(
@@ -366,7 +367,7 @@ async def arun_calls(
         if inspect.isawaitable(answer):
             answer = await answer
         decided.append(_decide(call, tools, answer))
-    runnable = [call for call, outcome in zip(calls, decided) if outcome is None]
+    runnable = [call for call, outcome in zip(calls, decided, strict=True) if outcome is None]
     results = await asyncio.gather(*(_arun_approved(call, tools[call.name]) for call in runnable))
-    ran = {call.call_id: outcome for call, outcome in zip(runnable, results)}
-    return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided)]
+    ran = {call.call_id: outcome for call, outcome in zip(runnable, results, strict=True)}
+    return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided, strict=True)]

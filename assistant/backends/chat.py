@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,7 +66,7 @@ class ChatBackend:
         runner = HostedToolRunner(self.local_tools, request) if self.local_tools and request.tools else None
         return ChatTurn(request if runner else _without_hosted_tools(request), runner)
 
-    def stream(self, request: TurnRequest) -> Iterator[Event]:
+    def stream(self, request: TurnRequest) -> Generator[Event, None, None]:
         turn = self._turn(request)
         server = str(self.clients.client.base_url).rstrip("/")
         offered: list[str] = []
