@@ -113,7 +113,7 @@ class Thread:
         registers a function on the thread and returns it as a FunctionTool (still callable)."""
 
         def register(function: Any) -> FunctionTool:
-            tool = function_tool(function, **options)
+            tool: FunctionTool = function_tool(function, **options)
             self._functions[tool.name] = tool
             return tool
 

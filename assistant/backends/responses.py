@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Generator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import openai
 from openai import AsyncOpenAI, OpenAI, omit
+from openai.types.responses import ResponseInputItemParam
 
 from assistant.backends.backend import TurnRequest
 from assistant.backends.response_stream import ResponseStreamReader
@@ -85,10 +86,12 @@ class ResponsesBackend:
 SEED_BATCH = 20
 
 
-def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[dict[str, Any]]]]:
+def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[ResponseInputItemParam]]]:
     """History split for seeding a conversation: the first batch (omitted when empty, as the SDK expects) and
     the rest in batches of at most 20."""
-    batches = [history[start : start + SEED_BATCH] for start in range(0, len(history), SEED_BATCH)]
+    # The index holds items as the API gave them (wire JSON); the SDK sends such dicts as they are.
+    items = cast("list[ResponseInputItemParam]", history)
+    batches = [items[start : start + SEED_BATCH] for start in range(0, len(items), SEED_BATCH)]
     return (batches[0] if batches else omit), batches[1:]
 
 
