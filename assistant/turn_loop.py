@@ -3,10 +3,10 @@
 `TurnLoop.steps()` is the turn's logic as a generator that does no network I/O and never blocks on your code: it
 yields the events the caller sees and the effects it needs (send a round and read its events, create a
 conversation, run function calls, take the thread's lease, wait, blocking index work), and is sent back each
-effect's result (or has its exception thrown in). Two small drivers perform the effects: `run_turn` for
-`Thread.stream` (plain calls) and `arun_turn` for `Thread.astream` (awaits; blocking index work and sync
-functions on worker threads). So each rule (when a lost conversation is rebuilt, when the model is told to stop
-calling, how a broken stream is recorded) is written once, and both paths follow it.
+effect's result (or has its exception thrown in; see assistant/effects.py). Two small drivers perform the
+effects: `run_turn` for `Thread.stream` (plain calls) and `arun_turn` for `Thread.astream` (awaits; blocking
+index work and sync functions on worker threads). So each rule (when a lost conversation is rebuilt, when the
+model is told to stop calling, how a broken stream is recorded) is written once, and both paths follow it.
 
 The loop owns the turn's recorder (assistant/turn_recording.py): it is the only one that calls it. Backends return
 what happened as events; the request meter (assistant/metering.py) counts into the turn's own meter, read at close.
@@ -32,6 +32,7 @@ import openai
 
 from assistant.backends.backend import Backend, LocalFile, TurnRequest
 from assistant.backends.responses import ResponsesBackend
+from assistant.effects import Effect, Steps, adrive, drive
 from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, explain, redact
 from assistant.events import (
     TERMINAL_TYPE_OF_STATUS,
@@ -84,7 +85,7 @@ def check_message(text: object) -> None:
 
 
 @dataclass(frozen=True)
-class OpenRound:
+class OpenRound(Effect):
     """Send one round's request; its events are then read one at a time with `NextEvent`."""
 
     backend: Backend
@@ -92,12 +93,12 @@ class OpenRound:
 
 
 @dataclass(frozen=True)
-class NextEvent:
+class NextEvent(Effect):
     """The open round's next event, or None when its stream has ended."""
 
 
 @dataclass(frozen=True)
-class CreateConversation:
+class CreateConversation(Effect):
     """A new conversation for the request's thread, seeded with its history: answers its id."""
 
     backend: ResponsesBackend
@@ -105,13 +106,13 @@ class CreateConversation:
 
 
 @dataclass(frozen=True)
-class DiscardConversation:
+class DiscardConversation(Effect):
     backend: ResponsesBackend
     conversation_id: str
 
 
 @dataclass(frozen=True)
-class RunCalls:
+class RunCalls(Effect):
     """Run the model's function calls (approvals first): answers their outcomes, in order."""
 
     calls: list[FunctionCall]
@@ -120,7 +121,7 @@ class RunCalls:
 
 
 @dataclass(frozen=True)
-class TakeLease:
+class TakeLease(Effect):
     """Try to take the thread's lease: answers None when taken, else who holds it."""
 
     store: IndexStore
@@ -128,21 +129,19 @@ class TakeLease:
 
 
 @dataclass(frozen=True)
-class Wait:
+class Wait(Effect):
     seconds: float
 
 
 @dataclass(frozen=True)
-class IndexWork:
+class IndexWork(Effect):
     """Blocking work on the index (reading the history, writing the turn row): answers what `work` returns. The
     async driver runs it on a worker thread, so an app streaming the turn never stutters."""
 
     work: Callable[[], Any]
 
 
-Effect = OpenRound | NextEvent | CreateConversation | DiscardConversation | RunCalls | TakeLease | Wait | IndexWork
 Step = Event | Effect
-Steps = Generator[Step, Any, None]
 
 
 # -- the turn --------------------------------------------------------------------------------------------------------
@@ -579,80 +578,78 @@ def _turn_indexed(event: Event, offset: int) -> Event:
 
 def run_turn(steps: Steps) -> Iterator[Event]:
     """Run a turn's steps with plain calls; yield its events."""
-    stream: Generator[Event, None, None] | None = None
-    reply: Any = None
-    failure: BaseException | None = None
+    calls = _PlainCalls()
     try:
-        while True:
-            try:
-                step = steps.throw(failure) if failure is not None else steps.send(reply)
-            except StopIteration:
-                return
-            reply, failure = None, None
-            try:
-                match step:
-                    case OpenRound(backend=backend, request=request):
-                        stream = backend.stream(request)
-                    case NextEvent():
-                        assert stream is not None
-                        reply = next(stream, None)
-                    case CreateConversation(backend=backend, request=request):
-                        reply = backend.create_conversation(request)
-                    case DiscardConversation(backend=backend, conversation_id=conversation_id):
-                        backend.discard_conversation(conversation_id)
-                    case RunCalls(calls=calls, functions=functions, approve=approve):
-                        reply = run_calls(calls, functions, approve)
-                    case TakeLease(store=store, lease=lease):
-                        reply = store.take_lease(lease)
-                    case Wait(seconds=seconds):
-                        time.sleep(seconds)
-                    case IndexWork(work=work):
-                        reply = work()
-                    case _:
-                        yield step
-            except BaseException as exc:  # the loop decides: recover, record, or let it go on up
-                failure = exc
-                if stream is not None and isinstance(exc, GeneratorExit):
-                    stream.close()  # the caller stopped reading: close the response too
+        yield from drive(steps, calls.perform)
     finally:
-        if stream is not None:
-            stream.close()
+        calls.close_round()  # the caller stopped reading, or the turn failed: close the response too
 
 
 async def arun_turn(steps: Steps) -> AsyncIterator[Event]:
     """Run a turn's steps with awaits: the same turn as `run_turn`, without blocking the event loop."""
-    stream: AsyncIterator[Event] | None = None
-    reply: Any = None
-    failure: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(failure) if failure is not None else steps.send(reply)
-        except StopIteration:
-            return
-        reply, failure = None, None
-        try:
-            match step:
-                case OpenRound(backend=backend, request=request):
-                    stream = backend.astream(request)
-                case NextEvent():
-                    assert stream is not None
-                    reply = await anext(stream, None)
-                case CreateConversation(backend=backend, request=request):
-                    reply = await backend.acreate_conversation(request)
-                case DiscardConversation(backend=backend, conversation_id=conversation_id):
-                    await backend.adiscard_conversation(conversation_id)
-                case RunCalls(calls=calls, functions=functions, approve=approve):
-                    reply = await arun_calls(calls, functions, approve)
-                case TakeLease(store=store, lease=lease):
-                    reply = await _take_lease(store, lease)
-                case Wait(seconds=seconds):
-                    await asyncio.sleep(seconds)
-                case IndexWork(work=work):
-                    reply = await asyncio.to_thread(work)
-                case _:
-                    yield step
-        except BaseException as exc:  # the loop decides: recover, record, or let it go on up
-            failure = exc
+    async for event in adrive(steps, _Awaits().perform):
+        yield event
+
+
+class _PlainCalls:
+    """A turn's effects, performed with plain calls."""
+
+    def __init__(self) -> None:
+        self.stream: Generator[Event, None, None] | None = None
+
+    def perform(self, effect: Effect) -> Any:
+        match effect:
+            case OpenRound(backend=backend, request=request):
+                self.close_round()
+                self.stream = backend.stream(request)
+            case NextEvent():
+                assert self.stream is not None
+                return next(self.stream, None)
+            case CreateConversation(backend=backend, request=request):
+                return backend.create_conversation(request)
+            case DiscardConversation(backend=backend, conversation_id=conversation_id):
+                backend.discard_conversation(conversation_id)
+            case RunCalls(calls=calls, functions=functions, approve=approve):
+                return run_calls(calls, functions, approve)
+            case TakeLease(store=store, lease=lease):
+                return store.take_lease(lease)
+            case Wait(seconds=seconds):
+                time.sleep(seconds)
+            case IndexWork(work=work):
+                return work()
+        return None
+
+    def close_round(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+
+class _Awaits:
+    """A turn's effects, performed with awaits: blocking index work on worker threads."""
+
+    def __init__(self) -> None:
+        self.stream: AsyncIterator[Event] | None = None
+
+    async def perform(self, effect: Effect) -> Any:
+        match effect:
+            case OpenRound(backend=backend, request=request):
+                self.stream = backend.astream(request)
+            case NextEvent():
+                assert self.stream is not None
+                return await anext(self.stream, None)
+            case CreateConversation(backend=backend, request=request):
+                return await backend.acreate_conversation(request)
+            case DiscardConversation(backend=backend, conversation_id=conversation_id):
+                await backend.adiscard_conversation(conversation_id)
+            case RunCalls(calls=calls, functions=functions, approve=approve):
+                return await arun_calls(calls, functions, approve)
+            case TakeLease(store=store, lease=lease):
+                return await _take_lease(store, lease)
+            case Wait(seconds=seconds):
+                await asyncio.sleep(seconds)
+            case IndexWork(work=work):
+                return await asyncio.to_thread(work)
+        return None
 
 
 async def _take_lease(store: IndexStore, lease: Lease) -> LeaseHolder | None:
