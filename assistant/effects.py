@@ -9,7 +9,7 @@ it sends back in, or whose exception it throws in, so the generator's own `try` 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
 from assistant.events import Event
@@ -17,6 +17,12 @@ from assistant.events import Event
 
 class Effect:
     """Something a step generator needs done (its subclasses say what); the driver answers with the result."""
+
+
+class Abandoned(BaseException):
+    """Thrown into the steps when their caller stops reading (closes the driver's iterator). GeneratorExit itself
+    would not do: `yield from` answers it by closing the inner generators, so a `finally` there could not still ask
+    for an effect (close the open response). The steps let it go on up; the driver then ends as closed."""
 
 
 # What a step generator yields (events and effects), is sent (each effect's result) and returns (nothing).
@@ -32,17 +38,21 @@ def drive(steps: Steps, perform: Callable[[Effect], Any]) -> Generator[Event, No
             step = steps.throw(failure) if failure is not None else steps.send(reply)
         except StopIteration:
             return
+        except Abandoned:
+            raise GeneratorExit from None
         reply, failure = None, None
         try:
             if isinstance(step, Effect):
                 reply = perform(step)
             else:
                 yield step
-        except BaseException as exc:  # the steps decide: handle it, or let it go on up (closing included)
+        except GeneratorExit:
+            failure = Abandoned()
+        except BaseException as exc:  # the steps decide: handle it, or let it go on up
             failure = exc
 
 
-async def adrive(steps: Steps, perform: Callable[[Effect], Awaitable[Any]]) -> AsyncIterator[Event]:
+async def adrive(steps: Steps, perform: Callable[[Effect], Awaitable[Any]]) -> AsyncGenerator[Event, None]:
     """Run `steps` with awaits: the same steps as `drive`, without blocking the event loop."""
     reply: Any = None
     failure: BaseException | None = None
@@ -51,11 +61,15 @@ async def adrive(steps: Steps, perform: Callable[[Effect], Awaitable[Any]]) -> A
             step = steps.throw(failure) if failure is not None else steps.send(reply)
         except StopIteration:
             return
+        except Abandoned:
+            raise GeneratorExit from None
         reply, failure = None, None
         try:
             if isinstance(step, Effect):
                 reply = await perform(step)
             else:
                 yield step
+        except GeneratorExit:
+            failure = Abandoned()
         except BaseException as exc:  # the steps decide: handle it, or let it go on up (cancelling included)
             failure = exc

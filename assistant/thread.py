@@ -7,7 +7,7 @@ itself is written once, in assistant/turn_loop.py; `stream` and `astream` only d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
@@ -186,7 +186,7 @@ class Thread:
         assert turn is not None
         return turn
 
-    def stream(self, text: str, **options: Any) -> Iterator[Event]:
+    def stream(self, text: str, **options: Any) -> Generator[Event, None, None]:
         """Send `text`; yield the turn's events as they arrive, ending with one TurnEnded.
 
         Options beyond the API's (`model`, `instructions`, `tools`, `max_output_tokens`, ...):
@@ -204,7 +204,7 @@ class Thread:
         assert turn is not None
         return turn
 
-    def astream(self, text: str, **options: Any) -> AsyncIterator[Event]:
+    def astream(self, text: str, **options: Any) -> AsyncGenerator[Event, None]:
         """The async twin of `stream` (the same turn, driven with awaits): async functions are awaited, sync ones
         run in worker threads, and the approval callback may be a coroutine (a dialog). Nothing runs until the
         first event is asked for; closing the iterator (`aclose`) cancels the turn, on record."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -32,7 +32,7 @@ import openai
 
 from assistant.backends.backend import Backend, LocalFile, TurnRequest
 from assistant.backends.responses import ResponsesBackend
-from assistant.effects import Effect, Steps, adrive, drive
+from assistant.effects import Abandoned, Effect, Steps, adrive, drive
 from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, explain, redact
 from assistant.events import (
     TERMINAL_TYPE_OF_STATUS,
@@ -95,6 +95,11 @@ class OpenRound(Effect):
 @dataclass(frozen=True)
 class NextEvent(Effect):
     """The open round's next event, or None when its stream has ended."""
+
+
+@dataclass(frozen=True)
+class CloseRound(Effect):
+    """Close the open round's stream (and its response), if it has not ended."""
 
 
 @dataclass(frozen=True)
@@ -274,7 +279,7 @@ class TurnLoop:
                     )
                     yield from self._results(outcomes, recorder)
                     request = yield IndexWork(partial(self._next_round, request, recorder, outcomes, extras))
-        except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
+        except (Abandoned, asyncio.CancelledError, KeyboardInterrupt):
             self._close(recorder, meter, "cancelled", "cancelled before the answer finished")
             raise
         except Exception as exc:
@@ -315,11 +320,14 @@ class TurnLoop:
             conversation_id = yield from self._new_conversation(request, backend, recorder)
             request = replace(request, thread=replace(request.thread, conversation_id=conversation_id))
         yield OpenRound(backend, request)
-        while (event := (yield NextEvent())) is not None:
-            event = _turn_indexed(event, recorder.position_offset)
-            recorder.record(event)
-            if event.type != "response.ended":  # the loop says how the turn ended, with TurnEnded
-                yield event
+        try:
+            while (event := (yield NextEvent())) is not None:
+                event = _turn_indexed(event, recorder.position_offset)
+                recorder.record(event)
+                if event.type != "response.ended":  # the loop says how the turn ended, with TurnEnded
+                    yield event
+        finally:
+            yield CloseRound()  # ended, failed, or the caller stopped reading: the response is closed first
 
     def _new_conversation(
         self, request: TurnRequest, backend: ResponsesBackend, recorder: TurnRecorder
@@ -576,19 +584,15 @@ def _turn_indexed(event: Event, offset: int) -> Event:
 # -- the drivers -----------------------------------------------------------------------------------------------------
 
 
-def run_turn(steps: Steps) -> Iterator[Event]:
+def run_turn(steps: Steps) -> Generator[Event, None, None]:
     """Run a turn's steps with plain calls; yield its events."""
-    calls = _PlainCalls()
-    try:
-        yield from drive(steps, calls.perform)
-    finally:
-        calls.close_round()  # the caller stopped reading, or the turn failed: close the response too
+    return drive(steps, _PlainCalls().perform)
 
 
-async def arun_turn(steps: Steps) -> AsyncIterator[Event]:
-    """Run a turn's steps with awaits: the same turn as `run_turn`, without blocking the event loop."""
-    async for event in adrive(steps, _Awaits().perform):
-        yield event
+def arun_turn(steps: Steps) -> AsyncGenerator[Event, None]:
+    """Run a turn's steps with awaits: the same turn as `run_turn`, without blocking the event loop. Closing
+    the iterator (`aclose`) or cancelling its task reaches the steps, which record the turn as cancelled."""
+    return adrive(steps, _Awaits().perform)
 
 
 class _PlainCalls:
@@ -600,11 +604,14 @@ class _PlainCalls:
     def perform(self, effect: Effect) -> Any:
         match effect:
             case OpenRound(backend=backend, request=request):
-                self.close_round()
                 self.stream = backend.stream(request)
             case NextEvent():
                 assert self.stream is not None
                 return next(self.stream, None)
+            case CloseRound():
+                if self.stream is not None:
+                    self.stream.close()
+                self.stream = None
             case CreateConversation(backend=backend, request=request):
                 return backend.create_conversation(request)
             case DiscardConversation(backend=backend, conversation_id=conversation_id):
@@ -619,16 +626,12 @@ class _PlainCalls:
                 return work()
         return None
 
-    def close_round(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-
 
 class _Awaits:
     """A turn's effects, performed with awaits: blocking index work on worker threads."""
 
     def __init__(self) -> None:
-        self.stream: AsyncIterator[Event] | None = None
+        self.stream: AsyncGenerator[Event, None] | None = None
 
     async def perform(self, effect: Effect) -> Any:
         match effect:
@@ -637,6 +640,10 @@ class _Awaits:
             case NextEvent():
                 assert self.stream is not None
                 return await anext(self.stream, None)
+            case CloseRound():
+                if self.stream is not None:
+                    await self.stream.aclose()
+                self.stream = None
             case CreateConversation(backend=backend, request=request):
                 return await backend.acreate_conversation(request)
             case DiscardConversation(backend=backend, conversation_id=conversation_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,4 +65,4 @@ class Backend(Protocol):
 
     def stream(self, request: TurnRequest) -> Generator[Event, None, None]: ...
 
-    def astream(self, request: TurnRequest) -> AsyncIterator[Event]: ...
+    def astream(self, request: TurnRequest) -> AsyncGenerator[Event, None]: ...

@@ -15,7 +15,7 @@ is rebuilt from it: a new conversation seeded with the history, or a chain head 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from typing import Any, Protocol, cast
 
 import openai
@@ -53,7 +53,7 @@ class ResponsesBackend:
                 yield from reader.feed(event)
         yield ended(reader)
 
-    async def astream(self, request: TurnRequest) -> AsyncIterator[Event]:
+    async def astream(self, request: TurnRequest) -> AsyncGenerator[Event, None]:
         reader = ResponseStreamReader()
         async with await self.clients.async_client.responses.create(**create_params(request)) as events:
             async for event in events:
