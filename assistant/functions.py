@@ -172,7 +172,7 @@ def parameters_schema(function: Callable[..., Any]) -> tuple[dict[str, Any], typ
         else:
             all_required = False
             fields[parameter.name] = (annotation, parameter.default)
-    model = pydantic.create_model(f"{function.__name__}_arguments", **fields)  # type: ignore[call-overload]
+    model = pydantic.create_model(f"{function.__name__}_arguments", **fields)
     schema = model.model_json_schema()
     schema.pop("title", None)
     for prop in (schema.get("properties") or {}).values():
@@ -198,7 +198,8 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
             node["required"] = list((node.get("properties") or {}).keys())
         return node
 
-    return walk(schema)
+    strict: dict[str, Any] = walk(schema)
+    return strict
 
 
 _UNSUPPORTED_IN_STRICT = {"default", "minLength", "maxLength", "format"}
@@ -260,16 +261,6 @@ def _denied(call: FunctionCall, answer: Any) -> FunctionOutcome:
     )
 
 
-def _error(call: FunctionCall, started: float, message: str, approved: bool | None) -> FunctionOutcome:
-    return FunctionOutcome(
-        call=call,
-        output=f"error: {message}",
-        duration_ms=(time.perf_counter() - started) * 1000,
-        error=message,
-        approved=approved,
-    )
-
-
 def _decide(call: FunctionCall, tools: dict[str, FunctionTool], answer: Any) -> FunctionOutcome | None:
     """An outcome when the call must not run (unknown, or denied), None to run it."""
     if call.name not in tools:
@@ -279,55 +270,96 @@ def _decide(call: FunctionCall, tools: dict[str, FunctionTool], answer: Any) -> 
     return None
 
 
-def _needs_approval(call: FunctionCall, tools: dict[str, FunctionTool]) -> bool:
-    return call.name in tools and tools[call.name].requires_approval
-
-
-def _ask(call: FunctionCall, approve: Approver | None) -> Any:
+def _ask(call: FunctionCall, tools: dict[str, FunctionTool], approve: Approver | None) -> Any:
+    """The approval answer for a call (True when it needs none); may be awaitable (an async callback)."""
+    if call.name not in tools or not tools[call.name].requires_approval:
+        return True
     return approve(call) if approve is not None else "no approval callback was given"
 
 
+@dataclass(frozen=True)
+class _Running:
+    """An approved call whose arguments are bound and whose clock has started: how it ends becomes its outcome.
+    The sync and async runners differ only in how they call the function between the two."""
+
+    call: FunctionCall
+    tool: FunctionTool
+    kwargs: dict[str, Any]
+    started: float
+
+    @staticmethod
+    def start(call: FunctionCall, tool: FunctionTool) -> _Running | FunctionOutcome:
+        """The call ready to run, or the outcome of arguments that do not bind."""
+        started = time.perf_counter()
+        try:
+            return _Running(call, tool, tool.bind(call.arguments), started)
+        except ValueError as error:
+            return _Running(call, tool, {}, started).failed(str(error))
+
+    @property
+    def approved(self) -> bool | None:
+        return True if self.tool.requires_approval else None
+
+    def failed(self, message: str) -> FunctionOutcome:
+        return FunctionOutcome(
+            call=self.call,
+            output=f"error: {message}",
+            duration_ms=(time.perf_counter() - self.started) * 1000,
+            error=message,
+            approved=self.approved,
+        )
+
+    def raised(self, error: Exception) -> FunctionOutcome:
+        return self.failed(f"{type(error).__name__}: {error}")
+
+    def returned(self, value: Any) -> FunctionOutcome:
+        return FunctionOutcome(
+            call=self.call,
+            output=output_text(value),
+            duration_ms=(time.perf_counter() - self.started) * 1000,
+            approved=self.approved,
+        )
+
+
 def _run_approved(call: FunctionCall, tool: FunctionTool) -> FunctionOutcome:
-    approved = True if tool.requires_approval else None
-    started = time.perf_counter()
+    running = _Running.start(call, tool)
+    if isinstance(running, FunctionOutcome):
+        return running
     try:
-        kwargs = tool.bind(call.arguments)
-    except ValueError as error:
-        return _error(call, started, str(error), approved)
-    try:
-        value = tool.function(**kwargs)
+        value = tool.function(**running.kwargs)
         if inspect.isawaitable(value):
             value = asyncio.run(_awaited(value))
     except Exception as error:
-        return _error(call, started, f"{type(error).__name__}: {error}", approved)
-    return FunctionOutcome(
-        call=call, output=output_text(value), duration_ms=(time.perf_counter() - started) * 1000, approved=approved
-    )
+        return running.raised(error)
+    return running.returned(value)
 
 
 async def _arun_approved(call: FunctionCall, tool: FunctionTool) -> FunctionOutcome:
-    approved = True if tool.requires_approval else None
-    started = time.perf_counter()
-    try:
-        kwargs = tool.bind(call.arguments)
-    except ValueError as error:
-        return _error(call, started, str(error), approved)
+    running = _Running.start(call, tool)
+    if isinstance(running, FunctionOutcome):
+        return running
     try:
         if tool.is_async:
-            value = await tool.function(**kwargs)
+            value = await tool.function(**running.kwargs)
         else:  # a blocking function must not stall the event loop (the TUI, other turns)
-            value = await asyncio.to_thread(tool.function, **kwargs)
+            value = await asyncio.to_thread(tool.function, **running.kwargs)
             if inspect.isawaitable(value):
                 value = await value
     except Exception as error:
-        return _error(call, started, f"{type(error).__name__}: {error}", approved)
-    return FunctionOutcome(
-        call=call, output=output_text(value), duration_ms=(time.perf_counter() - started) * 1000, approved=approved
-    )
+        return running.raised(error)
+    return running.returned(value)
 
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def _in_order(
+    calls: Sequence[FunctionCall], decided: list[FunctionOutcome | None], ran: list[FunctionOutcome]
+) -> list[FunctionOutcome]:
+    """Every call's outcome in the order the model asked: the decided ones, and the others as they ran."""
+    outcomes = iter(ran)
+    return [outcome or next(outcomes) for outcome in decided]
 
 
 def run_calls(
@@ -337,36 +369,30 @@ def run_calls(
     parallel). Approvals are asked first, one at a time and in order; an async function runs on its own loop."""
     decided: list[FunctionOutcome | None] = []
     for call in calls:
-        answer = _ask(call, approve) if _needs_approval(call, tools) else True
+        answer = _ask(call, tools, approve)
         if inspect.isawaitable(answer):
             answer = asyncio.run(_awaited(answer))
         decided.append(_decide(call, tools, answer))
-    runnable = [call for call, outcome in zip(calls, decided) if outcome is None]
+    runnable = [call for call, outcome in zip(calls, decided, strict=True) if outcome is None]
     if len(runnable) > 1:
         with ThreadPoolExecutor(max_workers=min(8, len(runnable))) as pool:
-            ran = dict(
-                zip(
-                    (call.call_id for call in runnable),
-                    pool.map(lambda call: _run_approved(call, tools[call.name]), runnable),
-                )
-            )
+            ran = list(pool.map(lambda call: _run_approved(call, tools[call.name]), runnable))
     else:
-        ran = {call.call_id: _run_approved(call, tools[call.name]) for call in runnable}
-    return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided)]
+        ran = [_run_approved(call, tools[call.name]) for call in runnable]
+    return _in_order(calls, decided, ran)
 
 
 async def arun_calls(
     calls: Sequence[FunctionCall], tools: dict[str, FunctionTool], approve: Approver | None
 ) -> list[FunctionOutcome]:
-    """The async twin of `run_calls`: async functions are awaited together, sync ones run in worker threads;
-    the approval callback may be a coroutine (a dialog)."""
+    """`run_calls` with awaits: async functions are awaited together, sync ones run in worker threads; the
+    approval callback may be a coroutine (a dialog)."""
     decided: list[FunctionOutcome | None] = []
     for call in calls:
-        answer = _ask(call, approve) if _needs_approval(call, tools) else True
+        answer = _ask(call, tools, approve)
         if inspect.isawaitable(answer):
             answer = await answer
         decided.append(_decide(call, tools, answer))
-    runnable = [call for call, outcome in zip(calls, decided) if outcome is None]
-    results = await asyncio.gather(*(_arun_approved(call, tools[call.name]) for call in runnable))
-    ran = {call.call_id: outcome for call, outcome in zip(runnable, results)}
-    return [outcome or ran[call.call_id] for call, outcome in zip(calls, decided)]
+    runnable = [call for call, outcome in zip(calls, decided, strict=True) if outcome is None]
+    ran = await asyncio.gather(*(_arun_approved(call, tools[call.name]) for call in runnable))
+    return _in_order(calls, decided, list(ran))

@@ -1,7 +1,8 @@
 """Counts the bytes of every request body a turn sends, as it goes on the wire.
 
-The SDK client is built with an httpx2 request hook; the hook adds the body size to whatever counter is active
-in the current context (a turn sets one while it runs). Retries are counted: they were sent.
+The SDK client is built with an httpx2 request hook; the hook adds the body size to whatever meter is active in
+the current context (a turn sets its own while it runs, and reads it when it closes). Retries are counted: they
+were sent. The meter is the turn's, not the recorder's: the turn loop passes its count to the recorder at close.
 """
 
 from __future__ import annotations
@@ -9,26 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol
+from dataclasses import dataclass
 
 import httpx2
 
 
-class ByteCounter(Protocol):
-    request_bytes: int
+@dataclass
+class RequestMeter:
+    """The bytes of request bodies sent so far by whoever set this meter active."""
+
+    request_bytes: int = 0
 
 
-_active: ContextVar[ByteCounter | None] = ContextVar("assistant_request_meter", default=None)
+_active: ContextVar[RequestMeter | None] = ContextVar("assistant_request_meter", default=None)
 
 
 def _count(request: httpx2.Request) -> None:
-    counter = _active.get()
-    if counter is None:
+    meter = _active.get()
+    if meter is None:
         return
     try:
-        counter.request_bytes += len(request.content)
+        meter.request_bytes += len(request.content)
     except httpx2.RequestNotRead:  # a streamed upload: its size is in the header
-        counter.request_bytes += int(request.headers.get("content-length", 0))
+        meter.request_bytes += int(request.headers.get("content-length", 0))
 
 
 def count_request(request: httpx2.Request) -> None:
@@ -40,8 +44,8 @@ async def count_request_async(request: httpx2.Request) -> None:
 
 
 @contextmanager
-def metering(counter: ByteCounter) -> Iterator[None]:
-    token = _active.set(counter)
+def metering(meter: RequestMeter) -> Iterator[None]:
+    token = _active.set(meter)
     try:
         yield
     finally:

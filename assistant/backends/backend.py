@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,10 +45,6 @@ class TurnRequest:
     # whole-history modes send again, and just the new function outputs, which server-state modes send.
     turn_items: list[dict[str, Any]] = field(default_factory=list)
     new_items: list[dict[str, Any]] = field(default_factory=list)
-    # Given the conversation a backend has just created for a thread that had none, records it as the thread's
-    # unless another process got there first, and returns the one to use. Two processes taking a new thread's
-    # first turn at once then share one conversation, rather than each continuing one the other never sees.
-    claim_conversation: Callable[[str], str] | None = None
 
     @property
     def continuing(self) -> bool:
@@ -67,6 +63,6 @@ class Backend(Protocol):
 
     name: str
 
-    def stream(self, request: TurnRequest) -> Iterator[Event]: ...
+    def stream(self, request: TurnRequest) -> Generator[Event, None, None]: ...
 
-    def astream(self, request: TurnRequest) -> AsyncIterator[Event]: ...
+    def astream(self, request: TurnRequest) -> AsyncGenerator[Event, None]: ...

@@ -30,19 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionChunk
 
 from assistant.backends.backend import TurnRequest
 from assistant.backends.chat_stream import ChatStreamReader, completion_chunk
 from assistant.backends.chat_tool_support import ToolSupport, refuses_tools, tool_names
-from assistant.backends.chat_tools import HostedToolRunner
+from assistant.backends.chat_tools import HostedCall, HostedToolRunner, hosted_kind
 from assistant.backends.chat_turn import ChatTurn
 from assistant.backends.responses import Clients
 from assistant.backends.tool_runtimes import LocalToolRuntimes
+from assistant.effects import Effect, Steps, adrive, drive
 from assistant.events import Event
 from assistant.migrate import responses_to_chat
 
@@ -66,9 +70,18 @@ class ChatBackend:
         runner = HostedToolRunner(self.local_tools, request) if self.local_tools and request.tools else None
         return ChatTurn(request if runner else _without_hosted_tools(request), runner)
 
-    def stream(self, request: TurnRequest) -> Iterator[Event]:
+    def stream(self, request: TurnRequest) -> Generator[Event, None, None]:
+        client = self.clients.client
+        return drive(self._steps(request, str(client.base_url).rstrip("/")), _PlainCalls(client).perform)
+
+    def astream(self, request: TurnRequest) -> AsyncGenerator[Event, None]:
+        client = self.clients.async_client
+        return adrive(self._steps(request, str(client.base_url).rstrip("/")), _Awaits(client).perform)
+
+    # the turn, written once for both (assistant/effects.py): its rounds, and the hosted tools between them
+
+    def _steps(self, request: TurnRequest, server: str) -> Steps:
         turn = self._turn(request)
-        server = str(self.clients.client.base_url).rstrip("/")
         offered: list[str] = []
         exhausted = False
         for round_number in range(1, MAX_TOOL_ROUNDS + 1):
@@ -84,7 +97,7 @@ class ChatBackend:
             assert turn.runner is not None
             for call in turn.pending:
                 yield from turn.runner.started(call)
-                outcome = turn.runner.execute(call)
+                outcome = yield RunTool(turn.runner, call)
                 turn.tool_done(call, outcome)
                 yield from turn.runner.finished(call, outcome)
             if not turn.asks_again:
@@ -92,99 +105,37 @@ class ChatBackend:
         yield from self._answered(turn, offered, server)
         yield from turn.ended(rounds_exhausted=exhausted)
 
-    async def astream(self, request: TurnRequest) -> AsyncIterator[Event]:
-        turn = self._turn(request)
-        server = str(self.clients.async_client.base_url).rstrip("/")
-        offered: list[str] = []
-        exhausted = False
-        for round_number in range(1, MAX_TOOL_ROUNDS + 1):
-            turn.begin_round()
-            params = round_params(turn, offer_tools=round_number < MAX_TOOL_ROUNDS, server=server)
-            offered = offered or tool_names(params)
-            async for event in self._round_async(turn, params, server):
-                yield event
-            if not turn.runs_tools:
-                break
-            if round_number == MAX_TOOL_ROUNDS:
-                exhausted = True
-                break
-            assert turn.runner is not None
-            for call in turn.pending:
-                for event in turn.runner.started(call):
-                    yield event
-                outcome = await asyncio.to_thread(turn.runner.execute, call)  # the tools block
-                turn.tool_done(call, outcome)
-                for event in turn.runner.finished(call, outcome):
-                    yield event
-            if not turn.asks_again:
-                break
-        for event in self._answered(turn, offered, server):
-            yield event
-        for event in turn.ended(rounds_exhausted=exhausted):
-            yield event
-
-    # one round: a streamed completion, asked again when the server refuses its tools or says nothing
-
-    def _round(self, turn: ChatTurn, params: dict[str, Any], server: str) -> Iterator[Event]:
-        create = self.clients.client.chat.completions.create
+    def _round(self, turn: ChatTurn, params: dict[str, Any], server: str) -> Steps:
+        """One round: a streamed completion, asked again when the server refuses its tools or says nothing."""
         params, notices = self._offerable(turn, params, server)
         yield from notices
         reader = ChatStreamReader()
         try:
-            with create(**params) as chunks:
-                for chunk in chunks:
-                    yield from turn.feed(reader.feed(chunk))
+            yield OpenCompletion(params)
+            while (chunk := (yield NextChunk())) is not None:
+                yield from turn.feed(reader.feed(chunk))
         except openai.APIStatusError as error:
             if "tools" not in params or reader.response_id is not None or not refuses_tools(error):
                 raise
+            yield CloseCompletion()
             yield from self._refused(turn, params, server, error)
             yield from self._round(turn, without_tools(params), server)
             return
+        finally:
+            yield CloseCompletion()  # before asking again: see below
         if reader.said_nothing:
             logger.info("chat backend: %s closed the stream without a word; asking again without streaming", server)
             try:
-                completion = create(**unstreamed(params))
+                completion = yield Complete(unstreamed(params))
             except openai.APITimeoutError:
                 raise
             except openai.APIConnectionError:
                 # A server that failed while streaming may close that connection just after the stream ended
                 # (llama-cpp-python's does), and a request sent at once can still be given it by the pool, and be
                 # reset: once more, on a new connection.
-                completion = create(**unstreamed(params))
+                completion = yield Complete(unstreamed(params))
             yield from turn.feed(reader.feed(completion_chunk(completion)))
         yield from turn.feed(reader.ended())
-
-    async def _round_async(self, turn: ChatTurn, params: dict[str, Any], server: str) -> AsyncIterator[Event]:
-        create = self.clients.async_client.chat.completions.create
-        params, notices = self._offerable(turn, params, server)
-        for event in notices:
-            yield event
-        reader = ChatStreamReader()
-        try:
-            async with await create(**params) as chunks:
-                async for chunk in chunks:
-                    for event in turn.feed(reader.feed(chunk)):
-                        yield event
-        except openai.APIStatusError as error:
-            if "tools" not in params or reader.response_id is not None or not refuses_tools(error):
-                raise
-            for event in self._refused(turn, params, server, error):
-                yield event
-            async for event in self._round_async(turn, without_tools(params), server):
-                yield event
-            return
-        if reader.said_nothing:
-            logger.info("chat backend: %s closed the stream without a word; asking again without streaming", server)
-            try:
-                completion = await create(**unstreamed(params))
-            except openai.APITimeoutError:
-                raise
-            except openai.APIConnectionError:  # the connection the broken stream was on: see _round
-                completion = await create(**unstreamed(params))
-            for event in turn.feed(reader.feed(completion_chunk(completion))):
-                yield event
-        for event in turn.feed(reader.ended()):
-            yield event
 
     # tools on servers without function calling (chat_tool_support.py)
 
@@ -274,8 +225,86 @@ def _is_openai(server: str) -> bool:
 
 
 def _without_hosted_tools(request: TurnRequest) -> TurnRequest:
-    from dataclasses import replace
-
-    from assistant.backends.chat_tools import hosted_kind
-
     return replace(request, tools=[tool for tool in request.tools if hosted_kind(tool) is None])
+
+
+# -- the effects a Chat turn asks for, and how each driver performs them -------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenCompletion(Effect):
+    """Send a streamed completion request; its chunks are then read with `NextChunk`."""
+
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NextChunk(Effect):
+    """The open completion's next chunk, or None when its stream has ended."""
+
+
+@dataclass(frozen=True)
+class CloseCompletion(Effect):
+    """Close the open completion's stream (and its connection), if one is open."""
+
+
+@dataclass(frozen=True)
+class Complete(Effect):
+    """One completion, not streamed: answers the ChatCompletion."""
+
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunTool(Effect):
+    """Run one hosted tool call on the client: answers its Outcome."""
+
+    runner: HostedToolRunner
+    call: HostedCall
+
+
+class _PlainCalls:
+    def __init__(self, client: OpenAI) -> None:
+        self.client = client
+        self.stream: openai.Stream[ChatCompletionChunk] | None = None
+        self.chunks: Iterator[ChatCompletionChunk] = iter(())
+
+    def perform(self, effect: Effect) -> Any:
+        match effect:
+            case OpenCompletion(params=params):
+                self.stream = self.client.chat.completions.create(**params)
+                self.chunks = iter(self.stream)
+            case NextChunk():
+                return next(self.chunks, None)
+            case CloseCompletion():
+                if self.stream is not None:
+                    self.stream.close()
+                self.stream, self.chunks = None, iter(())
+            case Complete(params=params):
+                return self.client.chat.completions.create(**params)
+            case RunTool(runner=runner, call=call):
+                return runner.execute(call)
+        return None
+
+
+class _Awaits:
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self.client = client
+        self.stream: openai.AsyncStream[ChatCompletionChunk] | None = None
+
+    async def perform(self, effect: Effect) -> Any:
+        match effect:
+            case OpenCompletion(params=params):
+                self.stream = await self.client.chat.completions.create(**params)
+            case NextChunk():
+                assert self.stream is not None
+                return await anext(aiter(self.stream), None)
+            case CloseCompletion():
+                if self.stream is not None:
+                    await self.stream.close()
+                self.stream = None
+            case Complete(params=params):
+                return await self.client.chat.completions.create(**params)
+            case RunTool(runner=runner, call=call):
+                return await asyncio.to_thread(runner.execute, call)  # the tools block
+        return None

@@ -112,16 +112,17 @@ class ChatStreamReader:
         if self.finish_reason is None:
             # The body ended without a finish_reason: whatever arrived is all there is. A server that fails while
             # answering (llama.cpp's on a chat template error, for one) closes the stream like this, with a 200.
-            return events + [
+            return [
+                *events,
                 ResponseEnded(
                     status="incomplete",
                     items=self._finished_items(),
                     error=self._cut_short(),
                     incomplete_reason="stream_interrupted",
-                )
+                ),
             ]
         status, reason = _ENDINGS.get(self.finish_reason, ("completed", None))
-        return events + [ResponseEnded(status=status, items=self.items, incomplete_reason=reason)]
+        return [*events, ResponseEnded(status=status, items=self.items, incomplete_reason=reason)]
 
     def _cut_short(self) -> str:
         if self.said_nothing:

@@ -238,7 +238,7 @@ class HostedToolRunner:
         events: list[Event] = []
         if outcome.item["status"] == "completed":
             events.append(ToolCallProgress(call.item_id, call.output_index, outcome.item["type"], "completed"))
-        return events + [ItemDone(item=outcome.item, output_index=call.output_index)]
+        return [*events, ItemDone(item=outcome.item, output_index=call.output_index)]
 
     # the three tools
 

@@ -157,7 +157,7 @@ class ChatTurn:
         elif item.get("type") == "function_call":
             self.user_calls += 1
         self.items[index] = item
-        return events + [ItemDone(item=item, output_index=index)]
+        return [*events, ItemDone(item=item, output_index=index)]
 
     def _cited(self, message: Item) -> tuple[Item, list[Item]]:
         content = [dict(part) for part in message.get("content") or []]

@@ -11,6 +11,7 @@ event that carries no response.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
         raise MalformedEvent(f"expected an object, got {type(obj).__name__}")
     # warnings=False: a lenient SDK may have built an unknown shape as the wrong union member; the dump is
     # still the wire JSON, and the warning would only be noise.
-    return obj.to_dict(mode="json", warnings=False)
+    data: dict[str, Any] = obj.to_dict(mode="json", warnings=False)
+    return data
 
 
 def output_text(items: list[dict[str, Any]]) -> str:
@@ -124,6 +126,12 @@ class ResponseStreamReader:
         except MalformedEvent:
             return []
 
+    def _index_of(self, get: Callable[..., Any]) -> int:
+        """The output index an event names; one that names none (a lenient server's) goes with the item that
+        began last, so every event the thread and the app see has an index to place it by."""
+        index = _number(get("output_index"))
+        return index if index is not None else max(self._items, default=0)
+
     def _feed(self, event: Any) -> list[Event]:
         kind = event.get("type") if isinstance(event, dict) else getattr(event, "type", None)
         get = event.get if isinstance(event, dict) else lambda name, default=None: getattr(event, name, default)
@@ -133,7 +141,7 @@ class ResponseStreamReader:
         if kind == "response.output_text.delta":
             delta = _text(get("delta"))
             self._deltas.append(delta)
-            return [TextDelta(text=delta, item_id=_string(get("item_id")), output_index=_number(get("output_index")))]
+            return [TextDelta(text=delta, item_id=_string(get("item_id")) or "", output_index=self._index_of(get))]
         if kind in _LIFECYCLE or kind in _TERMINAL_STATUS:
             return self._lifecycle(kind, as_dict(get("response")))
         if kind == "response.output_item.added":
@@ -148,8 +156,8 @@ class ResponseStreamReader:
         if kind == "response.output_text.annotation.added":
             return [
                 Citation(
-                    item_id=_string(get("item_id")),
-                    output_index=_number(get("output_index")),
+                    item_id=_string(get("item_id")) or "",
+                    output_index=self._index_of(get),
                     annotation=as_dict(get("annotation")),
                 )
             ]

@@ -14,17 +14,17 @@ is rebuilt from it: a new conversation seeded with the history, or a chain head 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Generator
+from typing import Any, Protocol, cast
 
 import openai
 from openai import AsyncOpenAI, OpenAI, omit
+from openai.types.responses import ResponseInputItemParam
 
 from assistant.backends.backend import TurnRequest
 from assistant.backends.response_stream import ResponseStreamReader
-from assistant.events import ConversationCreated, Event, ResponseEnded
+from assistant.events import Event, ResponseEnded
 from assistant.index.records import ThreadInfo
 
 
@@ -44,59 +44,54 @@ class ResponsesBackend:
     def __init__(self, clients: Clients) -> None:
         self.clients = clients
 
-    def stream(self, request: TurnRequest) -> Iterator[Event]:
-        client = self.clients.client
-        conversation_id = request.thread.conversation_id
-        if request.thread.mode == "conversation" and conversation_id is None:
-            created = seed_conversation(client, request.thread, request.history)
-            conversation_id = request.claim_conversation(created) if request.claim_conversation else created
-            if conversation_id != created:
-                discard_conversation(client, created)
-            yield ConversationCreated(
-                conversation_id=conversation_id, seeded_items=len(request.history) if conversation_id == created else 0
-            )
+    def stream(self, request: TurnRequest) -> Generator[Event, None, None]:
+        """The response's events. In conversation mode the thread's conversation must exist: the turn loop
+        creates it first (`create_conversation`), since which one the thread keeps is the index's to say."""
         reader = ResponseStreamReader()
-        with client.responses.create(**create_params(request, conversation_id)) as events:
+        with self.clients.client.responses.create(**create_params(request)) as events:
             for event in events:
                 yield from reader.feed(event)
         yield ended(reader)
 
-    async def astream(self, request: TurnRequest) -> AsyncIterator[Event]:
-        client = self.clients.async_client
-        conversation_id = request.thread.conversation_id
-        if request.thread.mode == "conversation" and conversation_id is None:
-            first, rest = seed_batches(request.history)
-            conversation = await client.conversations.create(
-                metadata=conversation_metadata(request.thread), items=first
-            )
-            created = conversation.id
-            for batch in rest:
-                await client.conversations.items.create(created, items=batch)
-            conversation_id = (
-                await asyncio.to_thread(request.claim_conversation, created) if request.claim_conversation else created
-            )
-            if conversation_id != created:
-                with contextlib.suppress(openai.OpenAIError):
-                    await client.conversations.delete(created)
-            yield ConversationCreated(
-                conversation_id=conversation_id, seeded_items=len(request.history) if conversation_id == created else 0
-            )
+    async def astream(self, request: TurnRequest) -> AsyncGenerator[Event, None]:
         reader = ResponseStreamReader()
-        async with await client.responses.create(**create_params(request, conversation_id)) as events:
+        async with await self.clients.async_client.responses.create(**create_params(request)) as events:
             async for event in events:
                 for normalized in reader.feed(event):
                     yield normalized
         yield ended(reader)
+
+    # a new conversation for a thread that has none (its first turn in conversation mode, or lost state)
+
+    def create_conversation(self, request: TurnRequest) -> str:
+        return seed_conversation(self.clients.client, request.thread, request.history)
+
+    async def acreate_conversation(self, request: TurnRequest) -> str:
+        client = self.clients.async_client
+        first, rest = seed_batches(request.history)
+        conversation = await client.conversations.create(metadata=conversation_metadata(request.thread), items=first)
+        for batch in rest:
+            await client.conversations.items.create(conversation.id, items=batch)
+        return conversation.id
+
+    def discard_conversation(self, conversation_id: str) -> None:
+        discard_conversation(self.clients.client, conversation_id)
+
+    async def adiscard_conversation(self, conversation_id: str) -> None:
+        with contextlib.suppress(openai.OpenAIError):  # see discard_conversation
+            await self.clients.async_client.conversations.delete(conversation_id)
 
 
 # The API takes at most 20 items per conversations.create / items.create call.
 SEED_BATCH = 20
 
 
-def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[dict[str, Any]]]]:
+def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[ResponseInputItemParam]]]:
     """History split for seeding a conversation: the first batch (omitted when empty, as the SDK expects) and
     the rest in batches of at most 20."""
-    batches = [history[start : start + SEED_BATCH] for start in range(0, len(history), SEED_BATCH)]
+    # The index holds items as the API gave them (wire JSON); the SDK sends such dicts as they are.
+    items = cast("list[ResponseInputItemParam]", history)
+    batches = [items[start : start + SEED_BATCH] for start in range(0, len(items), SEED_BATCH)]
     return (batches[0] if batches else omit), batches[1:]
 
 
@@ -121,13 +116,13 @@ def conversation_metadata(thread: ThreadInfo) -> dict[str, str]:
     return {"thread_id": thread.id, "title": thread.title[:512]}
 
 
-def create_params(request: TurnRequest, conversation_id: str | None) -> dict[str, Any]:
+def create_params(request: TurnRequest) -> dict[str, Any]:
     params: dict[str, Any] = {"model": request.model, "input": request.input_text, "stream": True}
     if request.instructions:
         params["instructions"] = request.instructions
     mode = request.thread.mode
     if mode == "conversation":
-        params["conversation"] = conversation_id
+        params["conversation"] = request.thread.conversation_id
         if request.continuing:  # the conversation already holds the message and the calls: send the outputs
             params["input"] = request.new_items
     elif mode == "chain" and request.thread.last_response_id:

@@ -44,7 +44,7 @@ class LocalToolRuntimes:
         containers_folder: Path,
         *,
         web_search: WebSearchProvider | None = None,
-        sandbox_limits: SandboxLimits = SandboxLimits(),
+        sandbox_limits: SandboxLimits = SandboxLimits(),  # noqa: B008 (a frozen dataclass: one shared default is safe)
     ) -> None:
         self.containers_folder = Path(containers_folder)
         self.sandbox_limits = sandbox_limits

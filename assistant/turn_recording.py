@@ -1,9 +1,10 @@
-"""Records one turn in the index as its events arrive.
+"""Records one turn in the index as its events arrive. The turn loop (assistant/turn_loop.py) owns the recorder:
+it is the only caller of its methods, so every change to the recorded turn goes through one place.
 
 The turn row and the user's message are written before the request goes out; the finished items and the text
 so far once a second while a long answer streams; the row is closed with an honest status when the stream ends,
-breaks off or is cancelled, keeping whatever text had arrived. The conversation id is saved the moment the server creates it, so a crash later in
-the turn cannot orphan the conversation.
+breaks off or is cancelled, keeping whatever text had arrived. The conversation id is saved the moment the server
+creates it, so a crash later in the turn cannot orphan the conversation.
 
 A turn whose model calls your functions runs in rounds (one response each) and stays one turn: the user's
 message, then every round's output items and the function outputs that answered them, in order (outputs as
@@ -16,12 +17,23 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from assistant.backends.backend import TurnRequest
 from assistant.backends.response_stream import output_text
-from assistant.events import Event, ResponseEnded, Usage
-from assistant.index.store import IndexStore, Lease
+from assistant.events import (
+    ConversationCreated,
+    Event,
+    FunctionResult,
+    ItemDone,
+    ResponseEnded,
+    ResponseStarted,
+    TextDelta,
+    Usage,
+)
+from assistant.index.records import Lease
+from assistant.index.store import IndexStore
 from assistant.pricing import turn_cost
 from assistant.turn import Turn
 
@@ -59,7 +71,6 @@ class TurnRecorder:
         self._response_id_pending = False
         self.usage = Usage()
         self.ended: ResponseEnded | None = None
-        self.request_bytes = 0  # added to by the request meter while the turn runs
         self.sent_at = time.perf_counter()
         self.ttft_ms: float | None = None
         self._saved_at = self.sent_at  # when the progress was last written
@@ -73,9 +84,10 @@ class TurnRecorder:
         self.function_results: dict[str, dict[str, Any]] = {}  # call id -> output, error, duration_ms
 
     def claim_conversation(self, conversation_id: str) -> str:
-        """TurnRequest.claim_conversation for this turn: the conversation the backend just created becomes the
-        thread's and the turn's, unless another process claimed one for the thread first; returns the one to
-        use."""
+        """The conversation just created for this turn's thread becomes the thread's and the turn's, unless
+        another process claimed one for the thread first; returns the one to use. Two processes taking a new
+        thread's first turn at once then share one conversation, rather than each continuing one the other never
+        sees."""
         return self.store.claim_conversation(self.thread_id, self.turn_id, conversation_id)
 
     def resend(self, request: TurnRequest, *, backend: str) -> None:
@@ -88,38 +100,48 @@ class TurnRecorder:
         )
 
     def record(self, event: Event) -> None:
-        match event.type:
-            case "text.delta":
+        match event:
+            case TextDelta():
                 now = time.perf_counter()
                 if self.ttft_ms is None:
                     self.ttft_ms = (now - self.sent_at) * 1000
                     self._saved_at = now
-                self._deltas.append(event.text)  # type: ignore[union-attr]
+                self._deltas.append(event.text)
                 if now - self._saved_at >= SAVE_EVERY_S:
                     self._save_progress(now)
-            case "item.done":
-                position = self._output_base + event.output_index  # type: ignore[union-attr]  (turn-indexed)
-                self._round_items.append((position, event.item))  # type: ignore[union-attr]
+            case ItemDone():
+                position = self._output_base + event.output_index  # (turn-indexed)
+                self._round_items.append((position, event.item))
                 now = time.perf_counter()
                 if now - self._saved_at >= SAVE_EVERY_S:
                     self._save_progress(now)
-            case "response.started":
-                self.response_id = event.response_id  # type: ignore[union-attr]
-                self.model = event.model or self.model  # type: ignore[union-attr]
+            case ResponseStarted():
+                self.response_id = event.response_id
+                self.model = event.model or self.model
                 self._response_id_pending = True  # written with the next save, or at close
-            case "conversation.created":
-                # Recorded for the thread and the turn already, by `claim_conversation` below.
-                self.conversation_id = event.conversation_id  # type: ignore[union-attr]
-            case "usage":
-                self.usage = _added(self._usage_before, event)  # type: ignore[arg-type]
-            case "function.result":
-                self.function_results[event.call_id] = {  # type: ignore[union-attr]
+            case ConversationCreated():
+                # Recorded for the thread and the turn already, by `claim_conversation` above.
+                self.conversation_id = event.conversation_id
+            case Usage():
+                self.usage = _added(self._usage_before, event)
+            case FunctionResult():
+                self.function_results[event.call_id] = {
                     "output": event.output,
-                    "error": event.error,  # type: ignore[union-attr]
-                    "duration_ms": event.duration_ms,  # type: ignore[union-attr]
+                    "error": event.error,
+                    "duration_ms": event.duration_ms,
                 }
-            case "response.ended":
-                self.ended = event  # type: ignore[assignment]
+            case ResponseEnded():
+                self.ended = event
+
+    def out_of_rounds(self, max_rounds: int) -> None:
+        """The model was told to answer without more calls and still called: the turn ends incomplete."""
+        assert self.ended is not None
+        self.ended = replace(
+            self.ended,
+            status="incomplete",
+            incomplete_reason="max_function_rounds",
+            error=f"the model kept calling functions after {max_rounds} rounds",
+        )
 
     def _save_progress(self, now: float) -> None:
         """Write what the stream has delivered so far: finished items, the text, the response id."""
@@ -163,8 +185,9 @@ class TurnRecorder:
         self.ended = None
         return list(self._turn_items)
 
-    def close(self, status: str | None = None, error: str | None = None) -> Turn:
-        """Close the turn. `status` overrides the backend's (cancelled, failed on an exception)."""
+    def close(self, status: str | None = None, error: str | None = None, *, request_bytes: int = 0) -> Turn:
+        """Close the turn. `status` overrides the backend's (cancelled, failed on an exception); `request_bytes`
+        is what the turn's requests weighed on the wire (assistant/metering.py)."""
         ended = self.ended
         status = status or (ended.status if ended else "incomplete")
         error = error or (ended.error if ended else None)
@@ -198,7 +221,7 @@ class TurnRecorder:
             error=error,
             incomplete_reason=ended.incomplete_reason if ended and status == "incomplete" else None,
             model=self.model,
-            request_bytes=self.request_bytes,
+            request_bytes=request_bytes,
             ttft_ms=self.ttft_ms,
             latency_ms=(time.perf_counter() - self.sent_at) * 1000,
             input_tokens=self.usage.input_tokens,
