@@ -139,13 +139,13 @@ class Assistant:
     def _client_options(self) -> dict[str, Any]:
         base_url = self.base_url  # starts the embedded server, if it is the one, which makes its key
         embedded_key = self.local_server.api_key if self.local_server is not None else None
-        return dict(
-            api_key=self.settings.api_key or embedded_key or PLACEHOLDER_KEY,
-            base_url=base_url,
-            max_retries=self.settings.max_retries,
-            timeout=self.settings.timeout,
-            _strict_response_validation=self._strict_validation,
-        )
+        return {
+            "api_key": self.settings.api_key or embedded_key or PLACEHOLDER_KEY,
+            "base_url": base_url,
+            "max_retries": self.settings.max_retries,
+            "timeout": self.settings.timeout,
+            "_strict_response_validation": self._strict_validation,
+        }
 
     @property
     def client(self) -> openai.OpenAI:
