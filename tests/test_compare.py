@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from assistant.compare import BackendRun, ComparisonReport, ConversationResult, 
 from assistant.compare_input import CompareInputError, Conversation, load_conversations
 from assistant.compare_report import markdown, table, to_html, write_report
 from assistant.pricing import load_prices
-
-from .conftest import TEST_KEY, environment
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
 
 TURN_FIELDS = {
     "request_bytes",
@@ -322,13 +321,7 @@ def test_the_command_says_each_in_one_line(tmp_path: Path) -> None:
     }
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
-        result = subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "compare", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env=environment(),
-            timeout=60,
-        )
+        result = run_cli("compare", str(tmp_path / name), env=environment())
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
 
@@ -352,15 +345,8 @@ def test_the_command_prints_a_table_writes_reports_and_reports_bad_lines(server,
     script = tmp_path / "turns.jsonl"
     script.write_text('"hello"\n{"user": "what did I say first?"}\n{oops\n')
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "compare", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            cwd=tmp_path,
-        )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("compare", *args, env=env, timeout=120, cwd=tmp_path)
 
     result = run(str(script), "--report", str(tmp_path / "r.md"))
     assert result.returncode == 0, result.stderr

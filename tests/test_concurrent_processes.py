@@ -22,7 +22,9 @@ import pytest
 
 from assistant import Assistant, AssistantError
 from assistant.index.store import IndexStore, Lease
-from tests.conftest import TEST_KEY, environment, index_location
+from tests.support.cli import environment
+from tests.support.fixtures import TEST_KEY
+from tests.support.index_backends import index_location
 
 WRITERS = 2
 TURNS_PER_WRITER = 1000

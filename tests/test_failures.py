@@ -17,7 +17,7 @@ from assistant import (
     TurnFailed,
 )
 from assistant.server import LocalServer
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 
 
 def retrying_assistant(server, tmp_path, retries: int) -> Assistant:

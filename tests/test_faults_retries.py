@@ -17,7 +17,7 @@ import pytest
 from assistant import Assistant, RateLimited, ServerError, ServerUnreachable, TurnFailed
 from assistant.config import load_settings
 from assistant.errors import AssistantError
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 
 
 def assistant_on(base_url: str, tmp_path, **options) -> Assistant:

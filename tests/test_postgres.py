@@ -6,7 +6,6 @@ Everything else in tests/test_*.py runs on PostgreSQL too, as its `[postgresql]`
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 from datetime import UTC
@@ -22,7 +21,7 @@ from assistant.index import tables  # noqa: F401  (registers the tables on SQLMo
 from assistant.index.migrations import MIGRATIONS
 from assistant.index.postgres import masked_url, pyformat
 from assistant.index.store import IndexStore
-from tests.conftest import environment
+from tests.support.cli import environment, run_cli
 
 pytestmark = pytest.mark.postgres_only
 
@@ -100,15 +99,11 @@ def test_without_psycopg_the_error_says_what_to_install(monkeypatch):
 def test_the_command_line_says_so_in_one_line(tmp_path, unused_tcp_port):
     url = f"postgresql://alice:{PASSWORD}@127.0.0.1:{unused_tcp_port}/index"
     env = {**environment(), "ASSISTANT_DB": url}
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "threads"], capture_output=True, text=True, env=env, timeout=60
-    )
+    result = run_cli("threads", env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: Cannot reach the PostgreSQL index at postgresql://alice:***@")
     assert len(result.stderr.strip().splitlines()) == 1 and PASSWORD not in result.stderr
-    shown = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True, env=env, timeout=60
-    )
+    shown = run_cli("config", env=env)
     assert f"ASSISTANT_DB=postgresql://alice:***@127.0.0.1:{unused_tcp_port}/index" in shown.stdout
     assert PASSWORD not in shown.stdout + shown.stderr
 

@@ -15,7 +15,7 @@ import pytest
 
 from assistant import Assistant, TurnFailed
 from assistant.backends.response_stream import output_text, usage_of
-from tests.recorded_server import RecordedServer, load_recording, recording_names
+from tests.support.recorded_server import RecordedServer, load_recording, recording_names
 
 STREAMS = recording_names(path="/v1/responses", sse=True)
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")

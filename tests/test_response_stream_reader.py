@@ -10,7 +10,7 @@ from assistant.backends.response_stream import ResponseStreamReader
 from assistant.backends.responses import ended
 from assistant.events import Usage
 from tests.fuzz.raw_stream_server import RawStreamServer, sse_frame
-from tests.recorded_server import load_recording
+from tests.support.recorded_server import load_recording
 
 BASIC = "llm__test_openai_responses__test_responses_basic_streaming__00"
 

@@ -11,7 +11,9 @@ import pytest
 from openai import OpenAI
 
 from assistant import Assistant, AssistantError, ThreadNotFound
-from tests.conftest import TEST_KEY, environment, index_location
+from tests.support.cli import environment
+from tests.support.fixtures import TEST_KEY
+from tests.support.index_backends import index_location
 
 
 def compact_json_size(body: dict) -> int:

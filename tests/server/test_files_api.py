@@ -10,7 +10,7 @@ from openai import OpenAI
 from assistant.server import LocalServer
 
 from .conftest import API_KEY, Spec
-from .tools_server import DOCUMENTS, MAX_UPLOAD, tool_server, tools_client, upload, vector_store_with  # noqa: F401
+from .tools_server import DOCUMENTS, MAX_UPLOAD, upload, vector_store_with
 
 
 @pytest.fixture

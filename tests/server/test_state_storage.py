@@ -22,7 +22,20 @@ from assistant.server.state import StateFileTooNew
 
 from .conftest import API_KEY, make_client, parse_sse
 
-WORDS = ["invoice", "refund", "shipping", "latency", "database", "kernel", "network", "migration", "budget", "forecast", "report", "customer"]
+WORDS = [
+    "invoice",
+    "refund",
+    "shipping",
+    "latency",
+    "database",
+    "kernel",
+    "network",
+    "migration",
+    "budget",
+    "forecast",
+    "report",
+    "customer",
+]
 
 
 def user_text(seed: int, size: int) -> str:

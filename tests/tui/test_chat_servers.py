@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from tests.conftest import TEST_KEY
-from tests.misbehaving_provider import MisbehavingProvider
+from tests.support.fixtures import TEST_KEY
+from tests.support.misbehaving_provider import MisbehavingProvider
 from tui.app import AssistantApp
 
 from .conftest import SIZE, send, started
