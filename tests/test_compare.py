@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_a_script_runs_through_both_backends_and_is_recorded(assistant: Assistan
     # the new message (turn 1 also creates the conversation).
     chat_bytes = [turn.request_bytes for turn in memory.runs["chat"].turns]
     responses_bytes = [turn.request_bytes for turn in memory.runs["responses"].turns]
-    assert all(later - earlier > 100 for earlier, later in zip(chat_bytes, chat_bytes[1:]))
+    assert all(later - earlier > 100 for earlier, later in pairwise(chat_bytes))
     assert max(responses_bytes[1:]) < 1.5 * min(responses_bytes[1:]) and responses_bytes[-1] < chat_bytes[-1]
     chat_input = [turn.input_tokens for turn in memory.runs["chat"].turns]
     assert chat_input == sorted(chat_input) and chat_input[-1] > chat_input[0]
@@ -189,12 +190,12 @@ def test_the_reports_show_both_answers_of_each_turn(tmp_path: Path) -> None:
                 text,
                 None if text else "The stream broke off. <Try again>",
             )
-            for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend]), start=1)
+            for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend], strict=False), start=1)
         ]
 
     conversation = Conversation(name="france", turns=["capital?", "people?"])
     runs = {backend: BackendRun(backend, f"thr_{backend}", turns(backend)) for backend in ("responses", "chat")}
-    scores = [similarity(first, second) for first, second in zip(answers["responses"], answers["chat"])]
+    scores = [similarity(first, second) for first, second in zip(answers["responses"], answers["chat"], strict=False)]
     report = ComparisonReport(
         "run_1", "gpt-4.1-mini", None, "2026-01-01T00:00:00+00:00", [ConversationResult(conversation, runs, scores)]
     )
@@ -264,7 +265,10 @@ def test_bad_input_is_an_error(tmp_path: Path) -> None:
 BILLION_LAUGHS = (
     "\n".join(
         ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-        + [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in zip("abcdefgh", "bcdefghi")]
+        + [
+            f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]"
+            for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+        ]
         + ["turns: *i"]
     )
     + "\n"
@@ -336,7 +340,7 @@ def test_price_overrides_come_from_a_file(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("ASSISTANT_PRICES", str(prices))
     assert load_prices().cost("my-model", 0, 0, 0, {"web_search_call": 1}) == pytest.approx(0.5)
     prices.write_text('{"models": {"x": {"input": "cheap"}}}')
-    with pytest.raises(ValueError, match="models.x needs numbers"):
+    with pytest.raises(ValueError, match=r"models.x needs numbers"):
         load_prices(prices)
 
 

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -164,7 +165,7 @@ def chain_of(assistant: Assistant, thread_id: str) -> list:
     """The thread's turns, each checked to continue the response of the turn before it."""
     turns = assistant.store.turns(thread_id)
     assert [turn.status for turn in turns] == ["completed"] * len(turns)
-    for before, after in zip(turns, turns[1:]):
+    for before, after in pairwise(turns):
         assert after.previous_response_id == before.response_id, (before.seq, after.seq)
     assert assistant.store.thread(thread_id).last_response_id == turns[-1].response_id
     return turns

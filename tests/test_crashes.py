@@ -140,7 +140,7 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
 def test_a_turn_of_a_live_process_or_another_host_is_left_in_progress(tmp_path):
     store = IndexStore(tmp_path / "index.db")
     thread = store.create_thread(title="t", mode="conversation", model="m")
-    live, _ = store.begin_turn(
+    store.begin_turn(
         thread_id=thread.id,
         input_text="live",
         input_items=[],

@@ -46,7 +46,7 @@ def test_a_question_with_web_search_cites_the_python_docs_with_nothing_installed
     assert len(citations) >= 3 and all(row.type == "url_citation" for row in citations)
     assert all(row.url.startswith(f"{DOCS}library/") or row.url.startswith(f"{DOCS}reference/") for row in citations)
     lines = cited_lines(turn.text, [(row.start_index, row.end_index) for row in citations])
-    for row, line in zip(citations, lines):
+    for row, line in zip(citations, lines, strict=False):
         assert line.endswith(f"]({row.url})"), line  # the citation covers the link at the end of its line
     # What is quoted is about reading lines of files.
     assert all("file" in line.lower() and "line" in line.lower() for line in lines[:3]), lines

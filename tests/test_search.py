@@ -189,7 +189,7 @@ def test_an_older_index_gets_previews_and_turn_counts_on_open(tmp_path: Path, in
 
 
 def test_the_command_says_what_the_caps_left_out_and_prints_bounded_hits(paste_index, tmp_path: Path):
-    store, _, paste = paste_index
+    _, _, paste = paste_index
     env = environment(
         ASSISTANT_DB=str(tmp_path / "index.db"), OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY=TEST_KEY
     )  # nothing is asked of a server

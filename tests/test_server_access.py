@@ -111,9 +111,11 @@ def test_the_api_key_flag_still_works_and_warns_that_others_can_see_it(tmp_path:
 
 
 def test_serve_without_a_key_says_who_can_use_it(tmp_path: Path) -> None:
-    with serving(env=environment(ASSISTANT_DB=str(tmp_path / "index.db"))) as (base_url, process):
-        with sdk(base_url, "anything") as client:  # local programs need no key on loopback, as before
-            assert client.models.list().data
+    with (
+        serving(env=environment(ASSISTANT_DB=str(tmp_path / "index.db"))) as (base_url, process),
+        sdk(base_url, "anything") as client,  # local programs need no key on loopback, as before
+    ):
+        assert client.models.list().data
     stderr = process.stderr.read() if process.stderr else ""
     assert "any program on this machine may use it; set ASSISTANT_SERVER_API_KEY" in stderr
 

@@ -184,12 +184,12 @@ def test_stream_grammar_and_keys_match_the_recordings(http: httpx2.Client, chat_
         == collapsed([label(c) for c in recorded])
         == ["chunk(role)+", "chunk(content)+", "chunk(finish_reason=stop)+", "chunk(no-choices,usage)+", "[DONE]"]
     )
-    for mine, theirs in zip(chunks, recorded):
+    for mine, theirs in zip(chunks, recorded, strict=False):
         if mine == "[DONE]":
             continue
         chat_spec.validate("CreateChatCompletionStreamResponse", mine)
         assert set(mine) == set(theirs)
-        for choice, recorded_choice in zip(mine["choices"], theirs["choices"]):
+        for choice, recorded_choice in zip(mine["choices"], theirs["choices"], strict=False):
             assert set(choice) == set(recorded_choice)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
     assert all(chunk["usage"] is None for chunk in chunks[:-2])
