@@ -1,5 +1,5 @@
 """What the Chat fallback sends, and what it does when a Chat server falls short, against the local server behind a
-real proxy (tests/misbehaving_provider.py) that keeps every request and breaks the streams a test asks it to.
+real proxy (tests/support/misbehaving_provider.py) that keeps every request and breaks the streams a test asks it to.
 
 Our server takes both content shapes; the servers the fallback exists for (llama.cpp, Ollama, vLLM) render
 messages through a chat template that takes only strings, so the proxy's record is the check. The same against

@@ -54,7 +54,7 @@ def test_a_question_with_web_search_cites_the_python_docs_with_nothing_installed
 
 def test_the_command_line_answers_with_python_docs_links(tmp_path: Path) -> None:
     # The embedded server's own default: python3-doc when this machine has it, else the pydoc corpus (both link
-    # to docs.python.org); XDG_CACHE_HOME (tests/conftest.py) keeps the corpus out of the user's cache.
+    # to docs.python.org); XDG_CACHE_HOME (tests/support/fixtures.py) keeps the corpus out of the user's cache.
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
     answer = run_cli("ask", QUESTION, "--tools", "web", env=env, timeout=300)
     assert answer.returncode == 0, answer.stderr

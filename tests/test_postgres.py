@@ -1,7 +1,7 @@
 """The index on PostgreSQL (ASSISTANT_DB=postgresql://…): schema and migrations, full-text search, refusals,
 concurrent writers, and the URL's password never shown.
 
-Everything else in tests/test_*.py runs on PostgreSQL too, as its `[postgresql]` run (tests/postgres_index.py).
+Everything else in tests/test_*.py runs on PostgreSQL too, as its `[postgresql]` run (tests/support/index_backends.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The app on a Chat Completions server that falls short: the local server behind a real proxy
-(tests/misbehaving_provider.py) that hides the Responses API or cuts a stream short."""
+(tests/support/misbehaving_provider.py) that hides the Responses API or cuts a stream short."""
 
 from __future__ import annotations
 
