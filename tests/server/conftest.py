@@ -176,7 +176,8 @@ class Spec:
             self.event_schemas[event_type] = name
 
     def validator(self, name: str) -> Draft202012Validator:
-        if name not in self._validators:  # building one resolves the schema's references: once per name
+        # Built on first use, once per name, so that a test may first edit `schemas` (this Spec's own copy).
+        if name not in self._validators:
             reference = {"$ref": f"urn:openapi#/components/schemas/{name}"}
             self._validators[name] = Draft202012Validator(reference, registry=self._registry)
         return self._validators[name]

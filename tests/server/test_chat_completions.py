@@ -79,7 +79,6 @@ def chat_spec(spec: Spec) -> Spec:
     keyword; the real API sends `finish_reason`, `logprobs` and `usage` as null, recorded)."""
     own = Spec()
     _honour_nullable(own.schemas)
-    own.validator.cache_clear()
     return own
 
 
