@@ -10,9 +10,9 @@ the fact), general knowledge, small talk. Each runs through a `LocalServer` with
 HTTP, as any client would (model `gpt-4.1-mini`: the server answers it with its local model).
 
 `--budgets` runs the llama engine once per history budget, for tuning `llama.HISTORY_TURNS` / `PROMPT_BUDGET` on
-this fixed set: `default` (the engine's own), `full` (no limit of turns), `turns=N` (at most N earlier turns), `tokens=N` (a prompt budget
-of N tokens), or both joined by `+` (`turns=4+tokens=1024`). `--seed` fixes the llama engine's sampling, so two
-runs with the same settings answer the same.
+this fixed set: `default` (the engine's own), `full` (no limit of turns), `turns=N` (at most N earlier turns),
+`tokens=N` (a prompt budget of N tokens), or both joined by `+` (`turns=4+tokens=1024`). `--seed` fixes the llama
+engine's sampling, so two runs with the same settings answer the same.
 
 Per engine and category it prints the share answered correctly (every expected fact in the answer; for small
 talk, a reply that does not repeat an earlier answer word for word) and, for tool turns, the share whose answer

@@ -84,7 +84,7 @@ def main() -> None:
         f"({elapsed:.1f} s in all)\n"
     )
     print(f"{'turn':>4}  {'bytes R':>8} {'bytes C':>8}  {'input R':>8} {'input C':>8}  {'ms R':>7} {'ms C':>7}")
-    for r, c in zip(responses, chat):
+    for r, c in zip(responses, chat, strict=False):
         print(
             f"{r.turn:>4}  {r.request_bytes:>8,} {c.request_bytes:>8,}  {r.input_tokens:>8,} {c.input_tokens:>8,}  "
             f"{r.latency_ms or 0:>7.1f} {c.latency_ms or 0:>7.1f}"

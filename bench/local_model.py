@@ -108,7 +108,7 @@ def main() -> None:
         print(f"{name:16}{statistics.median(ttfts) * 1000:>15.1f}{statistics.median(rates):>15.1f}{min(rates):>15.1f}")
     # Run by run (each server run right after its raw twin), so that load from elsewhere on the machine, which
     # drifts over a minute, affects both sides of each ratio alike.
-    ratios = [server[1] / raw[1] for raw, server in zip(results["raw llama.cpp"], results["server + SDK"])]
+    ratios = [server[1] / raw[1] for raw, server in zip(results["raw llama.cpp"], results["server + SDK"], strict=True)]
     print(
         f"server / raw tokens per second, median of {len(ratios)} paired runs: {statistics.median(ratios):.3f}x "
         f"(min {min(ratios):.3f}x, max {max(ratios):.3f}x; target >= 0.95x)"

@@ -21,7 +21,49 @@ from openai import OpenAI
 
 from assistant.server import LocalServer
 
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "invoice", "refund", "shipping", "latency", "database", "python", "kernel", "network", "migration", "quarterly", "budget", "forecast", "report", "customer", "support"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "invoice",
+    "refund",
+    "shipping",
+    "latency",
+    "database",
+    "python",
+    "kernel",
+    "network",
+    "migration",
+    "quarterly",
+    "budget",
+    "forecast",
+    "report",
+    "customer",
+    "support",
+]
 
 
 def user_text(rng: random.Random, size: int) -> str:

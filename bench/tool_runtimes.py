@@ -28,7 +28,75 @@ from bm25s.tokenization import Tokenizer
 from assistant.server import LocalServer
 from assistant.tools import DocumentChunk, FileSearchIndex, PythonSandbox, SandboxLimits, detect_isolation
 
-WORDS = ["capital", "city", "river", "mountain", "engine", "battery", "protocol", "server", "request", "latency", "cache", "index", "vector", "token", "python", "module", "function", "thread", "process", "memory", "network", "socket", "file", "folder", "archive", "report", "revenue", "sales", "quarter", "growth", "market", "customer", "product", "design", "system", "storage", "database", "query", "result", "score", "ranking", "search", "answer", "question", "document", "chapter", "section", "paragraph", "sentence", "word", "letter", "number", "table", "chart", "image", "plot", "figure", "container", "sandbox", "limit", "policy", "security", "access", "error", "warning", "status", "progress"]
+WORDS = [
+    "capital",
+    "city",
+    "river",
+    "mountain",
+    "engine",
+    "battery",
+    "protocol",
+    "server",
+    "request",
+    "latency",
+    "cache",
+    "index",
+    "vector",
+    "token",
+    "python",
+    "module",
+    "function",
+    "thread",
+    "process",
+    "memory",
+    "network",
+    "socket",
+    "file",
+    "folder",
+    "archive",
+    "report",
+    "revenue",
+    "sales",
+    "quarter",
+    "growth",
+    "market",
+    "customer",
+    "product",
+    "design",
+    "system",
+    "storage",
+    "database",
+    "query",
+    "result",
+    "score",
+    "ranking",
+    "search",
+    "answer",
+    "question",
+    "document",
+    "chapter",
+    "section",
+    "paragraph",
+    "sentence",
+    "word",
+    "letter",
+    "number",
+    "table",
+    "chart",
+    "image",
+    "plot",
+    "figure",
+    "container",
+    "sandbox",
+    "limit",
+    "policy",
+    "security",
+    "access",
+    "error",
+    "warning",
+    "status",
+    "progress",
+]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -68,8 +136,8 @@ def bench_search(chunks: list[str], queries: list[str]) -> list[tuple[str, list[
     ours: list[float] = []
     bare: list[float] = []
     for query in queries:  # interleaved, so both see the same machine noise
-        ours += timed(lambda: index.search(query, 10), 1)
-        bare += timed(lambda: raw(query), 1)
+        ours += timed(lambda query=query: index.search(query, 10), 1)
+        bare += timed(lambda query=query: raw(query), 1)
     return [("FileSearchIndex.search (top 10)", ours), ("raw bm25s retrieve (top 10)", bare)]
 
 
@@ -95,7 +163,7 @@ def bench_search_over_http(chunks: list[str], queries: list[str]) -> tuple[str, 
         )
         client.vector_stores.search(store.id, query=queries[0])  # builds the store's index
         samples = [
-            timed(lambda: client.vector_stores.search(store.id, query=q, max_num_results=10), 1)[0] for q in queries
+            timed(lambda q=q: client.vector_stores.search(store.id, query=q, max_num_results=10), 1)[0] for q in queries
         ]
     return (f"vector_stores.search over HTTP, SDK ({stored_chunks} chunks)", samples)
 
@@ -105,7 +173,7 @@ def bench_sandbox(calls: int, cold_starts: int) -> list[tuple[str, list[float]]]
         cold: list[float] = []
         for number in range(cold_starts):
             sandbox = PythonSandbox(Path(folder) / f"cold{number}", SandboxLimits())
-            cold += timed(lambda: sandbox.run("pass"), 1)
+            cold += timed(lambda sandbox=sandbox: sandbox.run("pass"), 1)
             sandbox.close()
         sandbox = PythonSandbox(Path(folder) / "warm", SandboxLimits())
         sandbox.run("x = 0")

@@ -54,29 +54,29 @@ def build_index(path: Path, threads: int) -> None:
         moment = now - timedelta(seconds=number)
         thread_id = new_thread_id()
         thread_rows.append(
-            dict(
-                id=thread_id,
-                title=f"Thread {number}: a question about topic {number % 97}",
-                mode=("conversation", "chain", "local")[number % 3],
-                model="gpt-4.1-mini",
-                archived=False,
-                created_at=moment,
-                updated_at=moment,
-            )
+            {
+                "id": thread_id,
+                "title": f"Thread {number}: a question about topic {number % 97}",
+                "mode": ("conversation", "chain", "local")[number % 3],
+                "model": "gpt-4.1-mini",
+                "archived": False,
+                "created_at": moment,
+                "updated_at": moment,
+            }
         )
         turn_rows.append(
-            dict(
-                thread_id=thread_id,
-                seq=1,
-                status="completed",
-                model="gpt-4.1-mini",
-                input_text=f"question {number} about topic {number % 97}",
-                output_text=f"Reference reply to: question {number}",
-                input_tokens=12,
-                output_tokens=8,
-                created_at=moment,
-                completed_at=moment,
-            )
+            {
+                "thread_id": thread_id,
+                "seq": 1,
+                "status": "completed",
+                "model": "gpt-4.1-mini",
+                "input_text": f"question {number} about topic {number % 97}",
+                "output_text": f"Reference reply to: question {number}",
+                "input_tokens": 12,
+                "output_tokens": 8,
+                "created_at": moment,
+                "completed_at": moment,
+            }
         )
     if threads:
         store.connection.run(

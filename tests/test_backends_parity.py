@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-
-from .tool_threads import add_documents, tool_assistant, tool_server_with_corpus  # noqa: F401
+from tests.support.tool_threads import add_documents
 
 MODES = ["conversation", "chat"]
 BACKEND_OF_MODE = {"conversation": "responses", "chat": "chat"}

@@ -19,8 +19,8 @@ from assistant.backends.responses import ResponsesBackend
 from assistant.events import Event, ResponseEnded
 from assistant.index.store import ThreadInfo
 from assistant.server import LocalServer
-from tests.conftest import TEST_KEY
 from tests.server.conftest import RECORDINGS
+from tests.support.fixtures import TEST_KEY
 
 MODEL = "gpt-4.1-mini"
 

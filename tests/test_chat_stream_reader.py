@@ -11,7 +11,7 @@ from assistant import Assistant
 from assistant.backends.chat_stream import ChatStreamReader
 from assistant.events import ItemAdded, ResponseEnded, Usage
 from tests.fuzz.raw_stream_server import RawStreamServer, sse_frame
-from tests.recorded_server import load_recording
+from tests.support.recorded_server import load_recording
 
 TOOL_USE = "llm__test_tools__test_tool_use_basic__00"
 

@@ -16,9 +16,7 @@ from assistant.backends.chat import MAX_TOOL_ROUNDS, chat_params
 from assistant.server import LocalServer
 from assistant.server.engines.engine import Finish, GenerationRequest, ToolCall, Usage
 from assistant.server.engines.registry import EngineRegistry
-
-from .conftest import TEST_KEY
-from .tool_threads import tool_assistant, tool_server_with_corpus  # noqa: F401
+from tests.support.fixtures import TEST_KEY
 
 
 def test_variables_survive_between_chat_turns_in_the_threads_own_sandbox(tool_assistant: Assistant) -> None:

@@ -1,5 +1,5 @@
 """What the Chat fallback sends, and what it does when a Chat server falls short, against the local server behind a
-real proxy (tests/misbehaving_provider.py) that keeps every request and breaks the streams a test asks it to.
+real proxy (tests/support/misbehaving_provider.py) that keeps every request and breaks the streams a test asks it to.
 
 Our server takes both content shapes; the servers the fallback exists for (llama.cpp, Ollama, vLLM) render
 messages through a chat template that takes only strings, so the proxy's record is the check. The same against
@@ -9,8 +9,6 @@ the real llama-cpp-python server: tests/peers/test_llama_cpp_server.py.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,9 @@ import pytest
 from assistant import Assistant
 from assistant.backends.chat import wire_request
 from assistant.events import ToolsUnavailable
-from tests.conftest import TEST_KEY, environment
-from tests.misbehaving_provider import MisbehavingProvider
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
+from tests.support.misbehaving_provider import MisbehavingProvider
 
 CHAT = "/v1/chat/completions"
 
@@ -104,13 +103,7 @@ def test_the_cli_says_why_a_broken_stream_broke_and_exits_non_zero(provider, tmp
         OPENAI_BASE_URL=provider.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
     )
     provider.corrupt_next_stream(after_events=3, line=b"")
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", "--mode", "chat", "hello there"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = run_cli("ask", "--mode", "chat", "hello there", env=env)
     assert result.returncode == 1, result.stderr
     assert result.stdout == "Reference reply \n"  # what arrived, as it arrived
     [line] = result.stderr.strip().splitlines()
@@ -121,13 +114,7 @@ def test_the_cli_says_why_a_broken_stream_broke_and_exits_non_zero(provider, tmp
     assert line.endswith(", turn 1")
 
     provider.corrupt_next_stream(after_events=3, line=b"")
-    as_json = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", "--json", "hello again"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    as_json = run_cli("ask", "--json", "hello again", env=env)
     assert as_json.returncode == 1
     recorded = json.loads(as_json.stdout)  # the turn as recorded, then the same one line
     assert (recorded["status"], recorded["incomplete_reason"]) == ("incomplete", "stream_interrupted")

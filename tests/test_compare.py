@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ from assistant.compare import BackendRun, ComparisonReport, ConversationResult, 
 from assistant.compare_input import CompareInputError, Conversation, load_conversations
 from assistant.compare_report import markdown, table, to_html, write_report
 from assistant.pricing import load_prices
-
-from .conftest import TEST_KEY, environment
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
 
 TURN_FIELDS = {
     "request_bytes",
@@ -65,7 +65,7 @@ def test_a_script_runs_through_both_backends_and_is_recorded(assistant: Assistan
     # the new message (turn 1 also creates the conversation).
     chat_bytes = [turn.request_bytes for turn in memory.runs["chat"].turns]
     responses_bytes = [turn.request_bytes for turn in memory.runs["responses"].turns]
-    assert all(later - earlier > 100 for earlier, later in zip(chat_bytes, chat_bytes[1:]))
+    assert all(later - earlier > 100 for earlier, later in pairwise(chat_bytes))
     assert max(responses_bytes[1:]) < 1.5 * min(responses_bytes[1:]) and responses_bytes[-1] < chat_bytes[-1]
     chat_input = [turn.input_tokens for turn in memory.runs["chat"].turns]
     assert chat_input == sorted(chat_input) and chat_input[-1] > chat_input[0]
@@ -190,12 +190,12 @@ def test_the_reports_show_both_answers_of_each_turn(tmp_path: Path) -> None:
                 text,
                 None if text else "The stream broke off. <Try again>",
             )
-            for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend]), start=1)
+            for number, (user, text) in enumerate(zip(["capital?", "people?"], answers[backend], strict=False), start=1)
         ]
 
     conversation = Conversation(name="france", turns=["capital?", "people?"])
     runs = {backend: BackendRun(backend, f"thr_{backend}", turns(backend)) for backend in ("responses", "chat")}
-    scores = [similarity(first, second) for first, second in zip(answers["responses"], answers["chat"])]
+    scores = [similarity(first, second) for first, second in zip(answers["responses"], answers["chat"], strict=False)]
     report = ComparisonReport(
         "run_1", "gpt-4.1-mini", None, "2026-01-01T00:00:00+00:00", [ConversationResult(conversation, runs, scores)]
     )
@@ -265,7 +265,10 @@ def test_bad_input_is_an_error(tmp_path: Path) -> None:
 BILLION_LAUGHS = (
     "\n".join(
         ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-        + [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in zip("abcdefgh", "bcdefghi")]
+        + [
+            f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]"
+            for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+        ]
         + ["turns: *i"]
     )
     + "\n"
@@ -322,13 +325,7 @@ def test_the_command_says_each_in_one_line(tmp_path: Path) -> None:
     }
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
-        result = subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "compare", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env=environment(),
-            timeout=60,
-        )
+        result = run_cli("compare", str(tmp_path / name), env=environment())
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
 
@@ -343,7 +340,7 @@ def test_price_overrides_come_from_a_file(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("ASSISTANT_PRICES", str(prices))
     assert load_prices().cost("my-model", 0, 0, 0, {"web_search_call": 1}) == pytest.approx(0.5)
     prices.write_text('{"models": {"x": {"input": "cheap"}}}')
-    with pytest.raises(ValueError, match="models.x needs numbers"):
+    with pytest.raises(ValueError, match=r"models.x needs numbers"):
         load_prices(prices)
 
 
@@ -352,15 +349,8 @@ def test_the_command_prints_a_table_writes_reports_and_reports_bad_lines(server,
     script = tmp_path / "turns.jsonl"
     script.write_text('"hello"\n{"user": "what did I say first?"}\n{oops\n')
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "compare", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            cwd=tmp_path,
-        )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("compare", *args, env=env, timeout=120, cwd=tmp_path)
 
     result = run(str(script), "--report", str(tmp_path / "r.md"))
     assert result.returncode == 0, result.stderr

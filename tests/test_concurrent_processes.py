@@ -16,13 +16,16 @@ import sys
 import threading
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from assistant import Assistant, AssistantError
 from assistant.index.store import IndexStore, Lease
-from tests.conftest import TEST_KEY, environment, index_location
+from tests.support.cli import environment
+from tests.support.fixtures import TEST_KEY
+from tests.support.index_backends import index_location
 
 WRITERS = 2
 TURNS_PER_WRITER = 1000
@@ -162,7 +165,7 @@ def chain_of(assistant: Assistant, thread_id: str) -> list:
     """The thread's turns, each checked to continue the response of the turn before it."""
     turns = assistant.store.turns(thread_id)
     assert [turn.status for turn in turns] == ["completed"] * len(turns)
-    for before, after in zip(turns, turns[1:]):
+    for before, after in pairwise(turns):
         assert after.previous_response_id == before.response_id, (before.seq, after.seq)
     assert assistant.store.thread(thread_id).last_response_id == turns[-1].response_id
     return turns

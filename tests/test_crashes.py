@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,24 +16,20 @@ from openai import OpenAI
 from assistant import Assistant, TurnFailed
 from assistant.index.store import IndexStore
 from assistant.index.turn_owner import current_owner
-from tests.conftest import environment
+from tests.support.cli import environment, free_port, start_cli
 
 LONG_ANSWER = "count to 200000"  # long enough to be mid-stream whenever we strike
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def server_process(db: Path, port: int):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--db", str(db)],
+    process = start_cli(
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
         env=environment(ASSISTANT_DB=str(db.with_name("unused-index.db"))),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test", max_retries=0)
     deadline = time.monotonic() + 30
@@ -82,12 +77,7 @@ def test_the_server_killed_mid_stream_leaves_an_incomplete_turn_and_the_thread_g
 
 def test_ctrl_c_in_the_cli_records_a_cancelled_turn_with_the_partial_answer(server, tmp_path):
     env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", ASSISTANT_DB=str(tmp_path / "i.db"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_cli("ask", LONG_ANSWER, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert process.stdout is not None
         first = b""
@@ -115,12 +105,7 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
     index = tmp_path / "i.db"
     watcher = IndexStore(index)  # made (and migrated) before the client starts; read while the client writes it
     env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", ASSISTANT_DB=str(index))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "ask", LONG_ANSWER],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_cli("ask", LONG_ANSWER, env=env, stdout=subprocess.PIPE)
     try:
         # Strike once the answer has streamed long enough for its text so far to be in the index.
         deadline = time.monotonic() + 60
@@ -155,7 +140,7 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
 def test_a_turn_of_a_live_process_or_another_host_is_left_in_progress(tmp_path):
     store = IndexStore(tmp_path / "index.db")
     thread = store.create_thread(title="t", mode="conversation", model="m")
-    live, _ = store.begin_turn(
+    store.begin_turn(
         thread_id=thread.id,
         input_text="live",
         input_items=[],

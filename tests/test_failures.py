@@ -17,7 +17,7 @@ from assistant import (
     TurnFailed,
 )
 from assistant.server import LocalServer
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 
 
 def retrying_assistant(server, tmp_path, retries: int) -> Assistant:
@@ -74,9 +74,8 @@ def test_500_is_retried_then_surfaced(server, tmp_path):
     with retrying_assistant(server, tmp_path, retries=1) as assistant:
         assert assistant.thread().ask("hello after a 500").status == "completed"
     server.inject_fault(status=500, count=2, path="/v1/responses")
-    with retrying_assistant(server, tmp_path, retries=1) as assistant:
-        with pytest.raises(ServerError, match="answered 500"):
-            assistant.thread().ask("hello again")
+    with retrying_assistant(server, tmp_path, retries=1) as assistant, pytest.raises(ServerError, match="answered 500"):
+        assistant.thread().ask("hello again")
 
 
 def test_unknown_model_is_a_clear_error(assistant):

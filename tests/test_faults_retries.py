@@ -17,7 +17,7 @@ import pytest
 from assistant import Assistant, RateLimited, ServerError, ServerUnreachable, TurnFailed
 from assistant.config import load_settings
 from assistant.errors import AssistantError
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 
 
 def assistant_on(base_url: str, tmp_path, **options) -> Assistant:
@@ -73,9 +73,11 @@ def test_max_retry_wait_decides_which_waits_are_slept_through(server, tmp_path):
         assert assistant.thread().ask("patient").status == "completed"
     assert left_in_storm(server) == 0
     server.inject_fault(status=429, count=2, retry_after=0.5, path="/v1/responses")
-    with assistant_on(server.base_url, tmp_path, max_retries=2, max_retry_wait=0.1) as assistant:
-        with pytest.raises(RateLimited):
-            assistant.thread().ask("impatient")
+    with (
+        assistant_on(server.base_url, tmp_path, max_retries=2, max_retry_wait=0.1) as assistant,
+        pytest.raises(RateLimited),
+    ):
+        assistant.thread().ask("impatient")
     assert left_in_storm(server) == 1
 
 

@@ -15,7 +15,7 @@ from assistant import Assistant, StructuredAnswerError, TurnFailed
 from assistant.doctor import check
 from assistant.functions import FunctionCall, function_tool, run_calls
 from assistant.structured import answer_schema, parse_answer
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 
 TWO_ROUNDS = "What's the weather in Paris, then the time in Tokyo?"
 
@@ -416,7 +416,7 @@ def test_schemas_from_type_hints_and_docstrings():
 def test_function_call_events_follow_the_recording(server):
     import openai
 
-    from tests.recorded_server import load_recording
+    from tests.support.recorded_server import load_recording
 
     recorded = load_recording("llm__test_openai_responses__test_responses_tool_use_streaming__00")
     request = recorded["request"]["json"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,8 +13,9 @@ import pytest
 
 from assistant import Assistant, TurnFailed
 from assistant.server import LocalServer
-from tests.conftest import TEST_KEY, environment
 from tests.server.tools_server import DOCUMENTS, MAX_UPLOAD, tool_settings, write_corpus
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
 
 PNG_CODE = """```python
 import struct, zlib
@@ -189,10 +189,8 @@ def test_files_and_tools_from_the_command_line(tools_server, tmp_path, documents
         OPENAI_BASE_URL=tools_server.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
     )
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, timeout=120
-        )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, env=env, timeout=120)
 
     first = run("ask", "--new", "--tools", "files,code", "hello")
     assert first.returncode == 0, first.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,9 +14,10 @@ from openai import OpenAI
 
 from assistant import Assistant, ServerError, TurnFailed
 from assistant.server import LocalServer
-from tests.conftest import TEST_KEY, environment
-from tests.misbehaving_provider import MisbehavingProvider
 from tests.server.tools_server import tool_settings, write_corpus
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
+from tests.support.misbehaving_provider import MisbehavingProvider
 
 
 def files_under(folder: Path) -> set[Path]:
@@ -25,9 +25,8 @@ def files_under(folder: Path) -> set[Path]:
 
 
 def cli(*args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args], input=stdin, capture_output=True, env=env, timeout=timeout
-    )
+    """The command with its output as bytes: what it writes is checked byte for byte."""
+    return run_cli(*args, env=env, input=stdin, text=False, timeout=timeout)
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:

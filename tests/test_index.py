@@ -150,7 +150,7 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
         except BaseException as exc:  # surfaced below: the test is that there are none
             errors.append(exc)
 
-    workers = [threading.Thread(target=write, args=(store, label)) for store, label in zip(stores, "ab")]
+    workers = [threading.Thread(target=write, args=(store, label)) for store, label in zip(stores, "ab", strict=False)]
     for worker in workers:
         worker.start()
     for worker in workers:

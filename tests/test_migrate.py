@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,8 @@ from assistant.migrate import (
     messages_to_items,
     responses_to_chat,
 )
-from tests.conftest import environment
 from tests.server.conftest import RECORDINGS, Spec
+from tests.support.cli import environment, run_cli
 
 
 def chat_recordings() -> list[Path]:
@@ -54,7 +53,6 @@ def request_spec() -> Spec:
     # one") rejects every such message. OpenAPI picks the member by discriminator, i.e. "at least one" here.
     input_item = spec.schemas["InputItem"]
     input_item["anyOf"] = input_item.pop("oneOf")
-    spec.validator.cache_clear()
     return spec
 
 
@@ -583,15 +581,8 @@ def test_a_bare_string_input_is_one_user_message() -> None:
 # -- the CLI -----------------------------------------------------------------------------------------------------
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "migrate", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=60,
-    )
+def run_migrate(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("migrate", *args, env=environment(), input=stdin)
 
 
 def test_cli_translates_a_file(tmp_path: Path) -> None:
@@ -606,7 +597,7 @@ def test_cli_translates_a_file(tmp_path: Path) -> None:
             }
         )
     )
-    done = run_cli(str(path))
+    done = run_migrate(str(path))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "model": "gpt-4.1",
@@ -618,7 +609,7 @@ def test_cli_translates_a_file(tmp_path: Path) -> None:
 
 
 def test_cli_reverse_from_stdin() -> None:
-    done = run_cli("-", "--reverse", stdin=json.dumps({"model": "m", "input": "hello", "max_output_tokens": 20}))
+    done = run_migrate("-", "--reverse", stdin=json.dumps({"model": "m", "input": "hello", "max_output_tokens": 20}))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "model": "m",
@@ -637,7 +628,7 @@ def test_cli_reverse_from_stdin() -> None:
     ],
 )
 def test_cli_rejects_bad_input_with_one_line(text: str, message: str) -> None:
-    done = run_cli("-", stdin=text)
+    done = run_migrate("-", stdin=text)
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -656,7 +647,7 @@ def test_cli_refuses_json_nested_too_deep_with_one_line(depth: int, message: str
         '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "metadata": ' + "[" * depth + "]" * depth + "}"
     )
     for reverse in ([], ["--reverse"]):
-        done = run_cli("-", *reverse, stdin=body)
+        done = run_migrate("-", *reverse, stdin=body)
         assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
@@ -673,6 +664,6 @@ def test_a_request_as_deep_as_the_limit_translates() -> None:
 
 
 def test_cli_missing_file() -> None:
-    done = run_cli("/nonexistent/chat.json")
+    done = run_migrate("/nonexistent/chat.json")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "cannot read" in done.stderr

@@ -12,9 +12,8 @@ from assistant import Assistant
 from assistant.config import load_settings
 from assistant.model_names import answered_label, display_name, embedded_model, is_local_model
 from assistant.pricing import describe_cost, estimate_label, load_prices, local_estimate, turn_cost
-
-from .conftest import TEST_KEY, environment
-from .test_cli import run
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
 
 
 def test_models_list_the_local_model_under_its_own_id_first(server):
@@ -102,16 +101,16 @@ def test_new_threads_on_the_embedded_server_use_its_local_model(monkeypatch):
 
 def test_the_cli_shows_the_local_model_and_zero_cost(tmp_path):
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
-    assert run("ask", "hello offline", env=env).returncode == 0
-    [thread] = json.loads(run("threads", "--json", env=env).stdout)
+    assert run_cli("ask", "hello offline", env=env).returncode == 0
+    [thread] = json.loads(run_cli("threads", "--json", env=env).stdout)
     assert thread["model"] == "reference"  # the embedded server's model, not gpt-4.1-mini
     assert (
-        thread["id"] in run("threads", env=env).stdout
-        and "[reference engine (local)]" in run("threads", env=env).stdout
+        thread["id"] in run_cli("threads", env=env).stdout
+        and "[reference engine (local)]" in run_cli("threads", env=env).stdout
     )
-    shown = run("show", thread["id"], env=env).stdout
+    shown = run_cli("show", thread["id"], env=env).stdout
     assert "reference engine (local)]" in shown.splitlines()[0]
     assert "answered by reference engine (local)" in shown
     assert "$0 (local, ≈ $" in shown and "at gpt-4.1-mini prices)" in shown
-    config = run("config", env=env).stdout
+    config = run_cli("config", env=env).stdout
     assert "ASSISTANT_MODEL=(not set): reference (reference engine, local)" in config

@@ -5,7 +5,6 @@ annotations on docs.python.org pages; through the library and the real SDK, and 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from assistant import Assistant
 from assistant.server import LocalServer
 from assistant.server.hosted_tools import HostedToolSettings
 from assistant.tools import PydocCorpus, default_web_search_provider
-from tests.conftest import TEST_KEY, environment
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
 
 QUESTION = "How do I read a file line by line in Python?"
 DOCS = f"https://docs.python.org/{sys.version_info.major}.{sys.version_info.minor}/"
@@ -46,7 +46,7 @@ def test_a_question_with_web_search_cites_the_python_docs_with_nothing_installed
     assert len(citations) >= 3 and all(row.type == "url_citation" for row in citations)
     assert all(row.url.startswith(f"{DOCS}library/") or row.url.startswith(f"{DOCS}reference/") for row in citations)
     lines = cited_lines(turn.text, [(row.start_index, row.end_index) for row in citations])
-    for row, line in zip(citations, lines):
+    for row, line in zip(citations, lines, strict=False):
         assert line.endswith(f"]({row.url})"), line  # the citation covers the link at the end of its line
     # What is quoted is about reading lines of files.
     assert all("file" in line.lower() and "line" in line.lower() for line in lines[:3]), lines
@@ -54,15 +54,9 @@ def test_a_question_with_web_search_cites_the_python_docs_with_nothing_installed
 
 def test_the_command_line_answers_with_python_docs_links(tmp_path: Path) -> None:
     # The embedded server's own default: python3-doc when this machine has it, else the pydoc corpus (both link
-    # to docs.python.org); XDG_CACHE_HOME (tests/conftest.py) keeps the corpus out of the user's cache.
+    # to docs.python.org); XDG_CACHE_HOME (tests/support/fixtures.py) keeps the corpus out of the user's cache.
     env = environment(ASSISTANT_DB=str(tmp_path / "index.db"))
-    answer = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", QUESTION, "--tools", "web"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    answer = run_cli("ask", QUESTION, "--tools", "web", env=env, timeout=300)
     assert answer.returncode == 0, answer.stderr
     links = re.findall(r"\]\((https://[^)\s]+)\)", answer.stdout)
     assert len(links) >= 3 and all(link.startswith(DOCS) for link in links), answer.stdout

@@ -1,12 +1,11 @@
 """The index on PostgreSQL (ASSISTANT_DB=postgresql://…): schema and migrations, full-text search, refusals,
 concurrent writers, and the URL's password never shown.
 
-Everything else in tests/test_*.py runs on PostgreSQL too, as its `[postgresql]` run (tests/postgres_index.py).
+Everything else in tests/test_*.py runs on PostgreSQL too, as its `[postgresql]` run (tests/support/index_backends.py).
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 from datetime import UTC
@@ -22,7 +21,7 @@ from assistant.index import tables  # noqa: F401  (registers the tables on SQLMo
 from assistant.index.migrations import MIGRATIONS
 from assistant.index.postgres import masked_url, pyformat
 from assistant.index.store import IndexStore
-from tests.conftest import environment
+from tests.support.cli import environment, run_cli
 
 pytestmark = pytest.mark.postgres_only
 
@@ -100,15 +99,11 @@ def test_without_psycopg_the_error_says_what_to_install(monkeypatch):
 def test_the_command_line_says_so_in_one_line(tmp_path, unused_tcp_port):
     url = f"postgresql://alice:{PASSWORD}@127.0.0.1:{unused_tcp_port}/index"
     env = {**environment(), "ASSISTANT_DB": url}
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "threads"], capture_output=True, text=True, env=env, timeout=60
-    )
+    result = run_cli("threads", env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: Cannot reach the PostgreSQL index at postgresql://alice:***@")
     assert len(result.stderr.strip().splitlines()) == 1 and PASSWORD not in result.stderr
-    shown = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True, env=env, timeout=60
-    )
+    shown = run_cli("config", env=env)
     assert f"ASSISTANT_DB=postgresql://alice:***@127.0.0.1:{unused_tcp_port}/index" in shown.stdout
     assert PASSWORD not in shown.stdout + shown.stderr
 
@@ -270,7 +265,7 @@ def test_a_session_leaves_the_key_in_no_row(postgres_url, server):
     with Assistant(base_url=server.base_url, api_key=key, db_path=postgres_url) as assistant:
         thread = assistant.thread(title="secrets")
         thread.ask("hello")
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017  (any failure: the test is what the index keeps of it)
             assistant.thread(model="no-such-model").ask("hi")
         assistant.search("hello")
     with psycopg.connect(postgres_url) as connection:

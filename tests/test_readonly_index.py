@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from assistant import Assistant
-from tests.conftest import TEST_KEY, environment
+from tests.support.cli import CLI, environment
+from tests.support.fixtures import TEST_KEY
 
 pytestmark = pytest.mark.sqlite_only  # about the index file's disk; a PostgreSQL index has none here
 
@@ -38,9 +38,7 @@ def run_on_read_only(folder: Path, *args: str, **env: str) -> subprocess.Complet
         READ_ONLY,
         "sh",
         str(folder),
-        sys.executable,
-        "-m",
-        "assistant.cli",
+        *CLI,
         *args,
     ]
     return subprocess.run(command, capture_output=True, text=True, env=environment(**env), timeout=60)

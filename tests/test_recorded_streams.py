@@ -15,7 +15,7 @@ import pytest
 
 from assistant import Assistant, TurnFailed
 from assistant.backends.response_stream import output_text, usage_of
-from tests.recorded_server import RecordedServer, load_recording, recording_names
+from tests.support.recorded_server import RecordedServer, load_recording, recording_names
 
 STREAMS = recording_names(path="/v1/responses", sse=True)
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
@@ -79,7 +79,7 @@ def test_library_rebuilds_recorded_stream(name, server, tmp_path):
     assert [(call.item_id, call.type) for call in tool_calls] == [
         (item["id"], item["type"]) for item in output if item["type"].endswith("_call")
     ]
-    for call, item in zip(tool_calls, [item for item in output if item["type"].endswith("_call")]):
+    for call, item in zip(tool_calls, [item for item in output if item["type"].endswith("_call")], strict=False):
         if item["type"] == "code_interpreter_call":
             assert (call.code, call.container_id) == (item["code"], item["container_id"])
         if item["type"] == "file_search_call":

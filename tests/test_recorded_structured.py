@@ -9,7 +9,7 @@ import pytest
 from assistant import StructuredAnswerError
 from assistant.migrate import chat_to_responses
 from assistant.structured import answer_schema, parse_answer, schema_problem
-from tests.recorded_server import load_recording, recording_names
+from tests.support.recorded_server import load_recording, recording_names
 
 
 def _asks_for_json(name: str) -> bool:

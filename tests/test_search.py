@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -17,7 +15,9 @@ import pytest
 
 from assistant.index.search import MAX_TERM_CHARS, MAX_TERMS, search_query, snippet
 from assistant.index.store import IndexStore
-from tests.conftest import TEST_KEY, environment, index_location
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
+from tests.support.index_backends import index_location
 
 LINE = "naïve café ✓ — a long pasted log line with some words in it\n"
 PASTE = LINE * (10 * 2**20 // len(LINE.encode())) + "the needle is zanzibar\n"  # over 10 MB
@@ -189,27 +189,15 @@ def test_an_older_index_gets_previews_and_turn_counts_on_open(tmp_path: Path, in
 
 
 def test_the_command_says_what_the_caps_left_out_and_prints_bounded_hits(paste_index, tmp_path: Path):
-    store, _, paste = paste_index
+    _, _, paste = paste_index
     env = environment(
         ASSISTANT_DB=str(tmp_path / "index.db"), OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY=TEST_KEY
     )  # nothing is asked of a server
     words = " ".join(f"w{number}" for number in range(MAX_TERMS)) + " zanzibar"
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "search", "--json", "zanzibar " + words],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = run_cli("search", "--json", "zanzibar " + words, env=env)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith(f"note: The search was shortened: only its first {MAX_TERMS} different words")
     assert json.loads(result.stdout) == []  # no turn holds w0 … w14 as well
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "search", "--json", "zanzibar"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = run_cli("search", "--json", "zanzibar", env=env)
     [hit] = json.loads(result.stdout)
     assert hit["turn_id"] == paste and len(result.stdout) < 25_000 and result.stderr == ""

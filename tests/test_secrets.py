@@ -4,14 +4,13 @@ errors, search, doctor, compare), no byte of any file in the data folder holds i
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from assistant.server import LocalServer
-from tests.conftest import environment
 from tests.server.tools_server import DOCUMENTS, tool_settings, write_corpus
+from tests.support.cli import environment, run_cli
 
 KEY = "sk-proj-" + "Zq9" * 16  # looks like a real project key
 WRONG_KEY = "sk-wrong-" + "Xy7" * 14
@@ -30,14 +29,7 @@ def test_a_full_session_leaves_the_key_in_no_file(tmp_path):
         env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=KEY, ASSISTANT_DB=str(data / "index.db"))
 
         def run(*args: str, key_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-            result = subprocess.run(
-                [sys.executable, "-m", "assistant.cli", *args],
-                capture_output=True,
-                text=True,
-                env=key_env or env,
-                timeout=120,
-                cwd=tmp_path,
-            )
+            result = run_cli(*args, env=key_env or env, timeout=120, cwd=tmp_path)
             assert KEY not in result.stdout + result.stderr
             return result
 

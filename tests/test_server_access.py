@@ -6,9 +6,7 @@ stored in the index nor printed."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,29 +18,20 @@ import pytest
 from assistant import Assistant
 from assistant.client import PLACEHOLDER_KEY
 from assistant.errors import ServerUnreachable
-from tests.conftest import TEST_KEY, environment
+from tests.support.cli import environment, free_port, run_cli, start_cli
+from tests.support.fixtures import TEST_KEY
 
 # Key-shaped values are built at run time, so no key-like literal sits in the source.
 SERVER_KEY = "sk-" + "servekey" * 4
 URL_SECRET = "pa55" + "word-in-the-url"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serving(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`assistant serve` on a free port; yields its base URL once it answers (with SERVER_KEY), and the process."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--engine", "reference", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_cli(
+        "serve", "--port", str(port), "--engine", "reference", *args, env=env, stderr=subprocess.PIPE, text=True
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -122,21 +111,17 @@ def test_the_api_key_flag_still_works_and_warns_that_others_can_see_it(tmp_path:
 
 
 def test_serve_without_a_key_says_who_can_use_it(tmp_path: Path) -> None:
-    with serving(env=environment(ASSISTANT_DB=str(tmp_path / "index.db"))) as (base_url, process):
-        with sdk(base_url, "anything") as client:  # local programs need no key on loopback, as before
-            assert client.models.list().data
+    with (
+        serving(env=environment(ASSISTANT_DB=str(tmp_path / "index.db"))) as (base_url, process),
+        sdk(base_url, "anything") as client,  # local programs need no key on loopback, as before
+    ):
+        assert client.models.list().data
     stderr = process.stderr.read() if process.stderr else ""
     assert "any program on this machine may use it; set ASSISTANT_SERVER_API_KEY" in stderr
 
 
 def test_serve_refuses_an_origin_that_is_not_one(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "serve", "--allow-origin", "localhost:3000"],
-        capture_output=True,
-        text=True,
-        env=environment(ASSISTANT_DB=str(tmp_path / "i.db")),
-        timeout=60,
-    )
+    result = run_cli("serve", "--allow-origin", "localhost:3000", env=environment(ASSISTANT_DB=str(tmp_path / "i.db")))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: --allow-origin 'localhost:3000' is not a web origin: give the scheme, host and port a browser "
@@ -176,14 +161,10 @@ def test_credentials_in_the_base_url_are_not_shown(tmp_path: Path) -> None:
     env = environment(
         OPENAI_BASE_URL=with_credentials(unreachable), OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db")
     )
-    config = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "config"], capture_output=True, text=True, env=env, timeout=60
-    )
+    config = run_cli("config", env=env)
     assert config.returncode == 0 and f"OPENAI_BASE_URL={unreachable}\n" in config.stdout
     assert URL_SECRET not in config.stdout + config.stderr and "proxy-user" not in config.stdout
-    ask = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", "hi"], capture_output=True, text=True, env=env, timeout=60
-    )
+    ask = run_cli("ask", "hi", env=env)
     assert ask.returncode == 1 and unreachable in ask.stderr and URL_SECRET not in ask.stderr
     with (
         Assistant(

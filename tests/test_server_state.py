@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+import urllib.request
 
 import openai
 import pytest
@@ -12,7 +12,9 @@ from openai import OpenAI
 
 from assistant import Assistant, AssistantError
 from assistant.doctor import check
-from tests.conftest import TEST_KEY, environment
+from tests.support.cli import environment, run_cli
+from tests.support.fixtures import TEST_KEY
+from tests.support.http_double import DoubleHandler, HttpDouble
 
 
 @pytest.fixture
@@ -168,10 +170,8 @@ def test_doctor_reports_ids_that_no_longer_resolve(assistant, sdk):
 def test_doctor_mode_and_fork_commands(server, sdk, tmp_path):
     env = environment(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=TEST_KEY, ASSISTANT_DB=str(tmp_path / "index.db"))
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, timeout=60
-        )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, env=env)
 
     assert run("ask", "first").returncode == 0
     assert run("ask", "second").returncode == 0
@@ -193,25 +193,18 @@ def test_doctor_mode_and_fork_commands(server, sdk, tmp_path):
     assert answer.stdout == "You have sent me 3 messages.\n"
 
 
-class ChatOnlyProvider:
+class ChatOnlyProvider(HttpDouble):
     """A provider without the Responses and Conversations APIs (like a llama.cpp server): 404 on those routes,
     everything else passed through to the local server."""
 
     def __init__(self, upstream: str) -> None:
-        import threading
-        import urllib.request
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(DoubleHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: object) -> None:
-                pass
-
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = self.read_body()
                 if self.path.startswith(("/v1/responses", "/v1/conversations")):
-                    self._send(404, b'{"detail": "Not Found"}', "application/json")
+                    self.send_whole(404, {"content-type": "application/json"}, b'{"detail": "Not Found"}')
                     return
                 request = urllib.request.Request(
                     upstream.removesuffix("/v1") + self.path,
@@ -220,40 +213,26 @@ class ChatOnlyProvider:
                     headers={"content-type": "application/json", "authorization": self.headers["authorization"]},
                 )
                 with urllib.request.urlopen(request) as answer:
-                    self._send(answer.status, answer.read(), answer.headers["content-type"])
+                    self.send_whole(answer.status, {"content-type": answer.headers["content-type"]}, answer.read())
 
             do_GET = do_POST
 
-            def _send(self, status: int, payload: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.mark.parametrize("mode", ["conversation", "chain"])
 def test_a_provider_without_responses_falls_back_to_chat_mode(server, tmp_path, mode):
-    provider = ChatOnlyProvider(server.base_url)
-    try:
-        with Assistant(
+    with (
+        ChatOnlyProvider(server.base_url) as provider,
+        Assistant(
             base_url=provider.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
-        ) as assistant:
-            thread = assistant.thread(mode=mode)
-            events = list(thread.stream("hello over chat"))
-            notices = [event for event in events if event.type == "thread.state_rebuilt"]
-            assert len(notices) == 1 and "no Responses API" in notices[0].reason
-            assert events[-1].turn.status == "completed" and events[-1].turn.backend == "chat"
-            assert thread.mode == "chat"
-            assert thread.ask("what did I say first?").text == 'You first said: "hello over chat"'
-            assert [change.kind for change in thread.changes()] == ["mode_changed"]
-    finally:
-        provider.close()
+        ) as assistant,
+    ):
+        thread = assistant.thread(mode=mode)
+        events = list(thread.stream("hello over chat"))
+        notices = [event for event in events if event.type == "thread.state_rebuilt"]
+        assert len(notices) == 1 and "no Responses API" in notices[0].reason
+        assert events[-1].turn.status == "completed" and events[-1].turn.backend == "chat"
+        assert thread.mode == "chat"
+        assert thread.ask("what did I say first?").text == 'You first said: "hello over chat"'
+        assert [change.kind for change in thread.changes()] == ["mode_changed"]

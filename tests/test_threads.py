@@ -11,7 +11,9 @@ import pytest
 from openai import OpenAI
 
 from assistant import Assistant, AssistantError, ThreadNotFound
-from tests.conftest import TEST_KEY, environment, index_location
+from tests.support.cli import environment
+from tests.support.fixtures import TEST_KEY
+from tests.support.index_backends import index_location
 
 
 def compact_json_size(body: dict) -> int:
@@ -47,7 +49,7 @@ def test_conversation_mode_three_turns_state_lives_on_the_server(assistant, serv
     assert [item.get("role") for item in listed] == [item.data.get("role") for item in indexed]
     assert [item["content"][0]["text"] for item in listed] == [item.data["content"][0]["text"] for item in indexed]
     # Output items carry the server's ids; the server's copy is the same item.
-    for mine, theirs in zip(indexed, listed):
+    for mine, theirs in zip(indexed, listed, strict=False):
         if mine.direction == "output":
             assert mine.item_id == theirs["id"]
             assert mine.data == theirs
@@ -102,8 +104,8 @@ def test_a_fresh_process_resumes_the_thread_and_sends_only_new_input(assistant, 
     script = textwrap.dedent(f"""
         import json
         from assistant import Assistant
-        with Assistant(base_url={server.base_url!r}, api_key={TEST_KEY!r}, db_path={str(index_location(tmp_path / "index.db"))!r},
-                       strict_validation=True) as a:
+        with Assistant(base_url={server.base_url!r}, api_key={TEST_KEY!r},
+                       db_path={str(index_location(tmp_path / "index.db"))!r}, strict_validation=True) as a:
             t = a.thread(id={thread.id!r})
             turn = t.ask("What did I say first?")
             print(json.dumps({{"text": turn.text, "conversation_id": t.conversation_id,

@@ -1,7 +1,7 @@
 """A loopback HTTP server that answers `POST /v1/responses` and `POST /v1/chat/completions` with exactly the bytes
 a test sets, then closes.
 
-Unlike tests/recorded_server.py (which re-serializes recorded events as well-formed SSE), this one sends any
+Unlike tests/support/recorded_server.py (which re-serializes recorded events as well-formed SSE), this one sends any
 bytes at all: cut mid-line, invalid UTF-8, garbage between events. The body has no content-length and ends when
 the connection closes, as a streaming server's does; with `stall_s` the server holds the connection open that
 long after the body, as a provider that goes silent would.
@@ -10,9 +10,9 @@ long after the body, as a provider that goes silent would.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.http_double import DoubleHandler, HttpDouble
 
 STREAMED_PATHS = ("/v1/responses", "/v1/chat/completions")
 
@@ -25,33 +25,25 @@ def sse_frame(event: dict) -> bytes:
     return f"{head}data: {data}\n\n".encode()
 
 
-class RawStreamServer:
+class RawStreamServer(HttpDouble):
     def __init__(self) -> None:
         self.body = b""
         self.stall_s = 0.0
         self.requests = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(DoubleHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
+                self.read_body()
                 server.requests += 1
                 if self.path.split("?")[0] not in STREAMED_PATHS:
                     payload = (
                         b'{"error": {"message": "not here", "type": "invalid_request_error", '
                         b'"param": null, "code": null}}'
                     )
-                    self.send_response(404)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self.send_whole(404, {"content-type": "application/json"}, payload)
                     return
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream; charset=utf-8")
@@ -66,18 +58,4 @@ class RawStreamServer:
                     pass  # the client gave up first: that is what a stall test wants
                 self.close_connection = True
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> RawStreamServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)

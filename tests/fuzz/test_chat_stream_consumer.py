@@ -13,7 +13,7 @@ import hypothesis
 from hypothesis import strategies as st
 
 from assistant import Assistant
-from tests.recorded_server import load_recording, recording_names
+from tests.support.recorded_server import load_recording, recording_names
 
 from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import assistant
 from assistant import Assistant, Thread, Turn
 from assistant.errors import AssistantError
-from tests.recorded_server import load_recording, recording_names
+from tests.support.recorded_server import load_recording, recording_names
 
 from .conftest import fuzzed
 from .raw_stream_server import RawStreamServer, sse_frame

@@ -39,8 +39,8 @@ from assistant.compare import compare
 from assistant.compare_input import Conversation
 from assistant.events import ItemDone, ResponseEnded, ToolsUnavailable
 from assistant.server.engines.smollm2 import llama_engine_missing, smollm2_weights
-from tests.conftest import environment
-from tests.misbehaving_provider import MisbehavingProvider
+from tests.support.cli import environment, run_cli, start_cli
+from tests.support.misbehaving_provider import MisbehavingProvider
 from tests.tui.conftest import SIZE, send, started
 from tui.app import AssistantApp
 
@@ -275,21 +275,16 @@ def test_an_answer_the_server_cuts_short_is_an_error_of_the_cli(llama_cpp, tmp_p
     )
     with (
         OpenAI(base_url=llama_cpp.base_url, api_key=KEY, max_retries=0) as other_client,
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "assistant.cli",
-                "ask",
-                "--mode",
-                "chat",
-                "--max-output-tokens",
-                "400",
-                "Tell me a long story about a dragon.",
-            ],
+        start_cli(
+            "ask",
+            "--mode",
+            "chat",
+            "--max-output-tokens",
+            "400",
+            "Tell me a long story about a dragon.",
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
             bufsize=0,
         ) as cli,
     ):
@@ -314,22 +309,15 @@ def test_the_cli_answers_through_it_and_names_the_tools_it_cannot_use(llama_cpp,
         ASSISTANT_DB=str(tmp_path / "index.db"),
         ASSISTANT_TIMEOUT="300",
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assistant.cli",
-            "ask",
-            "--tools",
-            "code",
-            "--instructions",
-            INSTRUCTIONS,
-            "--max-output-tokens",
-            "80",
-            "What is the capital of France?",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "ask",
+        "--tools",
+        "code",
+        "--instructions",
+        INSTRUCTIONS,
+        "--max-output-tokens",
+        "80",
+        "What is the capital of France?",
         env=env,
         timeout=600,
     )

@@ -4,8 +4,8 @@ validators for the official OpenAPI schemas."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from assistant.server import LocalServer
+from assistant.server.engines.smollm2 import llama_engine_missing
+
+from .tools_server import tool_settings, write_corpus
 
 TESTS = Path(__file__).resolve().parents[1]
 SPEC_PATH = TESTS / "openapi.json"  # OpenAI's published OpenAPI spec (tests/recordings/PROVENANCE.md)
@@ -72,6 +75,46 @@ def http(server: LocalServer) -> Iterator[httpx2.Client]:
         yield raw
 
 
+@pytest.fixture(scope="module")
+def tool_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """A server with hosted tools: a small web corpus of its own, small sandbox and upload limits."""
+    root = tmp_path_factory.mktemp("tools")
+    settings = tool_settings(write_corpus(root / "corpus"))
+    with LocalServer(db_path=root / "server.db", tool_settings=settings) as running:
+        yield running
+
+
+@pytest.fixture
+def tools_client(tool_server: LocalServer) -> Iterator[OpenAI]:
+    with make_client(tool_server) as sdk:
+        yield sdk
+
+
+LLAMA_MISSING = llama_engine_missing()
+
+
+def require_llama() -> None:
+    """Skip a test of the llama engine where it is not installed, but fail it under CI=true (CI installs it)."""
+    if LLAMA_MISSING:
+        if os.environ.get("CI"):
+            pytest.fail(f"{LLAMA_MISSING}. CI must run the llama engine for real.")
+        pytest.skip(LLAMA_MISSING)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    require_llama()
+    with LocalServer(db_path=tmp_path_factory.mktemp("llama") / "server.db", engine="llama") as server:
+        yield server
+
+
+@pytest.fixture
+def llama_client(llama_server: LocalServer) -> Iterator[OpenAI]:
+    """An SDK client of the llama engine's server, patient enough for real decoding on a slow machine."""
+    with make_client(llama_server, timeout=120) as sdk:
+        yield sdk
+
+
 def parse_sse(body: str) -> list[dict[str, Any]]:
     """SSE text -> [{"event": name, "data": parsed JSON}], strictly: every block must have both lines."""
     events = []
@@ -125,15 +168,19 @@ class Spec:
         self.schemas: dict[str, Any] = spec["components"]["schemas"]
         resource = Resource.from_contents(spec, default_specification=DRAFT202012)
         self._registry = Registry().with_resource("urn:openapi", resource)
+        self._validators: dict[str, Draft202012Validator] = {}
         self.event_schemas = {}
         for member in self.schemas["ResponseStreamEvent"]["anyOf"]:
             name = member["$ref"].rsplit("/", 1)[1]
             event_type = self.schemas[name]["properties"]["type"]["enum"][0]
             self.event_schemas[event_type] = name
 
-    @cache
     def validator(self, name: str) -> Draft202012Validator:
-        return Draft202012Validator({"$ref": f"urn:openapi#/components/schemas/{name}"}, registry=self._registry)
+        # Built on first use, once per name, so that a test may first edit `schemas` (this Spec's own copy).
+        if name not in self._validators:
+            reference = {"$ref": f"urn:openapi#/components/schemas/{name}"}
+            self._validators[name] = Draft202012Validator(reference, registry=self._registry)
+        return self._validators[name]
 
     def validate(self, name: str, instance: Any) -> None:
         errors = sorted(self.validator(name).iter_errors(instance), key=lambda e: e.path)

@@ -85,7 +85,9 @@ def test_cut_stream_ends_without_terminal_event_and_changes_nothing(server: Loca
 
 def test_cut_stream_through_the_helper(server: LocalServer, client: OpenAI) -> None:
     server.inject_fault(cut_after_events=6)
-    with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)):
-        with client.responses.stream(model="gpt-4o", input="count to 20") as stream:
-            for _ in stream:
-                pass
+    with (
+        pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)),
+        client.responses.stream(model="gpt-4o", input="count to 20") as stream,
+    ):
+        for _ in stream:
+            pass

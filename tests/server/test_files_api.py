@@ -10,7 +10,7 @@ from openai import OpenAI
 from assistant.server import LocalServer
 
 from .conftest import API_KEY, Spec
-from .tools_server import DOCUMENTS, MAX_UPLOAD, tool_server, tools_client, upload, vector_store_with  # noqa: F401
+from .tools_server import DOCUMENTS, MAX_UPLOAD, upload, vector_store_with
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_vector_store_lifecycle(tools_client: OpenAI, raw: httpx2.Client, spec: 
 def test_vector_store_search(tools_client: OpenAI, raw: httpx2.Client, spec: Spec) -> None:
     store_id, ids = vector_store_with(tools_client, DOCUMENTS)
     page = tools_client.vector_stores.search(store_id, query="capital of Germany", max_num_results=5)
-    assert [hit.file_id for hit in page.data][0] == ids["berlin.md"]
+    assert page.data[0].file_id == ids["berlin.md"]
     assert all(0 < hit.score < 1 for hit in page.data)
     body = raw.post(f"/vector_stores/{store_id}/search", json={"query": "Eiffel Tower"}).json()
     spec.validate("VectorStoreSearchResultsPage", body)

@@ -1,7 +1,7 @@
 """Grounded tool answers: the rules that keep a small model's prose true to what a tool returned (units), and the
 llama engine applying them behind the real server (real decoding, temperature 0).
 
-The llama tests fail, never skip, under CI=true when llama is missing (see test_llama_engine.require_llama)."""
+The llama tests fail, never skip, under CI=true when llama is missing (see tests/server/conftest.require_llama)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from assistant.server.engines.grounding import (
 )
 from assistant.server.engines.tool_rules import answer_from_tools
 
-from .test_llama_engine import client, llama_server  # noqa: F401  (fixtures)
+
+@pytest.fixture
+def client(llama_client: OpenAI) -> OpenAI:
+    """In this module the SDK client is the llama engine's."""
+    return llama_client
+
 
 CODE_EVIDENCE = (
     "What is 17*23? Use code.\n\nThe Python code `print(17*23)` ran.\n\nThe code printed:\n391\n\n"
@@ -151,7 +156,7 @@ CODE_TOOL = [{"type": "code_interpreter", "container": {"type": "auto"}}]
 @pytest.mark.parametrize(
     "question", ["What is 17*23? Use code.", "Compute 123*45 with code.", "What is 2**10? Use code."]
 )
-def test_llama_answers_state_the_code_result_and_never_another_number(client: OpenAI, question: str):  # noqa: F811
+def test_llama_answers_state_the_code_result_and_never_another_number(client: OpenAI, question: str):
     response = client.responses.create(
         model="gpt-4.1-mini",
         input=question,
@@ -173,7 +178,7 @@ def test_llama_answers_state_the_code_result_and_never_another_number(client: Op
 
 @pytest.mark.parametrize("follow_up", ["Thanks!", "Thanks! What is the capital of France?"])
 def test_llama_follow_up_after_a_tool_turn_neither_imitates_nor_contradicts_it(
-    client: OpenAI,  # noqa: F811
+    client: OpenAI,
     follow_up: str,
 ):
     conversation = client.conversations.create()
@@ -221,7 +226,7 @@ def test_a_token_that_would_repeat_a_run_of_an_earlier_answer_is_never_sampled()
     assert not NoVerbatimRepeat([[1, 2]], prompt_length=0, run=4)  # nothing long enough to repeat
 
 
-def test_llama_does_not_repeat_its_earlier_answer_word_for_word(client: OpenAI):  # noqa: F811
+def test_llama_does_not_repeat_its_earlier_answer_word_for_word(client: OpenAI):
     earlier = "The capital of France is Paris. It is known for the Eiffel Tower and its museums."
     question = {"role": "user", "content": "What is the capital of France?"}
     response = client.responses.create(

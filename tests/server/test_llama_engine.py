@@ -7,40 +7,22 @@ failure, never a skip.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from openai import OpenAI
 
 from assistant.server import LocalServer
-from assistant.server.engines.smollm2 import SMOLLM2_MODEL, llama_engine_missing, smollm2_weights
+from assistant.server.engines.smollm2 import SMOLLM2_MODEL, smollm2_weights
 
-from .conftest import make_client
-
-MISSING = llama_engine_missing()
-
-
-def require_llama() -> None:
-    if MISSING:
-        if os.environ.get("CI"):
-            pytest.fail(f"{MISSING}. CI must run the llama engine for real.")
-        pytest.skip(MISSING)
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    require_llama()
-    with LocalServer(db_path=tmp_path_factory.mktemp("llama") / "server.db", engine="llama") as server:
-        yield server
+from .conftest import make_client, require_llama
 
 
 @pytest.fixture
-def client(llama_server: LocalServer) -> Iterator[OpenAI]:
-    with make_client(llama_server, timeout=120) as sdk:
-        yield sdk
+def client(llama_client: OpenAI) -> OpenAI:
+    """In this module the SDK client is the llama engine's."""
+    return llama_client
 
 
 def template_token_count(messages: list[dict[str, str]]) -> int:

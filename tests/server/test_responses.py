@@ -62,7 +62,7 @@ def test_retrieve_and_replay(client: OpenAI) -> None:
 def test_resume_with_stream_helper(client: OpenAI) -> None:
     # Resuming is for background responses (the real API answers 404 for foreground ones).
     created = client.responses.create(model="gpt-4o", input="count to 5", stream=True, background=True)
-    first = [event for _, event in zip(range(5), created)]
+    first = [event for _, event in zip(range(5), created, strict=False)]
     created.close()
     response_id = first[0].response.id
     with client.responses.stream(response_id=response_id, starting_after=4) as resumed:

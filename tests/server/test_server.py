@@ -126,7 +126,7 @@ def test_a_client_that_goes_away_mid_request_is_not_logged_as_an_error(server: L
             assert time.monotonic() < deadline, "the server never noticed the client leave"
             time.sleep(0.02)
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, level in zip(loggers, levels, strict=True):
             logger.removeHandler(records)
             logger.setLevel(level)
     assert [

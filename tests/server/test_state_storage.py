@@ -22,7 +22,20 @@ from assistant.server.state import StateFileTooNew
 
 from .conftest import API_KEY, make_client, parse_sse
 
-WORDS = ["invoice", "refund", "shipping", "latency", "database", "kernel", "network", "migration", "budget", "forecast", "report", "customer"]
+WORDS = [
+    "invoice",
+    "refund",
+    "shipping",
+    "latency",
+    "database",
+    "kernel",
+    "network",
+    "migration",
+    "budget",
+    "forecast",
+    "report",
+    "customer",
+]
 
 
 def user_text(seed: int, size: int) -> str:
@@ -313,7 +326,7 @@ def test_a_state_file_of_the_first_layout_is_migrated_with_everything_it_served(
     )
 
     with LocalServer(db) as server, raw_client(server) as http, make_client(server) as client:
-        for body, own_input, events in zip(bodies[:3], inputs, (in_conversation, first, second)):
+        for body, own_input, events in zip(bodies[:3], inputs, (in_conversation, first, second), strict=False):
             assert http.get(f"/responses/{body['id']}").json() == body
             assert replayed(http, body["id"]) == events
             listed = http.get(f"/responses/{body['id']}/input_items", params={"order": "asc"}).json()["data"]
@@ -349,6 +362,6 @@ def test_a_state_file_from_a_newer_version_is_refused_unchanged(tmp_path: Path) 
     with sqlite3.connect(db) as state:
         state.execute("INSERT INTO server_migrations (name, applied_at) VALUES ('m999_from_the_future', 0)")
     before = db.read_bytes()
-    with pytest.raises(StateFileTooNew, match="newer version of assistant .*'m999_from_the_future'"):
+    with pytest.raises(StateFileTooNew, match=r"newer version of assistant .*'m999_from_the_future'"):
         LocalServer(db).start()
     assert db.read_bytes() == before

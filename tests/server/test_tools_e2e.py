@@ -16,7 +16,7 @@ from assistant.server import LocalServer
 from assistant.tools import isolation_available
 
 from .conftest import make_client
-from .tools_server import DOCUMENTS, tool_server, tool_settings, tools_client, vector_store_with, write_corpus  # noqa: F401
+from .tools_server import DOCUMENTS, tool_settings, vector_store_with, write_corpus
 
 MODEL = "gpt-4.1-mini"
 CODE = [{"type": "code_interpreter", "container": {"type": "auto"}}]

@@ -13,7 +13,7 @@ from openai import OpenAI
 from assistant.server import LocalServer
 
 from .conftest import API_KEY, Spec, parse_sse, recording
-from .tools_server import DOCUMENTS, tool_server, tools_client, vector_store_with  # noqa: F401
+from .tools_server import DOCUMENTS, vector_store_with
 
 WEB_RECORDING = "pydantic-ai__test_openai_responses__test_openai_include_raw_annotations_streaming__01"
 FILE_RECORDING = "pydantic-ai__test_openai_responses__test_openai_responses_model_file_search_tool_stream__03"

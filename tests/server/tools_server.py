@@ -1,20 +1,16 @@
 """A local server for the hosted-tool tests: a small web corpus of its own, small sandbox limits, a small upload
-limit, and helpers to upload files and ask questions through the real SDK (strict validation)."""
+limit, and helpers to upload files and ask questions through the real SDK (strict validation). Its fixtures,
+`tool_server` and `tools_client`, are in tests/server/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openai import OpenAI
 
-from assistant.server import LocalServer
 from assistant.server.hosted_tools import HostedToolSettings
 from assistant.tools import PageCorpus, SandboxLimits
-
-from .conftest import make_client
 
 MAX_UPLOAD = 64 * 1024
 SANDBOX_LIMITS = SandboxLimits(
@@ -45,20 +41,6 @@ def tool_settings(corpus: Path, **overrides: Any) -> HostedToolSettings:
     }
     settings.update(overrides)
     return HostedToolSettings(**settings)
-
-
-@pytest.fixture(scope="module")
-def tool_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    root = tmp_path_factory.mktemp("tools")
-    settings = tool_settings(write_corpus(root / "corpus"))
-    with LocalServer(db_path=root / "server.db", tool_settings=settings) as running:
-        yield running
-
-
-@pytest.fixture
-def tools_client(tool_server: LocalServer) -> Iterator[OpenAI]:
-    with make_client(tool_server) as sdk:
-        yield sdk
 
 
 def upload(client: OpenAI, name: str, data: bytes) -> str:

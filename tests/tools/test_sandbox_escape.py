@@ -32,8 +32,8 @@ from assistant.server import LocalServer
 from assistant.server.hosted_tools import HostedToolSettings
 from assistant.tools import Isolation, SandboxLimits, isolation_available
 from assistant.tools.code_sandbox import ISOLATIONS
+from tests.support.fixtures import TEST_KEY
 
-from ..conftest import TEST_KEY
 from ..server.conftest import make_client
 
 MODES = [mode for mode in ISOLATIONS if isolation_available(mode)]

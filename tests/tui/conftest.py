@@ -1,4 +1,4 @@
-"""Fixtures for the app's tests: the app on an Assistant that talks to the test LocalServer (tests/conftest.py),
+"""Fixtures for the app's tests: the app on an Assistant that talks to the test LocalServer (tests/support/fixtures.py),
 or to a server replaying recorded OpenAI streams, and helpers to wait for the app to settle."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from textual.pilot import Pilot
 
 from assistant import Assistant
-from tests.conftest import TEST_KEY
-from tests.recorded_server import RecordedServer, load_recording
+from tests.support.fixtures import TEST_KEY
+from tests.support.recorded_server import RecordedServer, load_recording
 from tui.app import AssistantApp
 from tui.screens.main import MainScreen
 from tui.widgets.answer import AssistantAnswer
@@ -23,6 +23,19 @@ SIZE = (100, 30)
 @pytest.fixture
 def app(assistant: Assistant) -> AssistantApp:
     return AssistantApp(assistant)
+
+
+class SnapshotAssistant(Assistant):
+    provider = "local server (test)"  # the real one names the server's port, which changes every run
+
+
+@pytest.fixture
+def snapshot_assistant(server, tmp_path: Path) -> Iterator[Assistant]:
+    """An Assistant on the test server for snapshots: named without the server's port."""
+    with SnapshotAssistant(
+        base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
+    ) as assistant:
+        yield assistant
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The app on a Chat Completions server that falls short: the local server behind a real proxy
-(tests/misbehaving_provider.py) that hides the Responses API or cuts a stream short."""
+(tests/support/misbehaving_provider.py) that hides the Responses API or cuts a stream short."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from tests.conftest import TEST_KEY
-from tests.misbehaving_provider import MisbehavingProvider
+from tests.support.fixtures import TEST_KEY
+from tests.support.misbehaving_provider import MisbehavingProvider
 from tui.app import AssistantApp
 
 from .conftest import SIZE, send, started

@@ -13,7 +13,7 @@ from assistant import Assistant
 from assistant.compare import compare
 from assistant.compare_input import Conversation
 from tests.tui.conftest import until
-from tests.tui.test_snapshots import settle, snapshot_assistant  # noqa: F401 (a fixture)
+from tests.tui.test_snapshots import settle
 from tui.app import AssistantApp
 from tui.screens.compare import CompareScreen
 from tui.widgets.answer import AssistantAnswer
@@ -26,7 +26,7 @@ def fixed_timings(assistant: Assistant, thread_id: str) -> None:
         assistant.store.update_turn(turn.id, ttft_ms=100.0 + 10 * turn.seq, latency_ms=250.0 + 25 * turn.seq)
 
 
-def test_past_comparison_120x40(snap_compare, snapshot_assistant):  # noqa: F811
+def test_past_comparison_120x40(snap_compare, snapshot_assistant):
     report = compare(
         snapshot_assistant,
         [

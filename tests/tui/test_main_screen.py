@@ -314,7 +314,7 @@ async def test_closing_a_dialog_or_panel_puts_the_focus_back_on_the_prompt(app: 
         ):
             screen.sidebar.options.focus()
             await pilot.press(key)
-            await until(pilot, lambda: isinstance(app.screen, dialog))
+            await until(pilot, lambda dialog=dialog: isinstance(app.screen, dialog))
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
             assert app.focused is screen.prompt, f"after {dialog.__name__}: {app.focused}"

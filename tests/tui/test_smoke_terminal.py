@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from assistant import Assistant
-from tests.conftest import index_location
+from tests.support.cli import CLI
+from tests.support.index_backends import index_location
 
 TMUX = shutil.which("tmux")
 # .ci/run installs tmux; without it this test fails rather than skips (it is the only end-to-end check of the
@@ -80,7 +80,7 @@ class Terminal:
 
 def test_the_assistant_command_answers_a_question_typed_in_a_terminal(tmp_path: Path):
     command = shutil.which("assistant")
-    argv = [command] if command else [sys.executable, "-m", "assistant.cli"]
+    argv = [command] if command else list(CLI)
     db_path = tmp_path / "index.db"
     # No OPENAI_API_KEY or OPENAI_BASE_URL: tmux passes on only what is given here and the server's defaults.
     # The reference engine, so the answer is known whether or not a real local model is installed.

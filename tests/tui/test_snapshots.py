@@ -8,7 +8,6 @@ Update with `pytest tests/tui/test_snapshots.py --snapshot-update` after checkin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import pytest
 
 from assistant import Assistant
 from assistant.index.tables import utcnow
-from tests.conftest import TEST_KEY
-from tests.recorded_server import RecordedServer, load_recording
-from tests.tui.conftest import main_screen, until
+from tests.support.fixtures import TEST_KEY
+from tests.support.recorded_server import RecordedServer, load_recording
+from tests.tui.conftest import SnapshotAssistant, main_screen, until
 from tests.tui.test_tool_cards import CODE_INTERPRETER, WEB_SEARCH
 from tui.app import AssistantApp
 from tui.screens.delete import DeleteThreadScreen
@@ -28,18 +27,6 @@ from tui.widgets.tool_card import ToolCard
 
 SMALL = (80, 24)
 LARGE = (160, 48)
-
-
-class SnapshotAssistant(Assistant):
-    provider = "local server (test)"  # the real one names the server's port, which changes every run
-
-
-@pytest.fixture
-def snapshot_assistant(server, tmp_path: Path) -> Iterator[Assistant]:
-    with SnapshotAssistant(
-        base_url=server.base_url, api_key=TEST_KEY, db_path=tmp_path / "index.db", max_retries=0
-    ) as assistant:
-        yield assistant
 
 
 def age(assistant: Assistant, thread_id: str, ago: timedelta) -> None:

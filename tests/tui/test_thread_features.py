@@ -11,7 +11,7 @@ from openai import OpenAI
 from textual.widgets import Checkbox, DataTable, Markdown, OptionList
 
 from assistant import Assistant
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 from tests.tui.conftest import SIZE, click_when_settled, send, started, until
 from tui.app import AssistantApp
 from tui.screens.delete import DeleteThreadScreen

@@ -1,8 +1,8 @@
 """The index's tests on PostgreSQL. Every test in tests/test_*.py and tests/tui/ (but the snapshots) runs twice,
-`[sqlite]` and `[postgresql]` (tests/conftest.py); on the second run every index it opens by file path is opened on a PostgreSQL server
-instead, each file in a fresh schema of its own. Only the location is mapped: the store, its SQL and the
-migrations run for real on PostgreSQL. Tests about the SQLite file itself are marked `sqlite_only`, those about
-PostgreSQL alone `postgres_only`.
+`[sqlite]` and `[postgresql]` (tests/support/fixtures.py); on the second run every index it opens by file path is
+opened on a PostgreSQL server instead, each file in a fresh schema of its own. Only the location is mapped: the
+store, its SQL and the migrations run for real on PostgreSQL. Tests about the SQLite file itself are marked
+`sqlite_only`, those about PostgreSQL alone `postgres_only`.
 
 The server: ASSISTANT_TEST_POSTGRES, a URL, when set; otherwise a throwaway one that
 scripts/start-test-postgres.sh starts from the machine's PostgreSQL binaries (Debian's `postgresql` package,
@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 TEST_POSTGRES = os.environ.get("ASSISTANT_TEST_POSTGRES", "").strip() or None
-START_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "start-test-postgres.sh"
+START_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "start-test-postgres.sh"
 
 
 @contextmanager
@@ -87,3 +87,19 @@ class PostgresSchemas:
         for number in range(len(self._urls)):
             self._admin.execute(f"DROP SCHEMA IF EXISTS {self._prefix}_{number} CASCADE")
         self._admin.close()
+
+
+# The schemas of the PostgreSQL server while a test runs on PostgreSQL (set by the index_backend fixture).
+active_schemas: PostgresSchemas | None = None
+
+
+def index_location(path: Path) -> Path | str:
+    """Where the index a test keeps at `path` really is, for handing to a subprocess: the file, or on the
+    PostgreSQL pass the URL of its schema."""
+    return path if active_schemas is None else active_schemas.url_for(path)
+
+
+def beside_index(path: Path) -> Path:
+    """The folder a subprocess given `environment(ASSISTANT_DB=path)` keeps the embedded server's state and
+    downloads in: beside the index file, or on the PostgreSQL pass the data folder of that environment."""
+    return path.parent if active_schemas is None else path.parent / "assistant"

@@ -7,13 +7,13 @@ the real API sent, byte for byte, rather than against what our own local server 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"  # provenance and licences: PROVENANCE.md there
+from tests.support.http_double import DoubleHandler, HttpDouble
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"  # provenance and licences: PROVENANCE.md there
 
 
 def load_recording(name: str) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def sse_body(events: list[dict[str, Any]]) -> bytes:
     return "".join(chunks).encode()
 
 
-class RecordedServer:
+class RecordedServer(HttpDouble):
     """Serves `recording` (set it before each request) for any request; remembers the request bodies."""
 
     def __init__(self) -> None:
@@ -47,15 +47,11 @@ class RecordedServer:
         self.requests: list[dict[str, Any]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(DoubleHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
             def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.read_body()
                 server.requests.append(
                     {"method": self.command, "path": self.path, "json": json.loads(body) if body else None}
                 )
@@ -85,26 +81,8 @@ class RecordedServer:
                 self._send(response.get("status") or 200, payload, content_type)
 
             def _send(self, status: int, payload: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                self.send_header("x-request-id", "req_recorded")
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_whole(status, {"content-type": content_type, "x-request-id": "req_recorded"}, payload)
 
             do_GET = do_POST = do_DELETE = _answer
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> RecordedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)

@@ -13,10 +13,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2
+
+from tests.support.http_double import DoubleHandler, HttpDouble
 
 # Headers that describe the upstream connection, not the body we pass on.
 HOP_HEADERS = {"connection", "content-length", "transfer-encoding", "keep-alive", "content-encoding"}
@@ -40,7 +41,7 @@ class BodyRewrite:
     rewrite: Callable[[Any], Any]  # the upstream's JSON body -> the JSON body to send instead
 
 
-class MisbehavingProvider:
+class MisbehavingProvider(HttpDouble):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/").removesuffix("/v1")
         self._canned: list[CannedAnswer] = []
@@ -52,13 +53,7 @@ class MisbehavingProvider:
         self.released = threading.Event()  # set at the end: stalled streams then close
         self._lock = threading.Lock()
         self._http = httpx2.Client(timeout=60)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        super().__init__(self._handler())
 
     # what to get wrong
 
@@ -101,14 +96,9 @@ class MisbehavingProvider:
 
     # lifetime
 
-    def __enter__(self) -> MisbehavingProvider:
-        self._thread.start()
-        return self
-
     def __exit__(self, *_: object) -> None:
         self.released.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__()
         self._http.close()
 
     # serving
@@ -145,19 +135,15 @@ class MisbehavingProvider:
             corrupt, self._corrupt = self._corrupt, None
             return corrupt
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[DoubleHandler]:
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(DoubleHandler):
             # HTTP/1.0: every answer ends when the connection closes, so a body needs no length or chunking.
             protocol_version = "HTTP/1.0"
 
-            def log_message(self, *_: Any) -> None:
-                pass
-
             def _proxy(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.read_body()
                 provider._record(self.command, self.path, body)
                 canned = provider._take_canned(self.command, self.path)
                 if canned is not None and canned.hold:
@@ -166,7 +152,7 @@ class MisbehavingProvider:
                     provider.released.wait(60)
                     return  # the connection closes with no answer
                 if canned is not None:
-                    self._send(canned.status, {"content-type": canned.content_type}, canned.body)
+                    self.send_whole(canned.status, {"content-type": canned.content_type}, canned.body)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS | {"host"}}
                 request = provider._http.build_request(
@@ -182,17 +168,9 @@ class MisbehavingProvider:
                     rewrite = provider._rewrite_for(self.command, self.path)
                     if rewrite is not None and upstream.status_code == 200:
                         data = json.dumps(rewrite.rewrite(json.loads(data))).encode()
-                    self._send(upstream.status_code, passed_headers, data)
+                    self.send_whole(upstream.status_code, passed_headers, data)
                 finally:
                     upstream.close()
-
-            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
             def _relay_stream(self, upstream: httpx2.Response, headers: dict[str, str]) -> None:
                 self.send_response(upstream.status_code)
