@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL server for the index's PostgreSQL tests and prints its URL (the last line of
-# stdout). The tests run it themselves (tests/postgres_index.py); to keep one server across runs instead:
+# stdout). The tests run it themselves (tests/support/index_backends.py); to keep one server across runs instead:
 #
 #   export ASSISTANT_TEST_POSTGRES=$(bash scripts/start-test-postgres.sh)
 #   python -m pytest -q tests/test_index.py tests/test_postgres.py

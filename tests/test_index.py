@@ -8,29 +8,11 @@ import sqlite3
 import threading
 
 import pytest
-from sqlmodel import SQLModel
 
 from assistant import IndexUnavailable
 from assistant.index import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from assistant.index.migrations import MIGRATIONS
 from assistant.index.store import IndexStore
-
-
-def columns(connection: sqlite3.Connection, table: str) -> dict[str, bool]:
-    """column name -> NOT NULL"""
-    return {row[1]: bool(row[3]) or bool(row[5]) for row in connection.execute(f"PRAGMA table_info({table})")}
-
-
-@pytest.mark.sqlite_only
-def test_migrations_build_the_schema_the_tables_describe(tmp_path):
-    store = IndexStore(tmp_path / "index.db")
-    store.close()
-    with sqlite3.connect(tmp_path / "index.db") as connection:
-        for name, table in SQLModel.metadata.tables.items():
-            expected = {column.name: not column.nullable for column in table.columns}
-            assert columns(connection, name) == expected, name
-        applied = [row[0] for row in connection.execute("SELECT name FROM _migrations ORDER BY rowid")]
-    assert applied == [name for name, _ in MIGRATIONS]
 
 
 @pytest.mark.sqlite_only

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from sqlmodel import SQLModel
 
 from assistant import Assistant, IndexUnavailable, ThreadNotFound
 from assistant.config import Settings, default_data_dir, load_settings
@@ -109,31 +108,6 @@ def test_the_command_line_says_so_in_one_line(tmp_path, unused_tcp_port):
 
 
 # on a server
-
-
-def test_migrations_build_the_schema_the_tables_describe(postgres_url):
-    IndexStore(postgres_url).close()
-    with psycopg.connect(postgres_url) as connection:
-        for name, table in SQLModel.metadata.tables.items():
-            found = dict(
-                connection.execute(
-                    "SELECT column_name, is_nullable = 'NO' FROM information_schema.columns "
-                    "WHERE table_schema = current_schema() AND table_name = %s",
-                    (name,),
-                ).fetchall()
-            )
-            if name == "turns":  # full-text search's column on PostgreSQL (m002), where SQLite has turns_fts
-                assert found.pop("search_vector") is False
-            assert found == {column.name: not column.nullable for column in table.columns}, name
-        kinds = dict(
-            connection.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = 'turns'"
-            ).fetchall()
-        )
-        applied = [row[0] for row in connection.execute("SELECT name FROM _migrations ORDER BY applied_at, name")]
-    assert kinds["id"] == "bigint" and kinds["created_at"] == "timestamp with time zone"
-    assert applied == [name for name, _ in MIGRATIONS]
 
 
 def test_rows_read_back_with_their_types(postgres_url):

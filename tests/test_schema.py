@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 
 from assistant.index import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from assistant.index.migrations import MIGRATIONS
 from assistant.index.postgres import PostgresConnection, connect
 from assistant.index.store import IndexStore
 
@@ -233,6 +234,9 @@ def migrated(tmp_path: Path) -> Iterator[Engine]:
 def test_the_migrations_build_the_schema_the_tables_declare(tmp_path: Path) -> None:
     with migrated(tmp_path) as engine:
         assert differences(built(engine), declared(engine.dialect.name)) == []
+        with engine.connect() as connection:
+            applied = [row[0] for row in connection.exec_driver_sql("SELECT name FROM _migrations ORDER BY name")]
+    assert applied == sorted(name for name, _ in MIGRATIONS)  # each once, none unknown
 
 
 def test_a_column_the_migrations_lack_is_caught(tmp_path: Path) -> None:

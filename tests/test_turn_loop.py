@@ -11,7 +11,7 @@ import pytest
 from assistant import Assistant
 from assistant.events import Event
 from assistant.turn import Turn
-from tests.conftest import TEST_KEY
+from tests.support.fixtures import TEST_KEY
 
 TWO_ROUNDS = "What's the weather in Paris, then the time in Tokyo?"
 
