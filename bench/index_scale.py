@@ -36,51 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/index_scale.py`
 
 from assistant.index.store import IndexStore
+from bench.vocabulary import WORDS
 from tests.support.index_backends import postgres_server, schema_url
 
-WORDS = [
-    "alpha",
-    "bravo",
-    "charlie",
-    "delta",
-    "echo",
-    "foxtrot",
-    "golf",
-    "hotel",
-    "india",
-    "juliet",
-    "kilo",
-    "lima",
-    "mike",
-    "november",
-    "oscar",
-    "papa",
-    "quebec",
-    "romeo",
-    "sierra",
-    "tango",
-    "uniform",
-    "victor",
-    "whiskey",
-    "xray",
-    "yankee",
-    "zulu",
-    "invoice",
-    "refund",
-    "shipping",
-    "latency",
-    "database",
-    "python",
-    "kernel",
-    "network",
-    "migration",
-    "quarterly",
-    "budget",
-    "forecast",
-    "report",
-    "customer",
-    "support",
-]
 PASTE_LINE = "naïve café ✓ — a long pasted log line with some words in it\n"  # "pasted": on every line
 PASTE_END = "the needle is zanzibar\n"  # "zanzibar": once, at the end
 SCHEMA = "index_scale"

@@ -18,52 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openai import OpenAI
+from vocabulary import WORDS  # bench/vocabulary.py, beside this script
 
 from assistant.server import LocalServer
-
-WORDS = [
-    "alpha",
-    "bravo",
-    "charlie",
-    "delta",
-    "echo",
-    "foxtrot",
-    "golf",
-    "hotel",
-    "india",
-    "juliet",
-    "kilo",
-    "lima",
-    "mike",
-    "november",
-    "oscar",
-    "papa",
-    "quebec",
-    "romeo",
-    "sierra",
-    "tango",
-    "uniform",
-    "victor",
-    "whiskey",
-    "xray",
-    "yankee",
-    "zulu",
-    "invoice",
-    "refund",
-    "shipping",
-    "latency",
-    "database",
-    "python",
-    "kernel",
-    "network",
-    "migration",
-    "quarterly",
-    "budget",
-    "forecast",
-    "report",
-    "customer",
-    "support",
-]
 
 
 def user_text(rng: random.Random, size: int) -> str:

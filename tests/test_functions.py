@@ -11,36 +11,17 @@ from typing import Literal
 import pydantic
 import pytest
 
-from assistant import Assistant, StructuredAnswerError, TurnFailed
+from assistant import StructuredAnswerError, TurnFailed
 from assistant.doctor import check
 from assistant.functions import FunctionCall, function_tool, run_calls
 from assistant.structured import answer_schema, parse_answer
 from tests.support.fixtures import TEST_KEY
-
-TWO_ROUNDS = "What's the weather in Paris, then the time in Tokyo?"
-
-
-def get_weather(city: str) -> str:
-    """Current weather in a city."""
-    return f"Sunny, 21 C in {city}"
-
-
-def get_time(city: str) -> str:
-    """Local time in a city."""
-    return f"14:05 in {city}"
+from tests.support.sample_functions import TWO_ROUNDS, get_time, get_weather
 
 
 @pytest.fixture
-def assistant(server, tmp_path):
-    with Assistant(
-        base_url=server.base_url,
-        api_key=TEST_KEY,
-        db_path=tmp_path / "index.db",
-        max_retries=0,
-        strict_validation=True,
-        model="reference",
-    ) as instance:
-        yield instance
+def assistant(reference_assistant):
+    return reference_assistant
 
 
 # -- the loop, in every mode --------------------------------------------------------------------------------------

@@ -8,35 +8,14 @@ from typing import Any
 
 import pytest
 
-from assistant import Assistant
 from assistant.events import Event
 from assistant.turn import Turn
-from tests.support.fixtures import TEST_KEY
-
-TWO_ROUNDS = "What's the weather in Paris, then the time in Tokyo?"
-
-
-def get_weather(city: str) -> str:
-    """Current weather in a city."""
-    return f"Sunny, 21 C in {city}"
-
-
-def get_time(city: str) -> str:
-    """Local time in a city."""
-    return f"14:05 in {city}"
+from tests.support.sample_functions import TWO_ROUNDS, get_time, get_weather
 
 
 @pytest.fixture
-def assistant(server, tmp_path):
-    with Assistant(
-        base_url=server.base_url,
-        api_key=TEST_KEY,
-        db_path=tmp_path / "index.db",
-        max_retries=0,
-        strict_validation=True,
-        model="reference",
-    ) as instance:
-        yield instance
+def assistant(reference_assistant):
+    return reference_assistant
 
 
 def recorded(turn: Turn) -> dict[str, Any]:

@@ -128,6 +128,20 @@ def assistant(server: LocalServer, tmp_path: Path) -> Iterator[Assistant]:
         yield instance
 
 
+@pytest.fixture
+def reference_assistant(server: LocalServer, tmp_path: Path) -> Iterator[Assistant]:
+    """`assistant` with the reference engine's own model id, whose function-calling rules the turn tests use."""
+    with Assistant(
+        base_url=server.base_url,
+        api_key=TEST_KEY,
+        db_path=tmp_path / "index.db",
+        max_retries=0,
+        strict_validation=True,
+        model="reference",
+    ) as instance:
+        yield instance
+
+
 @pytest.fixture(scope="module")
 def tool_server_with_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolServer]:
     """A local server with hosted tools (its own small web corpus and small sandbox limits), for thread-level
