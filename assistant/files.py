@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from assistant.errors import PROVIDER_ERRORS, AssistantError, explain
+from assistant.errors import AssistantError
 from assistant.index.records import FileRecord
 from assistant.private_files import make_private_folder, write_private_file
+from assistant.provider_errors import PROVIDER_ERRORS, explain
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
