@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         TurnFailed,
     )
     from assistant.events import Event
-    from assistant.files import FileOutcome, FileProgress
+    from assistant.file_progress import FileOutcome, FileProgress
     from assistant.functions import FunctionCall, FunctionTool, function_tool
     from assistant.index.records import ComparisonRecord, FileRecord, SearchHit, ThreadInfo
     from assistant.model_names import answered_label, display_name
@@ -62,8 +62,8 @@ _MODULE_OF_NAME = {
     "ThreadNotFound": "assistant.errors",
     "TurnFailed": "assistant.errors",
     "Event": "assistant.events",
-    "FileOutcome": "assistant.files",
-    "FileProgress": "assistant.files",
+    "FileOutcome": "assistant.file_progress",
+    "FileProgress": "assistant.file_progress",
     "FunctionCall": "assistant.functions",
     "FunctionTool": "assistant.functions",
     "function_tool": "assistant.functions",

@@ -30,7 +30,7 @@ from assistant.tool_settings import ToolSettings, parse_tools
 if TYPE_CHECKING:
     from assistant.client import Assistant
     from assistant.events import Event
-    from assistant.files import FileProgress
+    from assistant.file_progress import FileProgress
     from assistant.index.records import ThreadInfo
     from assistant.thread import Thread
     from assistant.turn import Turn
