@@ -7,6 +7,9 @@ the machine falls on all of them alike; the table shows medians and the ratio to
 commands read an index of `--threads` threads made for the run (no API key: nothing here may start the embedded
 server). `llm --help` (simonw/llm, also Python) is a peer when it is installed in the same environment.
 
+The app's first paint is timed from the command to the first screen that shows its sidebar, in a real terminal
+(a private tmux server, 120x40), when tmux is installed.
+
 `--importtime COMMAND` also runs `assistant COMMAND` once under `python -X importtime` and prints the
 packages our code imports, the costliest first (each with all it imports in turn), and whether the
 heavy ones a read-only command has no use for (openai, textual, starlette, uvicorn, llama_cpp) were among them.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,6 +77,23 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def first_paint(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds from starting the app in a terminal until its first screen shows (the sidebar's "Threads")."""
+    tmux = [shutil.which("tmux") or "tmux", "-L", f"cli-startup-{os.getpid()}", "-f", os.devnull]
+    variables = [f"-e{name}={value}" for name, value in env.items() if name.startswith(("ASSISTANT_", "PYTHON"))]
+    started = time.perf_counter()
+    subprocess.run([*tmux, "new-session", "-d", "-s", "app", "-x", "120", "-y", "40", *variables, *argv], check=True)
+    try:
+        while time.perf_counter() - started < 30:
+            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", "app"], capture_output=True, text=True).stdout
+            if "Threads" in screen:
+                return time.perf_counter() - started
+            time.sleep(0.005)
+        raise SystemExit("the app showed no screen within 30 s")
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
 def import_costs(argv: list[str], env: dict[str, str]) -> dict[str, int]:
     """Cumulative import time (µs) of each top-level package `argv` imports, from `python -X importtime`."""
     result = subprocess.run(
@@ -112,15 +133,20 @@ def main() -> None:
         )
         thread_id = listing.stdout.split()[0] if listing.stdout.strip() else "thr_missing"
         table = commands(thread_id)
+        app = table["assistant --help"][:-1]
         times: dict[str, list[float]] = {name: [] for name in table}
+        if shutil.which("tmux"):
+            times["assistant (app's first paint)"] = []
         for _ in range(args.runs):
             for name, argv in table.items():
                 times[name].append(timed(argv, env))
+            if shutil.which("tmux"):
+                times["assistant (app's first paint)"].append(first_paint(app, env))
         base = statistics.median(times["python -c pass"])
-        print(f"{'command':<26}{'median':>10}{'min':>10}{'x python':>10}   ({args.runs} runs, {args.threads} threads)")
+        print(f"{'command':<32}{'median':>10}{'min':>10}{'x python':>10}   ({args.runs} runs, {args.threads} threads)")
         for name, samples in times.items():
             median = statistics.median(samples)
-            print(f"{name:<26}{median * 1000:>8.0f}ms{min(samples) * 1000:>8.0f}ms{median / base:>9.1f}x")
+            print(f"{name:<32}{median * 1000:>8.0f}ms{min(samples) * 1000:>8.0f}ms{median / base:>9.1f}x")
         if not script("llm"):
             print("llm --help: not installed here (pip install llm to compare)")
 
