@@ -2,6 +2,10 @@
 
 With no arguments it opens the terminal app; the subcommands are the scriptable face of the library. Every
 error ends the command with one clear line on stderr and a non-zero exit code, never a traceback.
+
+A command imports only what it uses, when it runs: `--help` builds the parser from light modules alone, the
+commands that read the index never load the SDK, and `Assistant` (the index, and through it SQLAlchemy) is
+imported by `make_assistant()`, the one place commands get it from.
 """
 
 from __future__ import annotations
@@ -13,19 +17,23 @@ import signal
 import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.client import Assistant
 from assistant.config import load_settings
 from assistant.errors import AssistantError, ModelNotFound
-from assistant.events import Event
-from assistant.files import FileProgress
-from assistant.index.records import ThreadInfo
 from assistant.model_names import ENGINE_ENVIRONMENT_VARIABLE, display_name
+from assistant.modes import MODES
 from assistant.pricing import describe_cost
 from assistant.private_files import make_private_folder
-from assistant.thread import MODES, Thread
 from assistant.tool_settings import ToolSettings, parse_tools
-from assistant.turn import Turn
+
+if TYPE_CHECKING:
+    from assistant.client import Assistant
+    from assistant.events import Event
+    from assistant.file_progress import FileProgress
+    from assistant.index.records import ThreadInfo
+    from assistant.thread import Thread
+    from assistant.turn import Turn
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -253,8 +261,17 @@ def fail(message: str) -> int:
     return EXIT_ERROR
 
 
+def make_assistant() -> Assistant:
+    """The library, for a command that uses it. Building it opens the index and nothing else: the SDK and the
+    embedded server load when a command first talks to a server."""
+    from assistant.client import Assistant
+
+    return Assistant()
+
+
 def open_assistant() -> Assistant:
-    assistant = Assistant()
+    """The library for a command that talks to a server, saying which one when it is the embedded one."""
+    assistant = make_assistant()
     if assistant.settings.uses_local_server:
         print(
             f"No OPENAI_API_KEY set: using the embedded local server at {assistant.base_url} "
@@ -389,7 +406,7 @@ def available_models(assistant: Assistant) -> str:
 
 
 def cmd_threads(args: argparse.Namespace) -> int:
-    with Assistant() as assistant:
+    with make_assistant() as assistant:
         threads = assistant.threads(limit=args.limit, archived=args.archived)
     if args.json:
         print(json.dumps([thread_dict(thread) for thread in threads], indent=2, ensure_ascii=False))
@@ -406,7 +423,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with Assistant() as assistant:
+    with make_assistant() as assistant:
         thread = assistant.thread(args.id)
         turns = thread.history()
         info = assistant.store.thread(thread.id)
@@ -444,7 +461,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     query = search_query(args.text)
     if query.note:
         print(f"note: {query.note}", file=sys.stderr)
-    with Assistant() as assistant:
+    with make_assistant() as assistant:
         hits = assistant.search(args.text, limit=args.limit)
     if args.json:
         print(
@@ -595,7 +612,7 @@ def latest_conversation(assistant: Assistant) -> Thread | None:
 
 
 def cmd_mode(args: argparse.Namespace) -> int:
-    with Assistant() as assistant:
+    with make_assistant() as assistant:
         thread = assistant.thread(args.id)
         before = thread.mode
         thread.set_mode(args.mode)
@@ -607,7 +624,7 @@ def cmd_mode(args: argparse.Namespace) -> int:
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
-    with Assistant() as assistant:
+    with make_assistant() as assistant:
         fork = assistant.thread(args.id).fork(args.at, title=args.title)
     print(fork.id)
     print(f'forked {args.id} at turn {args.at}: continue with  assistant ask --thread {fork.id} "..."', file=sys.stderr)

@@ -1,6 +1,10 @@
 """`Assistant`: the library's entry point. It owns the settings, the index, the SDK clients and, when there is
 no API key and no base URL, the embedded local server that the SDK then talks to over loopback HTTP (the same
-code path as the real API)."""
+code path as the real API).
+
+What only a turn or a call to the server needs (the SDK, the backends, the tool runtimes, files and containers)
+is imported when first used, not here: a command that only reads the index (`assistant threads`) then starts
+in a fraction of the time the SDK's import alone takes."""
 
 from __future__ import annotations
 
@@ -8,31 +12,31 @@ import logging
 import secrets
 import sqlite3
 import threading
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx2
-import openai
-
-from assistant.backends.backend import Backend
-from assistant.backends.chat import ChatBackend
-from assistant.backends.responses import ResponsesBackend
-from assistant.backends.tool_runtimes import LocalToolRuntimes
 from assistant.compare import BACKENDS, MODE_OF_BACKEND
 from assistant.config import Settings, load_settings
-from assistant.containers import ContainerTracker
-from assistant.errors import PROVIDER_ERRORS, AssistantError, ThreadNotFound, explain, retry_after_seconds
-from assistant.files import FileLibrary
+from assistant.errors import AssistantError, ThreadNotFound, retry_after_seconds
 from assistant.index.records import ComparisonRecord, SearchHit, ThreadInfo
 from assistant.index.store import IndexStore
-from assistant.metering import count_request, count_request_async
+from assistant.modes import check_mode
 from assistant.private_files import make_private_folder
-from assistant.thread import Thread, check_mode
+from assistant.thread import Thread
 from assistant.tool_settings import parse_tools
 from assistant.turn import Turn
 from assistant.urls import without_credentials
 
 if TYPE_CHECKING:
+    import httpx2
+    import openai
+
+    from assistant.backends.backend import Backend
+    from assistant.backends.chat import ChatBackend
+    from assistant.backends.responses import ResponsesBackend
+    from assistant.containers import ContainerTracker
+    from assistant.files import FileLibrary
     from assistant.server.server import LocalServer
 
 log = logging.getLogger("assistant")
@@ -80,8 +84,20 @@ class Assistant:
         self._async_client: openai.AsyncOpenAI | None = None
         self._backend: ResponsesBackend | None = None
         self._chat_backend: ChatBackend | None = None
-        self.containers = ContainerTracker(self)
-        self.files = FileLibrary(self)
+
+    @cached_property
+    def containers(self) -> ContainerTracker:
+        """The threads' code-interpreter containers and the files their code made."""
+        from assistant.containers import ContainerTracker
+
+        return ContainerTracker(self)
+
+    @cached_property
+    def files(self) -> FileLibrary:
+        """Files for file search: upload, attach to a thread's vector store, list, remove."""
+        from assistant.files import FileLibrary
+
+        return FileLibrary(self)
 
     @property
     def base_url(self) -> str:
@@ -150,6 +166,10 @@ class Assistant:
     @property
     def client(self) -> openai.OpenAI:
         if self._client is None:
+            import openai
+
+            from assistant.metering import count_request
+
             checks = AnswerChecks(self.settings.max_retry_wait)
             self._client = openai.OpenAI(
                 **self._client_options(),
@@ -160,6 +180,10 @@ class Assistant:
     @property
     def async_client(self) -> openai.AsyncOpenAI:
         if self._async_client is None:
+            import openai
+
+            from assistant.metering import count_request_async
+
             checks = AnswerChecks(self.settings.max_retry_wait)
             self._async_client = openai.AsyncOpenAI(
                 **self._client_options(),
@@ -173,11 +197,16 @@ class Assistant:
         """The backend that runs turns of a thread in `mode`: Chat Completions for chat mode, else Responses."""
         if mode == "chat":
             if self._chat_backend is None:
+                from assistant.backends.chat import ChatBackend
+                from assistant.backends.tool_runtimes import LocalToolRuntimes
+
                 # Chat has no hosted tools: they run here, in a folder per thread beside the index.
                 runtimes = LocalToolRuntimes(self.settings.data_dir / "containers")
                 self._chat_backend = ChatBackend(self, local_tools=runtimes)
             return self._chat_backend
         if self._backend is None:
+            from assistant.backends.responses import ResponsesBackend
+
             self._backend = ResponsesBackend(self)
         return self._backend
 
@@ -236,6 +265,10 @@ class Assistant:
         server (best effort: what the server no longer has is already gone). Irreversible."""
         info = self.store.thread(thread_id)
         if server:
+            import openai
+
+            from assistant.provider_errors import PROVIDER_ERRORS, explain
+
             store_id = self.store.thread_vector_store(thread_id)
             for delete, object_id in (
                 (self.client.conversations.delete, info.conversation_id),
@@ -252,12 +285,16 @@ class Assistant:
 
     def models(self) -> list[str]:
         """The models the server offers."""
+        from assistant.provider_errors import PROVIDER_ERRORS, explain
+
         try:
             return sorted(model.id for model in self.client.models.list())
         except PROVIDER_ERRORS as exc:
             raise explain(exc, base_url=self.server_url, model="", timeout=self.settings.timeout) from exc
 
     async def amodels(self) -> list[str]:
+        from assistant.provider_errors import PROVIDER_ERRORS, explain
+
         try:
             return sorted([model.id async for model in self.async_client.models.list()])
         except PROVIDER_ERRORS as exc:

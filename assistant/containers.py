@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from assistant.backends.tool_runtimes import LOCAL_CONTAINER_PREFIX
-from assistant.errors import PROVIDER_ERRORS
 from assistant.events import ContainerReplaced
 from assistant.private_files import make_private_folder
+from assistant.provider_errors import PROVIDER_ERRORS
 from assistant.tools.untrusted_folder import UntrustedFolder
 from assistant.turn import Turn
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import openai
 
-from assistant.errors import PROVIDER_ERRORS, AssistantError, explain
+from assistant.errors import AssistantError
+from assistant.file_progress import FileOutcome, FileProgress
 from assistant.index.records import FileRecord
 from assistant.private_files import make_private_folder, write_private_file
+from assistant.provider_errors import PROVIDER_ERRORS, explain
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
@@ -58,25 +59,6 @@ INDEXABLE = frozenset(
 )
 MAX_BYTES = 512 * 1024 * 1024  # the API's limit per file
 DEFAULT_WAIT_S = 300.0
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    path: str
-    file_id: str | None = None
-    status: str = "failed"  # completed | failed | in_progress (still indexing when the wait ran out)
-    error: str | None = None
-    reused: bool = False  # the same content was already on the server
-
-
-@dataclass(frozen=True)
-class FileProgress:
-    """One step of `add`, for progress bars: `done` of `total` files finished so far."""
-
-    path: str
-    step: str  # checking | uploading | attaching | indexing | completed | failed
-    done: int
-    total: int
 
 
 Progress = Callable[[FileProgress], None]

@@ -14,19 +14,12 @@ from assistant.errors import AssistantError
 from assistant.events import Event, TurnEnded
 from assistant.functions import Approver, FunctionTool, as_tools, function_tool
 from assistant.index.records import ThreadChange, ThreadInfo
+from assistant.modes import check_mode
 from assistant.tool_settings import ToolSettings, parse_tools
 from assistant.turn import Turn
-from assistant.turn_loop import TurnLoop, arun_turn, run_turn
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
-
-MODES = ("conversation", "chain", "local", "chat")
-
-
-def check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"Unknown thread mode {mode!r}; use one of: {', '.join(MODES)}.")
 
 
 class Thread:
@@ -204,6 +197,10 @@ class Thread:
         for functions that require approval, `max_function_rounds=N`, and `schema=` (a pydantic model class
         or a JSON schema) for a structured answer, parsed into `turn.parsed`. Nothing runs until the first event
         is asked for; closing the iterator cancels the turn, on record."""
+        # The turn loop brings the SDK and the backends: loaded when a turn runs, so that the commands that only
+        # read or rearrange threads (`assistant show`, `fork`, `mode`) start without them.
+        from assistant.turn_loop import TurnLoop, run_turn
+
         return run_turn(TurnLoop(self, self._assistant, text, options).steps())
 
     async def aask(self, text: str, **options: Any) -> Turn:
@@ -218,4 +215,6 @@ class Thread:
         """The async twin of `stream` (the same turn, driven with awaits): async functions are awaited, sync ones
         run in worker threads, and the approval callback may be a coroutine (a dialog). Nothing runs until the
         first event is asked for; closing the iterator (`aclose`) cancels the turn, on record."""
+        from assistant.turn_loop import TurnLoop, arun_turn  # as in `stream`
+
         return arun_turn(TurnLoop(self, self._assistant, text, options).steps())

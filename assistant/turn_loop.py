@@ -33,7 +33,7 @@ import openai
 from assistant.backends.backend import Backend, LocalFile, TurnRequest
 from assistant.backends.responses import ResponsesBackend
 from assistant.effects import Abandoned, Effect, Steps, adrive, drive
-from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, explain, redact
+from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, redact
 from assistant.events import (
     TERMINAL_TYPE_OF_STATUS,
     Citation,
@@ -53,6 +53,7 @@ from assistant.functions import Approver, FunctionCall, FunctionOutcome, Functio
 from assistant.index.records import Lease, LeaseHolder
 from assistant.index.store import IndexStore
 from assistant.metering import RequestMeter, metering
+from assistant.provider_errors import explain
 from assistant.structured import AnswerSchema, answer_schema, parse_answer
 from assistant.tool_settings import parse_tools
 from assistant.turn import Turn

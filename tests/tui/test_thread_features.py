@@ -252,7 +252,7 @@ async def test_mode_switch_from_the_key_and_the_palette(app: AssistantApp, assis
 
 
 def assistant_modes():
-    from assistant.thread import MODES
+    from assistant import MODES
 
     return MODES
 
