@@ -28,6 +28,22 @@ def test_a_thread_goes_on_after_a_call_left_to_the_caller(assistant: Assistant, 
     assert third.text == 'You first said: "weather in Paris"'
 
 
+@pytest.mark.parametrize("mode", ["conversation", "chain"])
+async def test_a_server_state_ending_with_an_open_call_is_rebuilt(assistant: Assistant, mode: str) -> None:
+    # The server holds the call unanswered: it refuses the next message (as the real API does), and the turn is
+    # sent again with the state rebuilt from the index, where the call has its output. The async path, too.
+    thread = assistant.thread(mode=mode)
+    raw_tool = function_tool(get_weather).api_param()
+    await thread.aask("weather in Paris", tools=[], tool_choice="auto", extra_body={"tools": [raw_tool]})
+    events = [event async for event in thread.astream("How many messages?")]
+    rebuilt = [event for event in events if event.type == "thread.state_rebuilt"]
+    assert len(rebuilt) == 1
+    assert "a function call never answered" in rebuilt[0].reason
+    assert events[-1].type == "turn.completed"
+    again = await thread.aask("And now?")  # the rebuilt state goes on without a second rebuild
+    assert again.status == "completed"
+
+
 def test_chat_mode_sends_no_tool_choice_without_tools(assistant: Assistant) -> None:
     thread = assistant.thread(mode="chat")
     turn = thread.ask("hello", tools=[], tool_choice="auto")
