@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="let web pages from ORIGIN (e.g. http://localhost:3000) use the server; repeatable. "
         "Requests from any other page are refused",
     )
+    serve.add_argument(
+        "--lenient",
+        action="store_true",
+        help="accept requests the real API refuses (a function output with no call, a call left without its "
+        "output, a tool_choice naming no offered tool); by default they get the real API's 400",
+    )
 
     files = command("files", cmd_files, "A thread's files for file search: add, list, rm.")
     files_commands = files.add_subparsers(dest="files_command", metavar="ACTION", required=True)
@@ -527,6 +533,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             api_key=api_key,
             engine=args.engine,
             allowed_origins=origins,
+            strict=not args.lenient,
         )
     except (ValueError, OSError, RuntimeError) as error:
         return fail(str(error))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from assistant.backends.backend import Backend, LocalFile, TurnRequest
+from assistant.backends.backend import Backend, LocalFile, TurnRequest, with_open_calls_answered
 from assistant.backends.responses import ResponsesBackend
 from assistant.effects import Abandoned, Effect, Steps, adrive, drive
 from assistant.errors import AssistantError, StructuredAnswerError, TurnFailed, redact
@@ -233,6 +233,12 @@ def lost_server_state(exc: openai.APIStatusError, mode: str) -> str | None:
     return None
 
 
+def unanswered_call(exc: openai.APIStatusError) -> bool:
+    """Whether the API refused the request because the server's state ends with a function call that has no
+    output (a turn cancelled while its functions ran, or a call left to the caller): the real API's words."""
+    return exc.status_code == 400 and "No tool output found for function call" in exc.message
+
+
 class TurnLoop:
     """One turn of `thread`: `steps()` is its logic, run by `run_turn` or `arun_turn`."""
 
@@ -358,14 +364,22 @@ class TurnLoop:
           the history).
         - The server has no Responses API at all (404/405 on the route itself, as from a llama.cpp or vLLM
           server): move the thread to chat mode, on record, and send the turn to /chat/completions.
+        - The server's state ends with a function call that has no output (a turn cancelled while its functions
+          ran, or a call left to the caller), which the API refuses to continue: rebuild it from the index,
+          whose history answers such calls (`with_open_calls_answered`).
         """
         if recorder.response_id or backend.name != "responses":
             return None
         thread = request.thread
         had_state = thread.conversation_id if thread.mode == "conversation" else thread.last_response_id
         lost = lost_server_state(exc, thread.mode) if had_state and not request.history else None
-        if lost:
-            reason = f"the server no longer has this thread's {lost} ({redact(str(exc))}); rebuilt it from the index"
+        if lost or (had_state and not request.history and unanswered_call(exc)):
+            reason = (
+                f"the server no longer has this thread's {lost} ({redact(str(exc))}); rebuilt it from the index"
+                if lost
+                else f"the server's state for this thread ends with a function call never answered "
+                f"({redact(str(exc))}); rebuilt it from the index, where the call is answered"
+            )
             self.store.record_change(
                 self.thread.id, "state_rebuilt", reason, conversation_id=None, last_response_id=None
             )
@@ -387,7 +401,7 @@ class TurnLoop:
         else:
             return None
         self.thread.refresh()
-        resent = replace(request, thread=self.thread.info, history=self.store.replay_items(self.thread.id))
+        resent = replace(request, thread=self.thread.info, history=self._history())
         backend = self.assistant.backend_for(self.thread.mode)
         recorder.resend(resent, backend=backend.name)
         return Recovery(notice=notice, request=resent, backend=backend)
@@ -399,7 +413,7 @@ class TurnLoop:
         thread.refresh()  # the conversation id or chain head may have moved on in another process
         model = options.pop("model", None) or thread.model
         instructions = options.pop("instructions", None) or thread.instructions
-        history = store.replay_items(thread.id) if self._needs_history() else []
+        history = self._history() if self._needs_history() else []
         settings = parse_tools(options.pop("tools")) if "tools" in options else thread.tools
         own_store = store.thread_vector_store(thread.id) if settings.file_search else None
         tools = settings.api_tools([own_store] if own_store else [])
@@ -426,6 +440,10 @@ class TurnLoop:
             local_files=local_files,
         )
         return self.assistant.backend_for(thread.mode), request
+
+    def _history(self) -> list[dict[str, Any]]:
+        """The thread's earlier items as the API takes them: a call no one answered gets an output saying so."""
+        return with_open_calls_answered(self.store.replay_items(self.thread.id))
 
     def _needs_history(self) -> bool:
         """Whether this turn must carry the whole history: always in the client-side modes, and when the

@@ -66,3 +66,31 @@ class Backend(Protocol):
     def stream(self, request: TurnRequest) -> Generator[Event, None, None]: ...
 
     def astream(self, request: TurnRequest) -> AsyncGenerator[Event, None]: ...
+
+
+# What a function call no one answered gets as its output when the thread goes on (see `with_open_calls_answered`).
+UNANSWERED_CALL_OUTPUT = "error: not run: the conversation went on before this call was answered"
+
+
+def with_open_calls_answered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`items` with an output for each function call that has none, right after the calls it came with.
+
+    The API refuses a history holding a function call without its output once the conversation goes on ("No tool
+    output found for function call ..."; Chat Completions: "An assistant message with 'tool_calls' must be
+    followed by tool messages ..."). A thread can hold one: a turn that offered a raw function tool leaves the
+    call to the caller, and the caller may just ask the next question. The model is told the call never ran."""
+    answered = {item.get("call_id") for item in items if item.get("type") == "function_call_output"}
+    result: list[dict[str, Any]] = []
+    open_calls: list[str] = []
+    for item in items:
+        if item.get("type") != "function_call":
+            result += [_unanswered(call_id) for call_id in open_calls]
+            open_calls = []
+        elif item.get("call_id") not in answered:
+            open_calls.append(item["call_id"])
+        result.append(item)
+    return result + [_unanswered(call_id) for call_id in open_calls]
+
+
+def _unanswered(call_id: str) -> dict[str, Any]:
+    return {"type": "function_call_output", "call_id": call_id, "output": UNANSWERED_CALL_OUTPUT}

@@ -185,7 +185,9 @@ def wire_request(request: dict[str, Any], *, server: str) -> dict[str, Any]:
       Ollama's) concatenate `content` as a string and fail on a list; parts stay only for images and files;
     - an assistant message that only calls tools has "" for content, not null, for the same templates;
     - tools come with `tool_choice: "auto"`, OpenAI's default when tools are given, which llama-cpp-python's
-      server needs spelled out (without it, it ignores the tools);
+      server needs spelled out (without it, it ignores the tools); without tools there is no `tool_choice` nor
+      `parallel_tool_calls`, which OpenAI refuses alone ("'tool_choice' is only allowed when 'tools' are
+      specified") while the Responses API takes them;
     - the output limit is `max_tokens`, which every compatible server reads (llama-cpp-python's ignores
       `max_completion_tokens` and runs on to the end of its context), except on OpenAI's own API, whose
       reasoning models take only `max_completion_tokens`.
@@ -193,6 +195,8 @@ def wire_request(request: dict[str, Any], *, server: str) -> dict[str, Any]:
     request = {**request, "messages": [_plain(message) for message in request.get("messages") or []]}
     if request.get("tools") and "tool_choice" not in request:
         request["tool_choice"] = "auto"
+    if not request.get("tools"):
+        request = without_tools(request)
     if "max_completion_tokens" in request and not _is_openai(server):
         request["max_tokens"] = request.pop("max_completion_tokens")
     return request

@@ -22,7 +22,7 @@ import openai
 from openai import AsyncOpenAI, OpenAI, omit
 from openai.types.responses import ResponseInputItemParam
 
-from assistant.backends.backend import TurnRequest
+from assistant.backends.backend import TurnRequest, with_open_calls_answered
 from assistant.backends.response_stream import ResponseStreamReader
 from assistant.events import Event, ResponseEnded
 from assistant.index.records import ThreadInfo
@@ -90,7 +90,7 @@ def seed_batches(history: list[dict[str, Any]]) -> tuple[Any, list[list[Response
     """History split for seeding a conversation: the first batch (omitted when empty, as the SDK expects) and
     the rest in batches of at most 20."""
     # The index holds items as the API gave them (wire JSON); the SDK sends such dicts as they are.
-    items = cast("list[ResponseInputItemParam]", history)
+    items = cast("list[ResponseInputItemParam]", with_open_calls_answered(history))
     batches = [items[start : start + SEED_BATCH] for start in range(0, len(items), SEED_BATCH)]
     return (batches[0] if batches else omit), batches[1:]
 

@@ -51,6 +51,7 @@ from .items import normalize_input
 from .request_parsing import json_object
 from .sse import SSE_MEDIA_TYPE
 from .structured_output import UnsatisfiableFormat, json_output, within_limit
+from .tool_call_rules import check_chat
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,13 @@ class Completion:
 class ChatCompletions:
     """The route handler. Engine work blocks, so it runs on worker threads."""
 
-    def __init__(self, engines: EngineRegistry) -> None:
+    def __init__(self, engines: EngineRegistry, *, strict: bool = True) -> None:
+        """`strict`: refuse what the real API refuses beyond a request's shape (tool_call_rules.py)."""
         self.engines = engines
+        self.strict = strict
 
     async def create(self, request: Request) -> Response:
-        prepared = prepare(await json_object(request), self.engines)
+        prepared = prepare(await json_object(request), self.engines, strict=self.strict)
         if not prepared.stream:
             return JSONResponse(await run_in_threadpool(completion_body, prepared))
         steps: Iterator[Step] = generate(prepared)
@@ -110,7 +113,7 @@ class ChatCompletions:
 # -- request ------------------------------------------------------------------------------------------------------
 
 
-def prepare(body: dict[str, Any], engines: EngineRegistry) -> PreparedChat:
+def prepare(body: dict[str, Any], engines: EngineRegistry, *, strict: bool = True) -> PreparedChat:
     model = body.get("model")
     if model is None:
         raise error_responses.missing_parameter("model")
@@ -167,6 +170,8 @@ def prepare(body: dict[str, Any], engines: EngineRegistry) -> PreparedChat:
         input_items = normalize_input(translated["input"], param="messages")
     except MigrationError as error:
         raise ApiError(400, f"Invalid 'messages': {error}.", param="messages") from None
+    if strict:
+        check_chat(messages, body)
     # Hosted tools never reach the engine on this route: Chat Completions has none (web search was refused above).
     tools = [tool for tool in translated.get("tools") or [] if tool.get("type") in ("function", "custom")]
     generation = GenerationRequest(

@@ -66,17 +66,19 @@ def create_app(
     bound_host: str = "127.0.0.1",
     allowed_origins: Collection[str] = (),
     max_json_bytes: int = MAX_JSON_BODY_BYTES,
+    strict: bool = True,
 ) -> Starlette:
     """The ASGI app. `faults=None` disables the fault switch (and its /v1/_faults route). Without
     `hosted_tools`, files, vector stores and containers live in memory and go away with the app.
 
     `bound_host` is the address the server listens on: requests addressed to another name are refused unless
     it is a loopback one (front_door.py). `allowed_origins` are the web origins whose pages may use the server
-    (they get CORS headers); a request from any other page is refused."""
+    (they get CORS headers); a request from any other page is refused. `strict` refuses what the real API
+    refuses beyond a request's shape (tool_call_rules.py); False is `assistant serve --lenient`."""
     engines = engines or default_registry()
     owned_tools = hosted_tools is None
     hosted_tools = hosted_tools or HostedTools(ToolStore())
-    runner = ResponseRunner(store, engines, hosted_tools)
+    runner = ResponseRunner(store, engines, hosted_tools, strict=strict)
     background = BackgroundRuns(runner)
     code_lane = CodeLane(hosted_tools.settings.code_calls_at_once, hosted_tools.settings.code_calls_waiting)
     api = _Api(store, engines, runner, background, faults, code_lane)
@@ -97,7 +99,7 @@ def create_app(
         Route("/v1/conversations/{conversation_id}/items/{item_id}", api.delete_item, methods=["DELETE"]),
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", api.retrieve_model, methods=["GET"]),
-        Route("/v1/chat/completions", ChatCompletions(engines).create, methods=["POST"]),
+        Route("/v1/chat/completions", ChatCompletions(engines, strict=strict).create, methods=["POST"]),
     ]
     routes += hosted_tools.routes()  # /v1/files, /v1/vector_stores, /v1/containers
     if faults is not None:

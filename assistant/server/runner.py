@@ -45,6 +45,7 @@ from .response_object import new_response, usage_object
 from .sse import Event, EventSequencer, MessageEvents, obfuscation
 from .state import History, ResponseRecord, ServerStore
 from .structured_output import UnsatisfiableFormat, check_format, json_output, within_limit
+from .tool_call_rules import check_response
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,20 @@ class PreparedResponse:
 
 
 class ResponseRunner:
-    def __init__(self, store: ServerStore, engines: EngineRegistry, hosted_tools: HostedTools | None = None) -> None:
+    def __init__(
+        self,
+        store: ServerStore,
+        engines: EngineRegistry,
+        hosted_tools: HostedTools | None = None,
+        *,
+        strict: bool = True,
+    ) -> None:
+        """`strict`: refuse what the real API refuses beyond a request's shape (tool_call_rules.py); False
+        keeps the permissive behaviour of `assistant serve --lenient`."""
         self.store = store
         self.engines = engines
         self.hosted_tools = hosted_tools
+        self.strict = strict
         self._fail_interrupted()
 
     # -- request checks ---------------------------------------------------------------------------------------
@@ -140,6 +151,8 @@ class ResponseRunner:
         if raw_input is None and not (conversation_id or previous_id or body.get("prompt")):
             raise error_responses.missing_parameter("input")
         input_items = normalize_input(raw_input) if raw_input is not None else []
+        if self.strict:
+            check_response(history, input_items, body)
         obfuscate = (body.get("stream_options") or {}).get("include_obfuscation", True) is not False
         return PreparedResponse(
             id=new_id("resp"),
@@ -502,6 +515,9 @@ def _check_echoed_settings(body: dict[str, Any]) -> None:
 
 
 # `tool_choice` forms (spec: ToolChoiceParam): a mode, or an object of one of these types with the fields named.
+# The spec's ToolChoiceTypes lacks `web_search` and `web_search_2025_08_26`, which the real API accepts and echoes
+# in response objects (OpenAI's tools docs name them; openai-php/client #665 added them for that reason, and
+# openai-agents sends `{"type": "web_search"}`): the real behaviour wins over the spec, as with RECORDED_NULLS.
 _TOOL_CHOICE_MODES = ["none", "auto", "required"]
 _TOOL_CHOICE_FIELDS = {
     "function": ("name",),
@@ -511,6 +527,8 @@ _TOOL_CHOICE_FIELDS = {
     **dict.fromkeys(
         (
             "file_search",
+            "web_search",
+            "web_search_2025_08_26",
             "web_search_preview",
             "web_search_preview_2025_03_11",
             "computer",

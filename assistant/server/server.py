@@ -51,12 +51,14 @@ class LocalServer:
         enable_faults: bool = True,
         tool_settings: HostedToolSettings | None = None,
         allowed_origins: Collection[str] = (),
+        strict: bool = True,
     ) -> None:
         """`engine` picks what answers ("reference", "llama", or "auto": see `registry_for`) unless `engines`
         gives a registry. It is "reference" by default so that tests stay deterministic; the embedded default
         asks for "auto". `tool_settings` configures the hosted tools: container idle timeout, sandbox limits,
         upload size and the web search provider (see `HostedToolSettings`). `allowed_origins` are the web
-        origins whose pages may use the server (front_door.py)."""
+        origins whose pages may use the server (front_door.py). `strict` refuses what the real API refuses
+        beyond a request's shape (tool_call_rules.py); False keeps the permissive behaviour."""
         check_exposure(host, api_key)
         self.host = host
         self.port = port  # 0 until started: the OS picks a free port
@@ -66,6 +68,7 @@ class LocalServer:
         self._allowed_origins = [normalized_origin(origin) for origin in allowed_origins]  # ValueError now
         self._engines = engines
         self.engine = engine
+        self.strict = strict
         self.faults: FaultSwitch | None = FaultSwitch() if enable_faults else None
         self.store: ServerStore | None = None
         self.tool_settings = tool_settings or HostedToolSettings()
@@ -101,6 +104,7 @@ class LocalServer:
             hosted_tools=self.hosted_tools,
             bound_host=self.host,
             allowed_origins=self._allowed_origins,
+            strict=self.strict,
         )
         config = uvicorn.Config(
             app,
@@ -171,8 +175,10 @@ def serve(
     api_key: str | None = None,
     engine: str = "auto",
     allowed_origins: Collection[str] = (),
+    strict: bool = True,
 ) -> None:
-    """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off."""
+    """Serve in the foreground until interrupted (`assistant serve`). The fault switch is off. `strict=False`
+    is `--lenient`: the server accepts what the real API refuses beyond a request's shape."""
     check_exposure(host, api_key)
     engines = registry_for(engine)
     store = ServerStore(db_path)
@@ -186,6 +192,7 @@ def serve(
             hosted_tools=hosted_tools,
             bound_host=host,
             allowed_origins=allowed_origins,
+            strict=strict,
         )
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
