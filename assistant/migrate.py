@@ -293,7 +293,12 @@ def _assistant_forward(
             f"{where}.audio cannot be carried: Responses has no audio output to refer back to; "
             "put the transcript in the assistant's text."
         )
-    for call in message.get("tool_calls") or []:
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls):
+        raise MigrationError(f"{where}.tool_calls must be an array of objects")
+    for index, call in enumerate(calls):
+        if not isinstance(call.get("custom" if call.get("type") == "custom" else "function") or {}, dict):
+            raise MigrationError(f"{where}.tool_calls[{index}].{call.get('type') or 'function'} must be an object")
         if call.get("type") == "custom":
             custom = call.get("custom") or {}
             items.append(
@@ -315,6 +320,8 @@ def _assistant_forward(
                 }
             )
     legacy = message.get("function_call")
+    if legacy and not isinstance(legacy, dict):
+        raise MigrationError(f"{where}.function_call must be an object with a 'name' and 'arguments'")
     if legacy:
         call_id = f"call_legacy_{where.removeprefix('messages[').rstrip(']')}"
         legacy_calls[legacy.get("name", "")] = call_id

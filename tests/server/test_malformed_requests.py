@@ -137,6 +137,11 @@ def test_vector_store_file_attributes_follow_the_spec_limits(http: httpx2.Client
         {"role": "assistant", "content": [{"type": "text", "text": 15306}]},  # was: TypeError in the translation
         {"role": "assistant", "content": 12},
         {"role": "assistant", "content": "hi", "refusal": 3},
+        # were: AttributeError in the translation, found by the schemathesis fuzz
+        {"role": "assistant", "content": None, "function_call": "get_weather"},
+        {"role": "assistant", "content": None, "tool_calls": "call_1"},
+        {"role": "assistant", "content": None, "tool_calls": ["call_1"]},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": "f"}]},
     ],
 )
 def test_malformed_chat_history_is_a_400(http: httpx2.Client, message: dict) -> None:
