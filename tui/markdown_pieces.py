@@ -5,11 +5,11 @@ paragraph of numbers, a long list, one big code fence, a table) costs more with 
 quadratically behind a long stream (issue 21). The answer widget therefore shows a long answer as pieces of about
 `PIECE_CHARS` characters: a piece that is finished is never parsed again, and only the last piece grows.
 
-A cut is placed by the text before it (and the line after it) only, so the cuts found while the answer streams
-are the cuts found in the whole text afterwards: a reopened thread shows the same pieces as the live answer did.
-A cut inside a code fence closes the fence in the piece and opens it again in the next; a cut inside a table
-repeats the table's header in the next piece; a cut inside a long line of plain text falls between two words.
-A short answer is one piece, rendered exactly as one Markdown document.
+A piece also ends after about `PIECE_LINES` lines. A cut is placed by the text before it (and the line after it)
+only, so the cuts found while the answer streams are the cuts found in the whole text afterwards: a reopened thread
+shows the same pieces as the live answer did. A cut inside a code fence closes the fence in the piece and opens it
+again in the next; a cut inside a table repeats the table's header in the next piece; a cut inside a long line of
+plain text falls between two words. A short answer is one piece, rendered exactly as one Markdown document.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import re
 from dataclasses import dataclass
 
 PIECE_CHARS = 600
+# Lines matter too: Textual renders each list item (and each table row) as widgets of its own, and the last
+# piece's last block is built again on each append.
+PIECE_LINES = 12
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _TABLE_SEPARATOR = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
@@ -49,13 +52,15 @@ class Cut:
 
 
 def next_cut(text: str, start: int, context: Context, *, final: bool) -> Cut | None:
-    """The first cut at least `PIECE_CHARS` after `start`, or None. While the text still streams (`final` false)
-    only what cannot change is used: complete lines, and the word after a cut inside a line."""
-    if len(text) - start < PIECE_CHARS:
+    """The first cut at least `PIECE_CHARS` or `PIECE_LINES` after `start`, or None. While the text still
+    streams (`final` false) only what cannot change is used: complete lines, and the word after a cut inside a
+    line."""
+    if len(text) - start < PIECE_CHARS and text.count("\n", start) < PIECE_LINES:
         return None
     fence, table = context.fence, context.table
     position = start
     previous = ""
+    lines = 0
     while position < len(text):
         newline = text.find("\n", position)
         if newline == -1:  # the last line: only a cut between two of its words
@@ -63,7 +68,8 @@ def next_cut(text: str, start: int, context: Context, *, final: bool) -> Cut | N
         line = text[position : newline + 1]
         end = newline + 1
         following = _line_at(text, end, final)
-        long_enough = end - start >= PIECE_CHARS and end < len(text)
+        lines += 1
+        long_enough = (end - start >= PIECE_CHARS or lines >= PIECE_LINES) and end < len(text)
         if fence:
             if _closes(line, fence):
                 fence = ""

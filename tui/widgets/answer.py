@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.containers import Vertical
@@ -36,6 +36,20 @@ class AnswerPiece(Markdown):
         super().__init__(markdown, classes="answer-piece")
         self.set_class(joined, "-joined")
         self.set_class(continued, "-continued")
+        self._frozen_width: int | None = None
+
+    def freeze_height(self) -> None:
+        """A finished piece keeps the height it was laid out at, so the layouts that follow (one a frame while an
+        answer streams) need not wrap its text again; at a new width it takes its natural height again."""
+        if self.is_mounted and self.size.height:
+            self._frozen_width = self.size.width
+            self.styles.height = self.size.height
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._frozen_width is not None and event.size.width != self._frozen_width:
+            self._frozen_width = None
+            self.styles.height = "auto"
+            self.call_after_refresh(self.freeze_height)
 
 
 class LivePiece(AnswerPiece):
@@ -95,13 +109,13 @@ class AnswerText(Vertical):
         await self._stop_stream()
         done = self._live_context.reopen + self.streamed[self._live_start : cut.end] + cut.close
         self._live_start, self._live_context = cut.end, cut.after
+        piece = AnswerPiece(done, joined=cut.joined, continued=self._live.has_class("-continued"))
         with self.app.batch_update():
-            await self.mount(
-                AnswerPiece(done, joined=cut.joined, continued=self._live.has_class("-continued")), before=self._live
-            )
+            await self.mount(piece, before=self._live)
             self._live.set_class(cut.joined, "-continued")
             await self._live.update(self._live_context.reopen + self.streamed[cut.end :])
         self._stream = Markdown.get_stream(self._live)
+        self.call_after_refresh(piece.freeze_height)
 
     async def _stop_stream(self) -> None:
         """Stop the live piece's stream, shielded: cancelling the turn must not cancel the stream's own task
@@ -127,6 +141,8 @@ class AnswerText(Vertical):
                 await self.remove_children()
                 await self.mount_all(piece_widgets(pieces(markdown)))
         self._live = None
+        for piece in self.query_children(AnswerPiece):
+            self.call_after_refresh(piece.freeze_height)
 
 
 def piece_widgets(texts: list[tuple[str, bool]], *, continued: bool = False) -> list[AnswerPiece]:
