@@ -66,6 +66,12 @@ class LivePiece(AnswerPiece):
     def append(self, markdown: str) -> AwaitComplete:
         return AwaitComplete(self._append_at_next_frame(markdown))
 
+    async def appends_done(self) -> None:
+        """Wait for the appends already asked for: `MarkdownStream.stop()` does not wait for one it had
+        shielded, which would otherwise land after a later `update()`."""
+        async with self._in_order:
+            pass
+
     async def _append_at_next_frame(self, markdown: str) -> None:
         async with self._in_order:
             loop = asyncio.get_running_loop()
@@ -88,6 +94,7 @@ class AnswerText(Vertical):
         self._live: LivePiece | None = None
         self._stream: MarkdownStream | None = None
         self._stopping: asyncio.Future[None] | None = None
+        self._settling: tuple[AnswerPiece, str] | None = None  # a piece being set to its finished text
         self._live_start = 0  # where the live piece starts in `streamed`
         self._live_context = Context()
 
@@ -109,11 +116,16 @@ class AnswerText(Vertical):
         await self._stop_stream()
         done = self._live_context.reopen + self.streamed[self._live_start : cut.end] + cut.close
         self._live_start, self._live_context = cut.end, cut.after
-        piece = AnswerPiece(done, joined=cut.joined, continued=self._live.has_class("-continued"))
+        # The live piece becomes the finished one and a new live piece goes at the end: mounting there, rather
+        # than before the live piece, spares Textual restyling every piece before it.
+        piece, self._live = self._live, LivePiece(self._live_context.reopen + self.streamed[cut.end :])
+        self._live.set_class(cut.joined, "-continued")
+        piece.set_class(cut.joined, "-joined")
+        self._settling = (piece, done)  # for finish(), should Esc interrupt this
         with self.app.batch_update():
-            await self.mount(piece, before=self._live)
-            self._live.set_class(cut.joined, "-continued")
-            await self._live.update(self._live_context.reopen + self.streamed[cut.end :])
+            await self.mount(self._live)
+            await piece.update(done)
+        self._settling = None
         self._stream = Markdown.get_stream(self._live)
         self.call_after_refresh(piece.freeze_height)
 
@@ -122,8 +134,14 @@ class AnswerText(Vertical):
         (it would then be cancelled in its last append, and the cancel of the turn be swallowed by it)."""
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            self._stopping = asyncio.ensure_future(stream.stop())
+            self._stopping = asyncio.ensure_future(self._stopped(stream))
             await asyncio.shield(self._stopping)
+
+    @staticmethod
+    async def _stopped(stream: MarkdownStream) -> None:
+        await stream.stop()
+        if isinstance(stream.markdown_widget, LivePiece):
+            await stream.markdown_widget.appends_done()
 
     async def finish(self, markdown: str) -> None:
         await self._stop_stream()
@@ -131,6 +149,10 @@ class AnswerText(Vertical):
             await self._stopping  # a stop that Esc interrupted: its last append lands before the update below
         self.finished = True
         self.source = markdown
+        if self._settling is not None:
+            piece, done = self._settling
+            await piece.update(done)
+            self._settling = None
         if self._live is not None and markdown == self.streamed:  # keep the pieces shown; cut the rest the same way
             rest = pieces(self.streamed[self._live_start :], self._live_context)
             await self._live.update(rest[0][0])  # also when Esc interrupted a settle halfway
