@@ -7,12 +7,14 @@ looks exactly like it did while it streamed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import LoadingIndicator, Markdown, Static
@@ -20,33 +22,158 @@ from textual.widgets.markdown import MarkdownStream
 
 from assistant import Event, Turn
 from tui.citations import Citations, cites_files
+from tui.markdown_pieces import Context, Cut, next_cut, pieces
 from tui.opener import local_path, open_local_file
 from tui.structured_view import function_outputs, structured_markdown
 from tui.widgets.tool_card import ToolCard, is_tool_item
 
 
-class AnswerText(Markdown):
-    """The text of one message item. Deltas go through `Markdown.get_stream()`, which batches them when they
-    arrive faster than the widget can render; the finished text is set with one `update()`."""
+class AnswerPiece(Markdown):
+    """One piece of an answer's text (see tui/markdown_pieces.py); `joined`: the next piece continues its last
+    block, so no margin separates them."""
+
+    def __init__(self, markdown: str = "", *, joined: bool = False, continued: bool = False) -> None:
+        super().__init__(markdown, classes="answer-piece")
+        self.set_class(joined, "-joined")
+        self.set_class(continued, "-continued")
+        self._frozen_width: int | None = None
+
+    def freeze_height(self) -> None:
+        """A finished piece keeps the height it was laid out at, so the layouts that follow (one a frame while an
+        answer streams) need not wrap its text again; at a new width it takes its natural height again."""
+        if self.is_mounted and self.size.height:
+            self._frozen_width = self.size.width
+            self.styles.height = self.size.height
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._frozen_width is not None and event.size.width != self._frozen_width:
+            self._frozen_width = None
+            self.styles.height = "auto"
+            self.call_after_refresh(self.freeze_height)
+
+
+class LivePiece(AnswerPiece):
+    """The last piece while the answer streams. Appends wait for the next frame, so the deltas that arrive
+    meanwhile are rendered together (the stream joins them), at most `FRAMES_PER_SECOND` times a second."""
+
+    FRAMES_PER_SECOND = 30
+
+    def __init__(self, markdown: str = "") -> None:
+        super().__init__(markdown)
+        self._next_frame = 0.0
+        self._in_order = asyncio.Lock()  # an append cut short by the stream's stop must still land before the rest
+
+    def append(self, markdown: str) -> AwaitComplete:
+        return AwaitComplete(self._append_at_next_frame(markdown))
+
+    async def appends_done(self) -> None:
+        """Wait for the appends already asked for: `MarkdownStream.stop()` does not wait for one it had
+        shielded, which would otherwise land after a later `update()`."""
+        async with self._in_order:
+            pass
+
+    async def _append_at_next_frame(self, markdown: str) -> None:
+        async with self._in_order:
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(max(0.0, self._next_frame - loop.time()))
+            self._next_frame = loop.time() + 1 / self.FRAMES_PER_SECOND
+            await super().append(markdown)
+
+
+class AnswerText(Vertical):
+    """The text of one message item, as pieces (tui/markdown_pieces.py): while it streams, deltas go through
+    `Markdown.get_stream()` into the last piece; when that piece is long enough, its finished part becomes a
+    piece of its own that is never rendered again, so each delta costs the same however long the answer is.
+    The finished text is set with `finish()`, which keeps the pieces already shown when the text is the same."""
 
     def __init__(self) -> None:
-        super().__init__("", classes="answer-text")
+        super().__init__(classes="answer-text")
         self.streamed = ""
-        self._stream: MarkdownStream | None = None
+        self.source = ""  # the text as shown (the finished text once finished)
         self.finished = False
+        self._live: LivePiece | None = None
+        self._stream: MarkdownStream | None = None
+        self._stopping: asyncio.Future[None] | None = None
+        self._settling: tuple[AnswerPiece, str] | None = None  # a piece being set to its finished text
+        self._live_start = 0  # where the live piece starts in `streamed`
+        self._live_context = Context()
 
     async def add_delta(self, delta: str) -> None:
+        if self._live is None:
+            self._live = LivePiece()
+            await self.mount(self._live)
         if self._stream is None:
-            self._stream = Markdown.get_stream(self)
+            self._stream = Markdown.get_stream(self._live)
         self.streamed += delta
+        self.source = self.streamed
         await self._stream.write(delta)
+        if cut := next_cut(self.streamed, self._live_start, self._live_context, final=False):
+            await self._settle(cut)
+
+    async def _settle(self, cut: Cut) -> None:
+        """The live piece's text up to `cut` becomes a piece of its own; the live piece keeps the rest."""
+        assert self._live is not None
+        await self._stop_stream()
+        done = self._live_context.reopen + self.streamed[self._live_start : cut.end] + cut.close
+        self._live_start, self._live_context = cut.end, cut.after
+        # The live piece becomes the finished one and a new live piece goes at the end: mounting there, rather
+        # than before the live piece, spares Textual restyling every piece before it.
+        piece, self._live = self._live, LivePiece(self._live_context.reopen + self.streamed[cut.end :])
+        self._live.set_class(cut.joined, "-continued")
+        piece.set_class(cut.joined, "-joined")
+        self._settling = (piece, done)  # for finish(), should Esc interrupt this
+        with self.app.batch_update():
+            await self.mount(self._live)
+            await piece.update(done)
+        self._settling = None
+        self._stream = Markdown.get_stream(self._live)
+        self.call_after_refresh(piece.freeze_height)
+
+    async def _stop_stream(self) -> None:
+        """Stop the live piece's stream, shielded: cancelling the turn must not cancel the stream's own task
+        (it would then be cancelled in its last append, and the cancel of the turn be swallowed by it)."""
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            self._stopping = asyncio.ensure_future(self._stopped(stream))
+            await asyncio.shield(self._stopping)
+
+    @staticmethod
+    async def _stopped(stream: MarkdownStream) -> None:
+        await stream.stop()
+        if isinstance(stream.markdown_widget, LivePiece):
+            await stream.markdown_widget.appends_done()
 
     async def finish(self, markdown: str) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        await self._stop_stream()
+        if self._stopping is not None:
+            await self._stopping  # a stop that Esc interrupted: its last append lands before the update below
         self.finished = True
-        await self.update(markdown)
+        self.source = markdown
+        if self._settling is not None:
+            piece, done = self._settling
+            await piece.update(done)
+            self._settling = None
+        if self._live is not None and markdown == self.streamed:  # keep the pieces shown; cut the rest the same way
+            rest = pieces(self.streamed[self._live_start :], self._live_context)
+            await self._live.update(rest[0][0])  # also when Esc interrupted a settle halfway
+            self._live.set_class(rest[0][1], "-joined")
+            await self.mount_all(piece_widgets(rest[1:], continued=rest[0][1]))
+        else:
+            with self.app.batch_update():
+                await self.remove_children()
+                await self.mount_all(piece_widgets(pieces(markdown)))
+        self._live = None
+        for piece in self.query_children(AnswerPiece):
+            self.call_after_refresh(piece.freeze_height)
+
+
+def piece_widgets(texts: list[tuple[str, bool]], *, continued: bool = False) -> list[AnswerPiece]:
+    """A widget per piece; `continued`: the first continues the block the piece before it ended in."""
+    widgets = []
+    for text, joined in texts:
+        widgets.append(AnswerPiece(text, joined=joined, continued=continued))
+        continued = joined
+    return widgets
 
 
 class AssistantAnswer(Vertical):

@@ -7,6 +7,8 @@ Its answers depend only on the prompt the server assembled, so a test can prove 
 - "what are your instructions?" -> the instructions of this request, or "I have no instructions." (proves
   instructions are per request and never carried over)
 - "repeat N words" / "count to N" -> N words ("word1 word2 ..." / "1 2 3 ...") to exceed max_output_tokens
+- "a list of N items" / "a code block of N lines" / "a table of N rows" -> long Markdown of that shape (3, 6
+  and 7 tokens an item, line or row), for measuring how the app renders long answers (bench/tui_stream.py)
 - anything else             -> `Reference reply to: <text>`
 
 With hosted tools in the request it calls them by the rules in `tool_rules.py` (a ```python block runs,
@@ -41,6 +43,9 @@ _HOW_MANY = re.compile(r"how many messages")
 _INSTRUCTIONS = re.compile(r"what are your instructions")
 _REPEAT = re.compile(r"repeat (\d+) words?")
 _COUNT = re.compile(r"count to (\d+)")
+_LIST = re.compile(r"a list of (\d+) items?")
+_CODE = re.compile(r"a code block of (\d+) lines?")
+_TABLE = re.compile(r"a table of (\d+) rows?")
 _PIECES = re.compile(r"\s*\S+\s*")  # a word with the spaces around it: the pieces always add up to the text
 _MAX_WORDS = 100_000
 
@@ -117,7 +122,22 @@ class ReferenceEngine:
             return " ".join(f"word{i}" for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
         if match := _COUNT.search(question):
             return " ".join(str(i) for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
+        if long_markdown := _long_markdown(question):
+            return long_markdown
         return f"Reference reply to: {_quoted(latest)}"
+
+
+def _long_markdown(question: str) -> str | None:
+    """A long answer of one Markdown shape, numbered so that every line differs."""
+    if match := _LIST.search(question):
+        return "\n".join(f"- item {i}" for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
+    if match := _CODE.search(question):
+        lines = "\n".join(f"x_{i} = {i}  # line {i}" for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
+        return f"```python\n{lines}\n```"
+    if match := _TABLE.search(question):
+        rows = "\n".join(f"| {i} | {i * i} | word{i} |" for i in range(1, min(int(match.group(1)), _MAX_WORDS) + 1))
+        return f"| n | square | word |\n|---:|---:|---|\n{rows}"
+    return None
 
 
 _ECHO_LIMIT = 200
