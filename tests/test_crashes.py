@@ -113,8 +113,9 @@ def test_the_client_killed_mid_stream_leaves_an_interrupted_turn_with_its_partia
         while saved is None or not saved.text:
             assert time.monotonic() < deadline and process.poll() is None, "no partial text was recorded"
             time.sleep(0.1)
-            threads = watcher.threads()
-            saved = watcher.turns(threads[0].id)[0] if threads else None
+            threads = watcher.threads()  # the thread is made first, its turn once the request is ready to go
+            turns = watcher.turns(threads[0].id) if threads else []
+            saved = turns[0] if turns else None
         assert saved.status == "in_progress"
         process.send_signal(signal.SIGKILL)
         assert process.stdout is not None
