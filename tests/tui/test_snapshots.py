@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from textual.widgets import Collapsible
 
 from assistant import Assistant
 from assistant.index.tables import utcnow
@@ -23,6 +24,7 @@ from tui.app import AssistantApp
 from tui.screens.delete import DeleteThreadScreen
 from tui.screens.files import FilesScreen
 from tui.screens.tools import ToolsScreen
+from tui.widgets.answer import AnswerText, AssistantAnswer
 from tui.widgets.tool_card import ToolCard
 
 SMALL = (80, 24)
@@ -120,8 +122,20 @@ def test_tool_cards_large_terminal(snap_compare, tmp_path: Path, recording: str)
                 screen.prompt.text = "Show me what the tools did"
                 await pilot.press("enter")
                 await until(pilot, lambda: screen.answer_worker is not None and screen.answer_worker.is_finished)
-                screen.query(ToolCard).last().collapsed = False  # one card open, the others closed
-                await pilot.pause()
+                await until(pilot, lambda: all(text.finished for text in screen.query(AnswerText)))
+                card = screen.query(ToolCard).last()
+                card.collapsed = False  # one card open, the others closed
+                # The screenshot once the opened card is laid out and nothing moves any more: on a busy machine
+                # one pause was not always enough.
+                contents = card.query_one(Collapsible.Contents)
+                seen = [screen.query(AssistantAnswer).last().region]
+
+                def still() -> bool:
+                    seen.append(screen.query(AssistantAnswer).last().region)
+                    return contents.region.height > 0 and seen[-1] == seen[-2]
+
+                await pilot.wait_for_scheduled_animations()
+                await until(pilot, still)
 
             assert snap_compare(AssistantApp(assistant), terminal_size=LARGE, run_before=run_before)
 
