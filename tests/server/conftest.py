@@ -27,18 +27,8 @@ RECORDINGS = TESTS / "recordings"
 API_KEY = "sk-test"
 
 
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    # One server per test module keeps the suite fast (stopping uvicorn costs ~0.2 s); tests never depend on
-    # each other's state because every object gets a fresh id.
-    with LocalServer(db_path=tmp_path_factory.mktemp("server") / "server.db") as running:
-        yield running
-
-
-@pytest.fixture
-def server(shared_server: LocalServer) -> Iterator[LocalServer]:
-    yield shared_server
-    shared_server.clear_faults()
+# `server` (one local server per test module, its faults cleared after each test) comes from the suite's plugin,
+# tests/support/fixtures.py, as for every other test.
 
 
 @pytest.fixture
